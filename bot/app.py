@@ -1,0 +1,69 @@
+"""Factories for the bot and the dispatcher; the entry points only wire these."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import texts
+from bot.errors import router as errors_router
+from bot.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
+from bot.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
+from bot.routers import common, coordinator, fallback
+from domain.clock import Clock
+from guanai.settings import Settings
+
+CONVERSATION_TTL = 3600  # an abandoned conversation is cleared after an hour
+
+
+def make_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+    return Bot(settings.require_bot_token(), session=session)
+
+
+def make_storage(settings: Settings, redis: Redis) -> RedisStorage:
+    return RedisStorage(
+        redis,
+        key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm"),
+        state_ttl=CONVERSATION_TTL,
+        data_ttl=CONVERSATION_TTL,
+    )
+
+
+def make_dispatcher(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: RedisStorage,
+    clock: Clock,
+    i18n: I18n | None = None,
+) -> Dispatcher:
+    i18n = i18n or make_i18n()
+    dp = Dispatcher(storage=storage, settings=settings, clock=clock, sessionmaker=sessionmaker)
+    dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
+    dp.update.outer_middleware(IdentityMiddleware())
+    GuanaiI18nMiddleware(i18n).setup(dp)
+    dp.include_routers(errors_router, common.router, coordinator.router, fallback.router)
+    dp.startup.register(register_commands)
+    return dp
+
+
+async def register_commands(bot: Bot, i18n: I18n) -> None:
+    """The command list Telegram shows, in Chinese by default and in English for English users."""
+    for locale in LOCALES:
+        with i18n.use_locale(locale):
+            commands = [
+                BotCommand(command=name, description=str(text)) for name, text in texts.COMMANDS
+            ]
+        await bot.set_my_commands(
+            commands,
+            scope=BotCommandScopeDefault(),
+            language_code=None if locale == "zh" else locale,
+        )

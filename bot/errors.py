@@ -1,0 +1,33 @@
+"""The one place where failures become replies: a rule's refusal in the user's words,
+anything else a short apology, and a log line with ids only."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.types import ErrorEvent, Message
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import locale_for
+from domain.errors import DomainError
+from domain.people import Identity
+
+log = logging.getLogger(__name__)
+router = Router(name="errors")
+
+
+@router.errors()
+async def reply_to_error(event: ErrorEvent, i18n: I18n, me: Identity | None = None) -> None:
+    update = event.update
+    user = update.event.from_user if hasattr(update.event, "from_user") else None
+    with i18n.use_locale(locale_for(me, user)):
+        if isinstance(event.exception, DomainError):
+            text = i18n.gettext(event.exception.message).format(**event.exception.params)
+        else:
+            log.exception("update %s failed", update.update_id, exc_info=event.exception)
+            text = i18n.gettext("Sorry, something went wrong. Please try again in a moment.")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif isinstance(update.event, Message):
+        await update.event.answer(text)

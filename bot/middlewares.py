@@ -1,0 +1,60 @@
+"""Update-level middlewares: one unit of work per update, and who is speaking.
+
+The update is the unit of work: it commits when the handler returns and rolls back
+when it raises. Services and handlers never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update, User
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain import people
+from domain.db import UnitOfWork
+from domain.models import ProcessedUpdate
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UnitOfWorkMiddleware(BaseMiddleware):
+    """Opens the update's transaction and skips an update Telegram delivered before.
+
+    The update id is written in the same transaction as the handler's effects, so a
+    redelivered update that was handled is skipped, and one whose handling failed is
+    handled again.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        async with UnitOfWork(self._sessionmaker) as uow:
+            first_time = await uow.session.scalar(
+                insert(ProcessedUpdate)
+                .values(update_id=event.update_id)
+                .on_conflict_do_nothing()
+                .returning(ProcessedUpdate.update_id)
+            )
+            if first_time is None:
+                return None
+            data["uow"] = uow
+            data["session"] = uow.session
+            result = await handler(event, data)
+            await uow.commit()
+            return result
+
+
+class IdentityMiddleware(BaseMiddleware):
+    """Loads the sender's roles once per update into `me` (None for strangers)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        session: AsyncSession = data["session"]
+        data["me"] = await people.identify(session, user.id) if user else None
+        return await handler(event, data)

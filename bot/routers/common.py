@@ -1,0 +1,119 @@
+"""Commands everyone has: /start, /help, /language, /cancel."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import keyboards
+from bot.callbacks import LanguageChoice
+from domain import people
+from domain.clock import Clock
+from domain.people import Identity
+
+router = Router(name="common")
+
+
+@router.message(CommandStart())
+async def start(message: Message, state: FSMContext, me: Identity | None) -> None:
+    await state.clear()
+    if me is None:
+        await message.answer(
+            _(
+                "Hello! This is 关爱 (guanai), the assistant for volunteers who care for "
+                "left-behind children. It is only for invited volunteers and staff.\n\n"
+                "To join, ask the care office (关工委) of your school or village for an "
+                "invitation link, then open it."
+            ),
+            reply_markup=ReplyKeyboardRemove(),
+        )
+        return
+    await show_main_menu(message, me)
+
+
+async def show_main_menu(message: Message, me: Identity) -> None:
+    if me.is_coordinator:
+        scopes = "、".join(scope.name for scope in me.scopes)
+        await message.answer(
+            _("Hello, {name}. You coordinate: {scopes}.\nChoose from the menu below.").format(
+                name=me.name, scopes=scopes
+            ),
+            reply_markup=keyboards.coordinator_menu(),
+        )
+    else:
+        await message.answer(
+            _("Hello, {name}. The volunteer menu is coming soon.").format(name=me.name),
+            reply_markup=ReplyKeyboardRemove(),
+        )
+
+
+@router.message(Command("help"))
+async def help_(message: Message, me: Identity | None) -> None:
+    if me is None:
+        await message.answer(
+            _(
+                "This bot helps invited volunteers and care offices look after "
+                "left-behind children.\n\nTo join, open the invitation link your "
+                "school's or village's care office gives you.\n/language — change language"
+            )
+        )
+    elif me.is_coordinator:
+        await message.answer(
+            _(
+                "As a coordinator you can:\n"
+                "📊 Overview — children, volunteers and this month's care in your area\n"
+                "⏰ Overdue — what is late, most urgent first\n"
+                "📥 Import archives — send an Excel or CSV file of children or volunteers\n"
+                "✉️ Invite — make an invitation link for a volunteer\n"
+                "🤝 Pair — pair volunteers with children\n"
+                "📤 Export — download the archives and records\n\n"
+                "/start — main menu, /language — change language, /cancel — stop what you "
+                "are doing"
+            )
+        )
+    else:
+        await message.answer(
+            _(
+                "Tap a button of the menu below to see your children and record a visit.\n"
+                "/start — main menu, /language — change language, /cancel — stop what you "
+                "are doing"
+            )
+        )
+
+
+@router.message(Command("cancel"))
+async def cancel(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(_("Cancelled. Nothing was saved."))
+
+
+@router.message(Command("language"))
+async def language(message: Message) -> None:
+    await message.answer(_("Choose a language:"), reply_markup=keyboards.language_choice())
+
+
+@router.callback_query(LanguageChoice.filter())
+async def language_chosen(
+    query: CallbackQuery,
+    callback_data: LanguageChoice,
+    session: AsyncSession,
+    me: Identity | None,
+    i18n: I18n,
+    clock: Clock,
+) -> None:
+    if callback_data.locale not in i18n.available_locales:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if me is not None:
+        await people.set_language(
+            session, person_id=me.person_id, language=callback_data.locale, at=clock.now()
+        )
+    with i18n.use_locale(callback_data.locale):
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.edit_text(_("Language set to English."))

@@ -1,0 +1,38 @@
+"""Domain errors carry a translatable message and its parameters, never finished text.
+
+The bot's error handler and the CLI translate them into the user's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A rule said no; `message` is a msgid of the translation catalogue."""
+
+    message = "Something went wrong."
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(self.message.format(**params) if params else self.message)
+        self.params = params
+
+
+class UnknownRegion(DomainError):
+    message = "No site or region has the code {code}."
+
+
+class RegionExists(DomainError):
+    message = "A site or region with the code {code} already exists."
+
+
+class BadParent(DomainError):
+    message = "A {kind} cannot be placed under a {parent_kind}."
+
+
+class AlreadyCoordinator(DomainError):
+    message = "This person already coordinates {code}."
+
+
+class NotAllowed(DomainError):
+    message = "This is outside your scope."

@@ -1,0 +1,643 @@
+"""The care model of DOMAIN.md as tables.
+
+Names follow the brief: a `Region` is any node of the tree (district → township →
+school / village / community site); children belong to a site; volunteers are paired
+with children; check-ins record what was done; concerns (五必访) and missed items
+escalate up the region tree. All datetimes are timezone-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Enums are stored as their values in VARCHAR columns so adding a kind needs no DDL."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+def _now() -> Any:
+    return mapped_column(server_default=func.now())
+
+
+class RegionKind(enum.StrEnum):
+    district = "district"
+    township = "township"
+    school = "school"
+    village = "village"
+    community = "community"
+
+    @property
+    def is_site(self) -> bool:
+        """Schools, villages and communities hold children; the levels above only lead."""
+        return self in (RegionKind.school, RegionKind.village, RegionKind.community)
+
+
+class Priority(enum.StrEnum):
+    key = "key"  # 重点留守儿童
+    normal = "normal"
+
+
+class Guardianship(enum.StrEnum):
+    guardian = "guardian"  # 监护人 at home
+    entrusted = "entrusted"  # 委托监护人 with a signed responsibility letter
+    none = "none"  # 无人监护
+
+
+class Sex(enum.StrEnum):
+    male = "male"
+    female = "female"
+
+
+class VolunteerKind(enum.StrEnum):
+    wulao = "wulao"  # “五老”: old cadres, veterans, experts, teachers, model workers
+    surrogate = "surrogate"  # 代理家长 / 爱心妈妈
+    teacher = "teacher"
+
+
+class PairingRole(enum.StrEnum):
+    surrogate = "surrogate"  # the stand-in parent the key-child rule counts
+    mentor = "mentor"  # any other paired volunteer
+
+
+class Activity(enum.StrEnum):
+    """What a check-in records; the cadence rules say how often each is due."""
+
+    home_visit = "home_visit"  # 家访
+    talk = "talk"  # 谈心
+    homework_check = "homework_check"  # 检查作业
+    tutoring = "tutoring"  # 作业辅导
+    family_meal = "family_meal"  # 亲情晚餐
+    parent_call = "parent_call"  # phone call with the parents (三个一)
+    family_call = "family_call"  # the child's call with the parents (亲情电话)
+    parent_letter = "parent_letter"  # letter to the parents each semester
+    other = "other"
+
+
+class Period(enum.StrEnum):
+    month = "month"
+    semester = "semester"
+
+
+class ConcernKind(enum.StrEnum):
+    """The five must-visits (五必访), plus other."""
+
+    mood = "mood"
+    health = "health"
+    grades = "grades"
+    late_or_early = "late_or_early"
+    quarrel = "quarrel"
+    other = "other"
+
+
+class ReviewStatus(enum.StrEnum):
+    none = "none"
+    pending = "pending"
+    approved = "approved"
+    questioned = "questioned"
+
+
+class PhotoStatus(enum.StrEnum):
+    pending = "pending"
+    stored = "stored"
+    failed = "failed"
+
+
+class EscalationKind(enum.StrEnum):
+    missed_monthly = "missed_monthly"
+    must_visit = "must_visit"
+    dropout = "dropout"
+    emergency = "emergency"
+
+
+class OutboxStatus(enum.StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    uncertain = "uncertain"  # the send timed out: Telegram may or may not have it
+    failed = "failed"
+
+
+class InvitationRole(enum.StrEnum):
+    volunteer = "volunteer"
+    coordinator = "coordinator"
+
+
+class Region(Base):
+    """A node of the region tree; `path` ("1/4/17/") makes "everything under" one index scan."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[RegionKind] = mapped_column(_enum(RegionKind, "region_kind"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    path: Mapped[str] = mapped_column(String(255))
+    must_visit_days: Mapped[int | None] = mapped_column(SmallInteger)
+    record_due_day: Mapped[int | None] = mapped_column(SmallInteger)
+    reminder_day: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[dt.datetime] = _now()
+
+    parent: Mapped[Region | None] = relationship(remote_side=[id])
+
+    __table_args__ = (
+        Index("ix_regions_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+        CheckConstraint("record_due_day BETWEEN 1 AND 28", name="record_due_day"),
+        CheckConstraint("reminder_day BETWEEN 1 AND 28", name="reminder_day"),
+    )
+
+
+class Person(Base):
+    """Anyone who talks to the bot: volunteers and coordinators alike."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    consented_at: Mapped[dt.datetime | None]
+    unreachable_at: Mapped[dt.datetime | None]  # the bot was blocked (403)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class Volunteer(Base):
+    __tablename__ = "volunteers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    kind: Mapped[VolunteerKind] = mapped_column(_enum(VolunteerKind, "volunteer_kind"))
+    is_core: Mapped[bool] = mapped_column(Boolean, default=False)  # 骨干
+    joined_at: Mapped[dt.datetime] = _now()
+    removed_at: Mapped[dt.datetime | None]
+
+    person: Mapped[Person] = relationship()
+    site: Mapped[Region] = relationship()
+
+    __table_args__ = (
+        Index(
+            "uq_volunteers_person_site_active",
+            "person_id",
+            "site_id",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
+
+
+class Coordinator(Base):
+    """A person who runs the programme for a region and everything under it."""
+
+    __tablename__ = "coordinators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    created_at: Mapped[dt.datetime] = _now()
+    removed_at: Mapped[dt.datetime | None]
+
+    person: Mapped[Person] = relationship()
+    region: Mapped[Region] = relationship()
+
+    __table_args__ = (
+        Index(
+            "uq_coordinators_person_region_active",
+            "person_id",
+            "region_id",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
+
+
+class Child(Base):
+    """A left-behind child's archive (档案 / 联系卡)."""
+
+    __tablename__ = "children"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    sex: Mapped[Sex | None] = mapped_column(_enum(Sex, "sex"))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    school: Mapped[str | None] = mapped_column(String(200))
+    grade: Mapped[str | None] = mapped_column(String(32))
+    class_name: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(300))
+    priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority"), default=Priority.normal)
+    guardianship: Mapped[Guardianship] = mapped_column(
+        _enum(Guardianship, "guardianship"), default=Guardianship.guardian
+    )
+    study: Mapped[str | None] = mapped_column(Text)
+    health: Mapped[str | None] = mapped_column(Text)
+    personality: Mapped[str | None] = mapped_column(Text)
+    interests: Mapped[str | None] = mapped_column(Text)
+    verified_at: Mapped[dt.datetime | None]  # last full re-check (每半年全面核查)
+    left_at: Mapped[dt.datetime | None]  # no longer left behind / moved away
+    created_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    site: Mapped[Region] = relationship()
+    guardians: Mapped[list[Guardian]] = relationship(
+        back_populates="child", cascade="all, delete-orphan"
+    )
+    parents: Mapped[list[Parent]] = relationship(
+        back_populates="child", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_children_site_external_id",
+            "site_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+        Index("ix_children_match_key", "name", "birth_date", "school"),
+        Index("ix_children_priority_site", "site_id", "priority"),
+    )
+
+
+class Guardian(Base):
+    """The adult at home: grandparent, relative or entrusted guardian (委托监护人)."""
+
+    __tablename__ = "guardians"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    relation: Mapped[str | None] = mapped_column(String(32))
+    age: Mapped[int | None] = mapped_column(SmallInteger)
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    entrusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    letter_signed_on: Mapped[dt.date | None] = mapped_column(Date)  # 委托监护责任确认书
+
+    child: Mapped[Child] = relationship(back_populates="guardians")
+
+
+class Parent(Base):
+    __tablename__ = "parents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[str] = mapped_column(String(16))  # father / mother
+    work_place: Mapped[str | None] = mapped_column(String(200))  # 务工地
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+    child: Mapped[Child] = relationship(back_populates="parents")
+
+
+class Pairing(Base):
+    """结对帮扶: one volunteer with one child, from `started_at` until `ended_at`."""
+
+    __tablename__ = "pairings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    role: Mapped[PairingRole] = mapped_column(_enum(PairingRole, "pairing_role"))
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    volunteer: Mapped[Volunteer] = relationship()
+    child: Mapped[Child] = relationship()
+
+    __table_args__ = (
+        Index(
+            "uq_pairings_active",
+            "volunteer_id",
+            "child_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_pairings_child_active", "child_id", postgresql_where=text("ended_at IS NULL")),
+        Index("ix_pairings_volunteer_started", "volunteer_id", "started_at"),
+    )
+
+
+class CadenceRule(Base):
+    """How often an activity is due: per region (inherited downward) and volunteer kind.
+
+    A row with no region is the programme default; the nearest region up the tree wins.
+    """
+
+    __tablename__ = "cadence_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    volunteer_kind: Mapped[VolunteerKind | None] = mapped_column(
+        _enum(VolunteerKind, "volunteer_kind")
+    )
+    activity: Mapped[Activity] = mapped_column(_enum(Activity, "activity"))
+    period: Mapped[Period] = mapped_column(_enum(Period, "period"))
+    times: Mapped[int] = mapped_column(SmallInteger, default=1)
+    key_children_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("region_id", "volunteer_kind", "activity", "period"),
+        CheckConstraint("times >= 0", name="times"),
+    )
+
+
+class CheckIn(Base):
+    """打卡: a volunteer's record of time spent with a paired child."""
+
+    __tablename__ = "checkins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pairing_id: Mapped[int] = mapped_column(ForeignKey("pairings.id"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    occurred_at: Mapped[dt.datetime]  # when it happened (back-dating allowed)
+    created_at: Mapped[dt.datetime] = _now()
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    voice_file_id: Mapped[str | None] = mapped_column(String(255))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    visit_answers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    review: Mapped[ReviewStatus] = mapped_column(
+        _enum(ReviewStatus, "review_status"), default=ReviewStatus.none
+    )
+    review_reason: Mapped[str | None] = mapped_column(String(64))
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    activities: Mapped[list[CheckInActivity]] = relationship(
+        back_populates="checkin", cascade="all, delete-orphan"
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        back_populates="checkin", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_checkins_pairing_occurred", "pairing_id", "occurred_at"),
+        Index("ix_checkins_child_occurred", "child_id", "occurred_at"),
+        Index(
+            "ix_checkins_review_pending", "child_id", postgresql_where=text("review = 'pending'")
+        ),
+    )
+
+
+class CheckInActivity(Base):
+    """One activity of a check-in; denormalised pairing and time keep "done this month" cheap."""
+
+    __tablename__ = "checkin_activities"
+
+    checkin_id: Mapped[int] = mapped_column(
+        ForeignKey("checkins.id", ondelete="CASCADE"), primary_key=True
+    )
+    activity: Mapped[Activity] = mapped_column(_enum(Activity, "activity"), primary_key=True)
+    pairing_id: Mapped[int] = mapped_column(ForeignKey("pairings.id"))
+    occurred_at: Mapped[dt.datetime]
+
+    checkin: Mapped[CheckIn] = relationship(back_populates="activities")
+
+    __table_args__ = (
+        Index("ix_checkin_activities_pairing_time", "pairing_id", "occurred_at", "activity"),
+    )
+
+
+class Photo(Base):
+    """A photo of a check-in: Telegram's ids at once, the stored copy and hash once fetched."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"))
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str] = mapped_column(String(64), index=True)
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[PhotoStatus] = mapped_column(
+        _enum(PhotoStatus, "photo_status"), default=PhotoStatus.pending
+    )
+    stored_path: Mapped[str | None] = mapped_column(String(255))
+    phash: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    error: Mapped[str | None] = mapped_column(String(255))
+
+    checkin: Mapped[CheckIn] = relationship(back_populates="photos")
+
+    __table_args__ = (Index("ix_photos_checkin", "checkin_id"),)
+
+
+class Concern(Base):
+    """A must-visit (五必访): raised by anyone, due from the paired volunteer by `due_at`."""
+
+    __tablename__ = "concerns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    kind: Mapped[ConcernKind] = mapped_column(_enum(ConcernKind, "concern_kind"))
+    note: Mapped[str | None] = mapped_column(Text)
+    raised_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    raised_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+    closed_by_checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
+
+    __table_args__ = (
+        Index("ix_concerns_open", "child_id", "due_at", postgresql_where=text("closed_at IS NULL")),
+    )
+
+
+class Escalation(Base):
+    """Something overdue climbing the chain; unique per item so it is opened once."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EscalationKind] = mapped_column(_enum(EscalationKind, "escalation_kind"))
+    item_key: Mapped[str] = mapped_column(String(128), unique=True)  # e.g. "missed:pairing:month"
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    pairing_id: Mapped[int | None] = mapped_column(ForeignKey("pairings.id"))
+    concern_id: Mapped[int | None] = mapped_column(ForeignKey("concerns.id"))
+    period_start: Mapped[dt.date | None] = mapped_column(Date)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    opened_at: Mapped[dt.datetime]
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    acknowledged_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(32))  # resolved / reassigned / done
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    steps: Mapped[list[EscalationStep]] = relationship(back_populates="escalation")
+
+    __table_args__ = (
+        Index("ix_escalations_open", "opened_at", postgresql_where=text("closed_at IS NULL")),
+    )
+
+
+class EscalationStep(Base):
+    """One rung of the ladder, written in the same transaction that decides to send it."""
+
+    __tablename__ = "escalation_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(SmallInteger)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[dt.datetime]
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    acknowledged_at: Mapped[dt.datetime | None]
+
+    escalation: Mapped[Escalation] = relationship(back_populates="steps")
+
+    __table_args__ = (UniqueConstraint("escalation_id", "step", "recipient_id"),)
+
+
+class Roster(Base):
+    """A weekly roster sent to one recipient for one scope, made once per ISO week."""
+
+    __tablename__ = "rosters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    iso_week: Mapped[str] = mapped_column(String(8))  # "2026-W48"
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (UniqueConstraint("iso_week", "recipient_id", "region_id"),)
+
+
+class DutyShift(Base):
+    """值班: the teacher on duty at a children's home (留守儿童之家) on a day."""
+
+    __tablename__ = "duty_shifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+
+    __table_args__ = (UniqueConstraint("site_id", "day", "volunteer_id"),)
+
+
+class Invitation(Base):
+    """A single-use join link; only the token's hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    role: Mapped[InvitationRole] = mapped_column(_enum(InvitationRole, "invitation_role"))
+    volunteer_kind: Mapped[VolunteerKind | None] = mapped_column(
+        _enum(VolunteerKind, "volunteer_kind")
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class OutboxMessage(Base):
+    """Every outgoing message, queued in the sender's transaction and drained under limits."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(32))  # sendMessage / sendDocument / sendPhoto
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.pending
+    )
+    not_before: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    claimed_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_due",
+            "not_before",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+
+class ProcessedUpdate(Base):
+    """Telegram update ids already handled: a redelivered update is skipped."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[dt.datetime] = _now()
+
+
+class AuditEntry(Base):
+    """Who saw or changed what, and when; details carry ids, never names or phones."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index("ix_audit_log_subject", "subject_type", "subject_id"),
+        Index("ix_audit_log_actor_at", "actor_id", "at"),
+    )

@@ -1,0 +1,191 @@
+"""The `guanai` command. Subcommand and option names are a contract: add, never rename.
+
+Each command parses its arguments, opens one unit of work and calls one domain service;
+failures end with one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import make_i18n
+from domain import people, regions
+from domain.clock import SystemClock
+from domain.db import UnitOfWork, make_engine, make_sessionmaker
+from domain.errors import DomainError
+from domain.models import RegionKind
+from guanai import runtime
+from guanai.migrate import migrate
+from guanai.settings import Settings
+
+Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+
+
+def _locale() -> str:
+    lang = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return "en" if lang.lower().startswith("en") else "zh"
+
+
+@functools.cache
+def _i18n() -> I18n:
+    return make_i18n()
+
+
+def _say(msgid: str, **params: Any) -> str:
+    return _i18n().gettext(msgid, locale=_locale()).format(**params)
+
+
+async def _in_transaction(
+    settings: Settings, work: Callable[[UnitOfWork], Coroutine[Any, Any, str]]
+) -> int:
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with UnitOfWork(make_sessionmaker(engine)) as uow:
+            message = await work(uow)
+            await uow.commit()
+    finally:
+        await engine.dispose()
+    print(message)
+    return 0
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    await runtime.check_database(settings)
+    await migrate(settings.database_url)
+    print(_say("Database is up to date."))
+    return 0
+
+
+async def _serve(
+    settings: Settings, main: Callable[[Settings], Awaitable[None]], *, bot: bool
+) -> int:
+    await runtime.prepare(settings, needs_bot=bot)
+    task = asyncio.ensure_future(main(settings))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return 0
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    return await _serve(settings, runtime.run_all, bot=True)
+
+
+async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
+    return await _serve(settings, runtime.run_bot, bot=True)
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    return await _serve(settings, runtime.run_worker, bot=False)
+
+
+async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(uow: UnitOfWork) -> str:
+        region = await regions.add_region(
+            uow.session,
+            code=args.code,
+            name=args.name,
+            kind=RegionKind(args.kind),
+            parent_code=args.parent,
+            at=SystemClock().now(),
+        )
+        return _say(
+            "Added {kind} {code} ({name}).",
+            kind=region.kind.value,
+            code=region.code,
+            name=region.name,
+        )
+
+    return await _in_transaction(settings, work)
+
+
+async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(uow: UnitOfWork) -> str:
+        await people.add_coordinator(
+            uow.session,
+            telegram_id=args.telegram_id,
+            name=args.name,
+            scope_code=args.scope,
+            at=SystemClock().now(),
+        )
+        return _say(
+            "{name} now coordinates {code}; they can send /start to the bot.",
+            name=args.name,
+            code=args.scope,
+        )
+
+    return await _in_transaction(settings, work)
+
+
+def _telegram_id(value: str) -> int:
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(_say("a Telegram id is a number: {value}", value=value))
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="guanai", description="关爱 guanai — care for left-behind children"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Command, help_: str, into: Any = commands
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = into.add_parser(name, help=help_, description=help_)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("migrate", cmd_migrate, "apply all migrations, creating the database if needed")
+    add("run", cmd_run, "migrate, then run the bot and the worker in one process")
+    add("bot", cmd_bot, "run the bot alone (long polling)")
+    add("worker", cmd_worker, "run the background worker alone")
+
+    site = commands.add_parser("site", help="the region tree", description="the region tree")
+    site_commands = site.add_subparsers(dest="site_command", required=True, metavar="COMMAND")
+    site_add = add("add", cmd_site_add, "add a district, township or site", into=site_commands)
+    site_add.add_argument("--code", required=True, help="a short unique code, e.g. XS-ZX01")
+    site_add.add_argument("--name", required=True, help="the name people use")
+    site_add.add_argument("--kind", required=True, choices=[k.value for k in RegionKind])
+    site_add.add_argument("--parent", help="code of the region above it")
+
+    admin = commands.add_parser("admin", help="coordinators", description="coordinators")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
+    admin_add = add(
+        "add", cmd_admin_add, "make someone coordinator of a site or region", into=admin_commands
+    )
+    admin_add.add_argument("--telegram-id", required=True, type=_telegram_id)
+    admin_add.add_argument("--name", required=True)
+    admin_add.add_argument("--scope", required=True, help="code of the site or region")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return int(asyncio.run(args.handler(settings, args)))
+    except DomainError as error:
+        message = _say(error.message, **error.params)
+    except KeyboardInterrupt:
+        return 130
+    print(_say("error: {message}", message=message), file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Running the bot and the worker, after checking what they depend on.
+
+A missing token or a server that does not answer ends the process with one line that
+says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiogram import Bot
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.app import make_bot, make_dispatcher, make_storage
+from domain.clock import SystemClock
+from domain.db import make_engine, make_sessionmaker
+from domain.errors import DomainError
+from guanai.migrate import migrate
+from guanai.settings import Settings
+from workers.app import make_worker
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(DomainError):
+    message = "cannot reach PostgreSQL at {url}: is it running, and is DATABASE_URL right?"
+
+
+class RedisUnavailable(DomainError):
+    message = "cannot reach Redis at {url}: is it running, and is REDIS_URL right?"
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def check_database(settings: Settings) -> None:
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (OSError, OperationalError, DBAPIError) as error:
+        if "does not exist" in str(error):
+            return  # the server answers; `migrate` creates the database
+        raise DatabaseUnavailable(url=_safe_url(settings.database_url)) from error
+    finally:
+        await engine.dispose()
+
+
+async def check_redis(settings: Settings) -> None:
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    try:
+        await redis.ping()
+    except (OSError, RedisError) as error:
+        raise RedisUnavailable(url=_safe_url(settings.redis_url)) from error
+    finally:
+        await redis.aclose()
+
+
+async def prepare(settings: Settings, *, needs_bot: bool) -> None:
+    """Fail fast, before anything starts: token, database, Redis, then migrate."""
+    if needs_bot:
+        settings.require_bot_token()
+    await check_database(settings)
+    await check_redis(settings)
+    await migrate(settings.database_url)
+
+
+@contextlib.asynccontextmanager
+async def bot_parts(settings: Settings) -> AsyncIterator[tuple[Bot, Redis]]:
+    bot = make_bot(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        yield bot, redis
+    finally:
+        await redis.aclose()
+        await bot.session.close()
+
+
+async def run_bot(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        async with bot_parts(settings) as (bot, redis):
+            dp = make_dispatcher(
+                settings=settings,
+                sessionmaker=make_sessionmaker(engine),
+                storage=make_storage(settings, redis),
+                clock=SystemClock(),
+            )
+            await bot.delete_webhook(drop_pending_updates=False)
+            await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
+    finally:
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings) -> None:
+    worker = make_worker(settings, handle_signals=False)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
+async def run_all(settings: Settings) -> None:
+    """The bot and the worker in one process: what a small deployment runs."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(run_bot(settings))
+        group.create_task(run_worker(settings))

@@ -1,0 +1,55 @@
+"""Configuration from the environment (and an optional `.env`).
+
+The variable names are a contract with deployments: add to them, never rename.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.errors import DomainError
+
+
+class MissingSetting(DomainError):
+    """A setting the chosen command needs is not set; the message says how to fix it."""
+
+    message = (
+        "BOT_TOKEN is not set: put BOT_TOKEN=<token from @BotFather> in .env or the environment."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = Field(default=None, validation_alias="BOT_TOKEN")
+    bot_api_url: str = Field(default="https://api.telegram.org", validation_alias="BOT_API_URL")
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/guanai",
+        validation_alias="DATABASE_URL",
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    redis_prefix: str = Field(default="guanai", validation_alias="REDIS_PREFIX")
+    timezone: str = Field(default="Asia/Shanghai", validation_alias="TIMEZONE")
+    media_dir: Path = Field(default=Path("./media"), validation_alias="MEDIA_DIR")
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require_bot_token(self) -> str:
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise MissingSetting()
+        return self.bot_token.get_secret_value().strip()
+
+    @property
+    def arq_queue(self) -> str:
+        return f"{self.redis_prefix}:queue"
+
+    @property
+    def arq_escalation_queue(self) -> str:
+        return f"{self.redis_prefix}:escalations"
