@@ -12,8 +12,7 @@ from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import texts
-from bot.errors import router as errors_router
+from bot import errors, texts
 from bot.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
 from bot.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
 from bot.routers import common, coordinator, fallback
@@ -46,11 +45,18 @@ def make_dispatcher(
     i18n: I18n | None = None,
 ) -> Dispatcher:
     i18n = i18n or make_i18n()
-    dp = Dispatcher(storage=storage, settings=settings, clock=clock, sessionmaker=sessionmaker)
+    dp = Dispatcher(
+        storage=storage, settings=settings, clock=clock, sessionmaker=sessionmaker, i18n=i18n
+    )
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
     dp.update.outer_middleware(IdentityMiddleware())
     GuanaiI18nMiddleware(i18n).setup(dp)
-    dp.include_routers(errors_router, common.router, coordinator.router, fallback.router)
+    dp.include_routers(
+        errors.make_router(),
+        common.make_router(),
+        coordinator.make_router(),
+        fallback.make_router(),
+    )
     dp.startup.register(register_commands)
     return dp
 
@@ -58,7 +64,7 @@ def make_dispatcher(
 async def register_commands(bot: Bot, i18n: I18n) -> None:
     """The command list Telegram shows, in Chinese by default and in English for English users."""
     for locale in LOCALES:
-        with i18n.use_locale(locale):
+        with i18n.context(), i18n.use_locale(locale):
             commands = [
                 BotCommand(command=name, description=str(text)) for name, text in texts.COMMANDS
             ]

@@ -14,10 +14,8 @@ from domain.errors import DomainError
 from domain.people import Identity
 
 log = logging.getLogger(__name__)
-router = Router(name="errors")
 
 
-@router.errors()
 async def reply_to_error(event: ErrorEvent, i18n: I18n, me: Identity | None = None) -> None:
     update = event.update
     user = update.event.from_user if hasattr(update.event, "from_user") else None
@@ -31,3 +29,9 @@ async def reply_to_error(event: ErrorEvent, i18n: I18n, me: Identity | None = No
         await update.callback_query.answer(text, show_alert=True)
     elif isinstance(update.event, Message):
         await update.event.answer(text)
+
+
+def make_router() -> Router:
+    router = Router(name="errors")
+    router.errors.register(reply_to_error)
+    return router

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
-from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
 from bot import texts
@@ -13,7 +12,7 @@ from bot.callbacks import LanguageChoice
 def coordinator_menu() -> ReplyKeyboardMarkup:
     builder = ReplyKeyboardBuilder()
     for label in texts.COORDINATOR_MENU:
-        builder.button(text=_(label))
+        builder.button(text=str(label))
     builder.adjust(2)
     return builder.as_markup(resize_keyboard=True, is_persistent=True)
 

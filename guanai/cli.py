@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gettext
 import logging
 import os
 import signal
@@ -17,15 +18,12 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from aiogram.utils.i18n import I18n
-
-from bot.i18n import make_i18n
+from bot.locales import load_translations
 from domain import people, regions
 from domain.clock import SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.errors import DomainError
 from domain.models import RegionKind
-from guanai import runtime
 from guanai.migrate import migrate
 from guanai.settings import Settings
 
@@ -38,12 +36,12 @@ def _locale() -> str:
 
 
 @functools.cache
-def _i18n() -> I18n:
-    return make_i18n()
+def _translation() -> gettext.NullTranslations:
+    return load_translations().get(_locale(), gettext.NullTranslations())
 
 
 def _say(msgid: str, **params: Any) -> str:
-    return _i18n().gettext(msgid, locale=_locale()).format(**params)
+    return _translation().gettext(msgid).format(**params)
 
 
 async def _in_transaction(
@@ -61,17 +59,20 @@ async def _in_transaction(
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    await runtime.check_database(settings)
+    from guanai.runtime import check_database  # the bot's runtime is heavy to import
+
+    await check_database(settings)
     await migrate(settings.database_url)
     print(_say("Database is up to date."))
     return 0
 
 
-async def _serve(
-    settings: Settings, main: Callable[[Settings], Awaitable[None]], *, bot: bool
-) -> int:
+async def _serve(settings: Settings, main: str, *, bot: bool) -> int:
+    """Run `guanai.runtime.<main>` until SIGINT or SIGTERM."""
+    from guanai import runtime  # aiogram takes seconds to import: only commands that serve load it
+
     await runtime.prepare(settings, needs_bot=bot)
-    task = asyncio.ensure_future(main(settings))
+    task = asyncio.ensure_future(getattr(runtime, main)(settings))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
@@ -81,15 +82,15 @@ async def _serve(
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(settings, runtime.run_all, bot=True)
+    return await _serve(settings, "run_all", bot=True)
 
 
 async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(settings, runtime.run_bot, bot=True)
+    return await _serve(settings, "run_bot", bot=True)
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(settings, runtime.run_worker, bot=False)
+    return await _serve(settings, "run_worker", bot=False)
 
 
 async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:

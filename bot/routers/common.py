@@ -16,10 +16,7 @@ from domain import people
 from domain.clock import Clock
 from domain.people import Identity
 
-router = Router(name="common")
 
-
-@router.message(CommandStart())
 async def start(message: Message, state: FSMContext, me: Identity | None) -> None:
     await state.clear()
     if me is None:
@@ -52,7 +49,6 @@ async def show_main_menu(message: Message, me: Identity) -> None:
         )
 
 
-@router.message(Command("help"))
 async def help_(message: Message, me: Identity | None) -> None:
     if me is None:
         await message.answer(
@@ -86,18 +82,15 @@ async def help_(message: Message, me: Identity | None) -> None:
         )
 
 
-@router.message(Command("cancel"))
 async def cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Cancelled. Nothing was saved."))
 
 
-@router.message(Command("language"))
 async def language(message: Message) -> None:
     await message.answer(_("Choose a language:"), reply_markup=keyboards.language_choice())
 
 
-@router.callback_query(LanguageChoice.filter())
 async def language_chosen(
     query: CallbackQuery,
     callback_data: LanguageChoice,
@@ -117,3 +110,13 @@ async def language_chosen(
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.edit_text(_("Language set to English."))
+
+
+def make_router() -> Router:
+    router = Router(name="common")
+    router.message.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(language, Command("language"))
+    router.callback_query.register(language_chosen, LanguageChoice.filter())
+    return router

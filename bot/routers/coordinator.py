@@ -9,10 +9,13 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import texts
 
-router = Router(name="coordinator")
-router.message.filter(MagicData(F.me.is_coordinator))
 
-
-@router.message(F.text.in_(texts.COORDINATOR_MENU))
 async def not_built_yet(message: Message) -> None:
     await message.answer(_("This part is coming soon."))
+
+
+def make_router() -> Router:
+    router = Router(name="coordinator")
+    router.message.filter(MagicData(F.me.is_coordinator))
+    router.message.register(not_built_yet, F.text.in_(texts.COORDINATOR_MENU))
+    return router

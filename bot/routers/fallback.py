@@ -8,10 +8,7 @@ from aiogram.utils.i18n import gettext as _
 
 from domain.people import Identity
 
-router = Router(name="fallback")
 
-
-@router.message()
 async def anything_else(message: Message, me: Identity | None) -> None:
     if me is None:
         await message.answer(
@@ -24,6 +21,12 @@ async def anything_else(message: Message, me: Identity | None) -> None:
         await message.answer(_("I did not understand that. Send /start for the menu."))
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("This button is no longer valid."), show_alert=True)
+
+
+def make_router() -> Router:
+    router = Router(name="fallback")
+    router.message.register(anything_else)
+    router.callback_query.register(stale_button)
+    return router

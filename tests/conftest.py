@@ -1,0 +1,201 @@
+"""Shared fixtures: real PostgreSQL and Redis, each run in databases of its own.
+
+The run migrates one template database; a test that needs real commits (the bot, the
+workers, the CLI) gets its own copy made with `CREATE DATABASE … TEMPLATE`, dropped
+afterwards. Persistence tests that need no commits use `session`, an outer
+transaction rolled back at the end. Redis keys live under a prefix per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from aiogram import Bot, Dispatcher
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.app import make_bot, make_dispatcher, make_storage
+from domain.clock import FixedClock
+from domain.db import make_engine, make_sessionmaker
+from guanai.migrate import migrate
+from guanai.settings import Settings
+from tests.fakes import FakeTelegram
+
+SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = uuid.uuid4().hex[:8]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def database_url(name: str) -> str:
+    return f"{SERVER_URL}/{name}"
+
+
+async def _admin(sql: str) -> None:
+    url = make_url(database_url("postgres")).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def create_database(name: str, *, template: str | None = None) -> str:
+    await _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return database_url(name)
+
+
+async def drop_database(name: str) -> None:
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fresh_name(kind: str) -> str:
+    return f"guanai_test_{RUN_ID}_{kind}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+async def template_db() -> AsyncIterator[str]:
+    name = f"guanai_test_{RUN_ID}_template"
+    url = database_url(name)
+    await migrate(url)
+    yield name
+    await drop_database(name)
+
+
+@pytest.fixture
+async def db_url(template_db: str) -> AsyncIterator[str]:
+    """A database of this test's own, migrated, empty, committed to freely."""
+    name = fresh_name("db")
+    url = await create_database(name, template=template_db)
+    yield url
+    await drop_database(name)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def shared_engine(template_db: str) -> AsyncIterator[AsyncEngine]:
+    """A copy for rolled-back sessions: the template must stay idle to be copied."""
+    name = fresh_name("shared")
+    engine = create_async_engine(await create_database(name, template=template_db), pool_size=2)
+    yield engine
+    await engine.dispose()
+    await drop_database(name)
+
+
+@pytest.fixture
+async def session(shared_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session inside an outer transaction that is rolled back: nothing persists."""
+    async with shared_engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI))
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
+    prefix = f"guanai_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
+    yield prefix
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def settings(
+    db_url: str, redis_prefix: str, fake_telegram: FakeTelegram, tmp_path: object
+) -> Settings:
+    return Settings(
+        BOT_TOKEN="4242:TEST-TOKEN",
+        BOT_API_URL=fake_telegram.base_url,
+        DATABASE_URL=db_url,
+        REDIS_URL=REDIS_URL,
+        REDIS_PREFIX=redis_prefix,
+        MEDIA_DIR=str(tmp_path),
+    )
+
+
+@dataclass
+class RunningBot:
+    """The real bot and dispatcher, polling the fake Bot API over HTTP."""
+
+    bot: Bot
+    dp: Dispatcher
+    fake: FakeTelegram
+    clock: FixedClock
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def running_bot(
+    settings: Settings,
+    fake_telegram: FakeTelegram,
+    clock: FixedClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+) -> AsyncIterator[RunningBot]:
+    bot = make_bot(settings)
+    dp = make_dispatcher(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        storage=make_storage(settings, redis),
+        clock=clock,
+    )
+    polling = asyncio.create_task(
+        dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
+    )
+    await fake_telegram.wait_for_call("getUpdates")
+    yield RunningBot(bot=bot, dp=dp, fake=fake_telegram, clock=clock, sessionmaker=sessionmaker)
+    await dp.stop_polling()
+    await polling
+    await bot.session.close()

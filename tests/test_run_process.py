@@ -1,0 +1,84 @@
+"""`guanai run` as a deployment runs it: a real process, a database it has to create,
+Redis, and the fake Bot API in place of Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import REDIS_URL, database_url, drop_database, fresh_name
+from tests.fakes import FakeTelegram
+
+COORDINATOR = 5150
+
+
+@pytest.fixture
+async def new_database() -> AsyncIterator[tuple[str, str]]:
+    name = fresh_name("run")
+    yield name, database_url(name)
+    await drop_database(name)
+
+
+async def _guanai(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "guanai.cli",
+        *args,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_guanai_run_answers_strangers_and_coordinators(
+    fake_telegram: FakeTelegram, new_database: tuple[str, str], redis_prefix: str
+) -> None:
+    _, url = new_database
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL")},
+        "BOT_TOKEN": "4242:TEST-TOKEN",
+        "BOT_API_URL": fake_telegram.base_url,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": redis_prefix,
+    }
+    service = await _guanai(env, "run")
+    try:
+        # `run` creates and migrates the database itself, then polls
+        await fake_telegram.wait_for_call("getUpdates", timeout=60)
+        for args in (
+            ("site", "add", "--code", "S9", "--name", "中和小学", "--kind", "school"),
+            (
+                "admin",
+                "add",
+                "--telegram-id",
+                str(COORDINATOR),
+                "--name",
+                "王老师",
+                "--scope",
+                "S9",
+            ),
+        ):
+            admin = await _guanai(env, *args)
+            assert await admin.wait() == 0, await admin.stderr.read()  # type: ignore[union-attr]
+
+        stranger = fake_telegram.user(5151)
+        coordinator = fake_telegram.user(COORDINATOR)
+        stranger.send_text("/start")
+        coordinator.send_text("/start")
+
+        assert "邀请链接" in ((await stranger.next_message(timeout=30)).text or "")
+        assert "📊 概况" in (await coordinator.next_message(timeout=30)).button_texts()
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(service.communicate(), timeout=30)
+    assert service.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr
