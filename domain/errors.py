@@ -36,3 +36,37 @@ class AlreadyCoordinator(DomainError):
 
 class NotAllowed(DomainError):
     message = "This is outside your scope."
+
+
+class UnknownChild(DomainError):
+    message = "No such child in your area."
+
+
+class UnknownVolunteer(DomainError):
+    message = "No such volunteer in your area."
+
+
+class AlreadyPaired(DomainError):
+    message = "This volunteer is already paired with this child."
+
+
+class NotPaired(DomainError):
+    message = "This volunteer is not paired with this child."
+
+
+class InvitationUnknown(DomainError):
+    message = "This invitation link is not valid. Please ask your coordinator for a new one."
+
+
+class InvitationUsed(DomainError):
+    message = (
+        "This invitation link has already been used. Please ask your coordinator for a new one."
+    )
+
+
+class InvitationExpired(DomainError):
+    message = "This invitation link has expired. Please ask your coordinator for a new one."
+
+
+class InvitationNotForSite(DomainError):
+    message = "Invitations are for a school, village or community, not for {code}."

@@ -1,0 +1,242 @@
+"""What the cadences require of each active pairing in a month, and what has been done.
+
+One set-based query: the cost grows with the number of active pairings, not with years
+of history (check-ins are read only inside the month's and semester's windows, through
+the (pairing, time) index). Rules are data: the nearest region up the tree that has
+rules of its own replaces the programme defaults (rules with no region).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from domain.calendar import Month, semester_bounds
+from domain.models import (
+    Activity,
+    CadenceRule,
+    CheckInActivity,
+    Child,
+    Concern,
+    Pairing,
+    PairingRole,
+    Period,
+    Priority,
+    Region,
+    Volunteer,
+)
+
+
+@dataclass(frozen=True)
+class DueItem:
+    pairing_id: int
+    child_id: int
+    volunteer_id: int
+    activity: Activity
+    period: Period
+    required: int
+    done: int
+    due_at: dt.datetime  # the end of the period
+
+    @property
+    def missing(self) -> int:
+        return max(self.required - self.done, 0)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which pairings to look at: a region's subtree, some volunteers or some pairings."""
+
+    scope_path: str | None = None
+    volunteer_ids: Sequence[int] | None = None
+    pairing_ids: Sequence[int] | None = None
+
+
+async def due_items(
+    session: AsyncSession,
+    *,
+    month: Month,
+    tz: ZoneInfo,
+    selection: Selection,
+    only_missing: bool = False,
+) -> list[DueItem]:
+    """Every requirement of the month for the selected pairings active in it."""
+    month_start, month_end = month.start(tz), month.end(tz)
+    semester_start, semester_end = semester_bounds(month, tz)
+
+    site = aliased(Region)
+    active_query = (
+        select(
+            Pairing.id.label("pairing_id"),
+            Pairing.child_id,
+            Pairing.volunteer_id,
+            Volunteer.kind.label("kind"),
+            Child.priority,
+            Child.site_id,
+        )
+        .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
+        .join(Child, Child.id == Pairing.child_id)
+        .where(
+            Pairing.started_at < month_end,
+            or_(Pairing.ended_at.is_(None), Pairing.ended_at > month_start),
+        )
+    )
+    if selection.scope_path is not None:
+        active_query = active_query.join(site, site.id == Child.site_id).where(
+            site.path.startswith(selection.scope_path)
+        )
+    if selection.volunteer_ids is not None:
+        active_query = active_query.where(Pairing.volunteer_id.in_(selection.volunteer_ids))
+    if selection.pairing_ids is not None:
+        active_query = active_query.where(Pairing.id.in_(selection.pairing_ids))
+    active = active_query.cte("active")
+
+    ruled = aliased(Region)
+    ancestor = aliased(Region)
+    rule_region = (
+        select(ancestor.id)
+        .where(
+            ruled.path.startswith(ancestor.path),
+            exists(select(CadenceRule.id).where(CadenceRule.region_id == ancestor.id)),
+        )
+        .order_by(func.length(ancestor.path).desc())
+        .limit(1)
+        .correlate(ruled)
+        .scalar_subquery()
+    )
+    site_rules = (
+        select(ruled.id.label("site_id"), rule_region.label("rule_region_id"))
+        .where(ruled.id.in_(select(active.c.site_id)))
+        .cte("site_rules")
+    )
+
+    required = (
+        select(
+            active.c.pairing_id,
+            CadenceRule.activity,
+            CadenceRule.period,
+            func.max(CadenceRule.times).label("times"),
+        )
+        .select_from(active)
+        .join(site_rules, site_rules.c.site_id == active.c.site_id)
+        .join(
+            CadenceRule,
+            and_(
+                CadenceRule.region_id.is_not_distinct_from(site_rules.c.rule_region_id),
+                or_(
+                    CadenceRule.volunteer_kind.is_(None),
+                    CadenceRule.volunteer_kind == active.c.kind,
+                ),
+                or_(CadenceRule.key_children_only.is_(False), active.c.priority == Priority.key),
+                CadenceRule.times > 0,
+            ),
+        )
+        .group_by(active.c.pairing_id, CadenceRule.activity, CadenceRule.period)
+        .cte("required")
+    )
+
+    window_start, window_end = min(month_start, semester_start), max(month_end, semester_end)
+    occurred = CheckInActivity.occurred_at
+    done = (
+        select(
+            CheckInActivity.pairing_id,
+            CheckInActivity.activity,
+            func.count().filter(occurred >= month_start, occurred < month_end).label("in_month"),
+            func.count()
+            .filter(occurred >= semester_start, occurred < semester_end)
+            .label("in_semester"),
+        )
+        .where(
+            CheckInActivity.pairing_id.in_(select(active.c.pairing_id)),
+            occurred >= window_start,
+            occurred < window_end,
+        )
+        .group_by(CheckInActivity.pairing_id, CheckInActivity.activity)
+        .cte("done")
+    )
+
+    done_count = func.coalesce(
+        case(
+            (required.c.period == Period.month, done.c.in_month),
+            else_=done.c.in_semester,
+        ),
+        literal(0),
+    )
+    query = (
+        select(
+            required.c.pairing_id,
+            active.c.child_id,
+            active.c.volunteer_id,
+            required.c.activity,
+            required.c.period,
+            required.c.times,
+            done_count.label("done"),
+        )
+        .join(active, active.c.pairing_id == required.c.pairing_id)
+        .outerjoin(
+            done,
+            and_(
+                done.c.pairing_id == required.c.pairing_id,
+                done.c.activity == required.c.activity,
+            ),
+        )
+        .order_by(required.c.pairing_id, required.c.activity)
+    )
+    if only_missing:
+        query = query.where(done_count < required.c.times)
+
+    items = []
+    for row in await session.execute(query):
+        period = Period(row.period)
+        items.append(
+            DueItem(
+                pairing_id=row.pairing_id,
+                child_id=row.child_id,
+                volunteer_id=row.volunteer_id,
+                activity=Activity(row.activity),
+                period=period,
+                required=row.times,
+                done=row.done,
+                due_at=month_end if period is Period.month else semester_end,
+            )
+        )
+    return items
+
+
+async def open_concerns(session: AsyncSession, *, child_ids: Sequence[int]) -> list[Concern]:
+    """Must-visits still open for these children, the nearest deadline first."""
+    result = await session.scalars(
+        select(Concern)
+        .where(Concern.child_id.in_(child_ids), Concern.closed_at.is_(None))
+        .order_by(Concern.due_at)
+    )
+    return list(result)
+
+
+async def key_children_without_surrogate(session: AsyncSession, *, scope_path: str) -> list[Child]:
+    """The key-child rule: every key child must have an active surrogate parent."""
+    has_surrogate = exists(
+        select(Pairing.id).where(
+            Pairing.child_id == Child.id,
+            Pairing.ended_at.is_(None),
+            Pairing.role == PairingRole.surrogate,
+        )
+    )
+    result = await session.scalars(
+        select(Child)
+        .join(Region, Region.id == Child.site_id)
+        .where(
+            Region.path.startswith(scope_path),
+            Child.priority == Priority.key,
+            Child.left_at.is_(None),
+            ~has_surrogate,
+        )
+        .order_by(Child.site_id, Child.name)
+    )
+    return list(result)

@@ -1,0 +1,153 @@
+"""结对: pairing volunteers with children, ending and moving pairings, with history.
+
+A pairing is never deleted or rewritten: ending one sets `ended_at`, and moving a child
+ends the old pairing and starts a new one, so the care record of every month stays true.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import audit, regions
+from domain.errors import AlreadyPaired, NotPaired, UnknownChild, UnknownVolunteer
+from domain.models import Child, Pairing, PairingRole, Region, Volunteer, VolunteerKind
+
+
+async def child_in_scope(session: AsyncSession, child_id: int, scope_path: str) -> Child:
+    child = await session.get(Child, child_id)
+    if child is None:
+        raise UnknownChild()
+    site = await session.get_one(Region, child.site_id)
+    if not regions.within(site.path, scope_path):
+        raise UnknownChild()
+    return child
+
+
+async def volunteer_in_scope(
+    session: AsyncSession, volunteer_id: int, scope_path: str
+) -> Volunteer:
+    volunteer = await session.get(Volunteer, volunteer_id)
+    if volunteer is None or volunteer.removed_at is not None:
+        raise UnknownVolunteer()
+    site = await session.get_one(Region, volunteer.site_id)
+    if not regions.within(site.path, scope_path):
+        raise UnknownVolunteer()
+    return volunteer
+
+
+async def active_pairing(session: AsyncSession, volunteer_id: int, child_id: int) -> Pairing | None:
+    return await session.scalar(
+        select(Pairing).where(
+            Pairing.volunteer_id == volunteer_id,
+            Pairing.child_id == child_id,
+            Pairing.ended_at.is_(None),
+        )
+    )
+
+
+async def pair(
+    session: AsyncSession,
+    *,
+    volunteer_id: int,
+    child_id: int,
+    scope_path: str,
+    actor_id: int | None,
+    at: dt.datetime,
+) -> Pairing:
+    """Pair a volunteer with a child; a surrogate parent's pairing counts for the key-child rule."""
+    volunteer = await volunteer_in_scope(session, volunteer_id, scope_path)
+    child = await child_in_scope(session, child_id, scope_path)
+    if await active_pairing(session, volunteer.id, child.id) is not None:
+        raise AlreadyPaired()
+    role = (
+        PairingRole.surrogate if volunteer.kind is VolunteerKind.surrogate else PairingRole.mentor
+    )
+    pairing = Pairing(
+        volunteer_id=volunteer.id, child_id=child.id, role=role, started_at=at, created_by=actor_id
+    )
+    session.add(pairing)
+    await session.flush()
+    audit.record(
+        session,
+        at=at,
+        action="pairing.start",
+        actor_id=actor_id,
+        subject_type="child",
+        subject_id=child.id,
+        details={"pairing_id": pairing.id, "volunteer_id": volunteer.id},
+    )
+    return pairing
+
+
+async def unpair(
+    session: AsyncSession,
+    *,
+    volunteer_id: int,
+    child_id: int,
+    scope_path: str,
+    actor_id: int | None,
+    at: dt.datetime,
+    reason: str | None = None,
+) -> Pairing:
+    await volunteer_in_scope(session, volunteer_id, scope_path)
+    await child_in_scope(session, child_id, scope_path)
+    pairing = await active_pairing(session, volunteer_id, child_id)
+    if pairing is None:
+        raise NotPaired()
+    pairing.ended_at = at
+    pairing.ended_reason = reason
+    audit.record(
+        session,
+        at=at,
+        action="pairing.end",
+        actor_id=actor_id,
+        subject_type="child",
+        subject_id=child_id,
+        details={"pairing_id": pairing.id, "volunteer_id": volunteer_id},
+    )
+    return pairing
+
+
+async def reassign(
+    session: AsyncSession,
+    *,
+    child_id: int,
+    from_volunteer_id: int,
+    to_volunteer_id: int,
+    scope_path: str,
+    actor_id: int | None,
+    at: dt.datetime,
+) -> Pairing:
+    """Move a child to another volunteer: the old pairing ends as the new one starts."""
+    await unpair(
+        session,
+        volunteer_id=from_volunteer_id,
+        child_id=child_id,
+        scope_path=scope_path,
+        actor_id=actor_id,
+        at=at,
+        reason="reassigned",
+    )
+    return await pair(
+        session,
+        volunteer_id=to_volunteer_id,
+        child_id=child_id,
+        scope_path=scope_path,
+        actor_id=actor_id,
+        at=at,
+    )
+
+
+async def loads(session: AsyncSession, volunteer_ids: list[int]) -> dict[int, int]:
+    """How many children each volunteer is paired with now (shown when choosing)."""
+    rows = await session.execute(
+        select(Pairing.volunteer_id, func.count())
+        .where(Pairing.volunteer_id.in_(volunteer_ids), Pairing.ended_at.is_(None))
+        .group_by(Pairing.volunteer_id)
+    )
+    counts: dict[int, int] = {volunteer_id: 0 for volunteer_id in volunteer_ids}
+    counts.update({volunteer_id: count for volunteer_id, count in rows})
+    return counts
