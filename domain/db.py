@@ -6,6 +6,7 @@ of work owns the transaction: it rolls back unless the service commits explicitl
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import (
@@ -30,6 +31,7 @@ class UnitOfWork:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
+        self._after_commit: list[Callable[[], Awaitable[object]]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -48,10 +50,19 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         session, self._session = self.session, None
+        self._after_commit = []
         try:
             await session.rollback()
         finally:
             await session.close()
 
+    def after_commit(self, action: Callable[[], Awaitable[object]]) -> None:
+        """Run `action` once the transaction is committed (e.g. enqueue a job that reads
+        the rows it wrote); dropped if it rolls back."""
+        self._after_commit.append(action)
+
     async def commit(self) -> None:
         await self.session.commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            await action()
