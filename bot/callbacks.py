@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import enum
+
 from aiogram.filters.callback_data import CallbackData
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
     locale: str
+
+
+class EscalationAct(enum.StrEnum):
+    take = "take"  # 我来处理: acknowledge, stop the climb
+    reassign = "reassign"  # 改派
+    resolve = "resolve"  # 已解决, with a note
+
+
+class EscalationAction(CallbackData, prefix="esc"):
+    escalation_id: int
+    act: EscalationAct
