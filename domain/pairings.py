@@ -16,12 +16,15 @@ from domain.errors import AlreadyPaired, NotPaired, UnknownChild, UnknownVolunte
 from domain.models import Child, Pairing, PairingRole, Region, Volunteer, VolunteerKind
 
 
+async def _site_within(session: AsyncSession, site_id: int, scope_path: str) -> bool:
+    site = await session.get_one(Region, site_id)
+    return regions.within(site.path, scope_path)
+
+
 async def child_in_scope(session: AsyncSession, child_id: int, scope_path: str) -> Child:
+    """The child, if it lies in the scope; otherwise as if it did not exist."""
     child = await session.get(Child, child_id)
-    if child is None:
-        raise UnknownChild()
-    site = await session.get_one(Region, child.site_id)
-    if not regions.within(site.path, scope_path):
+    if child is None or not await _site_within(session, child.site_id, scope_path):
         raise UnknownChild()
     return child
 
@@ -30,10 +33,11 @@ async def volunteer_in_scope(
     session: AsyncSession, volunteer_id: int, scope_path: str
 ) -> Volunteer:
     volunteer = await session.get(Volunteer, volunteer_id)
-    if volunteer is None or volunteer.removed_at is not None:
-        raise UnknownVolunteer()
-    site = await session.get_one(Region, volunteer.site_id)
-    if not regions.within(site.path, scope_path):
+    if (
+        volunteer is None
+        or volunteer.removed_at is not None
+        or not await _site_within(session, volunteer.site_id, scope_path)
+    ):
         raise UnknownVolunteer()
     return volunteer
 
