@@ -1,0 +1,154 @@
+"""Rows for tests: each `make_*` adds one row (and what it needs), flushes, never commits.
+
+Every field can be overridden by keyword; missing parents are made on the spot, so
+`await make_checkin(session)` alone gives a site, a child, a volunteer, their pairing
+and a check-in. Codes, names and keys are unique per call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import (
+    CheckIn,
+    Child,
+    Pairing,
+    PairingRole,
+    Person,
+    Photo,
+    Region,
+    RegionKind,
+    Volunteer,
+    VolunteerKind,
+)
+
+# A fixed moment, the conftest clock's morning: factories never read the wall clock.
+AT = dt.datetime(2026, 11, 16, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+T = TypeVar("T")
+
+_numbers = itertools.count(1)
+
+
+def _n() -> int:
+    return next(_numbers)
+
+
+async def _add(session: AsyncSession, row: T) -> T:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def make_region(
+    session: AsyncSession, *, parent: Region | None = None, **overrides: Any
+) -> Region:
+    """A region of any kind (a district by default), with its tree path filled in."""
+    n = _n()
+    fields: dict[str, Any] = {
+        "code": f"R{n}",
+        "name": f"区域{n}",
+        "kind": RegionKind.district,
+        "parent_id": parent.id if parent else None,
+        "path": "",
+    }
+    region = await _add(session, Region(**(fields | overrides)))
+    region.path = f"{parent.path if parent else ''}{region.id}/"
+    await session.flush()
+    return region
+
+
+async def make_site(
+    session: AsyncSession, *, parent: Region | None = None, **overrides: Any
+) -> Region:
+    """A school (or another site kind by `kind=`), under a new district unless given one."""
+    if parent is None:
+        parent = await make_region(session)
+    return await make_region(session, parent=parent, **({"kind": RegionKind.school} | overrides))
+
+
+async def make_person(session: AsyncSession, **overrides: Any) -> Person:
+    n = _n()
+    fields: dict[str, Any] = {"telegram_id": 900_000 + n, "name": f"志愿者{n}"}
+    return await _add(session, Person(**(fields | overrides)))
+
+
+async def make_child(
+    session: AsyncSession, *, site: Region | None = None, **overrides: Any
+) -> Child:
+    site = site or await make_site(session)
+    n = _n()
+    fields: dict[str, Any] = {"site_id": site.id, "name": f"孩子{n}", "external_id": f"C{n}"}
+    return await _add(session, Child(**(fields | overrides)))
+
+
+async def make_volunteer(
+    session: AsyncSession,
+    *,
+    site: Region | None = None,
+    person: Person | None = None,
+    **overrides: Any,
+) -> Volunteer:
+    site = site or await make_site(session)
+    person = person or await make_person(session)
+    fields: dict[str, Any] = {
+        "site_id": site.id,
+        "person_id": person.id,
+        "kind": VolunteerKind.surrogate,
+    }
+    return await _add(session, Volunteer(**(fields | overrides)))
+
+
+async def make_pairing(
+    session: AsyncSession,
+    *,
+    volunteer: Volunteer | None = None,
+    child: Child | None = None,
+    **overrides: Any,
+) -> Pairing:
+    """A current pairing; the volunteer and child share a site when either is made here."""
+    if child is None:
+        site = await session.get_one(Region, volunteer.site_id) if volunteer else None
+        child = await make_child(session, site=site)
+    if volunteer is None:
+        volunteer = await make_volunteer(session, site=await session.get_one(Region, child.site_id))
+    fields: dict[str, Any] = {
+        "volunteer_id": volunteer.id,
+        "child_id": child.id,
+        "role": PairingRole.surrogate,
+        "started_at": AT - dt.timedelta(days=60),
+    }
+    return await _add(session, Pairing(**(fields | overrides)))
+
+
+async def make_checkin(
+    session: AsyncSession, *, pairing: Pairing | None = None, **overrides: Any
+) -> CheckIn:
+    pairing = pairing or await make_pairing(session)
+    fields: dict[str, Any] = {
+        "pairing_id": pairing.id,
+        "child_id": pairing.child_id,
+        "volunteer_id": pairing.volunteer_id,
+        "occurred_at": AT,
+        "idempotency_key": f"test-checkin-{_n()}",
+    }
+    return await _add(session, CheckIn(**(fields | overrides)))
+
+
+async def make_photo(
+    session: AsyncSession, *, checkin: CheckIn | None = None, **overrides: Any
+) -> Photo:
+    """A photo as the chat front leaves it: Telegram's ids, not yet downloaded."""
+    checkin = checkin or await make_checkin(session)
+    n = _n()
+    fields: dict[str, Any] = {
+        "checkin_id": checkin.id,
+        "file_id": f"FILE-{n}",
+        "file_unique_id": f"UNIQUE-{n}",
+    }
+    return await _add(session, Photo(**(fields | overrides)))
