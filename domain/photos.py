@@ -33,7 +33,7 @@ from typing import Protocol
 
 import imagehash
 from PIL import Image, ImageOps
-from sqlalchemy import cast, func, or_, select
+from sqlalchemy import Select, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -217,24 +217,8 @@ async def _compare(
     """Flag the later check-in of every pair this photo forms with a near-identical one."""
     assert photo.phash is not None
     await session.execute(select(func.pg_advisory_xact_lock(_COMPARE_LOCK)))
-    distance = func.bit_count(cast(Photo.phash.op("#")(photo.phash), BIT(64)))
-    radius = threshold // PHASH_QUARTERS
-    near = or_(
-        *(
-            phash_quarter(q).in_(_within(_quarter_of(photo.phash, q), radius))
-            for q in range(PHASH_QUARTERS)
-        )
-    )
     rows = await session.execute(
-        select(Photo.id, Photo.checkin_id, distance.label("distance"))
-        .where(
-            Photo.phash.is_not(None),
-            Photo.checkin_id != photo.checkin_id,
-            near,
-            distance <= threshold,
-        )
-        .order_by(distance, Photo.checkin_id)
-        .limit(_MATCH_LIMIT)
+        near_duplicates(photo.phash, threshold=threshold, other_than_checkin=photo.checkin_id)
     )
     flagged: set[int] = set()
     for match_id, match_checkin_id, match_distance in rows:
@@ -257,6 +241,35 @@ async def _compare(
                 "distance": int(match_distance),
             },
         )
+
+
+def near_duplicates(
+    phash: int, *, threshold: int, other_than_checkin: int
+) -> Select[int, int, int]:
+    """Stored photos of other check-ins within `threshold` bits, nearest first.
+
+    Rows are (photo id, check-in id, distance): index probes for each quarter's values near
+    the hash's own, then the exact distance on the few rows found.
+    """
+    distance = func.bit_count(cast(Photo.phash.op("#")(phash), BIT(64)))
+    radius = threshold // PHASH_QUARTERS
+    near = or_(
+        *(
+            phash_quarter(q).in_(_within(_quarter_of(phash, q), radius))
+            for q in range(PHASH_QUARTERS)
+        )
+    )
+    return (
+        select(Photo.id, Photo.checkin_id, distance.label("distance"))
+        .where(
+            Photo.phash.is_not(None),
+            Photo.checkin_id != other_than_checkin,
+            near,
+            distance <= threshold,
+        )
+        .order_by(distance, Photo.checkin_id)
+        .limit(_MATCH_LIMIT)
+    )
 
 
 def _quarter_of(phash: int, quarter: int) -> int:
