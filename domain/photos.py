@@ -12,7 +12,9 @@ photos, so the search must not scan them all: each 16-bit quarter of the hash ha
 expression index, and by the pigeonhole principle two hashes within distance d agree on at
 least one quarter up to d // 4 bits. The search asks each index for the quarter's values
 within that radius (17 values per quarter for d = 6) and checks the exact distance on the
-few rows found; it misses nothing within the threshold. Photos are compared one at a time
+few rows found; it misses nothing within the threshold. Among 500,000 photos that is about
+6 ms a search against 140 ms for a full scan, which grows with every photo
+(bench/photo_similarity.py). Photos are compared one at a time
 (a transaction-level advisory lock) so two copies stored at the same moment still see
 each other; whichever is stored second does the flagging, so a pair is flagged once even
 when the later check-in's photo is stored first.
