@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     DateTime,
     Enum,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -469,6 +471,26 @@ class Photo(Base):
     checkin: Mapped[CheckIn] = relationship(back_populates="photos")
 
     __table_args__ = (Index("ix_photos_checkin", "checkin_id"),)
+
+
+PHASH_QUARTERS = 4
+
+
+def phash_quarter(quarter: int) -> ColumnElement[int]:
+    """Bits 16·quarter … 16·quarter+15 of `photos.phash`, as its near-duplicate indexes hold them.
+
+    Literal numbers (not bound parameters) so that a query's expression is the index's own.
+    """
+    shifted = Photo.phash.op(">>")(literal(16 * quarter, literal_execute=True))
+    return shifted.op("&", return_type=BigInteger)(literal(0xFFFF, literal_execute=True))
+
+
+# One index per quarter: two hashes within Hamming distance d share a quarter within d // 4
+# bits, so a near-duplicate search is a few index probes (domain/photos.py says more). Not
+# partial: PostgreSQL estimates from an expression index's statistics only when it has no
+# WHERE, and without estimates it plans a costly parallel scan.
+for _quarter in range(PHASH_QUARTERS):
+    Index(f"ix_photos_phash_q{_quarter}", phash_quarter(_quarter))
 
 
 class Concern(Base):

@@ -90,7 +90,7 @@ async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(settings, "run_worker", bot=False)
+    return await _serve(settings, "run_worker", bot=True)  # it downloads photos
 
 
 async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,11 +1,16 @@
-"""Small builders of rows for tests: sensible defaults, keyword overrides, flushed."""
+"""Rows for tests: each `make_*` adds one row (and what it needs), flushes, never commits.
+
+Every field can be overridden by keyword; missing parents are made on the spot, so
+`await make_checkin(session)` alone gives a site, a child, a volunteer, their pairing
+and a check-in. Codes, names and keys are unique per call.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import uuid
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,121 +22,152 @@ from domain.models import (
     Pairing,
     PairingRole,
     Person,
+    Photo,
     Region,
     RegionKind,
     Volunteer,
     VolunteerKind,
 )
 
+# A fixed moment, the conftest clock's morning: factories never read the wall clock.
+AT = dt.datetime(2026, 11, 16, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+T = TypeVar("T")
+
 _numbers = itertools.count(1)
 
 
-async def make_site(
-    session: AsyncSession,
-    *,
-    parent: Region | None = None,
-    kind: RegionKind = RegionKind.school,
-    **overrides: Any,
-) -> Region:
-    n = next(_numbers)
-    region = Region(
-        code=overrides.pop("code", f"R{n}-{uuid.uuid4().hex[:4]}"),
-        name=overrides.pop("name", f"第{n}小学"),
-        kind=kind,
-        parent_id=parent.id if parent else None,
-        path="",
-        **overrides,
-    )
-    session.add(region)
+def _n() -> int:
+    return next(_numbers)
+
+
+async def _add(session: AsyncSession, row: T) -> T:
+    session.add(row)
     await session.flush()
+    return row
+
+
+async def make_region(
+    session: AsyncSession, *, parent: Region | None = None, **overrides: Any
+) -> Region:
+    """A region of any kind (a district by default), with its tree path filled in."""
+    n = _n()
+    fields: dict[str, Any] = {
+        "code": f"R{n}",
+        "name": f"区域{n}",
+        "kind": RegionKind.district,
+        "parent_id": parent.id if parent else None,
+        "path": "",
+    }
+    region = await _add(session, Region(**(fields | overrides)))
     region.path = f"{parent.path if parent else ''}{region.id}/"
     await session.flush()
     return region
 
 
+async def make_site(
+    session: AsyncSession, *, parent: Region | None = None, **overrides: Any
+) -> Region:
+    """A school (or another kind by `kind=`), under a new district unless given a parent."""
+    if parent is None:
+        parent = await make_region(session)
+    return await make_region(session, parent=parent, **({"kind": RegionKind.school} | overrides))
+
+
 async def make_person(session: AsyncSession, **overrides: Any) -> Person:
-    n = next(_numbers)
-    person = Person(
-        telegram_id=overrides.pop("telegram_id", 10_000_000 + n),
-        name=overrides.pop("name", f"志愿者{n}"),
-        **overrides,
-    )
-    session.add(person)
-    await session.flush()
-    return person
+    n = _n()
+    fields: dict[str, Any] = {"telegram_id": 900_000 + n, "name": f"志愿者{n}"}
+    return await _add(session, Person(**(fields | overrides)))
+
+
+async def make_child(session: AsyncSession, site: Region | None = None, **overrides: Any) -> Child:
+    site = site or await make_site(session)
+    n = _n()
+    fields: dict[str, Any] = {
+        "site_id": site.id,
+        "name": f"孩子{n}",
+        "external_id": f"C{n}",
+        "birth_date": dt.date(2015, 3, 2),
+    }
+    return await _add(session, Child(**(fields | overrides)))
 
 
 async def make_volunteer(
     session: AsyncSession,
-    site: Region,
+    site: Region | None = None,
     *,
-    kind: VolunteerKind = VolunteerKind.surrogate,
     person: Person | None = None,
     **overrides: Any,
 ) -> Volunteer:
+    site = site or await make_site(session)
     person = person or await make_person(session)
-    volunteer = Volunteer(person_id=person.id, site_id=site.id, kind=kind, **overrides)
-    session.add(volunteer)
-    await session.flush()
-    return volunteer
-
-
-async def make_child(session: AsyncSession, site: Region, **overrides: Any) -> Child:
-    n = next(_numbers)
-    child = Child(
-        site_id=site.id,
-        name=overrides.pop("name", f"孩子{n}"),
-        birth_date=overrides.pop("birth_date", dt.date(2015, 3, 2)),
-        **overrides,
-    )
-    session.add(child)
-    await session.flush()
-    return child
+    fields: dict[str, Any] = {
+        "site_id": site.id,
+        "person_id": person.id,
+        "kind": VolunteerKind.surrogate,
+    }
+    return await _add(session, Volunteer(**(fields | overrides)))
 
 
 async def make_pairing(
     session: AsyncSession,
-    volunteer: Volunteer,
-    child: Child,
-    *,
-    started_at: dt.datetime,
+    volunteer: Volunteer | None = None,
+    child: Child | None = None,
     **overrides: Any,
 ) -> Pairing:
+    """A current pairing; the volunteer and child share a site when either is made here.
+
+    A surrogate parent's pairing has the surrogate role, anyone else's the mentor role.
+    """
+    if child is None:
+        site = await session.get_one(Region, volunteer.site_id) if volunteer else None
+        child = await make_child(session, site=site)
+    if volunteer is None:
+        volunteer = await make_volunteer(session, site=await session.get_one(Region, child.site_id))
     role = (
         PairingRole.surrogate if volunteer.kind is VolunteerKind.surrogate else PairingRole.mentor
     )
-    pairing = Pairing(
-        volunteer_id=volunteer.id,
-        child_id=child.id,
-        role=overrides.pop("role", role),
-        started_at=started_at,
-        **overrides,
-    )
-    session.add(pairing)
-    await session.flush()
-    return pairing
+    fields: dict[str, Any] = {
+        "volunteer_id": volunteer.id,
+        "child_id": child.id,
+        "role": role,
+        "started_at": AT - dt.timedelta(days=60),
+    }
+    return await _add(session, Pairing(**(fields | overrides)))
 
 
 async def make_checkin(
     session: AsyncSession,
-    pairing: Pairing,
+    pairing: Pairing | None = None,
     *,
-    occurred_at: dt.datetime,
     activities: tuple[Activity, ...] = (Activity.home_visit,),
     **overrides: Any,
 ) -> CheckIn:
-    checkin = CheckIn(
-        pairing_id=pairing.id,
-        child_id=pairing.child_id,
-        volunteer_id=pairing.volunteer_id,
-        occurred_at=occurred_at,
-        idempotency_key=overrides.pop("idempotency_key", uuid.uuid4().hex),
-        **overrides,
-    )
+    pairing = pairing or await make_pairing(session)
+    fields: dict[str, Any] = {
+        "pairing_id": pairing.id,
+        "child_id": pairing.child_id,
+        "volunteer_id": pairing.volunteer_id,
+        "occurred_at": AT,
+        "idempotency_key": f"test-checkin-{_n()}",
+    }
+    checkin = CheckIn(**(fields | overrides))
     checkin.activities = [
-        CheckInActivity(activity=a, pairing_id=pairing.id, occurred_at=occurred_at)
+        CheckInActivity(activity=a, pairing_id=pairing.id, occurred_at=checkin.occurred_at)
         for a in activities
     ]
-    session.add(checkin)
-    await session.flush()
-    return checkin
+    return await _add(session, checkin)
+
+
+async def make_photo(
+    session: AsyncSession, *, checkin: CheckIn | None = None, **overrides: Any
+) -> Photo:
+    """A photo as the chat front leaves it: Telegram's ids, not yet downloaded."""
+    checkin = checkin or await make_checkin(session)
+    n = _n()
+    fields: dict[str, Any] = {
+        "checkin_id": checkin.id,
+        "file_id": f"FILE-{n}",
+        "file_unique_id": f"UNIQUE-{n}",
+    }
+    return await _add(session, Photo(**(fields | overrides)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.clock import Clock
@@ -16,6 +17,7 @@ class JobContext(TypedDict):
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
+    bot: Bot  # for downloading users' files
 
 
 def unit_of_work(ctx: dict[str, Any]) -> UnitOfWork:
