@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import hashlib
 import re
 import unicodedata
@@ -23,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import phonenumbers
 from openpyxl.utils.datetime import from_excel
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -99,6 +100,10 @@ class BadGuardianship(DomainError):
 
 class BadVolunteerKind(DomainError):
     message = "{value}: write 五老, 代理家长 or 教师."
+
+
+class GuardianNameMissing(DomainError):
+    message = "The guardian's name is missing: a guardian's phone, relation or age needs it."
 
 
 class DuplicateRow(DomainError):
@@ -497,15 +502,18 @@ _PHONE_TYPES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_phone(text: str) -> str | None:
-    """A Chinese mobile or landline number in E.164, or None when it is not one."""
+    """A Chinese mobile or landline number in E.164, or None when it is not one.
+
+    A number of a known type is a valid one: `number_type` matches the region's patterns.
+    """
     try:
         number = phonenumbers.parse(unicodedata.normalize("NFKC", text), "CN")
     except phonenumbers.NumberParseException:
         return None
     if (
-        not phonenumbers.is_valid_number(number)
-        or phonenumbers.region_code_for_number(number) != "CN"
+        phonenumbers.region_code_for_number(number) != "CN"
         or phonenumbers.number_type(number) not in _PHONE_TYPES
     ):
         return None
@@ -530,7 +538,7 @@ def _child(cells: _Cells, today: dt.date) -> ChildRecord:
         phone=cells.phone("guardian_phone"),
     )
     if cells.raw("guardian_name") is None and (guardian.relation or guardian.phone or guardian.age):
-        cells.fail("guardian_name", MissingValue())
+        cells.fail("guardian_name", GuardianNameMissing())
     parents_phones: list[str | None] = [*cells.phones("parents_phone")]
     # one 父母电话 cell may hold both numbers: the father's first, as sheets write them
     parents_phones += [None, None]
@@ -578,10 +586,10 @@ def _volunteer(cells: _Cells, today: dt.date) -> VolunteerRecord:
 
 
 def _child_keys(record: ChildRecord) -> list[tuple[Any, ...]]:
-    keys: list[tuple[Any, ...]] = [("natural", record.name, record.birth_date, record.school)]
+    """Rows with different IDs are different children, even of the same name and birthday."""
     if record.external_id:
-        keys.append(("id", record.external_id))
-    return keys
+        return [("id", record.external_id)]
+    return [("natural", record.name, record.birth_date, record.school)]
 
 
 def _volunteer_keys(record: VolunteerRecord) -> list[tuple[Any, ...]]:
@@ -626,6 +634,8 @@ def parse(kind: ImportKind, rows: Sequence[Row], *, today: dt.date) -> ParsedShe
         for key in spec.keys(record):
             first_row_of[key] = row.number
         records.append((row.number, record))
+    place = {label: index for index, label in reversed(list(enumerate(header)))}
+    errors.sort(key=lambda e: (e.row, place.get(e.column or "", -1)))  # as the eye reads
     return ParsedSheet(
         header_row=header_row.number,
         header=header,
@@ -739,8 +749,9 @@ async def _import_children(
     by_key: dict[tuple[Any, ...], Child] = {}
     for known in existing:
         by_key.setdefault(key(known), known)
-    added = updated = unchanged = 0
+    updated = unchanged = 0
     matched: set[int] = set()
+    new: list[ChildRecord] = []
     for _number, record in sheet.records:
         child = by_id.get(record.external_id) if record.external_id else None
         if child is None:
@@ -748,10 +759,7 @@ async def _import_children(
             if candidate is not None and not (record.external_id and candidate.external_id):
                 child = candidate
         if child is None or child.id in matched:
-            new = Child(site_id=site.id, guardians=[], parents=[])
-            _apply_child(new, record, sheet.fields | {"priority", "guardianship"})
-            session.add(new)
-            added += 1
+            new.append(record)
             continue
         matched.add(child.id)
         if _apply_child(child, record, sheet.fields):
@@ -759,7 +767,48 @@ async def _import_children(
         else:
             unchanged += 1
     await session.flush()
-    return added, updated, unchanged
+    await _insert_children(session, site, new, sheet.fields)
+    return len(new), updated, unchanged
+
+
+async def _insert_children(
+    session: AsyncSession, site: Region, records: list[ChildRecord], fields: frozenset[str]
+) -> None:
+    """New archives in three set-based INSERTs: thousands of children arrive at once."""
+    if not records:
+        return
+    columns = ["name", "priority", "guardianship", *(f for f in _CHILD_FIELDS if f in fields)]
+    ids = (
+        await session.scalars(
+            insert(Child).returning(Child.id, sort_by_parameter_order=True),
+            [
+                {
+                    "site_id": site.id,
+                    "external_id": r.external_id,
+                    **{column: getattr(r, column) for column in columns},
+                }
+                for r in records
+            ],
+        )
+    ).all()
+    guardians = [
+        {
+            "child_id": child_id,
+            "entrusted": r.guardianship is Guardianship.entrusted,
+            **dataclasses.asdict(g),
+        }
+        for child_id, r in zip(ids, records, strict=True)
+        for g in r.guardians
+    ]
+    parents = [
+        {"child_id": child_id, **dataclasses.asdict(p)}
+        for child_id, r in zip(ids, records, strict=True)
+        for p in r.parents
+    ]
+    if guardians:
+        await session.execute(insert(Guardian), guardians)
+    if parents:
+        await session.execute(insert(Parent), parents)
 
 
 async def _import_volunteers(

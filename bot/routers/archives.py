@@ -31,6 +31,7 @@ from domain.archive_import import (
     import_archive,
 )
 from domain.clock import Clock
+from domain.models import Region
 from domain.people import Identity
 from domain.spreadsheets import MAX_FILE_SIZE, FileTooLarge, UnsupportedFile
 
@@ -42,9 +43,11 @@ class ImportStates(StatesGroup):
     waiting_file = State()
 
 
-def _sheet_like(document: Document) -> bool:
+def _sheet_like(document: Document | None) -> bool:
     """Files a coordinator plainly meant as a list (an old .xls gets told how to convert)."""
-    return (document.file_name or "").lower().endswith((".xlsx", ".csv", ".xls"))
+    return document is not None and (document.file_name or "").lower().endswith(
+        (".xlsx", ".csv", ".xls")
+    )
 
 
 def _scope_paths(me: Identity) -> tuple[str, ...]:
@@ -120,6 +123,11 @@ async def site_chosen(
     bot: Bot,
     clock: Clock,
 ) -> None:
+    site = await session.get(Region, callback_data.site_id)
+    if site is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    regions.require_within(site, _scope_paths(me), action="archive.import", actor_id=me.person_id)
     data = await state.get_data()
     if "file_id" not in data or "kind" not in data or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer valid."), show_alert=True)
