@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from domain import audit, regions
+from domain.calendar import Month
 from domain.models import (
     Activity,
     CheckIn,
@@ -153,18 +154,11 @@ async def children_xlsx(
     return write_xlsx(gettext("Children"), header, lines)
 
 
-def month_bounds(month: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    """The first instant of the month and of the next, in the programme's time zone."""
-    start = dt.datetime(month.year, month.month, 1, tzinfo=tz)
-    following = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=tz)
-    return start, following
-
-
 async def checkins_xlsx(
     session: AsyncSession,
     *,
     scope_code: str,
-    month: dt.date,
+    month: Month,
     tz: ZoneInfo,
     scope_paths: Sequence[str] | None,
     actor_id: int | None,
@@ -175,7 +169,7 @@ async def checkins_xlsx(
     scope = await _scope(
         session, scope_code, scope_paths, action="export.checkins", actor_id=actor_id
     )
-    start, end = month_bounds(month, tz)
+    start, end = month.start(tz), month.end(tz)
     rows = (
         await session.execute(
             select(CheckIn, Child, Region.name, Person.name)
@@ -237,7 +231,7 @@ async def checkins_xlsx(
         actor_id=actor_id,
         subject_type="region",
         subject_id=scope.id,
-        details={"month": month.strftime("%Y-%m"), "checkins": len(lines)},
+        details={"month": str(month), "checkins": len(lines)},
     )
     return write_xlsx(gettext("Check-ins"), header, lines)
 

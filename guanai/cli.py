@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import gettext
 import logging
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.locales import load_translations
 from domain import audit, people, regions
+from domain.calendar import Month
 from domain.clock import SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.errors import DomainError, OutOfScope
@@ -147,9 +147,9 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _month(value: str) -> dt.date:
+def _month(value: str) -> Month:
     try:
-        return dt.datetime.strptime(value, "%Y-%m").date()
+        return Month.parse(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
             _say("a month is written like 2026-11: {value}", value=value)
@@ -176,7 +176,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         return await archive_export.checkins_xlsx(
             uow.session,
             scope_code=args.scope,
-            month=args.month or now.astimezone(settings.tz).date(),
+            month=args.month or Month.of(now, settings.tz),
             tz=settings.tz,
             scope_paths=scope_paths,
             actor_id=actor_id,
