@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import errors, texts
 from bot.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
 from bot.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
-from bot.routers import common, coordinator, fallback
+from bot.routers import archives, common, coordinator, fallback
 from domain.clock import Clock
 from guanai.settings import Settings
 
@@ -54,6 +54,7 @@ def make_dispatcher(
     dp.include_routers(
         errors.make_router(),
         common.make_router(),
+        archives.make_router(),
         coordinator.make_router(),
         fallback.make_router(),
     )

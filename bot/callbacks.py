@@ -6,6 +6,8 @@ import enum
 
 from aiogram.filters.callback_data import CallbackData
 
+from domain.archive_import import ImportKind
+
 
 class LanguageChoice(CallbackData, prefix="lang"):
     locale: str
@@ -20,3 +22,11 @@ class EscalationAct(enum.StrEnum):
 class EscalationAction(CallbackData, prefix="esc"):
     escalation_id: int
     act: EscalationAct
+
+
+class ImportWhat(CallbackData, prefix="imp"):
+    kind: ImportKind
+
+
+class ImportSite(CallbackData, prefix="impsite"):
+    site_id: int

@@ -8,17 +8,30 @@ import logging
 from aiogram import Router
 from aiogram.types import ErrorEvent, Message
 from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import locale_for
-from domain.errors import DomainError
+from domain import audit
+from domain.clock import Clock
+from domain.errors import DomainError, OutOfScope
 from domain.people import Identity
 
 log = logging.getLogger(__name__)
 
 
-async def reply_to_error(event: ErrorEvent, i18n: I18n, me: Identity | None = None) -> None:
+async def reply_to_error(
+    event: ErrorEvent,
+    i18n: I18n,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    me: Identity | None = None,
+) -> None:
     update = event.update
     user = update.event.from_user if hasattr(update.event, "from_user") else None
+    if isinstance(event.exception, OutOfScope):
+        await audit.record_refusal(
+            sessionmaker, event.exception, at=clock.now(), actor_telegram_id=user and user.id
+        )
     with i18n.use_locale(locale_for(me, user)):
         if isinstance(event.exception, DomainError):
             text = i18n.gettext(event.exception.message).format(**event.exception.params)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
 from bot import texts
-from bot.callbacks import LanguageChoice
+from bot.callbacks import ImportSite, ImportWhat, LanguageChoice
+from domain.archive_import import ImportKind
+from domain.models import Region
 
 
 def coordinator_menu() -> ReplyKeyboardMarkup:
@@ -21,4 +24,22 @@ def language_choice() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text="中文", callback_data=LanguageChoice(locale="zh"))
     builder.button(text="English", callback_data=LanguageChoice(locale="en"))
+    return builder.as_markup()
+
+
+def import_kinds() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("👧 Children's archives"), callback_data=ImportWhat(kind=ImportKind.children)
+    )
+    builder.button(text=_("🙋 Volunteers"), callback_data=ImportWhat(kind=ImportKind.volunteers))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def import_sites(sites: list[Region]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for site in sites:
+        builder.button(text=site.name, callback_data=ImportSite(site_id=site.id))
+    builder.adjust(1)
     return builder.as_markup()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.db import UnitOfWork
+from domain.errors import OutOfScope
 from domain.models import AuditEntry
 
 
@@ -32,3 +34,25 @@ def record(
             details=details,
         )
     )
+
+
+async def record_refusal(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    refusal: OutOfScope,
+    *,
+    at: dt.datetime,
+    actor_telegram_id: int | None = None,
+) -> None:
+    """Keep a scope refusal in a transaction of its own: the refused one is rolled back."""
+    async with UnitOfWork(sessionmaker) as uow:
+        record(
+            uow.session,
+            at=at,
+            action="scope.refused",
+            actor_id=refusal.actor_id,
+            actor_telegram_id=actor_telegram_id,
+            subject_type=refusal.subject_type,
+            subject_id=refusal.subject_id,
+            details={"attempted": refusal.action},
+        )
+        await uow.commit()

@@ -70,3 +70,21 @@ class InvitationExpired(DomainError):
 
 class InvitationNotForSite(DomainError):
     message = "Invitations are for a school, village or community, not for {code}."
+
+
+class OutOfScope(NotAllowed):
+    """A scope refusal. The transaction it happens in is rolled back, so the edges record
+    it in one of its own (`audit.record_refusal`): refusals are always audited."""
+
+    def __init__(
+        self, *, action: str, actor_id: int | None, subject_type: str, subject_id: int
+    ) -> None:
+        super().__init__()
+        self.action = action
+        self.actor_id = actor_id
+        self.subject_type = subject_type
+        self.subject_id = subject_id
+
+
+class NotASite(DomainError):
+    message = "{code} is not a school, village or community."

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
-from domain.errors import BadParent, RegionExists, UnknownRegion
+from domain.errors import BadParent, OutOfScope, RegionExists, UnknownRegion
 from domain.models import Region, RegionKind
 
 _LEVEL = {
@@ -61,3 +62,29 @@ async def add_region(
 def within(region_path: str, scope_path: str) -> bool:
     """True when a region lies in a scope (the scope itself or anything under it)."""
     return region_path.startswith(scope_path)
+
+
+def require_within(
+    region: Region, scope_paths: Sequence[str] | None, *, action: str, actor_id: int | None
+) -> None:
+    """Refuse (audited) unless the region lies in one of the scopes; None is the operator's
+    command line, which sees everything."""
+    if scope_paths is not None and not any(within(region.path, p) for p in scope_paths):
+        raise OutOfScope(
+            action=action, actor_id=actor_id, subject_type="region", subject_id=region.id
+        )
+
+
+async def sites_within(session: AsyncSession, scope_paths: Sequence[str]) -> list[Region]:
+    """The schools, villages and communities in any of the scopes, by code."""
+    if not scope_paths:
+        return []
+    found = await session.scalars(
+        select(Region)
+        .where(
+            Region.kind.in_([kind for kind in RegionKind if kind.is_site]),
+            or_(*(Region.path.startswith(path) for path in scope_paths)),
+        )
+        .order_by(Region.code)
+    )
+    return list(found)

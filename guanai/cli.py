@@ -16,18 +16,39 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.locales import load_translations
-from domain import people, regions
+from domain import audit, people, regions
+from domain.calendar import Month
 from domain.clock import SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
-from domain.errors import DomainError
+from domain.errors import DomainError, OutOfScope
 from domain.models import RegionKind
 from guanai.migrate import migrate
 from guanai.settings import Settings
 
+if TYPE_CHECKING:
+    from domain.archive_import import ImportResult
+
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+Scopes = tuple[str, ...] | None
+T = TypeVar("T")
+
+
+class NotACoordinator(DomainError):
+    message = "Telegram id {telegram_id} is not a coordinator."
+
+
+class CannotReadFile(DomainError):
+    message = "Cannot read the file {path}."
+
+
+class CannotWriteFile(DomainError):
+    message = "Cannot write the file {path}."
 
 
 def _locale() -> str:
@@ -44,17 +65,131 @@ def _say(msgid: str, **params: Any) -> str:
     return _translation().gettext(msgid).format(**params)
 
 
+async def _transaction(
+    settings: Settings, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]
+) -> T:
+    """Run `work` in one unit of work and commit; a scope refusal is audited all the same."""
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessionmaker = make_sessionmaker(engine)
+    try:
+        async with UnitOfWork(sessionmaker) as uow:
+            result = await work(uow)
+            await uow.commit()
+    except OutOfScope as refusal:
+        await audit.record_refusal(sessionmaker, refusal, at=SystemClock().now())
+        raise
+    finally:
+        await engine.dispose()
+    return result
+
+
 async def _in_transaction(
     settings: Settings, work: Callable[[UnitOfWork], Coroutine[Any, Any, str]]
 ) -> int:
-    engine = make_engine(settings.database_url, pool_size=1)
+    print(await _transaction(settings, work))
+    return 0
+
+
+async def _acting_as(session: AsyncSession, telegram_id: int | None) -> tuple[Scopes, int | None]:
+    """`--as`: the scopes and person of the coordinator the command acts for; without it
+    the operator's command line sees everything."""
+    if telegram_id is None:
+        return None, None
+    identity = await people.identify(session, telegram_id)
+    if identity is None or not identity.is_coordinator:
+        raise NotACoordinator(telegram_id=telegram_id)
+    return tuple(scope.path for scope in identity.scopes), identity.person_id
+
+
+def _read_file(path: Path) -> bytes:
     try:
-        async with UnitOfWork(make_sessionmaker(engine)) as uow:
-            message = await work(uow)
-            await uow.commit()
-    finally:
-        await engine.dispose()
-    print(message)
+        return path.read_bytes()
+    except OSError as error:
+        raise CannotReadFile(path=str(path)) from error
+
+
+async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.archive_import import ImportKind, describe_errors, import_archive
+
+    path = Path(args.file)
+    data = _read_file(path)
+
+    async def work(uow: UnitOfWork) -> ImportResult:
+        scope_paths, actor_id = await _acting_as(uow.session, args.as_telegram_id)
+        site = await regions.by_code(uow.session, args.site)
+        return await import_archive(
+            uow.session,
+            kind=ImportKind(args.what),
+            site_id=site.id,
+            data=data,
+            file_name=path.name,
+            scope_paths=scope_paths,
+            actor_id=actor_id,
+            at=SystemClock().now(),
+        )
+
+    result = await _transaction(settings, work)
+    if not result.applied:
+        for _row, line in describe_errors(result.errors, _translation().gettext):
+            print(line, file=sys.stderr)
+        rows = len({error.row for error in result.errors})
+        print(_say("Nothing was imported: {rows} rows need fixing.", rows=rows), file=sys.stderr)
+        return 1
+    print(
+        _say(
+            "Imported into {site}: {added} added, {updated} updated, {unchanged} unchanged.",
+            site=result.site_name,
+            added=result.added,
+            updated=result.updated,
+            unchanged=result.unchanged,
+        )
+    )
+    return 0
+
+
+def _month(value: str) -> Month:
+    try:
+        return Month.parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _say("a month is written like 2026-11: {value}", value=value)
+        ) from None
+
+
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import archive_export
+
+    now = SystemClock().now()
+    gettext = _translation().gettext
+
+    async def work(uow: UnitOfWork) -> bytes:
+        scope_paths, actor_id = await _acting_as(uow.session, args.as_telegram_id)
+        if args.what == "children":
+            return await archive_export.children_xlsx(
+                uow.session,
+                scope_code=args.scope,
+                scope_paths=scope_paths,
+                actor_id=actor_id,
+                at=now,
+                gettext=gettext,
+            )
+        return await archive_export.checkins_xlsx(
+            uow.session,
+            scope_code=args.scope,
+            month=args.month or Month.of(now, settings.tz),
+            tz=settings.tz,
+            scope_paths=scope_paths,
+            actor_id=actor_id,
+            at=now,
+            gettext=gettext,
+        )
+
+    data = await _transaction(settings, work)
+    try:
+        await asyncio.to_thread(Path(args.out).write_bytes, data)
+    except OSError as error:
+        raise CannotWriteFile(path=args.out) from error
+    print(_say("Wrote {path}.", path=args.out))
     return 0
 
 
@@ -171,6 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
     admin_add.add_argument("--telegram-id", required=True, type=_telegram_id)
     admin_add.add_argument("--name", required=True)
     admin_add.add_argument("--scope", required=True, help="code of the site or region")
+
+    as_help = "act as this coordinator (Telegram id), confined to their scope"
+    import_ = add("import", cmd_import, "import children's archives or volunteers from .xlsx/.csv")
+    import_.add_argument("what", choices=["children", "volunteers"])
+    import_.add_argument("file", help="an .xlsx or .csv file")
+    import_.add_argument("--site", required=True, help="code of the school, village or community")
+    import_.add_argument("--as", dest="as_telegram_id", type=_telegram_id, help=as_help)
+
+    export = add("export", cmd_export, "export children or a month's check-ins as .xlsx")
+    export.add_argument("what", choices=["children", "checkins"])
+    export.add_argument("--scope", required=True, help="code of the site or region")
+    export.add_argument("--month", type=_month, help="YYYY-MM (check-ins; default: this month)")
+    export.add_argument("--out", required=True, help="the .xlsx file to write")
+    export.add_argument("--as", dest="as_telegram_id", type=_telegram_id, help=as_help)
     return parser
 
 

@@ -17,5 +17,7 @@ async def not_built_yet(message: Message) -> None:
 def make_router() -> Router:
     router = Router(name="coordinator")
     router.message.filter(MagicData(F.me.is_coordinator))
-    router.message.register(not_built_yet, F.text.in_(texts.COORDINATOR_MENU))
+    router.message.register(
+        not_built_yet, F.text.in_((texts.OVERVIEW, texts.OVERDUE, texts.INVITE, texts.PAIR))
+    )
     return router

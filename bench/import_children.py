@@ -1,0 +1,143 @@
+"""How long 5,000 children take to import, and to import again (nothing changes).
+
+Run: `uv run python bench/import_children.py [--children N]`. It makes a database of its
+own on the server of TEST_DATABASE_SERVER (default: the local one), migrates it, imports,
+and drops it. The issue asks for under 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import io
+import os
+import random
+import time
+import uuid
+
+import asyncpg
+from openpyxl import Workbook
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain import regions
+from domain.archive_import import ImportKind, ImportResult, import_archive
+from domain.db import UnitOfWork, make_engine, make_sessionmaker
+from domain.models import RegionKind
+from guanai.migrate import migrate
+
+SERVER = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+HEADER = (
+    "序号", "学号", "姓名", "性别", "出生日期", "学校", "年级", "班级", "家庭住址", "监护人",
+    "与儿童关系", "监护人电话", "父亲务工地", "母亲务工地", "父母电话", "是否重点", "监护类型",
+)  # fmt: skip
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = "小花明红军华丽强伟芳娜敏静磊洋艳勇杰娟涛超"
+PLACES = ("广东东莞", "浙江宁波", "重庆", "福建厦门", "上海", "江苏苏州")
+
+
+def sheet(children: int, seed: int = 4) -> bytes:
+    """A school's list as it comes: title on top, header on row 3, dates written variously."""
+    rng = random.Random(seed)
+    workbook = Workbook(write_only=True)
+    ws = workbook.create_sheet("留守儿童")
+    ws.append(["秀山区留守儿童信息登记表"])
+    ws.append([])
+    ws.append(HEADER)
+    for n in range(children):
+        birth = dt.date(2011, 1, 1) + dt.timedelta(days=rng.randrange(3650))
+        written = (
+            birth,
+            birth.strftime("%Y/%m/%d"),
+            f"{birth.year}年{birth.month}月{birth.day}日",
+            birth.strftime("%Y.%m.%d"),
+        )[n % 4]
+        ws.append(
+            [
+                n + 1,
+                f"XS{n:06d}",
+                rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                rng.choice("男女"),
+                written,
+                "中和小学",
+                f"{rng.randrange(1, 7)}年级",
+                f"{rng.randrange(1, 5)}班",
+                f"中和镇{rng.randrange(1, 30)}村{rng.randrange(1, 9)}组",
+                rng.choice(SURNAMES) + "奶奶",
+                "祖母",
+                f"138 {rng.randrange(10**8):08d}"[:13],
+                rng.choice(PLACES),
+                rng.choice(PLACES),
+                f"139-{rng.randrange(10**4):04d}-{rng.randrange(10**4):04d}",
+                rng.choice("是否否否"),
+                rng.choice(("监护人", "监护人", "委托监护", "无人监护")),
+            ]
+        )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+async def _admin(sql: str) -> None:
+    url = make_url(f"{SERVER}/postgres").set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def timed_import(
+    sessionmaker: async_sessionmaker[AsyncSession], site_id: int, data: bytes
+) -> tuple[float, ImportResult]:
+    started = time.perf_counter()
+    async with UnitOfWork(sessionmaker) as uow:
+        result = await import_archive(
+            uow.session,
+            kind=ImportKind.children,
+            site_id=site_id,
+            data=data,
+            file_name="children.xlsx",
+            scope_paths=None,
+            actor_id=None,
+            at=dt.datetime.now(dt.UTC),
+        )
+        await uow.commit()
+    return time.perf_counter() - started, result
+
+
+async def main(children: int) -> None:
+    data = sheet(children)
+    name = f"guanai_bench_{uuid.uuid4().hex[:8]}"
+    url = f"{SERVER}/{name}"
+    await migrate(url)
+    engine = make_engine(url, pool_size=1)
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        async with UnitOfWork(sessionmaker) as uow:
+            site = await regions.add_region(
+                uow.session,
+                code="S1",
+                name="中和小学",
+                kind=RegionKind.school,
+                parent_code=None,
+                at=dt.datetime.now(dt.UTC),
+            )
+            await uow.commit()
+        first, result = await timed_import(sessionmaker, site.id, data)
+        assert result.applied and result.added == children, result.errors[:3]
+        second, again = await timed_import(sessionmaker, site.id, data)
+        assert again.unchanged == children
+        print(f"sheet: {children} children, {len(data) / 1024:.0f} KiB")
+        print(f"first import: {first:.2f} s ({result.added} added)")
+        print(f"re-import:    {second:.2f} s ({again.unchanged} unchanged)")
+    finally:
+        await engine.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--children", type=int, default=5000)
+    asyncio.run(main(parser.parse_args().children))

@@ -1,0 +1,970 @@
+"""导入档案: children's archives and volunteer lists from the coordinators' own spreadsheets.
+
+The sheets are the ones schools already keep: a title above, the header on some row near
+the top, columns in any order and named in Chinese or English, dates and phone numbers
+written every way people write them. Parsing is pure and collects every problem with the
+row and column the coordinator sees; applying is all or nothing. Re-importing a sheet
+updates what changed and leaves the rest: a child is recognised by the sheet's ID column
+when it has one, else by name + birth date + school; a volunteer by Telegram ID or phone.
+A column the sheet does not have leaves that part of the archive as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import phonenumbers
+from openpyxl.utils.datetime import from_excel
+from sqlalchemy import insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from domain import audit, regions
+from domain.errors import DomainError, NotASite
+from domain.models import (
+    Child,
+    Guardian,
+    Guardianship,
+    Parent,
+    Person,
+    Priority,
+    Region,
+    Sex,
+    Volunteer,
+    VolunteerKind,
+)
+from domain.spreadsheets import Row, read_rows, write_xlsx
+
+HEADER_SEARCH_ROWS = 10
+
+
+class ImportKind(enum.StrEnum):
+    children = "children"
+    volunteers = "volunteers"
+
+
+# ---------------------------------------------------------------- what can be wrong
+
+
+class NoHeader(DomainError):
+    message = (
+        "No header row was found in the first {rows} rows. The sheet needs a row naming its "
+        "columns, for example: {columns}."
+    )
+
+
+class MissingValue(DomainError):
+    message = "This must be filled in."
+
+
+class TooLong(DomainError):
+    message = "This is too long: at most {limit} characters."
+
+
+class BadDate(DomainError):
+    message = "{value} is not a date; write it like 2015-03-02."
+
+
+class FutureDate(DomainError):
+    message = "{value} is in the future."
+
+
+class BadPhone(DomainError):
+    message = "{value} is not a Chinese mobile or landline number (a landline needs its area code)."
+
+
+class BadNumber(DomainError):
+    message = "{value} is not a whole number."
+
+
+class BadSex(DomainError):
+    message = "{value}: write 男 or 女."
+
+
+class BadYesNo(DomainError):
+    message = "{value}: write 是 or 否."
+
+
+class BadGuardianship(DomainError):
+    message = "{value}: write 监护人, 委托监护 or 无人监护."
+
+
+class BadVolunteerKind(DomainError):
+    message = "{value}: write 五老, 代理家长 or 教师."
+
+
+class GuardianNameMissing(DomainError):
+    message = "The guardian's name is missing: a guardian's phone, relation or age needs it."
+
+
+class DuplicateRow(DomainError):
+    message = "The same person is already in row {row}."
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # as the spreadsheet program shows it
+    column: str | None  # the header as written in the sheet
+    problem: DomainError
+
+
+# ---------------------------------------------------------------- columns
+
+
+def _header_key(text: str) -> str:
+    """Headers compare without case, spaces, punctuation, full-width forms or notes in brackets."""
+    key = unicodedata.normalize("NFKC", text).lower()
+    key = re.sub(r"\(.*?\)|\[.*?\]", "", key)
+    return re.sub(r"[\s*:_\-'’.、/]", "", key)
+
+
+def _columns(synonyms: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {_header_key(name): field for field, names in synonyms.items() for name in names}
+
+
+CHILD_COLUMNS = _columns(
+    {
+        "external_id": ("编号", "学号", "学籍号", "儿童编号", "档案号", "id", "student id"),
+        "national_id": ("身份证", "身份证号", "身份证号码", "national id", "id card"),
+        "name": ("姓名", "儿童姓名", "学生姓名", "name", "child name", "child's name"),
+        "sex": ("性别", "sex", "gender"),
+        "birth_date": (
+            "出生日期",
+            "出生年月日",
+            "出生年月",
+            "生日",
+            "birth date",
+            "date of birth",
+            "birthday",
+        ),
+        "school": ("学校", "就读学校", "所在学校", "school"),
+        "grade": ("年级", "grade"),
+        "class_name": ("班级", "班", "class"),
+        "address": ("家庭住址", "家庭地址", "住址", "地址", "home address", "address"),
+        "guardian_name": ("监护人", "监护人姓名", "委托监护人", "guardian", "guardian name"),
+        "guardian_relation": (
+            "与儿童关系",
+            "与孩子关系",
+            "与学生关系",
+            "监护人关系",
+            "关系",
+            "relation to child",
+            "relation",
+            "relationship",
+        ),
+        "guardian_age": ("监护人年龄", "guardian age", "guardian's age"),
+        "guardian_address": ("监护人住址", "监护人地址", "guardian address"),
+        "guardian_phone": (
+            "监护人电话",
+            "监护人联系电话",
+            "监护人手机",
+            "guardian phone",
+            "guardian's phone",
+        ),
+        "father_work": (
+            "父亲务工地",
+            "父亲务工地点",
+            "父亲务工地址",
+            "father's work place",
+            "father work place",
+        ),
+        "mother_work": (
+            "母亲务工地",
+            "母亲务工地点",
+            "母亲务工地址",
+            "mother's work place",
+            "mother work place",
+        ),
+        "parents_phone": (
+            "父母电话",
+            "父母联系电话",
+            "家长电话",
+            "parents' phone",
+            "parents phone",
+        ),
+        "father_phone": ("父亲电话", "父亲联系电话", "父亲手机", "father's phone", "father phone"),
+        "mother_phone": ("母亲电话", "母亲联系电话", "母亲手机", "mother's phone", "mother phone"),
+        "priority": (
+            "是否重点",
+            "重点",
+            "是否重点留守儿童",
+            "重点儿童",
+            "key child",
+            "key",
+            "priority",
+        ),
+        "guardianship": ("监护类型", "监护情况", "监护方式", "guardianship"),
+        "study": ("学习情况", "学习", "study"),
+        "health": ("健康状况", "健康情况", "身体状况", "health"),
+        "personality": ("性格", "性格特点", "personality"),
+        "interests": ("兴趣爱好", "爱好", "兴趣", "interests", "hobbies"),
+    }
+)
+
+VOLUNTEER_COLUMNS = _columns(
+    {
+        "name": ("姓名", "志愿者姓名", "name"),
+        "phone": ("电话", "手机", "手机号", "手机号码", "联系电话", "电话号码", "phone", "mobile"),
+        "kind": ("类型", "志愿者类型", "身份", "类别", "type", "kind"),
+        "is_core": ("是否骨干", "骨干", "core", "core volunteer"),
+        "telegram_id": ("telegram id", "telegram", "tg id", "telegramid"),
+    }
+)
+
+_EXAMPLE_COLUMNS = {
+    ImportKind.children: "姓名、性别、出生日期、学校、监护人、监护人电话",
+    ImportKind.volunteers: "姓名、电话、类型、是否骨干",
+}
+
+_GUARDIAN_FIELDS = frozenset(
+    {"guardian_name", "guardian_relation", "guardian_age", "guardian_address", "guardian_phone"}
+)
+_PARENT_FIELDS = frozenset(
+    {"father_work", "mother_work", "parents_phone", "father_phone", "mother_phone"}
+)
+
+
+def _value_map(choices: dict[Any, tuple[str, ...]]) -> dict[str, Any]:
+    return {_header_key(word): value for value, words in choices.items() for word in words}
+
+
+_SEX = _value_map(
+    {
+        Sex.male: ("男", "男性", "male", "m", "boy"),
+        Sex.female: ("女", "女性", "female", "f", "girl"),
+    }
+)
+_YES_NO = _value_map(
+    {
+        True: ("是", "重点", "y", "yes", "true", "1", "√", "✓", "✔", "骨干"),
+        False: ("否", "不是", "一般", "非重点", "n", "no", "false", "0", "×", "无"),
+    }
+)
+_GUARDIANSHIP = _value_map(
+    {
+        Guardianship.guardian: (
+            "监护人",
+            "监护人监护",
+            "祖辈监护",
+            "亲属监护",
+            "父母监护",
+            "guardian",
+        ),
+        Guardianship.entrusted: (
+            "委托监护",
+            "委托监护人",
+            "委托",
+            "entrusted",
+            "entrusted guardian",
+        ),
+        Guardianship.none: ("无人监护", "无监护", "无监护人", "none", "no guardian"),
+    }
+)
+_VOLUNTEER_KIND = _value_map(
+    {
+        VolunteerKind.wulao: ("五老", "五老志愿者", "wulao"),
+        VolunteerKind.surrogate: (
+            "代理家长",
+            "代理妈妈",
+            "代理爸爸",
+            "爱心妈妈",
+            "surrogate",
+            "surrogate parent",
+        ),
+        VolunteerKind.teacher: ("教师", "老师", "班主任", "teacher"),
+    }
+)
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class GuardianRecord:
+    name: str
+    relation: str | None
+    age: int | None
+    address: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class ParentRecord:
+    relation: str  # father / mother
+    work_place: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    external_id: str | None
+    name: str
+    sex: Sex | None
+    birth_date: dt.date | None
+    school: str | None
+    grade: str | None
+    class_name: str | None
+    address: str | None
+    priority: Priority
+    guardianship: Guardianship
+    study: str | None
+    health: str | None
+    personality: str | None
+    interests: str | None
+    guardians: tuple[GuardianRecord, ...]
+    parents: tuple[ParentRecord, ...]
+
+
+@dataclass(frozen=True)
+class VolunteerRecord:
+    name: str
+    phone: str
+    kind: VolunteerKind | None
+    is_core: bool | None
+    telegram_id: int | None
+
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ParsedSheet(Generic[R]):
+    header_row: int
+    header: tuple[str, ...]  # as written in the sheet
+    fields: frozenset[str]  # which of ours the sheet has
+    rows: tuple[Row, ...]  # the data rows, as read
+    records: tuple[tuple[int, R], ...]  # row number, record (rows without problems)
+    errors: tuple[RowError, ...]
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _label(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def find_header(
+    rows: Sequence[Row], columns: dict[str, str], kind: ImportKind
+) -> tuple[int, dict[str, int]]:
+    """The header row near the top: the one naming the most of our columns, `name` among them."""
+    best: tuple[int, dict[str, int]] | None = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        found: dict[str, int] = {}
+        for position, value in enumerate(row.values):
+            field = columns.get(_header_key(_label(value)))
+            if field is not None and field not in found:
+                found[field] = position
+        if "name" in found and len(found) >= 2 and (best is None or len(found) > len(best[1])):
+            best = (index, found)
+    if best is None:
+        raise NoHeader(rows=HEADER_SEARCH_ROWS, columns=_EXAMPLE_COLUMNS[kind])
+    return best
+
+
+class _Cells:
+    """One data row read through the header; problems are collected, not raised."""
+
+    def __init__(
+        self, row: Row, positions: dict[str, int], header: Sequence[str], errors: list[RowError]
+    ) -> None:
+        self.row = row
+        self._positions = positions
+        self._header = header
+        self._errors = errors
+        self.failed = False
+
+    def fail(self, field: str, problem: DomainError) -> None:
+        position = self._positions.get(field)
+        column = self._header[position] if position is not None else None
+        self._errors.append(RowError(self.row.number, column, problem))
+        self.failed = True
+
+    def raw(self, field: str) -> Any:
+        position = self._positions.get(field)
+        if position is None or position >= len(self.row.values):
+            return None
+        value = self.row.values[position]
+        if isinstance(value, str):
+            value = value.strip().strip("\u3000") or None
+        return value
+
+    def text(self, field: str, limit: int) -> str | None:
+        value = self.raw(field)
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        text = str(value).strip()
+        if len(text) > limit:
+            self.fail(field, TooLong(limit=limit))
+            return None
+        return text
+
+    def required(self, field: str, limit: int) -> str:
+        if self.raw(field) is None:
+            self.fail(field, MissingValue())
+        return self.text(field, limit) or ""
+
+    def choice(self, field: str, values: dict[str, Any], problem: type[DomainError]) -> Any:
+        text = self.text(field, 32)
+        if text is None:
+            return None
+        if (found := values.get(_header_key(text))) is None:
+            self.fail(field, problem(value=text))
+        return found
+
+    def number(self, field: str) -> int | None:
+        text = self.text(field, 16)
+        if text is None:
+            return None
+        digits = unicodedata.normalize("NFKC", text).removesuffix("岁").strip()
+        if not digits.isdigit():
+            self.fail(field, BadNumber(value=text))
+            return None
+        return int(digits)
+
+    def date(self, field: str, today: dt.date) -> dt.date | None:
+        value = self.raw(field)
+        if value is None:
+            return None
+        found = parse_date(value)
+        if found is None:
+            self.fail(field, BadDate(value=_label(value)))
+        elif found > today:
+            self.fail(field, FutureDate(value=found.isoformat()))
+            return None
+        return found
+
+    def phones(self, field: str) -> list[str]:
+        text = self.text(field, 64)
+        if text is None:
+            return []
+        found = []
+        for part in re.split(r"[/、,，;；]|\s{2,}", text):
+            if part.strip():
+                phone = parse_phone(part)
+                if phone is None:
+                    self.fail(field, BadPhone(value=part.strip()))
+                    return []
+                found.append(phone)
+        return found
+
+    def phone(self, field: str) -> str | None:
+        phones = self.phones(field)
+        return phones[0] if phones else None
+
+
+_DATE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """2015-03-02, 2015/3/2, 2015.3.2, 2015年3月2日, 20150302, a date cell or an Excel serial."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 1 <= value < 100_000:  # an Excel serial number: days since 1899-12-30
+            converted = from_excel(value)
+            return converted.date() if isinstance(converted, dt.datetime) else None
+        value = str(int(value)) if float(value).is_integer() else str(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if re.fullmatch(r"\d{8}", text):
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    if (match := _DATE.match(text)) is None:
+        return None
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+_PHONE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_phone(text: str) -> str | None:
+    """A Chinese mobile or landline number in E.164, or None when it is not one.
+
+    A number of a known type is a valid one: `number_type` matches the region's patterns.
+    """
+    try:
+        number = phonenumbers.parse(unicodedata.normalize("NFKC", text), "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if (
+        phonenumbers.region_code_for_number(number) != "CN"
+        or phonenumbers.number_type(number) not in _PHONE_TYPES
+    ):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _national_id_key(text: str) -> str:
+    """A 身份证 number is kept only as a hash: a stable key without holding the number."""
+    digest = hashlib.sha256(unicodedata.normalize("NFKC", text).upper().encode()).hexdigest()
+    return f"sfz-{digest[:40]}"
+
+
+def _child(cells: _Cells, today: dt.date) -> ChildRecord:
+    national_id = cells.text("national_id", 32)
+    guardianship = cells.choice("guardianship", _GUARDIANSHIP, BadGuardianship)
+    guardian_name = cells.text("guardian_name", 100)
+    guardian = GuardianRecord(
+        name=guardian_name or "",
+        relation=cells.text("guardian_relation", 32),
+        age=cells.number("guardian_age"),
+        address=cells.text("guardian_address", 300),
+        phone=cells.phone("guardian_phone"),
+    )
+    if cells.raw("guardian_name") is None and (guardian.relation or guardian.phone or guardian.age):
+        cells.fail("guardian_name", GuardianNameMissing())
+    parents_phones: list[str | None] = [*cells.phones("parents_phone")]
+    # one 父母电话 cell may hold both numbers: the father's first, as sheets write them
+    parents_phones += [None, None]
+    father_phone = cells.phone("father_phone") or parents_phones[0]
+    mother_phone = cells.phone("mother_phone") or parents_phones[1]
+    parents = tuple(
+        ParentRecord(relation, work_place, phone)
+        for relation, work_place, phone in (
+            ("father", cells.text("father_work", 200), father_phone),
+            ("mother", cells.text("mother_work", 200), mother_phone),
+        )
+        if work_place or phone
+    )
+    return ChildRecord(
+        external_id=cells.text("external_id", 64)
+        or (_national_id_key(national_id) if national_id else None),
+        name=cells.required("name", 100),
+        sex=cells.choice("sex", _SEX, BadSex),
+        birth_date=cells.date("birth_date", today),
+        school=cells.text("school", 200),
+        grade=cells.text("grade", 32),
+        class_name=cells.text("class_name", 32),
+        address=cells.text("address", 300),
+        priority=Priority.key if cells.choice("priority", _YES_NO, BadYesNo) else Priority.normal,
+        guardianship=guardianship or Guardianship.guardian,
+        study=cells.text("study", 2000),
+        health=cells.text("health", 2000),
+        personality=cells.text("personality", 2000),
+        interests=cells.text("interests", 2000),
+        guardians=(guardian,) if guardian_name else (),
+        parents=parents,
+    )
+
+
+def _volunteer(cells: _Cells, today: dt.date) -> VolunteerRecord:
+    if cells.raw("phone") is None:
+        cells.fail("phone", MissingValue())
+    return VolunteerRecord(
+        name=cells.required("name", 100),
+        phone=cells.phone("phone") or "",
+        kind=cells.choice("kind", _VOLUNTEER_KIND, BadVolunteerKind),
+        is_core=cells.choice("is_core", _YES_NO, BadYesNo),
+        telegram_id=cells.number("telegram_id"),
+    )
+
+
+def _child_keys(record: ChildRecord) -> list[tuple[Any, ...]]:
+    """Rows with different IDs are different children, even of the same name and birthday."""
+    if record.external_id:
+        return [("id", record.external_id)]
+    return [("natural", record.name, record.birth_date, record.school)]
+
+
+def _volunteer_keys(record: VolunteerRecord) -> list[tuple[Any, ...]]:
+    keys: list[tuple[Any, ...]] = [("phone", record.phone)]
+    if record.telegram_id:
+        keys.append(("telegram", record.telegram_id))
+    return keys
+
+
+@dataclass(frozen=True)
+class _Kind(Generic[R]):
+    columns: dict[str, str]
+    read: Callable[[_Cells, dt.date], R]
+    keys: Callable[[R], list[tuple[Any, ...]]]
+
+
+_KINDS: dict[ImportKind, _Kind[Any]] = {
+    ImportKind.children: _Kind(CHILD_COLUMNS, _child, _child_keys),
+    ImportKind.volunteers: _Kind(VOLUNTEER_COLUMNS, _volunteer, _volunteer_keys),
+}
+
+
+def parse(kind: ImportKind, rows: Sequence[Row], *, today: dt.date) -> ParsedSheet[Any]:
+    """Every row read through the header; problems listed with row and column, never raised."""
+    spec = _KINDS[kind]
+    header_index, positions = find_header(rows, spec.columns, kind)
+    header_row = rows[header_index]
+    header = tuple(_label(v) for v in header_row.values)
+    data_rows = tuple(rows[header_index + 1 :])
+    errors: list[RowError] = []
+    records: list[tuple[int, Any]] = []
+    first_row_of: dict[tuple[Any, ...], int] = {}
+    for row in data_rows:
+        cells = _Cells(row, positions, header, errors)
+        record = spec.read(cells, today)
+        if cells.failed:
+            continue
+        earlier = next((first_row_of[k] for k in spec.keys(record) if k in first_row_of), None)
+        if earlier is not None:
+            errors.append(RowError(row.number, None, DuplicateRow(row=earlier)))
+            continue
+        for key in spec.keys(record):
+            first_row_of[key] = row.number
+        records.append((row.number, record))
+    place = {label: index for index, label in reversed(list(enumerate(header)))}
+    errors.sort(key=lambda e: (e.row, place.get(e.column or "", -1)))  # as the eye reads
+    return ParsedSheet(
+        header_row=header_row.number,
+        header=header,
+        fields=frozenset(positions),
+        rows=data_rows,
+        records=tuple(records),
+        errors=tuple(errors),
+    )
+
+
+# ---------------------------------------------------------------- applying
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: ImportKind
+    site_id: int
+    site_name: str
+    sheet: ParsedSheet[Any]
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: tuple[RowError, ...] = ()
+
+    @property
+    def applied(self) -> bool:
+        return not self.errors
+
+
+_CHILD_FIELDS = (
+    "name",
+    "sex",
+    "birth_date",
+    "school",
+    "grade",
+    "class_name",
+    "address",
+    "priority",
+    "guardianship",
+    "study",
+    "health",
+    "personality",
+    "interests",
+)
+
+
+def _guardian_records(child: Child) -> tuple[GuardianRecord, ...]:
+    return tuple(
+        GuardianRecord(g.name, g.relation, g.age, g.address, g.phone)
+        for g in sorted(child.guardians, key=lambda g: g.id)
+    )
+
+
+def _parent_records(child: Child) -> tuple[ParentRecord, ...]:
+    return tuple(
+        ParentRecord(p.relation, p.work_place, p.phone)
+        for p in sorted(child.parents, key=lambda p: p.id)
+    )
+
+
+def _apply_child(child: Child, record: ChildRecord, fields: frozenset[str]) -> bool:
+    """Bring an archive in line with the sheet's columns; True when something changed."""
+    changed = False
+    present = {f for f in _CHILD_FIELDS if f in fields}
+    if record.external_id and child.external_id != record.external_id:
+        child.external_id = record.external_id
+        changed = True
+    for field in present:
+        if getattr(child, field) != getattr(record, field):
+            setattr(child, field, getattr(record, field))
+            changed = True
+    entrusted = child.guardianship is Guardianship.entrusted
+    if fields & _GUARDIAN_FIELDS and (
+        _guardian_records(child) != record.guardians
+        or any(g.entrusted != entrusted for g in child.guardians)
+    ):
+        signed = {g.name: g.letter_signed_on for g in child.guardians}
+        child.guardians = [
+            Guardian(
+                **dataclasses.asdict(g), entrusted=entrusted, letter_signed_on=signed.get(g.name)
+            )
+            for g in record.guardians
+        ]
+        changed = True
+    if fields & _PARENT_FIELDS and _parent_records(child) != record.parents:
+        child.parents = [Parent(**dataclasses.asdict(p)) for p in record.parents]
+        changed = True
+    return changed
+
+
+def _natural_key(fields: frozenset[str]) -> Callable[[Child | ChildRecord], tuple[Any, ...]]:
+    """Name + birth date + school, of those the sheet has: a sheet without a school column
+    still finds the children imported from one with it."""
+    parts = ["name", *(f for f in ("birth_date", "school") if f in fields)]
+    return lambda row: tuple(getattr(row, part) for part in parts)
+
+
+async def _import_children(
+    session: AsyncSession, site: Region, sheet: ParsedSheet[ChildRecord]
+) -> tuple[int, int, int]:
+    existing = (
+        await session.scalars(
+            select(Child)
+            .where(Child.site_id == site.id)
+            .options(selectinload(Child.guardians), selectinload(Child.parents))
+            .order_by(Child.id)
+        )
+    ).all()
+    by_id = {c.external_id: c for c in existing if c.external_id}
+    key = _natural_key(sheet.fields)
+    by_key: dict[tuple[Any, ...], Child] = {}
+    for known in existing:
+        by_key.setdefault(key(known), known)
+    updated = unchanged = 0
+    matched: set[int] = set()
+    new: list[ChildRecord] = []
+    for _number, record in sheet.records:
+        child = by_id.get(record.external_id) if record.external_id else None
+        if child is None:
+            candidate = by_key.get(key(record))
+            if candidate is not None and not (record.external_id and candidate.external_id):
+                child = candidate
+        if child is None or child.id in matched:
+            new.append(record)
+            continue
+        matched.add(child.id)
+        if _apply_child(child, record, sheet.fields):
+            updated += 1
+        else:
+            unchanged += 1
+    await session.flush()
+    await _insert_children(session, site, new, sheet.fields)
+    return len(new), updated, unchanged
+
+
+async def _insert_children(
+    session: AsyncSession, site: Region, records: list[ChildRecord], fields: frozenset[str]
+) -> None:
+    """New archives in three set-based INSERTs: thousands of children arrive at once."""
+    if not records:
+        return
+    columns = ["name", "priority", "guardianship", *(f for f in _CHILD_FIELDS if f in fields)]
+    ids = (
+        await session.scalars(
+            insert(Child).returning(Child.id, sort_by_parameter_order=True),
+            [
+                {
+                    "site_id": site.id,
+                    "external_id": r.external_id,
+                    **{column: getattr(r, column) for column in columns},
+                }
+                for r in records
+            ],
+        )
+    ).all()
+    guardians = [
+        {
+            "child_id": child_id,
+            "entrusted": r.guardianship is Guardianship.entrusted,
+            **dataclasses.asdict(g),
+        }
+        for child_id, r in zip(ids, records, strict=True)
+        for g in r.guardians
+    ]
+    parents = [
+        {"child_id": child_id, **dataclasses.asdict(p)}
+        for child_id, r in zip(ids, records, strict=True)
+        for p in r.parents
+    ]
+    if guardians:
+        await session.execute(insert(Guardian), guardians)
+    if parents:
+        await session.execute(insert(Parent), parents)
+
+
+async def _import_volunteers(
+    session: AsyncSession, site: Region, sheet: ParsedSheet[VolunteerRecord]
+) -> tuple[int, int, int]:
+    """A volunteer is a person (found by Telegram ID, else by phone) serving at the site."""
+    records = [record for _, record in sheet.records]
+    telegram_ids = {r.telegram_id for r in records if r.telegram_id}
+    people = (
+        await session.scalars(
+            select(Person).where(
+                or_(
+                    Person.phone.in_({r.phone for r in records}),
+                    Person.telegram_id.in_(telegram_ids),
+                )
+            )
+        )
+    ).all()
+    volunteers = {
+        v.person_id: v
+        for v in await session.scalars(
+            select(Volunteer).where(
+                Volunteer.site_id == site.id,
+                Volunteer.removed_at.is_(None),
+                Volunteer.person_id.in_([p.id for p in people]),
+            )
+        )
+    }
+    by_telegram = {p.telegram_id: p for p in people if p.telegram_id}
+    by_phone: dict[str, list[Person]] = {}
+    for person in people:
+        if person.phone:
+            by_phone.setdefault(person.phone, []).append(person)
+    added = updated = unchanged = 0
+    for record in records:
+        same_phone = by_phone.get(record.phone, [])
+        person = (
+            (by_telegram.get(record.telegram_id) if record.telegram_id else None)
+            or next((p for p in same_phone if p.id in volunteers), None)
+            or (same_phone[0] if len(same_phone) == 1 else None)
+            or Person(name=record.name, phone=record.phone, telegram_id=record.telegram_id)
+        )
+        session.add(person)
+        volunteer = volunteers.get(person.id) if person.id else None
+        person_changed = _set(
+            person,
+            name=record.name,
+            phone=record.phone,
+            telegram_id=None if person.telegram_id else record.telegram_id,
+        )
+        if volunteer is None:
+            session.add(
+                Volunteer(
+                    person=person,
+                    site_id=site.id,
+                    kind=record.kind or VolunteerKind.surrogate,
+                    is_core=bool(record.is_core),
+                )
+            )
+            added += 1
+        elif _set(volunteer, kind=record.kind, is_core=record.is_core) or person_changed:
+            updated += 1
+        else:
+            unchanged += 1
+    await session.flush()
+    return added, updated, unchanged
+
+
+def _set(row: object, **values: Any) -> bool:
+    """Set the values that differ (None leaves a value as it is); True when one did."""
+    changed = False
+    for name, value in values.items():
+        if value is not None and getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+async def import_archive(
+    session: AsyncSession,
+    *,
+    kind: ImportKind,
+    site_id: int,
+    data: bytes,
+    file_name: str,
+    scope_paths: Sequence[str] | None,
+    actor_id: int | None,
+    at: dt.datetime,
+) -> ImportResult:
+    """Read a sheet and apply it to a site, all or nothing.
+
+    `scope_paths` are the coordinator's scopes (None: the operator's command line). With
+    any bad row nothing is written except the audit entry, and the result lists them.
+    """
+    site = await session.get(Region, site_id)
+    if site is None:
+        raise NotASite(code=str(site_id))
+    regions.require_within(site, scope_paths, action="archive.import", actor_id=actor_id)
+    if not site.kind.is_site:
+        raise NotASite(code=site.code)
+    sheet = parse(kind, read_rows(data, file_name), today=at.date())
+    result = ImportResult(kind, site.id, site.name, sheet, errors=sheet.errors)
+    if not sheet.errors:
+        apply = _import_children if kind is ImportKind.children else _import_volunteers
+        added, updated, unchanged = await apply(session, site, sheet)
+        result = dataclasses.replace(result, added=added, updated=updated, unchanged=unchanged)
+    audit.record(
+        session,
+        at=at,
+        action="archive.import" if result.applied else "archive.import.rejected",
+        actor_id=actor_id,
+        subject_type="region",
+        subject_id=site.id,
+        details={
+            "kind": kind.value,
+            "rows": len(sheet.records),
+            "added": result.added,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "bad_rows": len({e.row for e in result.errors}),
+        },
+    )
+    return result
+
+
+def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> bytes:
+    """The rows with problems as the sheet had them, plus a column saying what is wrong."""
+    problems: dict[int, list[str]] = {}
+    for line in describe_errors(result.errors, gettext, with_row=False):
+        problems.setdefault(line[0], []).append(line[1])
+    header = [*result.sheet.header, gettext("Row"), gettext("What is wrong")]
+    width = len(result.sheet.header)
+    rows = (
+        [*row.values[:width], *[None] * (width - len(row.values)), row.number, "；".join(found)]
+        for row in result.sheet.rows
+        if (found := problems.get(row.number))
+    )
+    return write_xlsx(gettext("Rows to fix"), header, rows)
+
+
+def describe_errors(
+    errors: Iterable[RowError], gettext: Callable[[str], str], *, with_row: bool = True
+) -> list[tuple[int, str]]:
+    """Each problem as one line in the reader's language, with its row number."""
+    lines = []
+    for error in errors:
+        problem = gettext(error.problem.message).format(**error.problem.params)
+        if error.column and with_row:
+            text = gettext("Row {row}, {column}: {problem}").format(
+                row=error.row, column=error.column, problem=problem
+            )
+        elif error.column:
+            text = gettext("{column}: {problem}").format(column=error.column, problem=problem)
+        elif with_row:
+            text = gettext("Row {row}: {problem}").format(row=error.row, problem=problem)
+        else:
+            text = problem
+        lines.append((error.row, text))
+    return lines

@@ -1,0 +1,375 @@
+"""Importing the archives: a messy real-world sheet, all or nothing, and re-imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.locales import load_translations
+from domain.archive_import import (
+    BadDate,
+    BadPhone,
+    BadSex,
+    DuplicateRow,
+    GuardianNameMissing,
+    ImportKind,
+    ImportResult,
+    MissingValue,
+    NoHeader,
+    bad_rows_workbook,
+    describe_errors,
+    import_archive,
+    parse_date,
+    parse_phone,
+)
+from domain.errors import NotASite, OutOfScope
+from domain.models import (
+    Child,
+    Guardian,
+    Guardianship,
+    Person,
+    Priority,
+    Region,
+    RegionKind,
+    Sex,
+    Volunteer,
+    VolunteerKind,
+)
+from domain.spreadsheets import EmptySheet, UnreadableFile, UnsupportedFile
+from tests.archive_sheets import GOOD_ROWS, HEADER, messy_sheet, xlsx
+from tests.factories import make_person, make_site, make_volunteer
+
+AT = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
+ZH = load_translations()["zh"].gettext
+
+
+async def run(
+    session: AsyncSession,
+    site: Region,
+    data: bytes,
+    *,
+    kind: ImportKind = ImportKind.children,
+    file_name: str = "名单.xlsx",
+    scope_paths: tuple[str, ...] | None = None,
+) -> ImportResult:
+    return await import_archive(
+        session,
+        kind=kind,
+        site_id=site.id,
+        data=data,
+        file_name=file_name,
+        scope_paths=scope_paths,
+        actor_id=None,
+        at=AT,
+    )
+
+
+async def children_of(session: AsyncSession, site: Region) -> list[Child]:
+    """The children as stored, not as the session remembers them."""
+    session.expunge_all()
+    found = await session.scalars(
+        select(Child)
+        .where(Child.site_id == site.id)
+        .options(selectinload(Child.guardians), selectinload(Child.parents))
+        .order_by(Child.external_id)
+    )
+    return list(found)
+
+
+async def test_a_messy_sheet_with_bad_rows_is_reported_and_nothing_is_applied(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+
+    result = await run(session, site, messy_sheet())
+
+    assert not result.applied
+    assert [(e.row, e.column, type(e.problem)) for e in result.errors] == [
+        (9, "出生日期", BadDate),
+        (10, "性别", BadSex),
+        (10, "监护人电话", BadPhone),
+        (11, "姓名", MissingValue),
+    ]
+    lines = [line for _, line in describe_errors(result.errors, ZH)]
+    assert lines[0] == "第 9 行「出生日期」：2015-13-40 不是日期，请写成 2015-03-02 这样。"
+    assert (
+        lines[2] == "第 10 行「监护人电话」：12345 不是有效的中国手机或座机号码（座机要带区号）。"
+    )
+    assert await children_of(session, site) == []
+
+
+async def test_the_fixed_sheet_is_applied_and_read_right(session: AsyncSession) -> None:
+    site = await make_site(session)
+
+    result = await run(session, site, messy_sheet(fixed=True))
+
+    assert (result.added, result.updated, result.unchanged, result.errors) == (8, 0, 0, ())
+    children = {c.external_id: c for c in await children_of(session, site)}
+    births = {key: c.birth_date for key, c in children.items()}
+    assert births["S001"] == dt.date(2015, 3, 2)  # a date cell
+    assert births["S002"] == dt.date(2014, 9, 1)  # 2014/9/1
+    assert births["S003"] == dt.date(2016, 1, 15)  # 2016.1.15
+    assert births["S004"] == dt.date(2013, 12, 5)  # 2013年12月5日
+    assert births["S005"] == dt.date(2015, 3, 2)  # Excel serial 42065
+    first = children["S001"]
+    assert (first.name, first.sex, first.priority) == ("李小花", Sex.female, Priority.key)
+    assert (first.grade, first.class_name, first.school) == ("三年级", "2班", "中和小学")
+    assert first.guardianship is Guardianship.entrusted
+    [guardian] = first.guardians
+    assert (guardian.name, guardian.relation, guardian.phone) == (
+        "李奶奶",
+        "祖母",
+        "+8613812345678",
+    )
+    assert guardian.entrusted
+    parents = {p.relation: (p.work_place, p.phone) for p in first.parents}
+    assert parents == {
+        "father": ("广东东莞", "+8613987654321"),
+        "mother": ("浙江宁波", "+8613700001111"),
+    }
+    assert children["S002"].guardians[0].phone == "+8613612345678"  # full-width digits
+    assert children["S004"].guardians[0].phone == "+862367123456"  # a landline
+    assert children["S004"].priority is Priority.key  # √
+    assert children["S005"].guardians[0].phone == "+8613512345678"  # a number cell
+    assert children["S005"].guardianship is Guardianship.none
+    assert children["S003"].priority is Priority.normal  # left empty
+
+
+async def test_a_second_import_changes_nothing_and_a_changed_cell_updates_one_child(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    await run(session, site, messy_sheet(fixed=True))
+    ids_before = {c.id for c in await children_of(session, site)}
+
+    again = await run(session, site, messy_sheet(fixed=True))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 8)
+
+    rows = [list(r) for r in GOOD_ROWS]
+    rows[0][10] = "13800009999"  # 李小花's guardian has a new phone
+    changed = await run(session, site, xlsx(rows))
+
+    assert (changed.added, changed.updated, changed.unchanged) == (0, 1, 4)
+    children = await children_of(session, site)
+    assert {c.id for c in children} == ids_before
+    first = next(c for c in children if c.external_id == "S001")
+    assert [g.phone for g in first.guardians] == ["+8613800009999"]
+    assert await session.scalar(select(func.count()).select_from(Guardian)) == 8
+
+
+async def test_without_an_id_column_children_are_matched_by_name_birth_date_and_school(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    header = ("姓名", "出生日期", "学校", "班级")
+    await run(session, site, xlsx([("李小花", "2015-03-02", "中和小学", "2班")], header=header))
+
+    moved = await run(
+        session, site, xlsx([("李小花", "2015/3/2", "中和小学", "3班")], header=header)
+    )
+
+    assert (moved.added, moved.updated) == (0, 1)
+    [child] = await children_of(session, site)
+    assert child.class_name == "3班"
+
+
+async def test_a_sheet_without_guardian_columns_keeps_the_guardians(session: AsyncSession) -> None:
+    site = await make_site(session)
+    await run(session, site, messy_sheet(fixed=True))
+
+    result = await run(
+        session, site, xlsx([("S001", "李小花", "4班")], header=("学号", "姓名", "班级"))
+    )
+
+    assert (result.added, result.updated) == (0, 1)
+    child = next(c for c in await children_of(session, site) if c.external_id == "S001")
+    assert child.class_name == "4班" and [g.name for g in child.guardians] == ["李奶奶"]
+
+
+async def test_english_headers_in_any_order_and_a_header_on_the_first_row(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    data = xlsx(
+        [("13800001111", "2015-03-02", "Li Xiaohua", "female", "yes", "Grandma")],
+        header=("Guardian phone", "Date of birth", "Name", "Sex", "Key child", "Guardian"),
+        title=None,
+        first_row=1,
+    )
+
+    result = await run(session, site, data)
+
+    assert result.added == 1
+    [child] = await children_of(session, site)
+    assert (child.sex, child.priority, child.birth_date) == (
+        Sex.female,
+        Priority.key,
+        dt.date(2015, 3, 2),
+    )
+    assert [(g.name, g.phone) for g in child.guardians] == [("Grandma", "+8613800001111")]
+
+
+async def test_a_guardians_phone_without_the_guardians_name_is_a_bad_row(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    data = xlsx([("李小花", "13800001111")], header=("姓名", "监护人电话"))
+
+    result = await run(session, site, data)
+
+    assert [(e.row, e.column, type(e.problem)) for e in result.errors] == [
+        (4, None, GuardianNameMissing)
+    ]
+
+
+async def test_a_gbk_csv_from_chinese_excel(session: AsyncSession) -> None:
+    site = await make_site(session)
+    text = "姓名,性别,出生日期,监护人,监护人电话\r\n李小花,女,2015/3/2,李奶奶,138-1234-5678\r\n"
+
+    result = await run(session, site, text.encode("gbk"), file_name="名单.csv")
+
+    assert result.added == 1
+    [child] = await children_of(session, site)
+    assert (child.name, child.guardians[0].name) == ("李小花", "李奶奶")
+
+
+async def test_a_utf8_csv_with_a_bom_and_the_same_child_twice(session: AsyncSession) -> None:
+    site = await make_site(session)
+    text = "姓名,出生日期\n李小花,2015-03-02\n王小明,2014-09-01\n李小花,2015.3.2\n"
+
+    result = await run(session, site, text.encode("utf-8-sig"), file_name="a.csv")
+
+    assert [(e.row, e.column, type(e.problem)) for e in result.errors] == [(4, None, DuplicateRow)]
+    assert result.errors[0].problem.params == {"row": 2}
+
+
+async def test_a_national_id_is_kept_only_as_a_hash(session: AsyncSession) -> None:
+    site = await make_site(session)
+    data = xlsx([("500241201503020021", "李小花")], header=("身份证号", "姓名"))
+
+    await run(session, site, data)
+    again = await run(session, site, data)
+
+    [child] = await children_of(session, site)
+    assert child.external_id is not None and "500241" not in child.external_id
+    assert again.unchanged == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "file_name", "error"),
+    [
+        (b"%PDF-1.4", "名单.pdf", UnsupportedFile),
+        (b"\xd0\xcf\x11\xe0 old excel", "名单.xls", UnsupportedFile),
+        (b"not a zip", "名单.xlsx", UnreadableFile),
+        (xlsx([], header=(), title=None), "名单.xlsx", EmptySheet),
+        (xlsx([("a", "b")], header=("甲", "乙")), "名单.xlsx", NoHeader),
+        (b"\r\n,,\r\n", "a.csv", EmptySheet),
+    ],
+)
+async def test_files_that_cannot_be_imported_say_why(
+    session: AsyncSession, data: bytes, file_name: str, error: type[Exception]
+) -> None:
+    site = await make_site(session)
+    with pytest.raises(error):
+        await run(session, site, data, file_name=file_name)
+
+
+async def test_only_a_site_in_the_coordinators_scope(session: AsyncSession) -> None:
+    township = await make_site(session, kind=RegionKind.township)
+    site = await make_site(session, parent=township)
+    other = await make_site(session)
+
+    with pytest.raises(OutOfScope):
+        await run(session, other, messy_sheet(fixed=True), scope_paths=(township.path,))
+    with pytest.raises(NotASite):
+        await run(session, township, messy_sheet(fixed=True), scope_paths=(township.path,))
+    result = await run(session, site, messy_sheet(fixed=True), scope_paths=(township.path,))
+    assert result.added == 8
+
+
+async def test_volunteers_are_imported_and_recognised_by_phone(session: AsyncSession) -> None:
+    site = await make_site(session)
+    known = await make_person(session, name="王老师", phone="+8613900001111", telegram_id=None)
+    await make_volunteer(session, site, person=known, kind=VolunteerKind.teacher)
+    rows: list[tuple[Any, ...]] = [
+        ("王老师", "139 0000 1111", "教师", "是"),
+        ("刘大爷", "137-0000-2222", "五老", "否"),
+        ("陈阿姨", "13600003333", "爱心妈妈", None),
+    ]
+    data = xlsx(rows, header=("姓名", "手机号", "类型", "是否骨干"))
+
+    first = await run(session, site, data, kind=ImportKind.volunteers)
+    second = await run(session, site, data, kind=ImportKind.volunteers)
+
+    assert (first.added, first.updated, first.unchanged) == (2, 1, 0)
+    assert (second.added, second.updated, second.unchanged) == (0, 0, 3)
+    volunteers = {
+        person.phone: (volunteer.kind, volunteer.is_core)
+        for volunteer, person in await session.execute(
+            select(Volunteer, Person).join(Person).where(Volunteer.site_id == site.id)
+        )
+    }
+    assert volunteers == {
+        "+8613900001111": (VolunteerKind.teacher, True),
+        "+8613700002222": (VolunteerKind.wulao, False),
+        "+8613600003333": (VolunteerKind.surrogate, False),
+    }
+
+
+async def test_the_rows_to_fix_come_back_as_a_spreadsheet(session: AsyncSession) -> None:
+    site = await make_site(session)
+
+    result = await run(session, site, messy_sheet())
+    workbook = load_workbook(io.BytesIO(bad_rows_workbook(result, ZH)))
+
+    rows = list(workbook.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert rows[0] == (*HEADER, "行号", "哪里不对")
+    assert [(r[1], r[-2]) for r in rows[1:]] == [("刘小燕", 9), ("孙小龙", 10), (None, 11)]
+    assert rows[2][-1] is not None and "性别" in rows[2][-1] and "监护人电话" in rows[2][-1]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2015-03-02", dt.date(2015, 3, 2)),
+        ("2015/3/2", dt.date(2015, 3, 2)),
+        ("2015.3.2", dt.date(2015, 3, 2)),
+        ("2015年3月2日", dt.date(2015, 3, 2)),
+        ("２０１５年３月２日", dt.date(2015, 3, 2)),
+        ("20150302", dt.date(2015, 3, 2)),
+        ("2015-03-02 00:00:00", dt.date(2015, 3, 2)),
+        (42065, dt.date(2015, 3, 2)),
+        (42065.0, dt.date(2015, 3, 2)),
+        (dt.datetime(2015, 3, 2, 0, 0), dt.date(2015, 3, 2)),
+        ("2015-02-30", None),
+        ("三月二日", None),
+        ("2015", None),
+    ],
+)
+def test_dates_written_every_way(value: object, expected: dt.date | None) -> None:
+    assert parse_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("138 1234 5678", "+8613812345678"),
+        ("138-1234-5678", "+8613812345678"),
+        ("１３８１２３４５６７８", "+8613812345678"),
+        ("+86 138 1234 5678", "+8613812345678"),
+        ("(023) 6712-3456", "+862367123456"),
+        ("6712 3456", None),  # a landline without its area code
+        ("12345", None),
+        ("+1 650 253 0000", None),  # not a Chinese number
+        ("打电话", None),
+    ],
+)
+def test_phone_numbers_written_every_way(text: str, expected: str | None) -> None:
+    assert parse_phone(text) == expected
