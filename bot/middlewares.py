@@ -1,7 +1,8 @@
 """Update-level middlewares: one unit of work per update, and who is speaking.
 
 The update is the unit of work: it commits when the handler returns and rolls back
-when it raises. Services and handlers never commit.
+when it raises. Services never commit; a handler that tells the user something was
+saved commits first (`await uow.commit()`), so the reply never runs ahead of the data.
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
 from bot.callbacks import LanguageChoice
 from domain import people
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.people import Identity
 
 
@@ -94,7 +94,7 @@ async def language(message: Message) -> None:
 async def language_chosen(
     query: CallbackQuery,
     callback_data: LanguageChoice,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity | None,
     i18n: I18n,
     clock: Clock,
@@ -104,8 +104,9 @@ async def language_chosen(
         return
     if me is not None:
         await people.set_language(
-            session, person_id=me.person_id, language=callback_data.locale, at=clock.now()
+            uow.session, person_id=me.person_id, language=callback_data.locale, at=clock.now()
         )
+        await uow.commit()  # saved before we say so
     with i18n.use_locale(callback_data.locale):
         await query.answer()
         if isinstance(query.message, Message):
