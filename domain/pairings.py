@@ -12,7 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, regions
-from domain.errors import AlreadyPaired, NotPaired, UnknownChild, UnknownVolunteer
+from domain.errors import (
+    AlreadyPaired,
+    ChildOutOfScope,
+    NotPaired,
+    UnknownChild,
+    UnknownVolunteer,
+    VolunteerOutOfScope,
+)
 from domain.models import Child, Pairing, PairingRole, Region, Volunteer, VolunteerKind
 
 
@@ -22,7 +29,7 @@ async def child_in_scope(session: AsyncSession, child_id: int, scope_path: str) 
         raise UnknownChild()
     site = await session.get_one(Region, child.site_id)
     if not regions.within(site.path, scope_path):
-        raise UnknownChild()
+        raise ChildOutOfScope(child.id)
     return child
 
 
@@ -34,7 +41,7 @@ async def volunteer_in_scope(
         raise UnknownVolunteer()
     site = await session.get_one(Region, volunteer.site_id)
     if not regions.within(site.path, scope_path):
-        raise UnknownVolunteer()
+        raise VolunteerOutOfScope(volunteer.id)
     return volunteer
 
 
@@ -151,3 +158,44 @@ async def loads(session: AsyncSession, volunteer_ids: list[int]) -> dict[int, in
     counts: dict[int, int] = {volunteer_id: 0 for volunteer_id in volunteer_ids}
     counts.update({volunteer_id: count for volunteer_id, count in rows})
     return counts
+
+
+async def current(session: AsyncSession, child_id: int) -> list[Pairing]:
+    """A child's active pairings, the surrogate parent first, then by who came first."""
+    result = await session.scalars(
+        select(Pairing)
+        .where(Pairing.child_id == child_id, Pairing.ended_at.is_(None))
+        .order_by((Pairing.role == PairingRole.surrogate).desc(), Pairing.started_at)
+    )
+    return list(result)
+
+
+async def move_or_pair(
+    session: AsyncSession,
+    *,
+    child_id: int,
+    from_volunteer_id: int | None,
+    to_volunteer_id: int,
+    scope_path: str,
+    actor_id: int | None,
+    at: dt.datetime,
+) -> Pairing:
+    """Reassign from a volunteer when there is one still paired, else simply pair."""
+    if from_volunteer_id and await active_pairing(session, from_volunteer_id, child_id):
+        return await reassign(
+            session,
+            child_id=child_id,
+            from_volunteer_id=from_volunteer_id,
+            to_volunteer_id=to_volunteer_id,
+            scope_path=scope_path,
+            actor_id=actor_id,
+            at=at,
+        )
+    return await pair(
+        session,
+        volunteer_id=to_volunteer_id,
+        child_id=child_id,
+        scope_path=scope_path,
+        actor_id=actor_id,
+        at=at,
+    )
