@@ -8,17 +8,29 @@ import logging
 from aiogram import Router
 from aiogram.types import ErrorEvent, Message
 from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import locale_for
-from domain.errors import DomainError
+from domain import audit
+from domain.clock import Clock
+from domain.db import UnitOfWork
+from domain.errors import DomainError, OutOfScope
 from domain.people import Identity
 
 log = logging.getLogger(__name__)
 
 
-async def reply_to_error(event: ErrorEvent, i18n: I18n, me: Identity | None = None) -> None:
+async def reply_to_error(
+    event: ErrorEvent,
+    i18n: I18n,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    me: Identity | None = None,
+) -> None:
     update = event.update
     user = update.event.from_user if hasattr(update.event, "from_user") else None
+    if isinstance(event.exception, OutOfScope):
+        await _record_refusal(sessionmaker, clock, event.exception, me, user.id if user else None)
     with i18n.use_locale(locale_for(me, user)):
         if isinstance(event.exception, DomainError):
             text = i18n.gettext(event.exception.message).format(**event.exception.params)
@@ -29,6 +41,32 @@ async def reply_to_error(event: ErrorEvent, i18n: I18n, me: Identity | None = No
         await update.callback_query.answer(text, show_alert=True)
     elif isinstance(update.event, Message):
         await update.event.answer(text)
+
+
+async def _record_refusal(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    error: OutOfScope,
+    me: Identity | None,
+    telegram_id: int | None,
+) -> None:
+    """The update's own transaction rolled back with the error: the refusal gets its own."""
+    async with UnitOfWork(sessionmaker) as uow:
+        audit.refused(
+            uow.session,
+            at=clock.now(),
+            error=error,
+            actor_id=me.person_id if me else None,
+            actor_telegram_id=telegram_id,
+            details={"via": "chat"},
+        )
+        await uow.commit()
+    log.info(
+        "scope refused: %s %s to person %s",
+        error.subject_type,
+        error.subject_id,
+        me.person_id if me else None,
+    )
 
 
 def make_router() -> Router:

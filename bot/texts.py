@@ -23,3 +23,30 @@ COMMANDS = (
     ("language", __("Change language")),
     ("cancel", __("Cancel what you are doing")),
 )
+
+VOLUNTEER_KIND = {
+    "wulao": __("“Five elders” volunteer"),
+    "surrogate": __("Surrogate parent"),
+    "teacher": __("Teacher"),
+}
+
+ACTIVITY = {
+    "home_visit": __("home visit"),
+    "talk": __("heart-to-heart talk"),
+    "homework_check": __("homework check"),
+    "tutoring": __("tutoring"),
+    "family_meal": __("family meal"),
+    "parent_call": __("call with the parents"),
+    "family_call": __("family call"),
+    "parent_letter": __("letter to the parents"),
+    "other": __("other"),
+}
+
+CONCERN_KIND = {
+    "mood": __("in a bad mood"),
+    "health": __("in poor health"),
+    "grades": __("falling grades"),
+    "late_or_early": __("late or leaving early"),
+    "quarrel": __("quarrels with classmates"),
+    "other": __("other worry"),
+}

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, pairings, scopes
 from domain.calendar import Month
-from domain.models import Escalation, EscalationKind, EscalationStep, Pairing, Person
+from domain.models import Escalation, EscalationKind, EscalationStep, Person
 from domain.people import Identity
 
 
@@ -184,7 +184,9 @@ async def reassign(
         return outcome
     escalation = outcome.escalation
     _child, scope = await scopes.child(session, person.scopes, escalation.child_id)
-    from_volunteer_id = await _responsible_volunteer(session, escalation)
+    from_volunteer_id = await pairings.responsible(
+        session, escalation.child_id, escalation.pairing_id
+    )
     pairing = await pairings.move_or_pair(
         session,
         child_id=escalation.child_id,
@@ -199,13 +201,3 @@ async def reassign(
     escalation.resolution = "reassigned"
     _audit(session, escalation, person, "reassign", at, pairing_id=pairing.id)
     return outcome
-
-
-async def _responsible_volunteer(session: AsyncSession, escalation: Escalation) -> int | None:
-    """The volunteer the item was about: its pairing's, else the child's surrogate parent."""
-    if escalation.pairing_id is not None:
-        pairing = await session.get_one(Pairing, escalation.pairing_id)
-        if pairing.ended_at is None:
-            return pairing.volunteer_id
-    paired = await pairings.current(session, escalation.child_id)
-    return paired[0].volunteer_id if paired else None

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import escalations
+from domain import escalations, pairings, scopes
 from domain.calendar import Month
 from domain.due import Selection, due_items
+from domain.errors import UnknownChild
 from domain.models import (
     Activity,
     Child,
@@ -34,6 +35,7 @@ from domain.models import (
     Region,
     Volunteer,
 )
+from domain.people import Identity
 
 
 class OverdueKind(enum.StrEnum):
@@ -233,3 +235,76 @@ async def _named(session: AsyncSession, items: list[OverdueItem]) -> list[Overdu
             )
         )
     return named
+
+
+@dataclass(frozen=True)
+class Target:
+    """The item an overdue button points at, checked against the presser's scope."""
+
+    child_id: int
+    item_key: str
+    kind: EscalationKind
+    volunteer_id: int | None  # whom to nudge, or to move the child from
+    pairing_id: int | None = None
+    concern_id: int | None = None
+    period_start: dt.date | None = None
+
+
+async def missed_target(
+    session: AsyncSession, person: Identity, pairing_id: int, month: Month
+) -> Target:
+    pairing = await session.get(Pairing, pairing_id)
+    if pairing is None:
+        raise UnknownChild()
+    await scopes.child(session, person.scopes, pairing.child_id)
+    return Target(
+        child_id=pairing.child_id,
+        item_key=escalations.missed_month_key(pairing.id, month),
+        kind=EscalationKind.missed_monthly,
+        volunteer_id=await pairings.responsible(session, pairing.child_id, pairing.id),
+        pairing_id=pairing.id,
+        period_start=month.first_day(),
+    )
+
+
+async def concern_target(session: AsyncSession, person: Identity, concern_id: int) -> Target:
+    concern = await session.get(Concern, concern_id)
+    if concern is None:
+        raise UnknownChild()
+    await scopes.child(session, person.scopes, concern.child_id)
+    return Target(
+        child_id=concern.child_id,
+        item_key=escalations.concern_key(concern.id),
+        kind=EscalationKind.must_visit,
+        volunteer_id=await pairings.responsible(session, concern.child_id, None),
+        concern_id=concern.id,
+    )
+
+
+async def escalation_target(session: AsyncSession, person: Identity, escalation_id: int) -> Target:
+    escalation = await scopes.escalation(session, person.scopes, escalation_id)
+    return Target(
+        child_id=escalation.child_id,
+        item_key=escalation.item_key,
+        kind=escalation.kind,
+        volunteer_id=await pairings.responsible(
+            session, escalation.child_id, escalation.pairing_id
+        ),
+        pairing_id=escalation.pairing_id,
+        concern_id=escalation.concern_id,
+        period_start=escalation.period_start,
+    )
+
+
+async def open_escalation(session: AsyncSession, target: Target, at: dt.datetime) -> Escalation:
+    """The item's escalation (the same row the ladder opens), so handling it is recorded."""
+    return await escalations.open_once(
+        session,
+        kind=target.kind,
+        item_key=target.item_key,
+        child_id=target.child_id,
+        pairing_id=target.pairing_id,
+        concern_id=target.concern_id,
+        period_start=target.period_start,
+        at=at,
+    )

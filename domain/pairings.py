@@ -7,6 +7,7 @@ ends the old pairing and starts a new one, so the care record of every month sta
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from domain.errors import (
     UnknownVolunteer,
     VolunteerOutOfScope,
 )
-from domain.models import Child, Pairing, PairingRole, Region, Volunteer, VolunteerKind
+from domain.models import Child, Pairing, PairingRole, Person, Region, Volunteer, VolunteerKind
 
 
 async def child_in_scope(session: AsyncSession, child_id: int, scope_path: str) -> Child:
@@ -199,3 +200,39 @@ async def move_or_pair(
         actor_id=actor_id,
         at=at,
     )
+
+
+async def responsible(session: AsyncSession, child_id: int, pairing_id: int | None) -> int | None:
+    """Who answers for a child now: the given pairing's volunteer while it lasts, else the
+    child's surrogate parent (else any paired volunteer)."""
+    if pairing_id is not None:
+        pairing = await session.get(Pairing, pairing_id)
+        if pairing is not None and pairing.ended_at is None and pairing.child_id == child_id:
+            return pairing.volunteer_id
+    paired = await current(session, child_id)
+    return paired[0].volunteer_id if paired else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    volunteer_id: int
+    name: str
+    kind: VolunteerKind
+    load: int  # children paired with now
+
+
+async def candidates(session: AsyncSession, site_id: int) -> list[Candidate]:
+    """A site's volunteers to choose from, the least loaded first, each with their load."""
+    load = (
+        select(func.count())
+        .where(Pairing.volunteer_id == Volunteer.id, Pairing.ended_at.is_(None))
+        .correlate(Volunteer)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Volunteer.id, Person.name, Volunteer.kind, load)
+        .join(Person, Person.id == Volunteer.person_id)
+        .where(Volunteer.site_id == site_id, Volunteer.removed_at.is_(None))
+        .order_by(load, Person.name, Volunteer.id)
+    )
+    return [Candidate(*row) for row in rows]

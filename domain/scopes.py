@@ -14,6 +14,8 @@ from domain import regions
 from domain.errors import (
     ChildOutOfScope,
     EscalationOutOfScope,
+    InvitationOutOfScope,
+    InvitationUnknown,
     RegionOutOfScope,
     UnknownChild,
     UnknownEscalation,
@@ -21,7 +23,7 @@ from domain.errors import (
     UnknownVolunteer,
     VolunteerOutOfScope,
 )
-from domain.models import Child, Escalation, Region, Volunteer
+from domain.models import Child, Escalation, Invitation, Region, Volunteer
 from domain.people import Scope
 
 
@@ -82,3 +84,15 @@ async def escalation(
     except ChildOutOfScope:
         raise EscalationOutOfScope(found.id) from None
     return found
+
+
+async def invitation(session: AsyncSession, scopes: Sequence[Scope], invitation_id: int) -> Scope:
+    """The scope holding the place an invitation is for."""
+    found = await session.get(Invitation, invitation_id)
+    if found is None:
+        raise InvitationUnknown()
+    place = await session.get_one(Region, found.region_id)
+    scope = holding(scopes, place.path)
+    if scope is None:
+        raise InvitationOutOfScope(found.id)
+    return scope
