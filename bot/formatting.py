@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
+from domain.calendar import Month
+
 
 def day(moment: dt.datetime | dt.date, tz: ZoneInfo) -> str:
     local = moment.astimezone(tz) if isinstance(moment, dt.datetime) else moment
@@ -23,3 +25,7 @@ def when(moment: dt.datetime, tz: ZoneInfo) -> str:
 def days_late(since: dt.datetime, now: dt.datetime) -> int:
     """Whole days overdue, at least one once the deadline has passed."""
     return max((now - since).days, 1)
+
+
+def month(value: Month) -> str:
+    return _("{year}-{month:02d}").format(year=value.year, month=value.month)

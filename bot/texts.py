@@ -50,3 +50,10 @@ CONCERN_KIND = {
     "quarrel": __("quarrels with classmates"),
     "other": __("other worry"),
 }
+
+# Why a check-in awaits review; the keys are the reasons the check-in and photo code write.
+REVIEW_REASON = {
+    "similar_photo": __("a photo looks almost the same as an earlier one"),
+    "backdated": __("recorded long after the day it says"),
+    "photo_failed": __("a photo could not be saved"),
+}

@@ -129,3 +129,11 @@ class NotAVolunteerRef(DomainError):
 
 class NotBelowScope(DomainError):
     message = "A coordinator can only be invited for a site or region below yours."
+
+
+class NobodyToMessage(DomainError):
+    message = "Nobody is paired with this child to message yet."
+
+
+class NotInChat(DomainError):
+    message = "This volunteer has not joined the bot yet; please phone them."

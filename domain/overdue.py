@@ -11,16 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import escalations, pairings, scopes
+from domain import audit, escalations, outbox, pairings, scopes
 from domain.calendar import Month
 from domain.due import Selection, due_items
-from domain.errors import UnknownChild
+from domain.errors import NobodyToMessage, NotInChat, UnknownChild
 from domain.models import (
     Activity,
     Child,
@@ -308,3 +309,42 @@ async def open_escalation(session: AsyncSession, target: Target, at: dt.datetime
         period_start=target.period_start,
         at=at,
     )
+
+
+async def nudge(
+    session: AsyncSession,
+    target: Target,
+    *,
+    text_for: Callable[[Person], str],
+    actor: Identity,
+    at: dt.datetime,
+) -> bool:
+    """Queue a short reminder to the volunteer; once a day per item (False if already sent).
+
+    `text_for` renders it in the volunteer's language (texts live in the chat front).
+    """
+    if target.volunteer_id is None:
+        raise NobodyToMessage()
+    volunteer = await session.get_one(Volunteer, target.volunteer_id)
+    to = await session.get_one(Person, volunteer.person_id)
+    if to.telegram_id is None:
+        raise NotInChat()
+    queued = await outbox.enqueue(
+        session,
+        chat_id=to.telegram_id,
+        method=outbox.Method.send_message,
+        payload={"text": text_for(to)},
+        not_before=at,
+        dedupe_key=f"nudge:{target.item_key}:{at.date().isoformat()}",
+    )
+    if queued is not None:
+        audit.record(
+            session,
+            at=at,
+            action="overdue.nudge",
+            actor_id=actor.person_id,
+            subject_type="child",
+            subject_id=target.child_id,
+            details={"item_key": target.item_key, "to_person_id": to.id},
+        )
+    return queued is not None

@@ -8,14 +8,15 @@ log says who saw which child when.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from domain import audit, scopes
-from domain.errors import CheckInOutOfScope, ChildOutOfScope, UnknownCheckIn
+from domain import audit, outbox, scopes
+from domain.errors import CheckInOutOfScope, ChildOutOfScope, NotInChat, UnknownCheckIn
 from domain.models import (
     CheckIn,
     Child,
@@ -150,3 +151,33 @@ def _review(
         subject_id=checkin.id,
         details={"child_id": checkin.child_id, "reason": checkin.review_reason},
     )
+
+
+async def question(
+    session: AsyncSession,
+    checkin_id: int,
+    person: Identity,
+    *,
+    text_for: Callable[[Person, CheckIn, Child], str],
+    at: dt.datetime,
+) -> CheckIn:
+    """The coordinator has a question: the volunteer gets a message through the outbox.
+
+    `text_for` renders the message in the volunteer's language (texts live in the chat
+    front's catalogues, not here).
+    """
+    checkin, child = await checkin_in_scope(session, checkin_id, person)
+    volunteer = await session.get_one(Volunteer, checkin.volunteer_id)
+    to = await session.get_one(Person, volunteer.person_id)
+    if to.telegram_id is None:
+        raise NotInChat()
+    _review(session, checkin, person, ReviewStatus.questioned, at)
+    await outbox.enqueue(
+        session,
+        chat_id=to.telegram_id,
+        method=outbox.Method.send_message,
+        payload={"text": text_for(to, checkin, child)},
+        not_before=at,
+        dedupe_key=f"question:{checkin.id}",
+    )
+    return checkin

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import formatting, texts
 from bot.callbacks import OverviewOf
 from bot.keyboards import answer_or_edit, page_buttons
 from domain import audit, overview, regions, scopes
@@ -75,15 +75,14 @@ async def _render(
         subject_id=region.id,
     )
     text = _(
-        "📊 {place} · {year}-{month:02d}\n"
+        "📊 {place} · {month}\n"
         "Children: {children} (key children: {key}, without a surrogate parent: {uncovered})\n"
         "Volunteers: {volunteers} (no check-in for 30 days: {inactive})\n"
         "Six ones this month: {done}/{required} ({percent}%)\n"
         "Open must-visits: {must_visits} · open escalations: {escalations}"
     ).format(
         place=region.name,
-        year=month.year,
-        month=month.month,
+        month=formatting.month(month),
         children=figures.children,
         key=figures.key_children,
         uncovered=figures.key_without_surrogate,
@@ -100,16 +99,15 @@ async def _render(
     for sub in below[page * PAGE : (page + 1) * PAGE]:
         builder.button(text=f"{sub.name} ›", callback_data=OverviewOf(region_id=sub.id))
     builder.adjust(2)
-    page_buttons(
-        builder, page, len(below), PAGE, lambda p: OverviewOf(region_id=region.id, page=p)
-    )
+    page_buttons(builder, page, len(below), PAGE, lambda p: OverviewOf(region_id=region.id, page=p))
     if region.parent_id is not None and scopes.holding(me.scopes, _parent_path(region)):
-        builder.button(text=_("‹ Back"), callback_data=OverviewOf(region_id=region.parent_id))
+        back = OverviewOf(region_id=region.parent_id)
+        builder.row(InlineKeyboardButton(text=_("‹ Back"), callback_data=back.pack()))
     return text, builder.as_markup()
 
 
 def _parent_path(region: Region) -> str:
-    """"1/4/17/" → "1/4/": the region tree's path says who the parent is."""
+    """ "1/4/17/" → "1/4/": the region tree's path says who the parent is."""
     return region.path[: region.path.rstrip("/").rfind("/") + 1]
 
 
