@@ -18,12 +18,14 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.locales import load_translations
-from domain import people, regions
+from domain import audit, lookup, pairings, people, regions
 from domain.clock import SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
-from domain.errors import DomainError
-from domain.models import RegionKind
+from domain.errors import DomainError, OutOfScope
+from domain.models import Child, RegionKind, Volunteer
 from guanai.migrate import migrate
 from guanai.settings import Settings
 
@@ -45,13 +47,28 @@ def _say(msgid: str, **params: Any) -> str:
 
 
 async def _in_transaction(
-    settings: Settings, work: Callable[[UnitOfWork], Coroutine[Any, Any, str]]
+    settings: Settings,
+    work: Callable[[UnitOfWork], Coroutine[Any, Any, str]],
+    *,
+    audit_details: dict[str, Any] | None = None,
 ) -> int:
+    """Run one command's work in one transaction; a scope refusal is recorded in its own."""
     engine = make_engine(settings.database_url, pool_size=1)
+    sessionmaker = make_sessionmaker(engine)
     try:
-        async with UnitOfWork(make_sessionmaker(engine)) as uow:
+        async with UnitOfWork(sessionmaker) as uow:
             message = await work(uow)
             await uow.commit()
+    except OutOfScope as error:
+        async with UnitOfWork(sessionmaker) as uow:
+            audit.refused(
+                uow.session,
+                at=SystemClock().now(),
+                error=error,
+                details={"via": "cli", **(audit_details or {})},
+            )
+            await uow.commit()
+        raise
     finally:
         await engine.dispose()
     print(message)
@@ -131,6 +148,60 @@ async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work)
 
 
+async def _scope_path(session: AsyncSession, code: str | None) -> str:
+    """The operator acts everywhere; `--scope CODE` restricts a command to one region."""
+    return (await regions.by_code(session, code)).path if code else ""
+
+
+async def _pairing_work(uow: UnitOfWork, args: argparse.Namespace) -> tuple[Volunteer, Child, str]:
+    scope_path = await _scope_path(uow.session, args.scope)
+    volunteer = await lookup.volunteer_by_ref(uow.session, args.volunteer, scope_path=scope_path)
+    child = await lookup.child_by_ref(uow.session, args.child, scope_path=scope_path)
+    return volunteer, child, scope_path
+
+
+async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(uow: UnitOfWork) -> str:
+        volunteer, child, scope_path = await _pairing_work(uow, args)
+        await pairings.pair(
+            uow.session,
+            volunteer_id=volunteer.id,
+            child_id=child.id,
+            scope_path=scope_path,
+            actor_id=None,
+            at=SystemClock().now(),
+        )
+        return _say(
+            "Paired volunteer {volunteer} with child {child} ({name}).",
+            volunteer=volunteer.id,
+            child=child.id,
+            name=child.name,
+        )
+
+    return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+
+
+async def cmd_unpair(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(uow: UnitOfWork) -> str:
+        volunteer, child, scope_path = await _pairing_work(uow, args)
+        await pairings.unpair(
+            uow.session,
+            volunteer_id=volunteer.id,
+            child_id=child.id,
+            scope_path=scope_path,
+            actor_id=None,
+            at=SystemClock().now(),
+        )
+        return _say(
+            "Ended the pairing of volunteer {volunteer} with child {child} ({name}).",
+            volunteer=volunteer.id,
+            child=child.id,
+            name=child.name,
+        )
+
+    return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+
+
 def _telegram_id(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise argparse.ArgumentTypeError(_say("a Telegram id is a number: {value}", value=value))
@@ -171,6 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
     admin_add.add_argument("--telegram-id", required=True, type=_telegram_id)
     admin_add.add_argument("--name", required=True)
     admin_add.add_argument("--scope", required=True, help="code of the site or region")
+
+    for name, handler, help_ in (
+        ("pair", cmd_pair, "pair a volunteer with a child"),
+        ("unpair", cmd_unpair, "end a volunteer's pairing with a child (the history is kept)"),
+    ):
+        sub = add(name, handler, help_)
+        sub.add_argument(
+            "--volunteer", required=True, help="volunteer id, Telegram id or phone number"
+        )
+        sub.add_argument("--child", required=True, help="child id or full name")
+        sub.add_argument("--scope", help="refuse unless both are in this site or region (code)")
     return parser
 
 
