@@ -267,3 +267,37 @@ async def test_a_coordinator_of_another_site_sees_nothing_of_the_child(
     ]
     assert refusals == [child_id] * 3
     assert not [a for a, _ in await audit_actions(sessionmaker) if a == "child.view"]
+
+
+async def test_a_township_invites_a_school_coordinator_and_revokes_the_link(
+    running_bot: RunningBot,
+) -> None:
+    fake, clock, sessionmaker = running_bot.fake, running_bot.clock, running_bot.sessionmaker
+    await seed(sessionmaker, clock.now())
+    zhao, wang = fake.user(ZHAO), fake.user(WANG)
+
+    zhao.send_text("✉️ 邀请")
+    kinds = await zhao.next_message()
+    zhao.press(kinds.callback_data("下级单位负责人"), kinds)
+    await fake.wait_until(lambda: "请选择地点" in (kinds.text or "") or None)
+    assert set(kinds.button_texts()) == {"中和小学", "清溪小学"}
+    zhao.press(kinds.callback_data("清溪小学"), kinds)
+    link = await zhao.next_message()
+    assert "负责人" in (link.text or "") and "清溪小学" in (link.text or "")
+
+    wang.send_text("✉️ 邀请")  # a school's coordinator has nobody below
+    theirs = await wang.next_message()
+    update_id = wang.press(theirs.callback_data("下级单位负责人"), theirs)
+    assert (await fake.wait_callback_answer(update_id)).params["text"] == "您的下面没有下级单位。"
+
+    zhao.send_text("✉️ 邀请")
+    kinds = await zhao.next_message()
+    zhao.press(kinds.callback_data("邀请记录"), kinds)
+    await fake.wait_until(lambda: "作废" in str(kinds.button_texts()) or None)
+    revoke = kinds.callback_data("作废")
+    update_id = wang.press(revoke, theirs)  # not wang's to revoke: outside his school
+    assert "无效" in (await fake.wait_callback_answer(update_id)).params["text"]
+    zhao.press(revoke, kinds)
+    await fake.wait_until(lambda: "还没有邀请记录" in (kinds.text or "") or None)
+    refusals = [a for a, _ in await audit_actions(sessionmaker) if a == "scope.refused"]
+    assert refusals == ["scope.refused"]

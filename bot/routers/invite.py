@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy import select
@@ -51,11 +51,16 @@ async def choose_place(
 ) -> None:
     """Walk down the region tree of one's scope to the place to invite for."""
     kind = callback_data.kind
-    if callback_data.region_id:
-        parent = await scopes.region(session, me.scopes, callback_data.region_id)
+    region_id = callback_data.region_id
+    if not region_id:
+        roots = [await regions.by_code(session, s.code) for s in scopes.outermost(me.scopes)]
+        if len(roots) == 1 and not (roots[0].kind.is_site and kind is not InviteFor.coordinator):
+            region_id = roots[0].id  # one region above the sites: start inside it
+    if region_id:
+        parent = await scopes.region(session, me.scopes, region_id)
         places = [r for r in await _below(session, parent) if scopes.holding(me.scopes, r.path)]
     else:
-        places = [await regions.by_code(session, s.code) for s in scopes.outermost(me.scopes)]
+        places = roots
     if kind is not InviteFor.coordinator and len(places) == 1 and places[0].kind.is_site:
         await query.answer()
         await _make(query, kind, places[0], session, me, clock, settings)
@@ -77,9 +82,9 @@ async def choose_place(
         callback_data.page,
         len(places),
         PAGE,
-        lambda page: InvitePlace(kind=kind, region_id=callback_data.region_id, page=page),
+        lambda page: InvitePlace(kind=kind, region_id=region_id, page=page),
     )
-    if not places:
+    if not list(builder.buttons):
         await query.answer(_("There is no place below yours."), show_alert=True)
         return
     await query.answer()
@@ -157,6 +162,13 @@ async def show_list(
     clock: Clock,
     settings: Settings,
 ) -> None:
+    await query.answer()
+    await answer_or_edit(query, *await _listing(session, me, clock, settings))
+
+
+async def _listing(
+    session: AsyncSession, me: Identity, clock: Clock, settings: Settings
+) -> tuple[str, InlineKeyboardMarkup]:
     lines: list[str] = []
     builder = InlineKeyboardBuilder()
     for scope in scopes.outermost(me.scopes):
@@ -185,9 +197,8 @@ async def show_list(
                 )
             )
     builder.adjust(2)
-    await query.answer()
     text = _("Invitations:\n{lines}").format(lines="\n".join(lines)) if lines else None
-    await answer_or_edit(query, text or _("No invitations yet."), builder.as_markup())
+    return text or _("No invitations yet."), builder.as_markup()
 
 
 def _invitation_kind(role: InvitationRole, kind: VolunteerKind | None) -> str:
@@ -213,7 +224,7 @@ async def revoke(
         at=clock.now(),
     )
     await query.answer(_("Invitation #{id} revoked.").format(id=callback_data.invitation_id))
-    await show_list(query, session, me, clock, settings)
+    await answer_or_edit(query, *await _listing(session, me, clock, settings))
 
 
 def make_router() -> Router:
