@@ -15,7 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import errors, texts
 from bot.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
 from bot.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
-from bot.routers import archives, common, coordinator, fallback
+from bot.routers import (
+    archives,
+    children,
+    common,
+    coordinator,
+    escalations,
+    fallback,
+    invite,
+    overdue,
+    overview,
+    pairing,
+)
 from domain.clock import Clock
 from guanai.settings import Settings
 
@@ -55,6 +66,12 @@ def make_dispatcher(
         errors.make_router(),
         common.make_router(),
         archives.make_router(),
+        escalations.make_router(),
+        pairing.make_router(),
+        invite.make_router(),
+        overview.make_router(),
+        overdue.make_router(),
+        children.make_router(),
         coordinator.make_router(),
         fallback.make_router(),
     )

@@ -30,3 +30,109 @@ class ImportWhat(CallbackData, prefix="imp"):
 
 class ImportSite(CallbackData, prefix="impsite"):
     site_id: int
+
+
+class InviteFor(enum.StrEnum):
+    """Whom an invitation is for: a kind of volunteer, or a coordinator of a place below."""
+
+    wulao = "wulao"
+    surrogate = "surrogate"
+    teacher = "teacher"
+    coordinator = "coordinator"
+
+
+class InvitePlace(CallbackData, prefix="ivp"):
+    """Browse the places of one's scope to invite for (region 0: one's own scopes)."""
+
+    kind: InviteFor
+    region_id: int = 0
+    page: int = 0
+
+
+class InviteMake(CallbackData, prefix="ivm"):
+    kind: InviteFor
+    region_id: int
+
+
+class InviteList(CallbackData, prefix="ivl"):
+    page: int = 0
+
+
+class InviteRevoke(CallbackData, prefix="ivr"):
+    invitation_id: int
+
+
+class ChildView(enum.StrEnum):
+    pairing = "pairing"  # who is paired, and buttons to pair, move, end
+    card = "card"  # the archive and recent check-ins
+    photos = "photos"  # recent check-ins' photos
+    review = "review"  # check-ins awaiting review
+
+
+class ChildOpen(CallbackData, prefix="ch"):
+    child_id: int
+    view: ChildView
+
+
+class VolunteerList(CallbackData, prefix="vl"):
+    """Volunteers of the child's site to pair with, or to move the child to."""
+
+    child_id: int
+    from_volunteer_id: int = 0
+    escalation_id: int = 0
+    page: int = 0
+
+
+class PairAct(enum.StrEnum):
+    ask = "ask"  # show what will happen, with a confirm button
+    confirm = "confirm"
+    end_ask = "end_ask"
+    end = "end"
+
+
+class PairStep(CallbackData, prefix="pr"):
+    act: PairAct
+    child_id: int
+    volunteer_id: int
+    from_volunteer_id: int = 0
+    escalation_id: int = 0
+
+
+class OverviewOf(CallbackData, prefix="ov"):
+    region_id: int
+    page: int = 0
+
+
+class OverduePage(CallbackData, prefix="odp"):
+    page: int
+
+
+class OverdueAct(enum.StrEnum):
+    nudge = "nudge"  # message the volunteer
+    reassign = "reassign"
+    handled = "handled"
+
+
+class OverdueRef(enum.StrEnum):
+    """What `ref` of an overdue button is the id of."""
+
+    pairing = "p"  # a missed month: with `month` as YYYYMM
+    concern = "c"
+    escalation = "e"
+
+
+class OverdueAction(CallbackData, prefix="oda"):
+    act: OverdueAct
+    ref_kind: OverdueRef
+    ref: int
+    month: int = 0
+
+
+class ReviewAct(enum.StrEnum):
+    approve = "approve"
+    question = "question"
+
+
+class ReviewAction(CallbackData, prefix="rv"):
+    checkin_id: int
+    act: ReviewAct

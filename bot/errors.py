@@ -30,7 +30,18 @@ async def reply_to_error(
     user = update.event.from_user if hasattr(update.event, "from_user") else None
     if isinstance(event.exception, OutOfScope):
         await audit.record_refusal(
-            sessionmaker, event.exception, at=clock.now(), actor_telegram_id=user and user.id
+            sessionmaker,
+            event.exception,
+            at=clock.now(),
+            actor_id=me.person_id if me else None,
+            actor_telegram_id=user.id if user else None,
+            details={"via": "chat"},
+        )
+        log.info(
+            "scope refused: %s %s to person %s",
+            event.exception.subject_type,
+            event.exception.subject_id,
+            me.person_id if me else None,
         )
     with i18n.use_locale(locale_for(me, user)):
         if isinstance(event.exception, DomainError):

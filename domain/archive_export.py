@@ -53,7 +53,7 @@ async def _scope(
     actor_id: int | None,
 ) -> Region:
     region = await regions.by_code(session, scope_code)
-    regions.require_within(region, scope_paths, action=action, actor_id=actor_id)
+    regions.require_within(region, scope_paths)
     return region
 
 

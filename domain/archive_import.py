@@ -906,7 +906,7 @@ async def import_archive(
     site = await session.get(Region, site_id)
     if site is None:
         raise NotASite(code=str(site_id))
-    regions.require_within(site, scope_paths, action="archive.import", actor_id=actor_id)
+    regions.require_within(site, scope_paths)
     if not site.kind.is_site:
         raise NotASite(code=site.code)
     sheet = parse(kind, read_rows(data, file_name), today=at.date())

@@ -38,21 +38,26 @@ def record(
 
 async def record_refusal(
     sessionmaker: async_sessionmaker[AsyncSession],
-    refusal: OutOfScope,
+    error: OutOfScope,
     *,
     at: dt.datetime,
+    actor_id: int | None = None,
     actor_telegram_id: int | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """Keep a scope refusal in a transaction of its own: the refused one is rolled back."""
+    """Someone asked for a thing outside their scope: who, what, and through which door.
+
+    Kept in a transaction of its own, because the refused one is rolled back.
+    """
     async with UnitOfWork(sessionmaker) as uow:
         record(
             uow.session,
             at=at,
             action="scope.refused",
-            actor_id=refusal.actor_id,
+            actor_id=actor_id,
             actor_telegram_id=actor_telegram_id,
-            subject_type=refusal.subject_type,
-            subject_id=refusal.subject_id,
-            details={"attempted": refusal.action},
+            subject_type=error.subject_type,
+            subject_id=error.subject_id,
+            details=details,
         )
         await uow.commit()

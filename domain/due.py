@@ -113,7 +113,10 @@ async def due_items(
     site_rules = (
         select(ruled.id.label("site_id"), rule_region.label("rule_region_id"))
         .where(ruled.id.in_(select(active.c.site_id)))
+        # MATERIALIZED: otherwise PostgreSQL inlines it and runs the nearest-rules lookup
+        # once per pairing and rule instead of once per site (seconds at district scale).
         .cte("site_rules")
+        .prefix_with("MATERIALIZED")
     )
 
     required = (

@@ -72,18 +72,71 @@ class InvitationNotForSite(DomainError):
     message = "Invitations are for a school, village or community, not for {code}."
 
 
-class OutOfScope(NotAllowed):
-    """A scope refusal. The transaction it happens in is rolled back, so the edges record
-    it in one of its own (`audit.record_refusal`): refusals are always audited."""
+class OutOfScope(DomainError):
+    """It exists, but outside the asker's scope: answered like a missing thing (so nothing
+    leaks) and recorded in the audit log as `scope.refused` by whoever catches it."""
 
-    def __init__(
-        self, *, action: str, actor_id: int | None, subject_type: str, subject_id: int
-    ) -> None:
-        super().__init__()
-        self.action = action
-        self.actor_id = actor_id
-        self.subject_type = subject_type
+    subject_type = "unknown"
+
+    def __init__(self, subject_id: int, **params: Any) -> None:
+        super().__init__(**params)
         self.subject_id = subject_id
+
+
+class ChildOutOfScope(UnknownChild, OutOfScope):
+    subject_type = "child"
+
+
+class VolunteerOutOfScope(UnknownVolunteer, OutOfScope):
+    subject_type = "volunteer"
+
+
+class InvitationOutOfScope(InvitationUnknown, OutOfScope):
+    subject_type = "invitation"
+
+
+class UnknownEscalation(DomainError):
+    message = "No such escalation in your area."
+
+
+class EscalationOutOfScope(UnknownEscalation, OutOfScope):
+    subject_type = "escalation"
+
+
+class RegionOutOfScope(UnknownRegion, OutOfScope):
+    subject_type = "region"
+
+
+class UnknownCheckIn(DomainError):
+    message = "No such check-in in your area."
+
+
+class CheckInOutOfScope(UnknownCheckIn, OutOfScope):
+    subject_type = "checkin"
+
+
+class AmbiguousChild(DomainError):
+    message = "Several children are called {name}; give the id of one of them: {candidates}"
+
+
+class AmbiguousVolunteer(DomainError):
+    message = "Several volunteers match {ref}; give the volunteer id of one of them: {candidates}"
+
+
+class NotAVolunteerRef(DomainError):
+    message = "No volunteer has the id, Telegram id or phone number {ref}."
+
+
+class NotBelowScope(DomainError):
+    message = "A coordinator can only be invited for a site or region below yours."
+
+
+class NobodyToMessage(DomainError):
+    message = "Nobody is paired with this child to message yet."
+
+
+class NotInChat(DomainError):
+    message = "This volunteer has not joined the bot yet; please phone them."
 
 
 class NotASite(DomainError):

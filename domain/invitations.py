@@ -19,6 +19,7 @@ from domain import audit
 from domain.errors import (
     InvitationExpired,
     InvitationNotForSite,
+    InvitationOutOfScope,
     InvitationUnknown,
     InvitationUsed,
 )
@@ -190,7 +191,7 @@ async def revoke(
         raise InvitationUnknown()
     region = await session.get_one(Region, invitation.region_id)
     if not region.path.startswith(scope_path):
-        raise InvitationUnknown()
+        raise InvitationOutOfScope(invitation.id)
     if invitation.used_at is not None:
         raise InvitationUsed()
     invitation.revoked_at = at
@@ -203,3 +204,37 @@ async def revoke(
         subject_id=invitation.id,
     )
     return invitation
+
+
+@dataclass(frozen=True)
+class Listed:
+    invitation: Invitation
+    region_name: str
+    used_by_name: str | None
+
+
+async def of_scope(
+    session: AsyncSession, *, scope_path: str, at: dt.datetime, limit: int = 10
+) -> tuple[list[Listed], list[Listed]]:
+    """The newest pending and used invitations for places in a scope (expired ones drop out)."""
+    base = (
+        select(Invitation, Region.name, Person.name)
+        .join(Region, Region.id == Invitation.region_id)
+        .outerjoin(Person, Person.id == Invitation.used_by)
+        .where(Region.path.startswith(scope_path))
+        .limit(limit)
+    )
+    pending = await session.execute(
+        base.where(
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > at,
+        ).order_by(Invitation.created_at.desc(), Invitation.id.desc())
+    )
+    used = await session.execute(
+        base.where(Invitation.used_at.is_not(None)).order_by(Invitation.used_at.desc())
+    )
+    return (
+        [Listed(*row) for row in pending],
+        [Listed(*row) for row in used],
+    )

@@ -7,13 +7,21 @@ ends the old pairing and starts a new one, so the care record of every month sta
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, regions
-from domain.errors import AlreadyPaired, NotPaired, UnknownChild, UnknownVolunteer
-from domain.models import Child, Pairing, PairingRole, Region, Volunteer, VolunteerKind
+from domain.errors import (
+    AlreadyPaired,
+    ChildOutOfScope,
+    NotPaired,
+    UnknownChild,
+    UnknownVolunteer,
+    VolunteerOutOfScope,
+)
+from domain.models import Child, Pairing, PairingRole, Person, Region, Volunteer, VolunteerKind
 
 
 async def _site_within(session: AsyncSession, site_id: int, scope_path: str) -> bool:
@@ -24,8 +32,10 @@ async def _site_within(session: AsyncSession, site_id: int, scope_path: str) -> 
 async def child_in_scope(session: AsyncSession, child_id: int, scope_path: str) -> Child:
     """The child, if it lies in the scope; otherwise as if it did not exist."""
     child = await session.get(Child, child_id)
-    if child is None or not await _site_within(session, child.site_id, scope_path):
+    if child is None:
         raise UnknownChild()
+    if not await _site_within(session, child.site_id, scope_path):
+        raise ChildOutOfScope(child.id)
     return child
 
 
@@ -33,12 +43,10 @@ async def volunteer_in_scope(
     session: AsyncSession, volunteer_id: int, scope_path: str
 ) -> Volunteer:
     volunteer = await session.get(Volunteer, volunteer_id)
-    if (
-        volunteer is None
-        or volunteer.removed_at is not None
-        or not await _site_within(session, volunteer.site_id, scope_path)
-    ):
+    if volunteer is None or volunteer.removed_at is not None:
         raise UnknownVolunteer()
+    if not await _site_within(session, volunteer.site_id, scope_path):
+        raise VolunteerOutOfScope(volunteer.id)
     return volunteer
 
 
@@ -155,3 +163,80 @@ async def loads(session: AsyncSession, volunteer_ids: list[int]) -> dict[int, in
     counts: dict[int, int] = {volunteer_id: 0 for volunteer_id in volunteer_ids}
     counts.update({volunteer_id: count for volunteer_id, count in rows})
     return counts
+
+
+async def current(session: AsyncSession, child_id: int) -> list[Pairing]:
+    """A child's active pairings, the surrogate parent first, then by who came first."""
+    result = await session.scalars(
+        select(Pairing)
+        .where(Pairing.child_id == child_id, Pairing.ended_at.is_(None))
+        .order_by((Pairing.role == PairingRole.surrogate).desc(), Pairing.started_at)
+    )
+    return list(result)
+
+
+async def move_or_pair(
+    session: AsyncSession,
+    *,
+    child_id: int,
+    from_volunteer_id: int | None,
+    to_volunteer_id: int,
+    scope_path: str,
+    actor_id: int | None,
+    at: dt.datetime,
+) -> Pairing:
+    """Reassign from a volunteer when there is one still paired, else simply pair."""
+    if from_volunteer_id and await active_pairing(session, from_volunteer_id, child_id):
+        return await reassign(
+            session,
+            child_id=child_id,
+            from_volunteer_id=from_volunteer_id,
+            to_volunteer_id=to_volunteer_id,
+            scope_path=scope_path,
+            actor_id=actor_id,
+            at=at,
+        )
+    return await pair(
+        session,
+        volunteer_id=to_volunteer_id,
+        child_id=child_id,
+        scope_path=scope_path,
+        actor_id=actor_id,
+        at=at,
+    )
+
+
+async def responsible(session: AsyncSession, child_id: int, pairing_id: int | None) -> int | None:
+    """Who answers for a child now: the given pairing's volunteer while it lasts, else the
+    child's surrogate parent (else any paired volunteer)."""
+    if pairing_id is not None:
+        pairing = await session.get(Pairing, pairing_id)
+        if pairing is not None and pairing.ended_at is None and pairing.child_id == child_id:
+            return pairing.volunteer_id
+    paired = await current(session, child_id)
+    return paired[0].volunteer_id if paired else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    volunteer_id: int
+    name: str
+    kind: VolunteerKind
+    load: int  # children paired with now
+
+
+async def candidates(session: AsyncSession, site_id: int) -> list[Candidate]:
+    """A site's volunteers to choose from, the least loaded first, each with their load."""
+    load = (
+        select(func.count())
+        .where(Pairing.volunteer_id == Volunteer.id, Pairing.ended_at.is_(None))
+        .correlate(Volunteer)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Volunteer.id, Person.name, Volunteer.kind, load)
+        .join(Person, Person.id == Volunteer.person_id)
+        .where(Volunteer.site_id == site_id, Volunteer.removed_at.is_(None))
+        .order_by(load, Person.name, Volunteer.id)
+    )
+    return [Candidate(*row) for row in rows]

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
-from domain.errors import BadParent, OutOfScope, RegionExists, UnknownRegion
+from domain.errors import BadParent, RegionExists, RegionOutOfScope, UnknownRegion
 from domain.models import Region, RegionKind
 
 _LEVEL = {
@@ -64,15 +64,11 @@ def within(region_path: str, scope_path: str) -> bool:
     return region_path.startswith(scope_path)
 
 
-def require_within(
-    region: Region, scope_paths: Sequence[str] | None, *, action: str, actor_id: int | None
-) -> None:
-    """Refuse (audited) unless the region lies in one of the scopes; None is the operator's
-    command line, which sees everything."""
+def require_within(region: Region, scope_paths: Sequence[str] | None) -> None:
+    """Refuse (the edges audit it) unless the region lies in one of the scopes; None is the
+    operator's command line, which sees everything."""
     if scope_paths is not None and not any(within(region.path, p) for p in scope_paths):
-        raise OutOfScope(
-            action=action, actor_id=actor_id, subject_type="region", subject_id=region.id
-        )
+        raise RegionOutOfScope(region.id, code=region.code)
 
 
 async def sites_within(session: AsyncSession, scope_paths: Sequence[str]) -> list[Region]:

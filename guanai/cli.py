@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.locales import load_translations
-from domain import audit, people, regions
+from domain import audit, lookup, pairings, people, regions
 from domain.calendar import Month
 from domain.clock import SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.errors import DomainError, OutOfScope
-from domain.models import RegionKind
+from domain.models import Child, RegionKind, Volunteer
 from guanai.migrate import migrate
 from guanai.settings import Settings
 
@@ -66,7 +66,10 @@ def _say(msgid: str, **params: Any) -> str:
 
 
 async def _transaction(
-    settings: Settings, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]
+    settings: Settings,
+    work: Callable[[UnitOfWork], Coroutine[Any, Any, T]],
+    *,
+    audit_details: dict[str, Any] | None = None,
 ) -> T:
     """Run `work` in one unit of work and commit; a scope refusal is audited all the same."""
     engine = make_engine(settings.database_url, pool_size=1)
@@ -76,7 +79,12 @@ async def _transaction(
             result = await work(uow)
             await uow.commit()
     except OutOfScope as refusal:
-        await audit.record_refusal(sessionmaker, refusal, at=SystemClock().now())
+        await audit.record_refusal(
+            sessionmaker,
+            refusal,
+            at=SystemClock().now(),
+            details={"via": "cli", **(audit_details or {})},
+        )
         raise
     finally:
         await engine.dispose()
@@ -84,9 +92,12 @@ async def _transaction(
 
 
 async def _in_transaction(
-    settings: Settings, work: Callable[[UnitOfWork], Coroutine[Any, Any, str]]
+    settings: Settings,
+    work: Callable[[UnitOfWork], Coroutine[Any, Any, str]],
+    *,
+    audit_details: dict[str, Any] | None = None,
 ) -> int:
-    print(await _transaction(settings, work))
+    print(await _transaction(settings, work, audit_details=audit_details))
     return 0
 
 
@@ -128,7 +139,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             at=SystemClock().now(),
         )
 
-    result = await _transaction(settings, work)
+    result = await _transaction(settings, work, audit_details={"as": args.as_telegram_id})
     if not result.applied:
         for _row, line in describe_errors(result.errors, _translation().gettext):
             print(line, file=sys.stderr)
@@ -184,7 +195,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             gettext=gettext,
         )
 
-    data = await _transaction(settings, work)
+    data = await _transaction(settings, work, audit_details={"as": args.as_telegram_id})
     try:
         await asyncio.to_thread(Path(args.out).write_bytes, data)
     except OSError as error:
@@ -266,6 +277,60 @@ async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work)
 
 
+async def _scope_path(session: AsyncSession, code: str | None) -> str:
+    """The operator acts everywhere; `--scope CODE` restricts a command to one region."""
+    return (await regions.by_code(session, code)).path if code else ""
+
+
+async def _pairing_work(uow: UnitOfWork, args: argparse.Namespace) -> tuple[Volunteer, Child, str]:
+    scope_path = await _scope_path(uow.session, args.scope)
+    volunteer = await lookup.volunteer_by_ref(uow.session, args.volunteer, scope_path=scope_path)
+    child = await lookup.child_by_ref(uow.session, args.child, scope_path=scope_path)
+    return volunteer, child, scope_path
+
+
+async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(uow: UnitOfWork) -> str:
+        volunteer, child, scope_path = await _pairing_work(uow, args)
+        await pairings.pair(
+            uow.session,
+            volunteer_id=volunteer.id,
+            child_id=child.id,
+            scope_path=scope_path,
+            actor_id=None,
+            at=SystemClock().now(),
+        )
+        return _say(
+            "Paired volunteer {volunteer} with child {child} ({name}).",
+            volunteer=volunteer.id,
+            child=child.id,
+            name=child.name,
+        )
+
+    return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+
+
+async def cmd_unpair(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(uow: UnitOfWork) -> str:
+        volunteer, child, scope_path = await _pairing_work(uow, args)
+        await pairings.unpair(
+            uow.session,
+            volunteer_id=volunteer.id,
+            child_id=child.id,
+            scope_path=scope_path,
+            actor_id=None,
+            at=SystemClock().now(),
+        )
+        return _say(
+            "Ended the pairing of volunteer {volunteer} with child {child} ({name}).",
+            volunteer=volunteer.id,
+            child=child.id,
+            name=child.name,
+        )
+
+    return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+
+
 def _telegram_id(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise argparse.ArgumentTypeError(_say("a Telegram id is a number: {value}", value=value))
@@ -320,6 +385,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--month", type=_month, help="YYYY-MM (check-ins; default: this month)")
     export.add_argument("--out", required=True, help="the .xlsx file to write")
     export.add_argument("--as", dest="as_telegram_id", type=_telegram_id, help=as_help)
+
+    for name, handler, help_ in (
+        ("pair", cmd_pair, "pair a volunteer with a child"),
+        ("unpair", cmd_unpair, "end a volunteer's pairing with a child (the history is kept)"),
+    ):
+        sub = add(name, handler, help_)
+        sub.add_argument(
+            "--volunteer", required=True, help="volunteer id, Telegram id or phone number"
+        )
+        sub.add_argument("--child", required=True, help="child id or full name")
+        sub.add_argument("--scope", help="refuse unless both are in this site or region (code)")
     return parser
 
 

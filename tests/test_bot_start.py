@@ -61,7 +61,7 @@ async def test_a_coordinator_gets_the_coordinator_menu(running_bot: RunningBot) 
     assert menu.text is not None and "王老师" in menu.text and "中和小学" in menu.text
     assert {"📊 概况", "⏰ 逾期", "📥 导入档案", "🤝 结对"} <= set(menu.button_texts())
     coordinator.send_text("📊 概况")
-    assert "即将推出" in ((await coordinator.next_message()).text or "")
+    assert "留守儿童：1 人" in ((await coordinator.next_message()).text or "")
 
 
 async def test_help_answers_each_kind_of_person(running_bot: RunningBot) -> None:

@@ -127,7 +127,7 @@ async def site_chosen(
     if site is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    regions.require_within(site, _scope_paths(me), action="archive.import", actor_id=me.person_id)
+    regions.require_within(site, _scope_paths(me))
     data = await state.get_data()
     if "file_id" not in data or "kind" not in data or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer valid."), show_alert=True)

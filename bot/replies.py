@@ -1,0 +1,23 @@
+"""Replies shared by several routers."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiogram.types import CallbackQuery
+from aiogram.utils.i18n import gettext as _
+
+from bot import formatting
+from domain.escalations import Outcome
+
+
+async def tell_taken(query: CallbackQuery, outcome: Outcome, tz: ZoneInfo) -> None:
+    """A late press: say who already handled it and when; nothing was changed."""
+    taken = outcome.taken_by
+    assert taken is not None
+    when = formatting.when(taken.at, tz)
+    if taken.name is None:
+        text = _("This was already closed on {when}.").format(when=when)
+    else:
+        text = _("Already handled by {name} on {when}.").format(name=taken.name, when=when)
+    await query.answer(text, show_alert=True)

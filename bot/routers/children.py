@@ -1,0 +1,249 @@
+"""A child's card for a coordinator: the archive, who is paired, recent check-ins and their
+photos, and the check-ins awaiting review with approve / question buttons."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import MagicData
+from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import formatting, texts
+from bot.callbacks import ChildOpen, ChildView, ReviewAct, ReviewAction
+from bot.i18n import DEFAULT_LOCALE, LOCALES
+from domain import audit, scopes, timeline
+from domain.clock import Clock
+from domain.models import CheckIn, Child, Person, Photo, Priority, ReviewStatus
+from domain.people import Identity
+from domain.timeline import Entry
+from guanai.settings import Settings
+
+MAX_PHOTOS = 10
+MAX_REVIEW = 5
+
+
+async def card(
+    query: CallbackQuery,
+    callback_data: ChildOpen,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    shown = await timeline.card(session, callback_data.child_id, me, clock.now())
+    child = shown.child
+    lines = [f"📇 {child.name} · {shown.site_name}"]
+    if child.priority is Priority.key:
+        lines[0] += " · " + _("key child")
+    lines += _archive(child)
+    for paired in shown.paired:
+        lines.append(
+            _("Paired with {name} ({kind}) since {day}").format(
+                name=paired.name,
+                kind=texts.VOLUNTEER_KIND[paired.kind.value],
+                day=formatting.day(paired.since, settings.tz),
+            )
+        )
+    if shown.recent:
+        lines.append(_("Recent check-ins:"))
+        lines += [f"• {_entry_line(entry, settings)}" for entry in shown.recent]
+    else:
+        lines.append(_("No check-ins yet."))
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🖼 Photos"), callback_data=ChildOpen(child_id=child.id, view=ChildView.photos)
+    )
+    if shown.to_review:
+        builder.button(
+            text=_("🔍 To review ({count})").format(count=shown.to_review),
+            callback_data=ChildOpen(child_id=child.id, view=ChildView.review),
+        )
+    builder.button(
+        text=_("🤝 Pairing"), callback_data=ChildOpen(child_id=child.id, view=ChildView.pairing)
+    )
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer("\n".join(lines), reply_markup=builder.as_markup())
+
+
+def _archive(child: Child) -> list[str]:
+    """The contact card's lines, only those filled in."""
+    lines = []
+    facts = [
+        _("born {date}").format(date=child.birth_date.isoformat()) if child.birth_date else "",
+        " ".join(filter(None, [child.school, child.grade, child.class_name])),
+    ]
+    if any(facts):
+        lines.append(" · ".join(filter(None, facts)))
+    if child.address:
+        lines.append(_("Home: {address}").format(address=child.address))
+    for guardian in child.guardians:
+        lines.append(
+            _("Guardian: {name} ({relation}) {phone}").format(
+                name=guardian.name, relation=guardian.relation or "—", phone=guardian.phone or ""
+            )
+        )
+    for parent in child.parents:
+        lines.append(
+            _("Parent ({relation}): works in {place} {phone}").format(
+                relation=parent.relation, place=parent.work_place or "—", phone=parent.phone or ""
+            )
+        )
+    for label, value in (
+        (_("Study"), child.study),
+        (_("Health"), child.health),
+        (_("Personality"), child.personality),
+        (_("Interests"), child.interests),
+    ):
+        if value:
+            lines.append(f"{label}: {value}")
+    return lines
+
+
+def _entry_line(entry: Entry, settings: Settings) -> str:
+    checkin = entry.checkin
+    activities = "、".join(str(texts.ACTIVITY[a.activity.value]) for a in checkin.activities)
+    line = (
+        f"{formatting.day(checkin.occurred_at, settings.tz)} {entry.volunteer_name}: {activities}"
+    )
+    if checkin.review is ReviewStatus.pending:
+        line += " · " + _("to review")
+    return line
+
+
+async def _send_photos(
+    query: CallbackQuery, photos: list[Photo], caption: str, settings: Settings
+) -> int:
+    """Stored copies when the photo job kept one, else Telegram's own file id."""
+    message = query.message
+    if not isinstance(message, Message):
+        return 0
+    for photo in photos:
+        stored = settings.media_dir / photo.stored_path if photo.stored_path else None
+        source = FSInputFile(stored) if stored and stored.is_file() else photo.file_id
+        await message.answer_photo(source, caption=caption)
+    return len(photos)
+
+
+async def photos(
+    query: CallbackQuery,
+    callback_data: ChildOpen,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
+    sent = 0
+    await query.answer()
+    for entry in await timeline.entries(session, child.id, limit=MAX_PHOTOS):
+        room = MAX_PHOTOS - sent
+        if room <= 0:
+            break
+        sent += await _send_photos(
+            query, entry.checkin.photos[:room], _entry_line(entry, settings), settings
+        )
+    audit.record(
+        session,
+        at=clock.now(),
+        action="child.photos",
+        actor_id=me.person_id,
+        subject_type="child",
+        subject_id=child.id,
+        details={"count": sent},
+    )
+    if not sent and isinstance(query.message, Message):
+        await query.message.answer(_("No photos yet."))
+
+
+async def review(
+    query: CallbackQuery,
+    callback_data: ChildOpen,
+    session: AsyncSession,
+    me: Identity,
+    settings: Settings,
+) -> None:
+    child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
+    pending = await timeline.entries(session, child.id, limit=MAX_REVIEW, pending_review=True)
+    await query.answer()
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    if not pending:
+        await message.answer(_("Nothing to review for {child}.").format(child=child.name))
+        return
+    for entry in pending:
+        checkin = entry.checkin
+        line = _entry_line(entry, settings)
+        await _send_photos(query, checkin.photos, line, settings)
+        reason = texts.REVIEW_REASON.get(checkin.review_reason or "")
+        text = _("{line}\nWhy to review: {reason}").format(
+            line=line, reason=reason or checkin.review_reason or "—"
+        )
+        if checkin.note:
+            text += "\n" + checkin.note
+        await message.answer(text, reply_markup=_review_buttons(checkin))
+
+
+def _review_buttons(checkin: CheckIn) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Approve"),
+        callback_data=ReviewAction(checkin_id=checkin.id, act=ReviewAct.approve),
+    )
+    builder.button(
+        text=_("❓ Ask the volunteer"),
+        callback_data=ReviewAction(checkin_id=checkin.id, act=ReviewAct.question),
+    )
+    return builder.as_markup()
+
+
+async def decide(
+    query: CallbackQuery,
+    callback_data: ReviewAction,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    if callback_data.act is ReviewAct.approve:
+        await timeline.approve(session, callback_data.checkin_id, me, clock.now())
+        done = _("Approved.")
+    else:
+
+        def text_for(person: Person, checkin: CheckIn, child: Child) -> str:
+            locale = person.language if person.language in LOCALES else DEFAULT_LOCALE
+            with i18n.use_locale(locale):
+                return _(
+                    "Hello {name}, {coordinator} has a question about your check-in for "
+                    "{child} on {day}. Please give them a call or send the photos again. "
+                    "Thank you!"
+                ).format(
+                    name=person.name,
+                    coordinator=me.name,
+                    child=child.name,
+                    day=formatting.day(checkin.occurred_at, settings.tz),
+                )
+
+        await timeline.question(
+            session, callback_data.checkin_id, me, text_for=text_for, at=clock.now()
+        )
+        done = _("The volunteer has been asked.")
+    await query.answer(done)
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(done)
+
+
+def make_router() -> Router:
+    router = Router(name="children")
+    router.callback_query.filter(MagicData(F.me.is_coordinator))
+    router.callback_query.register(card, ChildOpen.filter(F.view == ChildView.card))
+    router.callback_query.register(photos, ChildOpen.filter(F.view == ChildView.photos))
+    router.callback_query.register(review, ChildOpen.filter(F.view == ChildView.review))
+    router.callback_query.register(decide, ReviewAction.filter())
+    return router

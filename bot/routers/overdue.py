@@ -1,0 +1,234 @@
+"""⏰ Overdue: what is late in one's scope, most urgent first, five to a page; from each
+item, message the volunteer, move the child to another volunteer, or mark it handled."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import MagicData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import formatting, texts
+from bot.callbacks import (
+    OverdueAct,
+    OverdueAction,
+    OverduePage,
+    OverdueRef,
+    VolunteerList,
+)
+from bot.i18n import DEFAULT_LOCALE, LOCALES
+from bot.keyboards import answer_or_edit, page_buttons
+from bot.replies import tell_taken
+from bot.routers.pairing import choose_volunteer
+from domain import audit, escalations, overdue, scopes
+from domain.calendar import Month
+from domain.clock import Clock
+from domain.models import EscalationKind, Person
+from domain.overdue import OverdueItem, OverdueKind, Target
+from domain.people import Identity
+from guanai.settings import Settings
+
+PAGE = 5
+
+
+async def start(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    await state.clear()
+    text, markup = await _render(session, me, clock, settings, page=0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def turn_page(
+    query: CallbackQuery,
+    callback_data: OverduePage,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    text, markup = await _render(session, me, clock, settings, page=callback_data.page)
+    await query.answer()
+    await answer_or_edit(query, text, markup)
+
+
+async def _items(
+    session: AsyncSession, me: Identity, clock: Clock, settings: Settings
+) -> list[OverdueItem]:
+    found: list[OverdueItem] = []
+    for scope in scopes.outermost(me.scopes):
+        found += await overdue.overdue(
+            session, scope_path=scope.path, now=clock.now(), tz=settings.tz
+        )
+    return sorted(found, key=OverdueItem.sort_key)
+
+
+async def _render(
+    session: AsyncSession, me: Identity, clock: Clock, settings: Settings, *, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    items = await _items(session, me, clock, settings)
+    if not items:
+        return _("Nothing is overdue in your area. Thank you all!"), None
+    pages = (len(items) + PAGE - 1) // PAGE
+    page = min(page, pages - 1)
+    shown = items[page * PAGE : (page + 1) * PAGE]
+    audit.record(
+        session,
+        at=clock.now(),
+        action="overdue.view",
+        actor_id=me.person_id,
+        details={"child_ids": sorted({item.child_id for item in shown})},
+    )
+    lines = [
+        _("⏰ Overdue: {count} (page {page}/{pages})").format(
+            count=len(items), page=page + 1, pages=pages
+        )
+    ]
+    builder = InlineKeyboardBuilder()
+    for number, item in enumerate(shown, start=page * PAGE + 1):
+        lines.append(f"{number}. {_line(item, clock, settings)}")
+        ref_kind, ref, month = _ref(item)
+        builder.row(
+            *(
+                InlineKeyboardButton(
+                    text=f"{icon} {number}",
+                    callback_data=OverdueAction(
+                        act=act, ref_kind=ref_kind, ref=ref, month=month
+                    ).pack(),
+                )
+                for icon, act in (
+                    ("✉️", OverdueAct.nudge),
+                    ("🔁", OverdueAct.reassign),
+                    ("✅", OverdueAct.handled),
+                )
+            )
+        )
+    page_buttons(builder, page, len(items), PAGE, lambda p: OverduePage(page=p))
+    lines.append(_("✉️ message the volunteer · 🔁 another volunteer · ✅ handled"))
+    return "\n".join(lines), builder.as_markup()
+
+
+def _line(item: OverdueItem, clock: Clock, settings: Settings) -> str:
+    child = ("⚠️ " if item.key_child else "") + item.child_name
+    volunteer = item.volunteer_name or _("nobody paired")
+    late = formatting.days_late(item.since, clock.now())
+    if item.kind is OverdueKind.missed and item.month is not None:
+        what = _("{month}: {activities} not recorded").format(
+            month=formatting.month(item.month),
+            activities="、".join(str(texts.ACTIVITY[a.value]) for a in item.activities)
+            or _("monthly care"),
+        )
+    elif item.kind is OverdueKind.must_visit:
+        concern = texts.CONCERN_KIND[item.concern_kind.value] if item.concern_kind else None
+        what = _("must-visit ({concern})").format(concern=concern or _("other worry"))
+    elif item.escalation_kind is EscalationKind.dropout:
+        what = _("absent from school")
+    else:
+        what = _("emergency")
+    return _("{child} · {volunteer} — {what}, {days} days late").format(
+        child=child, volunteer=volunteer, what=what, days=late
+    )
+
+
+def _ref(item: OverdueItem) -> tuple[OverdueRef, int, int]:
+    if item.kind is OverdueKind.missed and item.pairing_id and item.month:
+        return OverdueRef.pairing, item.pairing_id, item.month.year * 100 + item.month.month
+    if item.kind is OverdueKind.must_visit and item.concern_id:
+        return OverdueRef.concern, item.concern_id, 0
+    assert item.escalation_id is not None
+    return OverdueRef.escalation, item.escalation_id, 0
+
+
+async def _target(session: AsyncSession, me: Identity, data: OverdueAction) -> Target:
+    if data.ref_kind is OverdueRef.pairing:
+        month = Month(data.month // 100, data.month % 100)
+        return await overdue.missed_target(session, me, data.ref, month)
+    if data.ref_kind is OverdueRef.concern:
+        return await overdue.concern_target(session, me, data.ref)
+    return await overdue.escalation_target(session, me, data.ref)
+
+
+async def act(
+    query: CallbackQuery,
+    callback_data: OverdueAction,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    if callback_data.ref_kind is OverdueRef.pairing and not 1 <= callback_data.month % 100 <= 12:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    target = await _target(session, me, callback_data)
+    at = clock.now()
+    if callback_data.act is OverdueAct.nudge:
+        sent = await overdue.nudge(
+            session,
+            target,
+            text_for=lambda person: _nudge_text(i18n, person, target, me),
+            actor=me,
+            at=at,
+        )
+        await query.answer(
+            _("Sent to the volunteer.") if sent else _("Already sent today."), show_alert=True
+        )
+        return
+    escalation = await overdue.open_escalation(session, target, at)
+    if callback_data.act is OverdueAct.reassign:
+        await choose_volunteer(
+            query,
+            VolunteerList(
+                child_id=target.child_id,
+                from_volunteer_id=target.volunteer_id or 0,
+                escalation_id=escalation.id,
+            ),
+            session,
+            me,
+            settings,
+        )
+        return
+    outcome = await escalations.resolve(
+        session, escalation.id, me, at, note=None, resolution="handled"
+    )
+    if not outcome.changed:
+        await tell_taken(query, outcome, settings.tz)
+        return
+    await query.answer(_("Marked as handled."))
+    text, markup = await _render(session, me, clock, settings, page=0)
+    await answer_or_edit(query, text, markup)
+
+
+def _nudge_text(i18n: I18n, person: Person, target: Target, me: Identity) -> str:
+    """The reminder in the volunteer's own language."""
+    locale = person.language if person.language in LOCALES else DEFAULT_LOCALE
+    with i18n.use_locale(locale):
+        if target.kind is EscalationKind.missed_monthly:
+            what = _("this month's care record is not complete yet")
+        elif target.kind is EscalationKind.must_visit:
+            what = _("a must-visit is waiting")
+        else:
+            what = _("a child needs your attention")
+        return _(
+            "Hello {name}, a gentle reminder from {coordinator}: {what}. "
+            "Please open the bot, see what is due and record your visit. Thank you!"
+        ).format(name=person.name, coordinator=me.name, what=what)
+
+
+def make_router() -> Router:
+    router = Router(name="overdue")
+    router.message.filter(MagicData(F.me.is_coordinator))
+    router.callback_query.filter(MagicData(F.me.is_coordinator))
+    router.message.register(start, F.text == texts.OVERDUE)
+    router.callback_query.register(turn_page, OverduePage.filter())
+    router.callback_query.register(act, OverdueAction.filter())
+    return router

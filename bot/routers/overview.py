@@ -1,0 +1,120 @@
+"""📊 Overview: one short message of a scope's figures, with buttons to drill down."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import MagicData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import formatting, texts
+from bot.callbacks import OverviewOf
+from bot.keyboards import answer_or_edit, page_buttons
+from domain import audit, overview, regions, scopes
+from domain.calendar import Month
+from domain.clock import Clock
+from domain.models import Region
+from domain.people import Identity
+from guanai.settings import Settings
+
+PAGE = 10
+
+
+async def start(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    await state.clear()
+    for scope in scopes.outermost(me.scopes):
+        region = await regions.by_code(session, scope.code)
+        text, markup = await _render(session, region, me, clock, settings, page=0)
+        await message.answer(text, reply_markup=markup)
+
+
+async def drill(
+    query: CallbackQuery,
+    callback_data: OverviewOf,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    region = await scopes.region(session, me.scopes, callback_data.region_id)
+    text, markup = await _render(session, region, me, clock, settings, page=callback_data.page)
+    await query.answer()
+    await answer_or_edit(query, text, markup)
+
+
+async def _render(
+    session: AsyncSession,
+    region: Region,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    *,
+    page: int,
+) -> tuple[str, InlineKeyboardMarkup]:
+    now = clock.now()
+    month = Month.of(now, settings.tz)
+    figures = await overview.overview(
+        session, scope_path=region.path, month=month, tz=settings.tz, now=now
+    )
+    audit.record(
+        session,
+        at=now,
+        action="overview.view",
+        actor_id=me.person_id,
+        subject_type="region",
+        subject_id=region.id,
+    )
+    text = _(
+        "📊 {place} · {month}\n"
+        "Children: {children} (key children: {key}, without a surrogate parent: {uncovered})\n"
+        "Volunteers: {volunteers} (no check-in for 30 days: {inactive})\n"
+        "Six ones this month: {done}/{required} ({percent}%)\n"
+        "Open must-visits: {must_visits} · open escalations: {escalations}"
+    ).format(
+        place=region.name,
+        month=formatting.month(month),
+        children=figures.children,
+        key=figures.key_children,
+        uncovered=figures.key_without_surrogate,
+        volunteers=figures.volunteers,
+        inactive=figures.inactive_volunteers,
+        done=figures.six_ones_done,
+        required=figures.six_ones_required,
+        percent=figures.six_ones_percent,
+        must_visits=figures.open_must_visits,
+        escalations=figures.open_escalations,
+    )
+    below = await overview.sub_regions(session, region)
+    builder = InlineKeyboardBuilder()
+    for sub in below[page * PAGE : (page + 1) * PAGE]:
+        builder.button(text=f"{sub.name} ›", callback_data=OverviewOf(region_id=sub.id))
+    builder.adjust(2)
+    page_buttons(builder, page, len(below), PAGE, lambda p: OverviewOf(region_id=region.id, page=p))
+    if region.parent_id is not None and scopes.holding(me.scopes, _parent_path(region)):
+        back = OverviewOf(region_id=region.parent_id)
+        builder.row(InlineKeyboardButton(text=_("‹ Back"), callback_data=back.pack()))
+    return text, builder.as_markup()
+
+
+def _parent_path(region: Region) -> str:
+    """ "1/4/17/" → "1/4/": the region tree's path says who the parent is."""
+    return region.path[: region.path.rstrip("/").rfind("/") + 1]
+
+
+def make_router() -> Router:
+    router = Router(name="overview")
+    router.message.filter(MagicData(F.me.is_coordinator))
+    router.callback_query.filter(MagicData(F.me.is_coordinator))
+    router.message.register(start, F.text == texts.OVERVIEW)
+    router.callback_query.register(drill, OverviewOf.filter())
+    return router
