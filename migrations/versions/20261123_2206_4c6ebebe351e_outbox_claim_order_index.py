@@ -5,7 +5,7 @@ the row is read straight off it instead of sorting every pending row on each cla
 (40 ms per claim with 100,000 rows queued, against 0.1 ms).
 
 Revision ID: 4c6ebebe351e
-Revises: 34a51dfff986
+Revises: 490f4e335514
 Create Date: 2026-11-23 22:06:44.518433
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4c6ebebe351e"
-down_revision: str | None = "34a51dfff986"
+down_revision: str | None = "490f4e335514"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
