@@ -139,7 +139,9 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             at=SystemClock().now(),
         )
 
-    result = await _transaction(settings, work, audit_details={"as": args.as_telegram_id})
+    result = await _transaction(
+        settings, work, audit_details={"command": f"import {args.what}", "as": args.as_telegram_id}
+    )
     if not result.applied:
         for _row, line in describe_errors(result.errors, _translation().gettext):
             print(line, file=sys.stderr)
@@ -195,7 +197,9 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             gettext=gettext,
         )
 
-    data = await _transaction(settings, work, audit_details={"as": args.as_telegram_id})
+    data = await _transaction(
+        settings, work, audit_details={"command": f"export {args.what}", "as": args.as_telegram_id}
+    )
     try:
         await asyncio.to_thread(Path(args.out).write_bytes, data)
     except OSError as error:

@@ -185,7 +185,8 @@ async def test_a_coordinator_cannot_reach_outside_their_scope_and_it_is_audited(
     as_other = ("--as", str(OTHER_COORDINATOR))
 
     assert await guanai("export", "children", "--scope", "S1", "--out", str(out), *as_other) == 1
-    assert capsys.readouterr().err.strip() == "错误：这超出了您的负责范围。"
+    # answered as if the site did not exist: nothing leaks about other scopes
+    assert capsys.readouterr().err.strip() == "错误：没有代码为 S1 的站点或区域。"
     assert await guanai("import", "children", str(sheet), "--site", "S1", *as_other) == 1
     assert await guanai("export", "children", "--scope", "T1", "--out", str(out), *as_other) == 1
 
@@ -200,9 +201,21 @@ async def test_a_coordinator_cannot_reach_outside_their_scope_and_it_is_audited(
             )
         ).all()
     assert refusals == [
-        ("scope.refused", sites["S1"].id, {"attempted": "export.children"}),
-        ("scope.refused", sites["S1"].id, {"attempted": "archive.import"}),
-        ("scope.refused", sites["T1"].id, {"attempted": "export.children"}),
+        (
+            "scope.refused",
+            sites["S1"].id,
+            {"via": "cli", "command": "export children", "as": OTHER_COORDINATOR},
+        ),
+        (
+            "scope.refused",
+            sites["S1"].id,
+            {"via": "cli", "command": "import children", "as": OTHER_COORDINATOR},
+        ),
+        (
+            "scope.refused",
+            sites["T1"].id,
+            {"via": "cli", "command": "export children", "as": OTHER_COORDINATOR},
+        ),
     ]
     assert await guanai("import", "children", str(sheet), "--site", "S2", *as_other) == 0
 

@@ -188,7 +188,7 @@ async def test_a_forged_site_button_is_refused_and_audited(running_bot: RunningB
     update_id = coordinator.press(f"impsite:{sites['S1']}", question)
 
     answer = await running_bot.fake.wait_callback_answer(update_id)
-    assert answer.params.get("text") == "这超出了您的负责范围。"
+    assert answer.params.get("text") == "没有代码为 S1 的站点或区域。"  # as if it did not exist
     assert await children_at(running_bot, sites["S1"]) == 0
     async with running_bot.sessionmaker() as session:
         refusal = await session.scalar(
@@ -196,7 +196,7 @@ async def test_a_forged_site_button_is_refused_and_audited(running_bot: RunningB
         )
     assert refusal is not None
     assert (refusal.actor_telegram_id, refusal.subject_id) == (OTHER_COORDINATOR, sites["S1"])
-    assert refusal.details == {"attempted": "archive.import"}
+    assert refusal.details == {"via": "chat"}
 
 
 async def test_export_sends_the_childrens_sheet_of_the_scope(running_bot: RunningBot) -> None:
