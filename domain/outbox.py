@@ -6,11 +6,12 @@ A sender drains it under Telegram's limits. The life of a row:
        ▲                  │  ├──▶ failed      (refused for good: 400, 403, too many tries)
        └──── defer ───────┘  └──▶ uncertain   (the request may have reached Telegram)
 
-A claim is committed just before the HTTP request goes out, so `sending` means "the
-request may be on its way". A `sending` row whose claim is older than `CLAIM_TIMEOUT`
-belongs to a sender that died mid-send: it is marked `uncertain` and reported, never
-resent automatically, because resending could deliver it twice. `CLAIM_TIMEOUT` is far
-above the longest a live sender holds a claim (one HTTP request, at most a minute).
+A claim is committed moments (a fraction of a second) before the HTTP request goes
+out, so `sending` means "the request may be on its way". A `sending` row whose claim
+is older than `CLAIM_TIMEOUT` belongs to a sender that died mid-send: it is marked
+`uncertain` and reported (logged, and counted in the sender's report), never resent
+automatically, because resending could deliver it twice. `CLAIM_TIMEOUT` is far above
+the longest a live sender holds a claim (one HTTP request, at most a minute).
 
 Payloads are JSON. `sendMessage`: `text`, optional `parse_mode` and `reply_markup` (the
 Bot API's JSON). `sendDocument` / `sendPhoto`: either `path` (relative to MEDIA_DIR,
@@ -109,26 +110,33 @@ async def claim(
     limit: int,
     skip_chats: Collection[int] = (),
 ) -> list[OutboxMessage]:
-    """Take up to `limit` due rows, oldest first, leaving rows other senders hold.
+    """Take up to `limit` due rows, oldest first, at most one per chat, leaving rows other
+    senders hold.
 
-    `skip_chats` are chats the caller may not write to yet (per-chat limits). Commit at
-    once, right before sending: the claim is what stops a second sender taking the row.
+    `skip_chats` are chats the caller may not write to yet (per-chat limits); one row per
+    chat keeps a chat's messages in order. Commit at once, right before sending: the claim
+    is what stops a second sender taking the row.
     """
-    due = (
-        select(OutboxMessage.id)
+    candidates = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.chat_id)
         .where(
             OutboxMessage.status == _PENDING,
             OutboxMessage.not_before <= now,
             not_(OutboxMessage.chat_id == any_(literal(list(skip_chats), ARRAY(BigInteger)))),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
-        .limit(limit)
+        .limit(limit * 3)  # room for a few chats with several rows due
         .with_for_update(skip_locked=True)
-        .cte("due")
     )
+    first_of_chat: dict[int, int] = {}
+    for message_id, chat_id in candidates:
+        first_of_chat.setdefault(chat_id, message_id)
+    picked = list(first_of_chat.values())[:limit]
+    if not picked:
+        return []
     rows = await session.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id == due.c.id)
+        .where(OutboxMessage.id == any_(literal(picked, ARRAY(BigInteger))))
         .values(
             status=OutboxStatus.sending,
             claimed_at=now,

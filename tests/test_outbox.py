@@ -61,12 +61,12 @@ async def test_a_payload_the_sender_could_not_send_is_refused(
     assert (await session.scalars(select(OutboxMessage))).all() == []
 
 
-async def test_claims_take_due_rows_oldest_first_and_skip_held_ones(
+async def test_claims_take_due_rows_oldest_first_one_per_chat_and_skip_held_ones(
     sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock
 ) -> None:
     now = clock.now()
     async with UnitOfWork(sessionmaker) as uow:
-        for chat, delay in ((1, 0), (2, -60), (3, 0), (4, 3600)):
+        for chat, delay in ((1, 0), (2, -60), (3, 0), (4, 3600), (5, 0), (6, 0), (6, 0), (7, 0)):
             await outbox.enqueue(
                 uow.session,
                 chat_id=chat,
@@ -78,17 +78,24 @@ async def test_claims_take_due_rows_oldest_first_and_skip_held_ones(
 
     async with UnitOfWork(sessionmaker) as first, UnitOfWork(sessionmaker) as second:
         held = await outbox.claim(first.session, now=now, limit=1)
-        # the first claim is not committed yet: its row is locked, so the second skips it
-        others = await outbox.claim(second.session, now=now, limit=5, skip_chats=[3])
+        # the first claim is not committed yet: the rows it looked at are locked (2, 1, 3),
+        # so the second skips them; it was told to skip chat 5; 4 is not due yet
+        others = await outbox.claim(second.session, now=now, limit=5, skip_chats=[5])
         await first.commit()
         await second.commit()
 
     assert [row.chat_id for row in held] == [2]
-    assert [row.chat_id for row in others] == [1]  # 3 is skipped, 4 is not due
+    assert [row.chat_id for row in others] == [6, 7]  # one row of chat 6: they go in turn
     assert all(r.status is OutboxStatus.sending and r.attempts == 1 for r in held + others)
     async with UnitOfWork(sessionmaker) as uow:
         assert await outbox.has_due(uow.session, now=now)
-        assert [r.chat_id for r in await outbox.claim(uow.session, now=now, limit=5)] == [3]
+        rest = await outbox.claim(uow.session, now=now, limit=5)
+        assert [(r.chat_id, r.payload["text"]) for r in rest] == [
+            (1, "to 1"),
+            (3, "to 3"),
+            (5, "to 5"),
+            (6, "to 6"),
+        ]
         assert not await outbox.has_due(uow.session, now=now)
 
 

@@ -20,7 +20,6 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import make_bot
 from domain.clock import FixedClock
 from domain.models import AuditEntry, CheckIn, Photo, PhotoStatus, ReviewStatus
 from domain.photos import PHOTO_FAILED, SIMILAR_PHOTO, phash_of
@@ -30,6 +29,7 @@ from tests.fakes import FakeTelegram
 from tests.fakes.telegram import MAX_DOWNLOAD_SIZE
 from workers import jobs
 from workers.app import make_worker
+from workers.context import Deps
 from workers.enqueue import store_photo_later
 
 # ---------------------------------------------------------------------- images
@@ -89,16 +89,9 @@ async def ctx(
     clock: FixedClock,
 ) -> AsyncIterator[dict[str, Any]]:
     """What the worker's on_startup puts in ctx, for calling the job directly."""
-    bot = make_bot(photo_settings)
-    yield {
-        "settings": photo_settings,
-        "engine": engine,
-        "sessionmaker": sessionmaker,
-        "clock": clock,
-        "bot": bot,
-        "job_try": 1,
-    }
-    await bot.session.close()
+    deps = Deps(photo_settings, sessionmaker, clock)
+    yield {"deps": deps, "job_try": 1}
+    await deps.close()
 
 
 @pytest.fixture
