@@ -332,7 +332,7 @@ async def test_the_indexed_search_finds_every_photo_within_the_threshold(
     png = io.BytesIO()
     image.save(png, "PNG")  # lossless, so the stored hash is exactly phash_of(image)
     new = await add_photo(sessionmaker, fake_telegram, png.getvalue())
-    assert ctx["settings"].photo_similarity_threshold == 6
+    assert ctx["deps"].settings.photo_similarity_threshold == 6
 
     await store(ctx, new)
 
