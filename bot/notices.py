@@ -10,62 +10,35 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from babel.dates import format_skeleton
 
 from bot.callbacks import EscalationAct, EscalationAction
+from bot.charts import completion_chart
 from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
+from bot.labels import CONCERN, activities, day, join, month_name
+from bot.workbooks import care_record_workbook, roster_workbook, township_summary_workbook
 from domain.calendar import Month
+from domain.care_record import RecordRow, SiteRecord, SiteSummary
 from domain.ladder import EscalationNotice
 from domain.messaging import Outgoing, Recipient
-from domain.models import Activity, ConcernKind, EscalationKind
+from domain.models import Activity, EscalationKind
 from domain.outbox import Method
 from domain.reminders import ReminderDigest
-
-ACTIVITY = {
-    Activity.home_visit: __("home visit"),
-    Activity.talk: __("heart-to-heart talk"),
-    Activity.homework_check: __("homework check"),
-    Activity.tutoring: __("tutoring"),
-    Activity.family_meal: __("family meal"),
-    Activity.parent_call: __("call with the parents"),
-    Activity.family_call: __("child's call home"),
-    Activity.parent_letter: __("letter to the parents"),
-    Activity.other: __("other"),
-}
-
-CONCERN = {
-    ConcernKind.mood: __("in a bad mood"),
-    ConcernKind.health: __("in poor health"),
-    ConcernKind.grades: __("falling grades"),
-    ConcernKind.late_or_early: __("late or leaving early"),
-    ConcernKind.quarrel: __("quarrel with classmates"),
-    ConcernKind.other: __("other worry"),
-}
+from domain.rosters import ScopeRoster, VolunteerWeek, Week
 
 # A digest lists this many items with buttons; the rest are in the coordinator's
 # overdue list.
 DIGEST_ITEMS = 10
+# A roster message names at most this many people per line; the workbook has them all.
+ROSTER_NAMES = 15
 
 
 def locale_of(to: Recipient) -> str:
     return to.language if to.language in LOCALES else DEFAULT_LOCALE
-
-
-def day(value: dt.date, locale: str) -> str:
-    return format_skeleton("MMMd", value, locale=locale)
-
-
-def month_name(value: Month, locale: str) -> str:
-    return format_skeleton("yMMM", value.first_day(), locale=locale)
-
-
-def activities(items: Sequence[Activity]) -> str:
-    return _(", ").join(str(ACTIVITY[a]) for a in items)
 
 
 class Notices:
@@ -138,9 +111,7 @@ class Notices:
                 _("How long: {overdue}").format(overdue=self._overdue(notice, locale)),
             ]
             if notice.volunteers:
-                lines.append(
-                    _("Paired volunteer: {names}").format(names=_(", ").join(notice.volunteers))
-                )
+                lines.append(_("Paired volunteer: {names}").format(names=join(notice.volunteers)))
             lines += self._unreachable(notice.unreachable)
             keyboard = InlineKeyboardBuilder()
             for act, label in self._acts():
@@ -196,6 +167,158 @@ class Notices:
             return []
         return [
             _("⚠️ The bot cannot reach {names} (blocked or never started it).").format(
-                names=_(", ").join(names)
+                names=join(names)
             )
+        ]
+
+    # weekly roster ---------------------------------------------------------------------
+
+    def roster(self, to: Recipient, roster: ScopeRoster) -> list[Outgoing]:
+        """A short message, the workbook and the completion chart."""
+        with self.speaking_to(to) as locale:
+            volunteers = roster.volunteers
+            inactive = [v.name for v in volunteers if v.inactive]
+            unreachable = [v.name for v in volunteers if v.unreachable]
+            required = sum(c.required for c in roster.completion)
+            done = sum(c.done for c in roster.completion)
+            lines = [
+                _("📋 Roster of {scope}, week of {monday}").format(
+                    scope=roster.scope_name, monday=day(roster.week.monday, locale)
+                ),
+                _("{volunteers} volunteers, {children} paired children.").format(
+                    volunteers=len(volunteers), children=sum(len(v.children) for v in volunteers)
+                ),
+                _("This month so far: {share}% of the items done.").format(
+                    share=round(100 * done / required) if required else 100
+                ),
+            ]
+            on_duty = [v for v in volunteers if v.duty_days]
+            if on_duty:
+                lines.append(
+                    _("On duty at the children's home: {names}").format(
+                        names=join(
+                            f"{v.name} {join(day(d, locale) for d in v.duty_days)}"
+                            for v in on_duty[:ROSTER_NAMES]
+                        )
+                    )
+                )
+            if inactive:
+                lines.append(
+                    _("No record for 30 days: {count} ({names})").format(
+                        count=len(inactive), names=join(inactive[:ROSTER_NAMES])
+                    )
+                )
+            lines += self._unreachable(unreachable[:ROSTER_NAMES])
+            lines.append(_("Details in the workbook below."))
+            name = f"{roster.week.iso_week}"
+            title = _("{scope}: completion in {month}").format(
+                scope=roster.scope_name, month=month_name(roster.week.month, locale)
+            )
+            chart = completion_chart(roster.completion, title=title, axis_label=_("Items done (%)"))
+            workbook = roster_workbook(roster, locale)
+            caption = _("Roster {week}").format(week=name)
+        return [
+            Outgoing(Method.send_message, {"text": "\n".join(lines)}),
+            Outgoing(
+                Method.send_document,
+                {"filename": f"{caption}.xlsx", "caption": caption},
+                content=workbook,
+                extension=".xlsx",
+            ),
+            Outgoing(Method.send_photo, {"caption": title}, content=chart, extension=".png"),
+        ]
+
+    def volunteer_week(self, to: Recipient, week: Week, volunteer: VolunteerWeek) -> Outgoing:
+        with self.speaking_to(to) as locale:
+            lines = [
+                _("📅 {name}, your week from {monday}:").format(
+                    name=to.name, monday=day(week.monday, locale)
+                ),
+                _("Your children: {names}").format(names=join(volunteer.children)),
+            ]
+            if volunteer.duty_days:
+                lines.append(
+                    _("On duty at the children's home: {days}").format(
+                        days=join(day(d, locale) for d in volunteer.duty_days)
+                    )
+                )
+            for owed in volunteer.owed:
+                lines.append(
+                    _("• {child}: {what}").format(
+                        child=owed.child_name, what=activities(owed.activities)
+                    )
+                )
+            for visit in volunteer.must_visits:
+                lines.append(
+                    _("❗ Please visit {child} ({concern}) by {day}.").format(
+                        child=visit.child_name,
+                        concern=CONCERN[visit.kind],
+                        day=day(visit.due_at.date(), locale),
+                    )
+                )
+            if not volunteer.owed and not volunteer.must_visits:
+                lines.append(_("Everything for this month is done. Thank you!"))
+            elif volunteer.last_week:
+                lines.append(
+                    _("Last week you recorded {count} things. Thank you!").format(
+                        count=len(volunteer.last_week)
+                    )
+                )
+        return Outgoing(Method.send_message, {"text": "\n".join(lines)})
+
+    # monthly care record ---------------------------------------------------------------
+
+    def care_record(self, to: Recipient, record: SiteRecord) -> list[Outgoing]:
+        with self.speaking_to(to) as locale:
+            month = month_name(record.month, locale)
+            title = _("Care record {month}").format(month=month)
+            gaps = sum(not row.complete for row in record.rows)
+            text = _(
+                "📒 The care record of {site} for {month} is ready: {rows} key children "
+                "and surrogate parents, {gaps} with gaps (marked red). It is due tomorrow."
+            ).format(site=record.site_name, month=month, rows=len(record.rows), gaps=gaps)
+            workbook = care_record_workbook(title, self._record_rows(record), locale)
+        return [
+            Outgoing(Method.send_message, {"text": text}),
+            Outgoing(
+                Method.send_document,
+                {"filename": f"{record.site_name} {title}.xlsx", "caption": title},
+                content=workbook,
+                extension=".xlsx",
+            ),
+        ]
+
+    def _record_rows(self, record: SiteRecord) -> list[RecordRow]:
+        """Rows as printed: a key child without a surrogate parent says so."""
+        nobody = _("(no surrogate parent)")
+        return [
+            row if row.volunteer_name is not None else replace(row, volunteer_name=nobody)
+            for row in record.rows
+        ]
+
+    def township_summary(
+        self, to: Recipient, township: str, month: Month, sites: Sequence[SiteSummary]
+    ) -> list[Outgoing]:
+        with self.speaking_to(to) as locale:
+            title = _("Care records {month}").format(month=month_name(month, locale))
+            text = _(
+                "📒 {township}, care records for {month}: {sites} sites, {complete} of "
+                "{rows} records complete; {uncovered} key children without a surrogate parent."
+            ).format(
+                township=township,
+                month=month_name(month, locale),
+                sites=len(sites),
+                complete=sum(s.complete for s in sites),
+                rows=sum(s.complete + s.incomplete for s in sites),
+                uncovered=sum(s.key_children - s.with_surrogate for s in sites),
+            )
+            workbook = township_summary_workbook(title, sites)
+        return [
+            Outgoing(Method.send_message, {"text": text}),
+            Outgoing(
+                Method.send_document,
+                {"filename": f"{township} {title}.xlsx", "caption": title},
+                content=workbook,
+                extension=".xlsx",
+            ),
         ]
