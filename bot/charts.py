@@ -49,7 +49,15 @@ def completion_chart(bars: Sequence[Completion], *, title: str, axis_label: str)
     """Horizontal bars of this month's completion, one per site (or township), as PNG."""
     font = cjk_font()
     height = 1.2 + 0.32 * max(len(bars), 1)
-    figure = Figure(figsize=(7, height), dpi=100, layout="constrained")
+    figure = Figure(figsize=(7, height), dpi=100)
+    # fixed margins: matplotlib's automatic layout costs as much again as the drawing
+    longest = max((len(bar.name) for bar in bars), default=4)
+    figure.subplots_adjust(
+        left=min(0.45, 0.05 + 0.021 * longest),
+        right=0.97,
+        top=1 - 0.45 / height,
+        bottom=0.6 / height,
+    )
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     names = [bar.name for bar in bars]
