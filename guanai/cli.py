@@ -131,6 +131,40 @@ async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work)
 
 
+async def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
+    from guanai.demo_data import make_demo_district
+
+    async def work(uow: UnitOfWork) -> str:
+        report = await make_demo_district(
+            uow.session,
+            children=args.children,
+            volunteers=args.volunteers,
+            months=args.months,
+            now=SystemClock().now(),
+            tz=settings.tz,
+            seed=args.seed,
+            code=args.code,
+        )
+        return _say(
+            "Made demo district {code}: {sites} sites, {children} children, {volunteers} "
+            "volunteers, {pairings} pairings, {checkins} check-ins.",
+            code=args.code,
+            sites=report.sites,
+            children=report.children,
+            volunteers=report.volunteers,
+            pairings=report.pairings,
+            checkins=report.checkins,
+        )
+
+    return await _in_transaction(settings, work)
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(_say("expected a positive number: {value}", value=value))
+    return int(value)
+
+
 def _telegram_id(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise argparse.ArgumentTypeError(_say("a Telegram id is a number: {value}", value=value))
@@ -171,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     admin_add.add_argument("--telegram-id", required=True, type=_telegram_id)
     admin_add.add_argument("--name", required=True)
     admin_add.add_argument("--scope", required=True, help="code of the site or region")
+
+    demo = add("demo-data", cmd_demo_data, "make a synthetic district to try guanai on")
+    demo.add_argument("--children", type=_positive, default=35_000)
+    demo.add_argument("--volunteers", type=_positive, default=3_500)
+    demo.add_argument("--months", type=_positive, default=12, help="months of check-ins")
+    demo.add_argument("--seed", type=int, default=1, help="the same seed makes the same data")
+    demo.add_argument("--code", default="DEMO", help="code of the district (must be new)")
     return parser
 
 
