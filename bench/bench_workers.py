@@ -58,7 +58,10 @@ async def _timed(label: str, work, repeat: int = 3) -> float:  # type: ignore[no
         result = await work()
         times.append(time.perf_counter() - started)
     best, median = min(times), statistics.median(times)
-    print(f"{label:<58} best {best:6.2f} s  median {median:6.2f} s  ({result})")
+    print(
+        f"{label:<50} best {best:6.2f} s  median {median:6.2f} s  "
+        f"peak {_peak_mb():4.0f} MB  ({result})"
+    )
     return median
 
 
@@ -109,6 +112,7 @@ async def main() -> None:
     engine = make_engine(url, pool_size=2)
     sessionmaker = make_sessionmaker(engine)
     notices = Notices()
+    print(f"{'peak memory after imports':<50} {_peak_mb():4.0f} MB")
     now = dt.datetime.now(tz)
     month = Month.of(now, tz)
     try:

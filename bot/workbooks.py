@@ -83,9 +83,6 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
                 yes if v.unreachable else "",
             ]
         )
-    for row in people.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = _WRAP
 
     completion = workbook.create_sheet()
     _sheet(

@@ -155,14 +155,15 @@ async def compile_records(
     pairing_ids = select(Pairing.id).where(
         Pairing.child_id.in_(key_children), Pairing.role == PairingRole.surrogate
     )
-    for item in await due.due_items(
+    async for batch in due.due_batches(
         session, month=month, tz=tz, selection=due.Selection(scope_path=scope_path)
     ):
-        if item.pairing_id in row_of:
-            row = row_of[item.pairing_id]
-            row.required[item.activity] = item.required
-            if item.missing:
-                row.missing.append(item.activity)
+        for item in batch:
+            if item.pairing_id in row_of:
+                row = row_of[item.pairing_id]
+                row.required[item.activity] = item.required
+                if item.missing:
+                    row.missing.append(item.activity)
     for done in await session.execute(
         select(CheckInActivity.pairing_id, CheckInActivity.activity, CheckInActivity.occurred_at)
         .where(

@@ -118,6 +118,33 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
 
+class _Missing:
+    """What each pairing of the scope still misses in a month, computed once per run: one
+    set-based query for the whole scope is cheaper than asking about thousands of ids."""
+
+    def __init__(self, session: AsyncSession, tz: ZoneInfo, scope_path: str | None) -> None:
+        self._session, self._tz, self._scope_path = session, tz, scope_path
+        self._months: dict[Month, tuple[dict[int, list[Activity]], dict[int, int]]] = {}
+
+    async def of(self, month: Month) -> tuple[dict[int, list[Activity]], dict[int, int]]:
+        """(pairing → missing activities, pairing → child) of the month."""
+        if month not in self._months:
+            missing: dict[int, list[Activity]] = defaultdict(list)
+            child_of: dict[int, int] = {}
+            async for batch in due.due_batches(
+                self._session,
+                month=month,
+                tz=self._tz,
+                selection=due.Selection(scope_path=self._scope_path),
+                only_missing=True,
+            ):
+                for item in batch:
+                    missing[item.pairing_id].append(item.activity)
+                    child_of[item.pairing_id] = item.child_id
+            self._months[month] = (missing, child_of)
+        return self._months[month]
+
+
 async def climb(
     session: AsyncSession,
     *,
@@ -130,9 +157,10 @@ async def climb(
     """One run of the ladder at `now`; safe to repeat and to run in two workers at once."""
     await session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
     report = LadderReport()
-    report.opened = await _open_missed_month(session, now=now, tz=tz, scope_path=scope_path)
+    months = _Missing(session, tz, scope_path)
+    report.opened = await _open_missed_month(session, months, now=now, tz=tz)
     report.opened += await _open_overdue_concerns(session, now=now, scope_path=scope_path)
-    missing, report.closed = await _close_settled(session, now=now, tz=tz)
+    missing, report.closed = await _close_settled(session, months, now=now, scope_path=scope_path)
     due_steps = await _due_steps(session, now=now, tz=tz, scope_path=scope_path)
     if due_steps:
         report.steps, report.messages = await _send_steps(
@@ -157,17 +185,11 @@ def _in_scope(scope_path: str | None):  # type: ignore[no-untyped-def]
 
 
 async def _open_missed_month(
-    session: AsyncSession, *, now: dt.datetime, tz: ZoneInfo, scope_path: str | None
+    session: AsyncSession, months: _Missing, *, now: dt.datetime, tz: ZoneInfo
 ) -> int:
     """One escalation per pairing with something missing in the month just ended."""
     month = Month.of(now, tz).previous()
-    items = await due.due_items(
-        session,
-        month=month,
-        tz=tz,
-        selection=due.Selection(scope_path=scope_path),
-        only_missing=True,
-    )
+    missing, child_of = await months.of(month)
     known = set(
         await session.scalars(
             select(Escalation.item_key).where(
@@ -176,11 +198,6 @@ async def _open_missed_month(
             )
         )
     )
-    missing: dict[int, list[str]] = defaultdict(list)
-    child_of: dict[int, int] = {}
-    for item in items:
-        missing[item.pairing_id].append(item.activity.value)
-        child_of[item.pairing_id] = item.child_id
     rows = [
         {
             "kind": EscalationKind.missed_monthly,
@@ -188,7 +205,7 @@ async def _open_missed_month(
             "child_id": child_of[pairing_id],
             "pairing_id": pairing_id,
             "period_start": month.first_day(),
-            "details": {"missing": activities},
+            "details": {"missing": [a.value for a in activities]},
             "opened_at": now,
         }
         for pairing_id, activities in sorted(missing.items())
@@ -237,39 +254,28 @@ async def _open_overdue_concerns(
 
 
 async def _close_settled(
-    session: AsyncSession, *, now: dt.datetime, tz: ZoneInfo
+    session: AsyncSession, months: _Missing, *, now: dt.datetime, scope_path: str | None
 ) -> tuple[dict[int, tuple[Activity, ...]], int]:
     """Close what needs no one any more; returns what is still missing per escalation."""
     open_months = (
         await session.execute(
-            select(Escalation.id, Escalation.pairing_id, Escalation.period_start).where(
+            select(Escalation.id, Escalation.pairing_id, Escalation.period_start)
+            .join(Child, Child.id == Escalation.child_id)
+            .where(
                 Escalation.kind == EscalationKind.missed_monthly,
                 Escalation.closed_at.is_(None),
+                _in_scope(scope_path),
             )
         )
     ).all()
-    by_month: dict[dt.date, dict[int, int]] = defaultdict(dict)
-    for row in open_months:
-        by_month[row.period_start][row.pairing_id] = row.id
     still_missing: dict[int, tuple[Activity, ...]] = {}
     done: list[int] = []
-    for first_day, escalation_of in by_month.items():
-        month = Month(first_day.year, first_day.month)
-        found: dict[int, list[Activity]] = defaultdict(list)
-        for chunk in _chunks(sorted(escalation_of)):
-            for item in await due.due_items(
-                session,
-                month=month,
-                tz=tz,
-                selection=due.Selection(pairing_ids=chunk),
-                only_missing=True,
-            ):
-                found[item.pairing_id].append(item.activity)
-        for pairing_id, escalation_id in escalation_of.items():
-            if pairing_id in found:
-                still_missing[escalation_id] = tuple(found[pairing_id])
-            else:
-                done.append(escalation_id)
+    for row in open_months:
+        missing, _ = await months.of(Month(row.period_start.year, row.period_start.month))
+        if row.pairing_id in missing:
+            still_missing[row.id] = tuple(missing[row.pairing_id])
+        else:
+            done.append(row.id)
     for chunk in _chunks(sorted(done)):
         await session.execute(
             update(Escalation)
@@ -283,6 +289,7 @@ async def _close_settled(
             Escalation.closed_at.is_(None),
             Escalation.concern_id == Concern.id,
             Concern.closed_at.is_not(None),
+            Escalation.child_id.in_(select(Child.id).where(_in_scope(scope_path))),
         )
         .values(closed_at=now, resolution="done")
     )

@@ -229,16 +229,17 @@ async def compute_week(
         )
     }
     owed: dict[int, list[Activity]] = defaultdict(list)
-    for item in await due.due_items(
+    async for batch in due.due_batches(
         session, month=week.month, tz=tz, selection=due.Selection(scope_path=scope_path)
     ):
-        if item.pairing_id not in pairings:
-            continue
-        site = sites[volunteers[item.volunteer_id].site_id]
-        site.required += item.required
-        site.done += min(item.done, item.required)
-        if item.missing:
-            owed[item.pairing_id].append(item.activity)
+        for item in batch:
+            if item.pairing_id not in pairings:
+                continue
+            site = sites[volunteers[item.volunteer_id].site_id]
+            site.required += item.required
+            site.done += min(item.done, item.required)
+            if item.missing:
+                owed[item.pairing_id].append(item.activity)
     for pairing_id, activities in owed.items():
         volunteer_id, _, child_name = pairings[pairing_id]
         volunteers[volunteer_id].owed.append(Owed(child_name, tuple(activities)))
