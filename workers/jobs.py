@@ -1,22 +1,112 @@
-"""arq jobs: each takes ids, opens one unit of work, calls one domain service.
+"""Periodic jobs: each opens its units of work and calls domain services.
 
-Jobs may run more than once; every one of them is idempotent.
+A job takes `(deps, now, scope)`: `now` is the moment the run believes it is (the cron's
+time, or `guanai jobs run --now`); a job that runs for long reads later moments from
+`deps.clock`. `scope` is a region code or None for everything. Jobs may run more than
+once, or in two workers at once; every one of them is idempotent. Each returns counts
+of what it did, for the log and the operator.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
-from domain import housekeeping
-from workers.context import unit_of_work
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import care_record, housekeeping, ladder, regions, reminders, rosters
+from workers.context import Deps
+
+if TYPE_CHECKING:
+    from bot.notices import Notices
 
 log = logging.getLogger(__name__)
 
 
-async def forget_old_updates(ctx: dict[str, Any]) -> int:
-    async with unit_of_work(ctx) as uow:
-        count = await housekeeping.forget_old_updates(uow.session, now=ctx["clock"].now())
+async def send_outbox(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Drain the outbox; cron starts it every few seconds, one drain runs at a time."""
+    report = await deps.sender.drain(deps.clock)
+    return dataclasses.asdict(report)
+
+
+async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    async with deps.unit_of_work() as uow:
+        count = await housekeeping.forget_old_updates(uow.session, now=now)
         await uow.commit()
     log.info("forgot %d processed update ids", count)
-    return count
+    return {"forgotten": count}
+
+
+@functools.cache
+def _notices() -> Notices:
+    """The renderer of the workers' texts, made once (it compiles the catalogues)."""
+    from bot.notices import Notices  # aiogram: loaded by the jobs that render, only
+
+    return Notices()
+
+
+async def _scope_path(session: AsyncSession, scope: str | None) -> str | None:
+    return None if scope is None else (await regions.by_code(session, scope)).path
+
+
+async def send_reminders(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Today's friendly digests for volunteers (reminder day, must-visits due tomorrow)."""
+    async with deps.unit_of_work() as uow:
+        queued = await reminders.send_reminders(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return {"queued": queued}
+
+
+async def climb_ladder(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Open, close and climb escalations; each step is written with its message."""
+    async with deps.unit_of_work() as uow:
+        report = await ladder.climb(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return dataclasses.asdict(report)
+
+
+async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """This ISO week's rosters for coordinators and volunteers not yet made."""
+    async with deps.unit_of_work() as uow:
+        queued = await rosters.send_rosters(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return {"queued": queued}
+
+
+async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """The monthly care records due tomorrow, to sites and townships."""
+    async with deps.unit_of_work() as uow:
+        queued = await care_record.send_care_records(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return {"queued": queued}
