@@ -34,12 +34,17 @@ from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import Region
 from guanai.migrate import migrate
 from guanai.settings import Settings
+from workers.context import freeze_loaded_modules
 
 SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 
 
 async def _admin(sql: str) -> None:
-    url = make_url(f"{SERVER}/postgres").set(drivername="postgresql")
+    await _admin_in(f"{SERVER}/postgres", sql)
+
+
+async def _admin_in(database_url: str, sql: str) -> None:
+    url = make_url(database_url).set(drivername="postgresql")
     connection = await asyncpg.connect(url.render_as_string(hide_password=False))
     try:
         await connection.execute(sql)
@@ -76,6 +81,9 @@ async def _make_demo(url: str, args: argparse.Namespace) -> None:
     if await demo.wait() != 0:
         raise SystemExit("demo-data failed")
     print(f"{'demo-data':<58} {time.perf_counter() - started:6.1f} s")
+    # what autovacuum does a few minutes after a bulk load: statistics and the visibility
+    # map (without it index-only scans of check-ins go to the heap for every row)
+    await _admin_in(url, "VACUUM ANALYZE")
 
 
 async def main() -> None:
@@ -112,6 +120,7 @@ async def main() -> None:
     engine = make_engine(url, pool_size=2)
     sessionmaker = make_sessionmaker(engine)
     notices = Notices()
+    freeze_loaded_modules()  # as the worker does on start-up
     print(f"{'peak memory after imports':<50} {_peak_mb():4.0f} MB")
     now = dt.datetime.now(tz)
     month = Month.of(now, tz)
