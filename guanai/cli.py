@@ -373,6 +373,40 @@ async def cmd_unpair(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work, audit_details={"scope": args.scope})
 
 
+async def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
+    from guanai.demo_data import make_demo_district
+
+    async def work(uow: UnitOfWork) -> str:
+        report = await make_demo_district(
+            uow.session,
+            children=args.children,
+            volunteers=args.volunteers,
+            months=args.months,
+            now=SystemClock().now(),
+            tz=settings.tz,
+            seed=args.seed,
+            code=args.code,
+        )
+        return _say(
+            "Made demo district {code}: {sites} sites, {children} children, {volunteers} "
+            "volunteers, {pairings} pairings, {checkins} check-ins.",
+            code=args.code,
+            sites=report.sites,
+            children=report.children,
+            volunteers=report.volunteers,
+            pairings=report.pairings,
+            checkins=report.checkins,
+        )
+
+    return await _in_transaction(settings, work)
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(_say("expected a positive number: {value}", value=value))
+    return int(value)
+
+
 def _telegram_id(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise argparse.ArgumentTypeError(_say("a Telegram id is a number: {value}", value=value))
@@ -463,6 +497,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--child", required=True, help="child id or full name")
         sub.add_argument("--scope", help="refuse unless both are in this site or region (code)")
+
+    demo = add("demo-data", cmd_demo_data, "make a synthetic district to try guanai on")
+    demo.add_argument("--children", type=_positive, default=35_000)
+    demo.add_argument("--volunteers", type=_positive, default=3_500)
+    demo.add_argument("--months", type=_positive, default=12, help="months of check-ins")
+    demo.add_argument("--seed", type=int, default=1, help="the same seed makes the same data")
+    demo.add_argument("--code", default="DEMO", help="code of the district (must be new)")
     return parser
 
 

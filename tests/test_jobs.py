@@ -20,7 +20,7 @@ from domain.outbox import Method
 from guanai.settings import Settings
 from tests.conftest import REDIS_URL, SHANGHAI
 from tests.fakes import FakeTelegram
-from workers.app import NoJobsOnQueue, make_worker
+from workers.app import make_worker
 from workers.periodic import PERIODIC
 from workers.queues import Queue
 
@@ -137,6 +137,7 @@ async def test_a_worker_sends_what_was_queued_while_it_was_down(
     assert sorted(statuses) == [OutboxStatus.pending, OutboxStatus.sent]
 
 
-async def test_a_queue_without_jobs_gets_no_worker(settings: Settings) -> None:
-    with pytest.raises(NoJobsOnQueue):
-        make_worker(settings, queue=Queue.escalations)
+async def test_escalations_run_on_a_queue_of_their_own(settings: Settings) -> None:
+    worker = make_worker(settings, queue=Queue.escalations, handle_signals=False)
+    assert set(worker.functions) == {"escalations"}
+    assert worker.queue_name == settings.arq_escalation_queue

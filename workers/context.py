@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -60,8 +61,20 @@ class Deps:
             await self._sender.bot.session.close()
 
 
+def freeze_loaded_modules() -> None:
+    """Load what the jobs render with, then take every object alive now out of the cycle
+    collector's sight. aiogram alone is ~170 MB of objects; without this each full
+    collection walks them all, and reading a district's 110,000 due items took 4 s
+    instead of 1.3 s."""
+    import bot.notices  # noqa: F401  (aiogram, matplotlib, openpyxl)
+
+    gc.collect()
+    gc.freeze()
+
+
 @contextlib.asynccontextmanager
 async def open_deps(settings: Settings, clock: Clock) -> AsyncIterator[Deps]:
+    freeze_loaded_modules()
     engine = make_engine(settings.database_url, pool_size=5)
     deps = Deps(settings, make_sessionmaker(engine), clock)
     try:

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq import Retry
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import housekeeping, photos
+from domain import care_record, housekeeping, ladder, photos, regions, reminders, rosters
 from guanai.settings import Settings
 from workers.context import Deps
 from workers.downloads import TelegramDownloader
+
+if TYPE_CHECKING:
+    from bot.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +69,75 @@ def photo_policy(settings: Settings) -> photos.PhotoPolicy:
         max_attempts=settings.photo_max_attempts,
         first_retry=dt.timedelta(seconds=settings.photo_retry_seconds),
     )
+
+
+@functools.cache
+def _notices() -> Notices:
+    """The renderer of the workers' texts, made once (it compiles the catalogues)."""
+    from bot.notices import Notices  # aiogram: loaded by the jobs that render, only
+
+    return Notices()
+
+
+async def _scope_path(session: AsyncSession, scope: str | None) -> str | None:
+    return None if scope is None else (await regions.by_code(session, scope)).path
+
+
+async def send_reminders(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Today's friendly digests for volunteers (reminder day, must-visits due tomorrow)."""
+    async with deps.unit_of_work() as uow:
+        queued = await reminders.send_reminders(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return {"queued": queued}
+
+
+async def climb_ladder(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Open, close and climb escalations; each step is written with its message."""
+    async with deps.unit_of_work() as uow:
+        report = await ladder.climb(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return dataclasses.asdict(report)
+
+
+async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """This ISO week's rosters for coordinators and volunteers not yet made."""
+    async with deps.unit_of_work() as uow:
+        queued = await rosters.send_rosters(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return {"queued": queued}
+
+
+async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """The monthly care records due tomorrow, to sites and townships."""
+    async with deps.unit_of_work() as uow:
+        queued = await care_record.send_care_records(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            text=_notices(),
+            media_dir=deps.settings.media_dir,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+        await uow.commit()
+    return {"queued": queued}

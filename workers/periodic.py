@@ -57,6 +57,16 @@ PERIODIC: dict[str, Periodic] = {
     for job in (
         Periodic("send-outbox", jobs.send_outbox, every(seconds=5), at_startup=True),
         Periodic("forget-old-updates", jobs.forget_old_updates, Cron(hour=3, minute=17)),
+        Periodic("reminders", jobs.send_reminders, Cron(hour=9, minute=0), scoped=True),
+        Periodic(
+            "escalations",
+            jobs.climb_ladder,
+            Cron(minute=frozenset(range(0, 60, 10))),
+            queue=Queue.escalations,
+            scoped=True,
+        ),
+        Periodic("roster", jobs.send_rosters, Cron(weekday=0, hour=8, minute=0), scoped=True),
+        Periodic("monthly-record", jobs.send_care_records, Cron(hour=8, minute=30), scoped=True),
     )
 }
 

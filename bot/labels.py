@@ -1,0 +1,50 @@
+"""Names of activities and concerns, dates and lists, in the current language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from babel.dates import format_skeleton
+
+from domain.calendar import Month
+from domain.models import Activity, ConcernKind
+
+ACTIVITY = {
+    Activity.home_visit: __("home visit"),
+    Activity.talk: __("heart-to-heart talk"),
+    Activity.homework_check: __("homework check"),
+    Activity.tutoring: __("tutoring"),
+    Activity.family_meal: __("family meal"),
+    Activity.parent_call: __("call with the parents"),
+    Activity.family_call: __("child's call home"),
+    Activity.parent_letter: __("letter to the parents"),
+    Activity.other: __("other"),
+}
+
+CONCERN = {
+    ConcernKind.mood: __("in a bad mood"),
+    ConcernKind.health: __("in poor health"),
+    ConcernKind.grades: __("falling grades"),
+    ConcernKind.late_or_early: __("late or leaving early"),
+    ConcernKind.quarrel: __("quarrel with classmates"),
+    ConcernKind.other: __("other worry"),
+}
+
+
+def day(value: dt.date, locale: str) -> str:
+    return format_skeleton("MMMd", value, locale=locale)
+
+
+def month_name(value: Month, locale: str) -> str:
+    return format_skeleton("yMMM", value.first_day(), locale=locale)
+
+
+def join(parts: Iterable[str]) -> str:
+    return _(", ").join(parts)
+
+
+def activities(items: Iterable[Activity]) -> str:
+    return join(str(ACTIVITY[a]) for a in items)

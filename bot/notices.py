@@ -1,0 +1,327 @@
+"""Messages the workers send, rendered in the recipient's language.
+
+Domain services decide what to say and to whom and hand the facts here; this module
+turns them into Bot API payloads (`Outgoing`). It implements the text protocols of
+`domain.reminders`, `domain.ladder`, `domain.rosters` and `domain.care_record`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.callbacks import EscalationAct, EscalationAction
+from bot.charts import completion_chart
+from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
+from bot.labels import CONCERN, activities, day, join, month_name
+from bot.workbooks import care_record_workbook, roster_workbook, township_summary_workbook
+from domain.calendar import Month
+from domain.care_record import RecordRow, SiteRecord, SiteSummary
+from domain.ladder import EscalationNotice
+from domain.messaging import Outgoing, Recipient
+from domain.models import Activity, EscalationKind
+from domain.outbox import Method
+from domain.reminders import ReminderDigest
+from domain.rosters import ScopeRoster, VolunteerWeek, Week
+
+# A digest lists this many items with buttons; the rest are in the coordinator's
+# overdue list.
+DIGEST_ITEMS = 10
+# A roster message names at most this many people per line; the workbook has them all.
+ROSTER_NAMES = 15
+
+
+def locale_of(to: Recipient) -> str:
+    return to.language if to.language in LOCALES else DEFAULT_LOCALE
+
+
+class Notices:
+    """Renders the workers' messages; one instance per worker (it compiles catalogues)."""
+
+    def __init__(self, i18n: I18n | None = None) -> None:
+        self.i18n = i18n or make_i18n()
+
+    @contextmanager
+    def speaking_to(self, to: Recipient) -> Iterator[str]:
+        with self.i18n.context(), self.i18n.use_locale(locale_of(to)):
+            yield locale_of(to)
+
+    # reminders -------------------------------------------------------------------------
+
+    def reminder(self, to: Recipient, digest: ReminderDigest) -> Outgoing:
+        with self.speaking_to(to) as locale:
+            lines = [
+                _("Hello, {name}! A gentle reminder of what is still open:").format(name=to.name)
+            ]
+            for child in digest.children:
+                by_day: dict[dt.date, list[Activity]] = {}
+                for item in child.items:
+                    by_day.setdefault(item.last_day, []).append(item.activity)
+                what = _("; ").join(
+                    _("{activities} by {day}").format(
+                        activities=activities(acts), day=day(last_day, locale)
+                    )
+                    for last_day, acts in by_day.items()
+                )
+                lines.append(_("• {child}: {what}").format(child=child.child_name, what=what))
+            for concern in digest.concerns:
+                lines.append(
+                    _("❗ Please visit {child} ({concern}) by {day}.").format(
+                        child=concern.child_name,
+                        concern=CONCERN[concern.kind],
+                        day=day(concern.due_at.date(), locale),
+                    )
+                )
+            lines.append(_("When you have done one, just record it in the bot. Thank you!"))
+        return Outgoing(Method.send_message, {"text": "\n".join(lines)})
+
+    # escalations -----------------------------------------------------------------------
+
+    def _what(self, notice: EscalationNotice, locale: str) -> str:
+        if notice.kind is EscalationKind.missed_monthly and notice.month is not None:
+            return _("not done in {month}: {activities}").format(
+                month=month_name(notice.month, locale), activities=activities(notice.missing)
+            )
+        if notice.kind is EscalationKind.must_visit and notice.concern is not None:
+            return _("must-visit not made ({concern})").format(concern=CONCERN[notice.concern])
+        if notice.kind is EscalationKind.dropout:
+            return _("absent from school (drop-out reported)")
+        return _("emergency reported")
+
+    def _overdue(self, notice: EscalationNotice, locale: str) -> str:
+        days = notice.overdue.days
+        deadline = day(notice.deadline.date(), locale)
+        if days < 1:
+            return _("due {deadline}").format(deadline=deadline)
+        return _("{days} days overdue (due {deadline})").format(days=days, deadline=deadline)
+
+    def escalation(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
+        with self.speaking_to(to) as locale:
+            lines = [
+                _("⏰ Overdue (step {step}): {child}, {site}").format(
+                    step=notice.step, child=notice.child_name, site=notice.site_name
+                ),
+                _("What: {what}").format(what=self._what(notice, locale)),
+                _("How long: {overdue}").format(overdue=self._overdue(notice, locale)),
+            ]
+            if notice.volunteers:
+                lines.append(_("Paired volunteer: {names}").format(names=join(notice.volunteers)))
+            lines += self._unreachable(notice.unreachable)
+            markup = self._buttons([(notice.escalation_id, "")])
+        return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+
+    def escalation_digest(self, to: Recipient, notices: Sequence[EscalationNotice]) -> Outgoing:
+        with self.speaking_to(to) as locale:
+            lines = [_("⏰ {count} new overdue items in your area:").format(count=len(notices))]
+            shown = notices[:DIGEST_ITEMS]
+            for number, notice in enumerate(shown, start=1):
+                lines.append(
+                    _("{number}. {child}, {site}: {what}; {overdue}").format(
+                        number=number,
+                        child=notice.child_name,
+                        site=notice.site_name,
+                        what=self._what(notice, locale),
+                        overdue=self._overdue(notice, locale),
+                    )
+                )
+            markup = self._buttons(
+                [(notice.escalation_id, f"{number}. ") for number, notice in enumerate(shown, 1)]
+            )
+            if len(notices) > len(shown):
+                lines.append(
+                    _("… and {more} more: see ⏰ Overdue in the menu.").format(
+                        more=len(notices) - len(shown)
+                    )
+                )
+            unreachable = sorted({name for n in notices for name in n.unreachable})
+            lines += self._unreachable(tuple(unreachable))
+        return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+
+    def _buttons(self, items: Sequence[tuple[int, str]]) -> dict[str, Any]:
+        """A row of 我来处理 / 改派 / 已解决 per escalation, as the Bot API's JSON (built
+        directly: aiogram's keyboard builder deep-copies every button, too slow for a
+        district's first of the month)."""
+        acts = [
+            (EscalationAct.take, _("✋ I'll handle it")),
+            (EscalationAct.reassign, _("🔁 Reassign")),
+            (EscalationAct.resolve, _("✅ Resolved")),
+        ]
+        return {
+            "inline_keyboard": [
+                [
+                    {
+                        "text": f"{prefix}{label}",
+                        "callback_data": EscalationAction(escalation_id=escalation, act=act).pack(),
+                    }
+                    for act, label in acts
+                ]
+                for escalation, prefix in items
+            ]
+        }
+
+    def _unreachable(self, names: Sequence[str]) -> list[str]:
+        if not names:
+            return []
+        return [
+            _("⚠️ The bot cannot reach {names} (blocked or never started it).").format(
+                names=join(names)
+            )
+        ]
+
+    # weekly roster ---------------------------------------------------------------------
+
+    def roster(self, to: Recipient, roster: ScopeRoster) -> list[Outgoing]:
+        """A short message, the workbook and the completion chart."""
+        with self.speaking_to(to) as locale:
+            volunteers = roster.volunteers
+            inactive = [v.name for v in volunteers if v.inactive]
+            unreachable = [v.name for v in volunteers if v.unreachable]
+            required = sum(c.required for c in roster.completion)
+            done = sum(c.done for c in roster.completion)
+            lines = [
+                _("📋 Roster of {scope}, week of {monday}").format(
+                    scope=roster.scope_name, monday=day(roster.week.monday, locale)
+                ),
+                _("{volunteers} volunteers, {children} paired children.").format(
+                    volunteers=len(volunteers), children=sum(len(v.children) for v in volunteers)
+                ),
+                _("This month so far: {share}% of the items done.").format(
+                    share=round(100 * done / required) if required else 100
+                ),
+            ]
+            on_duty = [v for v in volunteers if v.duty_days]
+            if on_duty:
+                lines.append(
+                    _("On duty at the children's home: {names}").format(
+                        names=join(
+                            f"{v.name} {join(day(d, locale) for d in v.duty_days)}"
+                            for v in on_duty[:ROSTER_NAMES]
+                        )
+                    )
+                )
+            if inactive:
+                lines.append(
+                    _("No record for 30 days: {count} ({names})").format(
+                        count=len(inactive), names=join(inactive[:ROSTER_NAMES])
+                    )
+                )
+            lines += self._unreachable(unreachable[:ROSTER_NAMES])
+            lines.append(_("Details in the workbook below."))
+            name = f"{roster.week.iso_week}"
+            title = _("{scope}: completion in {month}").format(
+                scope=roster.scope_name, month=month_name(roster.week.month, locale)
+            )
+            chart = completion_chart(roster.completion, title=title, axis_label=_("Items done (%)"))
+            workbook = roster_workbook(roster, locale)
+            caption = _("Roster {week}").format(week=name)
+        return [
+            Outgoing(Method.send_message, {"text": "\n".join(lines)}),
+            Outgoing(
+                Method.send_document,
+                {"filename": f"{caption}.xlsx", "caption": caption},
+                content=workbook,
+                extension=".xlsx",
+            ),
+            Outgoing(Method.send_photo, {"caption": title}, content=chart, extension=".png"),
+        ]
+
+    def volunteer_week(self, to: Recipient, week: Week, volunteer: VolunteerWeek) -> Outgoing:
+        with self.speaking_to(to) as locale:
+            lines = [
+                _("📅 {name}, your week from {monday}:").format(
+                    name=to.name, monday=day(week.monday, locale)
+                ),
+                _("Your children: {names}").format(names=join(volunteer.children)),
+            ]
+            if volunteer.duty_days:
+                lines.append(
+                    _("On duty at the children's home: {days}").format(
+                        days=join(day(d, locale) for d in volunteer.duty_days)
+                    )
+                )
+            for owed in volunteer.owed:
+                lines.append(
+                    _("• {child}: {what}").format(
+                        child=owed.child_name, what=activities(owed.activities)
+                    )
+                )
+            for visit in volunteer.must_visits:
+                lines.append(
+                    _("❗ Please visit {child} ({concern}) by {day}.").format(
+                        child=visit.child_name,
+                        concern=CONCERN[visit.kind],
+                        day=day(visit.due_at.date(), locale),
+                    )
+                )
+            if not volunteer.owed and not volunteer.must_visits:
+                lines.append(_("Everything for this month is done. Thank you!"))
+            elif volunteer.last_week:
+                lines.append(
+                    _("Last week you recorded {count} things. Thank you!").format(
+                        count=len(volunteer.last_week)
+                    )
+                )
+        return Outgoing(Method.send_message, {"text": "\n".join(lines)})
+
+    # monthly care record ---------------------------------------------------------------
+
+    def care_record(self, to: Recipient, record: SiteRecord) -> list[Outgoing]:
+        with self.speaking_to(to) as locale:
+            month = month_name(record.month, locale)
+            title = _("Care record {month}").format(month=month)
+            gaps = sum(not row.complete for row in record.rows)
+            text = _(
+                "📒 The care record of {site} for {month} is ready: {rows} key children "
+                "and surrogate parents, {gaps} with gaps (marked red). It is due tomorrow."
+            ).format(site=record.site_name, month=month, rows=len(record.rows), gaps=gaps)
+            workbook = care_record_workbook(title, self._record_rows(record), locale)
+        return [
+            Outgoing(Method.send_message, {"text": text}),
+            Outgoing(
+                Method.send_document,
+                {"filename": f"{record.site_name} {title}.xlsx", "caption": title},
+                content=workbook,
+                extension=".xlsx",
+            ),
+        ]
+
+    def _record_rows(self, record: SiteRecord) -> list[RecordRow]:
+        """Rows as printed: a key child without a surrogate parent says so."""
+        nobody = _("(no surrogate parent)")
+        return [
+            row if row.volunteer_name is not None else replace(row, volunteer_name=nobody)
+            for row in record.rows
+        ]
+
+    def township_summary(
+        self, to: Recipient, township: str, month: Month, sites: Sequence[SiteSummary]
+    ) -> list[Outgoing]:
+        with self.speaking_to(to) as locale:
+            title = _("Care records {month}").format(month=month_name(month, locale))
+            text = _(
+                "📒 {township}, care records for {month}: {sites} sites, {complete} of "
+                "{rows} records complete; {uncovered} key children without a surrogate parent."
+            ).format(
+                township=township,
+                month=month_name(month, locale),
+                sites=len(sites),
+                complete=sum(s.complete for s in sites),
+                rows=sum(s.complete + s.incomplete for s in sites),
+                uncovered=sum(s.key_children - s.with_surrogate for s in sites),
+            )
+            workbook = township_summary_workbook(title, sites)
+        return [
+            Outgoing(Method.send_message, {"text": text}),
+            Outgoing(
+                Method.send_document,
+                {"filename": f"{township} {title}.xlsx", "caption": title},
+                content=workbook,
+                extension=".xlsx",
+            ),
+        ]

@@ -1,0 +1,572 @@
+"""The escalation ladder: what is overdue climbs site → township → district.
+
+Each run (the `escalations` job) does, in one transaction:
+
+1. opens an escalation for every item whose deadline has passed: a pairing with
+   something missing in the month just ended, a must-visit concern past its deadline;
+2. closes the ones that settled themselves (the missing check-in arrived, the concern
+   was visited), so the climb stops at once;
+3. decides the steps now due by the kind's delays and writes one `EscalationStep` row
+   per step and recipient together with the outbox message that tells them.
+
+The step row is unique per (escalation, step, recipient) and written in the same
+transaction as its message, and runs hold one advisory lock: a rerun or a second worker
+finds the rows and sends nothing twice. Acknowledging, reassigning or resolving an
+escalation (the coordinators' buttons) stops the climb.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import due
+from domain.calendar import Month
+from domain.deadlines import ancestor_ids, outside_quiet_hours
+from domain.escalations import concern_key, missed_month_key
+from domain.messaging import Outgoing, Recipient, queue, recipients
+from domain.models import (
+    Activity,
+    Child,
+    Concern,
+    ConcernKind,
+    Coordinator,
+    Escalation,
+    EscalationKind,
+    EscalationStep,
+    Pairing,
+    Region,
+    Volunteer,
+)
+
+log = logging.getLogger(__name__)
+
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class LadderRule:
+    """Step n is due at the item's deadline + offsets[n - 1]."""
+
+    offsets: tuple[dt.timedelta, ...]
+    quiet_hours: bool = True  # wait for the morning; emergencies do not
+
+
+# The defaults of DOMAIN.md: a missed month starts at the site on the 1st and climbs
+# slowly; a must-visit starts at its deadline and climbs fast; an emergency or a drop-out
+# reaches every level at once, day or night.
+LADDER_RULES: Mapping[EscalationKind, LadderRule] = {
+    EscalationKind.missed_monthly: LadderRule((0 * DAY, 3 * DAY, 7 * DAY)),
+    EscalationKind.must_visit: LadderRule((0 * DAY, 1 * DAY, 2 * DAY)),
+    EscalationKind.dropout: LadderRule((0 * DAY, 0 * DAY, 0 * DAY), quiet_hours=False),
+    EscalationKind.emergency: LadderRule((0 * DAY, 0 * DAY, 0 * DAY), quiet_hours=False),
+}
+
+# More new steps than this for one person in one run arrive as one digest.
+DIGEST_ABOVE = 3
+
+# Runs of the ladder take turns: the second one sees what the first one wrote.
+_LOCK = 0x4C41444445520001
+
+# Lists of ids longer than this are sent in chunks (PostgreSQL allows 32767 parameters).
+_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class EscalationNotice:
+    """What an escalation message says: which child, what, how long overdue."""
+
+    escalation_id: int
+    step: int
+    kind: EscalationKind
+    child_name: str
+    site_name: str
+    deadline: dt.datetime
+    overdue: dt.timedelta
+    month: Month | None  # a missed month
+    missing: tuple[Activity, ...]  # … and what is missing in it
+    concern: ConcernKind | None  # a must-visit
+    volunteers: tuple[str, ...]  # who should have done it
+    unreachable: tuple[str, ...]  # people on the way the bot cannot reach
+
+
+class EscalationText(Protocol):
+    def escalation(self, to: Recipient, notice: EscalationNotice) -> Outgoing: ...
+
+    def escalation_digest(self, to: Recipient, notices: Sequence[EscalationNotice]) -> Outgoing: ...
+
+
+@dataclass
+class LadderReport:
+    opened: int = 0
+    closed: int = 0
+    steps: int = 0
+    messages: int = 0
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+class _Missing:
+    """What each pairing of the scope still misses in a month, computed once per run: one
+    set-based query for the whole scope is cheaper than asking about thousands of ids."""
+
+    def __init__(self, session: AsyncSession, tz: ZoneInfo, scope_path: str | None) -> None:
+        self._session, self._tz, self._scope_path = session, tz, scope_path
+        self._months: dict[Month, tuple[dict[int, list[Activity]], dict[int, int]]] = {}
+
+    async def of(self, month: Month) -> tuple[dict[int, list[Activity]], dict[int, int]]:
+        """(pairing → missing activities, pairing → child) of the month."""
+        if month not in self._months:
+            missing: dict[int, list[Activity]] = defaultdict(list)
+            child_of: dict[int, int] = {}
+            async for batch in due.due_batches(
+                self._session,
+                month=month,
+                tz=self._tz,
+                selection=due.Selection(scope_path=self._scope_path),
+                only_missing=True,
+            ):
+                for item in batch:
+                    missing[item.pairing_id].append(item.activity)
+                    child_of[item.pairing_id] = item.child_id
+            self._months[month] = (missing, child_of)
+        return self._months[month]
+
+
+async def climb(
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    tz: ZoneInfo,
+    text: EscalationText,
+    media_dir: Path,
+    scope_path: str | None = None,
+) -> LadderReport:
+    """One run of the ladder at `now`; safe to repeat and to run in two workers at once."""
+    await session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
+    report = LadderReport()
+    months = _Missing(session, tz, scope_path)
+    report.opened = await _open_missed_month(session, months, now=now, tz=tz)
+    report.opened += await _open_overdue_concerns(session, now=now, scope_path=scope_path)
+    missing, report.closed = await _close_settled(session, months, now=now, scope_path=scope_path)
+    due_steps = await _due_steps(session, now=now, tz=tz, scope_path=scope_path)
+    if due_steps:
+        report.steps, report.messages = await _send_steps(
+            session, due_steps, missing=missing, now=now, tz=tz, text=text, media_dir=media_dir
+        )
+    log.info(
+        "ladder at %s: %d opened, %d closed, %d steps, %d messages",
+        now.isoformat(),
+        report.opened,
+        report.closed,
+        report.steps,
+        report.messages,
+    )
+    return report
+
+
+def _in_scope(scope_path: str | None):  # type: ignore[no-untyped-def]
+    """Children of the scope (all when None), as a filter on Child.site_id."""
+    if scope_path is None:
+        return Child.id.is_not(None)
+    return Child.site_id.in_(select(Region.id).where(Region.path.startswith(scope_path)))
+
+
+async def _open_missed_month(
+    session: AsyncSession, months: _Missing, *, now: dt.datetime, tz: ZoneInfo
+) -> int:
+    """One escalation per pairing with something missing in the month just ended."""
+    month = Month.of(now, tz).previous()
+    missing, child_of = await months.of(month)
+    known = set(
+        await session.scalars(
+            select(Escalation.item_key).where(
+                Escalation.kind == EscalationKind.missed_monthly,
+                Escalation.period_start == month.first_day(),
+            )
+        )
+    )
+    rows = [
+        {
+            "kind": EscalationKind.missed_monthly,
+            "item_key": key,
+            "child_id": child_of[pairing_id],
+            "pairing_id": pairing_id,
+            "period_start": month.first_day(),
+            "details": {"missing": [a.value for a in activities]},
+            "opened_at": now,
+        }
+        for pairing_id, activities in sorted(missing.items())
+        if (key := missed_month_key(pairing_id, month)) not in known
+    ]
+    if rows:
+        await session.execute(
+            insert(Escalation).on_conflict_do_nothing(index_elements=[Escalation.item_key]), rows
+        )
+    return len(rows)
+
+
+async def _open_overdue_concerns(
+    session: AsyncSession, *, now: dt.datetime, scope_path: str | None
+) -> int:
+    """A must-visit not visited by its deadline escalates from the deadline on."""
+    overdue = (
+        await session.execute(
+            select(Concern.id, Concern.child_id, Concern.kind)
+            .join(Child, Child.id == Concern.child_id)
+            .where(
+                Concern.closed_at.is_(None),
+                Concern.due_at <= now,
+                _in_scope(scope_path),
+                ~select(Escalation.id).where(Escalation.concern_id == Concern.id).exists(),
+            )
+            .order_by(Concern.id)
+        )
+    ).all()
+    if overdue:
+        await session.execute(
+            insert(Escalation).on_conflict_do_nothing(index_elements=[Escalation.item_key]),
+            [
+                {
+                    "kind": EscalationKind.must_visit,
+                    "item_key": concern_key(row.id),
+                    "child_id": row.child_id,
+                    "concern_id": row.id,
+                    "details": {"concern": row.kind.value},
+                    "opened_at": now,
+                }
+                for row in overdue
+            ],
+        )
+    return len(overdue)
+
+
+async def _close_settled(
+    session: AsyncSession, months: _Missing, *, now: dt.datetime, scope_path: str | None
+) -> tuple[dict[int, tuple[Activity, ...]], int]:
+    """Close what needs no one any more; returns what is still missing per escalation."""
+    open_months = (
+        await session.execute(
+            select(Escalation.id, Escalation.pairing_id, Escalation.period_start)
+            .join(Child, Child.id == Escalation.child_id)
+            .where(
+                Escalation.kind == EscalationKind.missed_monthly,
+                Escalation.closed_at.is_(None),
+                _in_scope(scope_path),
+            )
+        )
+    ).all()
+    still_missing: dict[int, tuple[Activity, ...]] = {}
+    done: list[int] = []
+    for row in open_months:
+        missing, _ = await months.of(Month(row.period_start.year, row.period_start.month))
+        if row.pairing_id in missing:
+            still_missing[row.id] = tuple(missing[row.pairing_id])
+        else:
+            done.append(row.id)
+    for chunk in _chunks(sorted(done)):
+        await session.execute(
+            update(Escalation)
+            .where(Escalation.id.in_(chunk), Escalation.closed_at.is_(None))
+            .values(closed_at=now, resolution="done")
+        )
+    visited = await session.execute(
+        update(Escalation)
+        .where(
+            Escalation.kind == EscalationKind.must_visit,
+            Escalation.closed_at.is_(None),
+            Escalation.concern_id == Concern.id,
+            Concern.closed_at.is_not(None),
+            Escalation.child_id.in_(select(Child.id).where(_in_scope(scope_path))),
+        )
+        .values(closed_at=now, resolution="done")
+    )
+    return still_missing, len(done) + int(visited.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _DueStep:
+    escalation_id: int
+    kind: EscalationKind
+    step: int
+    child_id: int
+    pairing_id: int | None
+    concern_id: int | None
+    concern: ConcernKind | None
+    month: Month | None
+    deadline: dt.datetime
+
+
+def _deadline(
+    kind: EscalationKind,
+    *,
+    period_start: dt.date | None,
+    concern_due: dt.datetime | None,
+    opened_at: dt.datetime,
+    tz: ZoneInfo,
+) -> dt.datetime:
+    if kind is EscalationKind.missed_monthly and period_start is not None:
+        return Month(period_start.year, period_start.month).end(tz)
+    if kind is EscalationKind.must_visit and concern_due is not None:
+        return concern_due
+    return opened_at
+
+
+async def _due_steps(
+    session: AsyncSession, *, now: dt.datetime, tz: ZoneInfo, scope_path: str | None
+) -> list[_DueStep]:
+    """Steps of open, unacknowledged escalations whose time has come and not been taken."""
+    last_step = (
+        select(func.max(EscalationStep.step))
+        .where(EscalationStep.escalation_id == Escalation.id)
+        .correlate(Escalation)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                Escalation.id,
+                Escalation.kind,
+                Escalation.child_id,
+                Escalation.pairing_id,
+                Escalation.concern_id,
+                Escalation.period_start,
+                Escalation.opened_at,
+                Concern.due_at,
+                Concern.kind.label("concern_kind"),
+                func.coalesce(last_step, 0).label("last_step"),
+            )
+            .join(Child, Child.id == Escalation.child_id)
+            .outerjoin(Concern, Concern.id == Escalation.concern_id)
+            .where(
+                Escalation.closed_at.is_(None),
+                Escalation.acknowledged_at.is_(None),
+                _in_scope(scope_path),
+            )
+            .order_by(Escalation.id)
+        )
+    ).all()
+    result = []
+    for row in rows:
+        kind = EscalationKind(row.kind)
+        rule = LADDER_RULES[kind]
+        deadline = _deadline(
+            kind,
+            period_start=row.period_start,
+            concern_due=row.due_at,
+            opened_at=row.opened_at,
+            tz=tz,
+        )
+        for step in range(row.last_step + 1, len(rule.offsets) + 1):
+            if deadline + rule.offsets[step - 1] > now:
+                break
+            result.append(
+                _DueStep(
+                    escalation_id=row.id,
+                    kind=kind,
+                    step=step,
+                    child_id=row.child_id,
+                    pairing_id=row.pairing_id,
+                    concern_id=row.concern_id,
+                    concern=ConcernKind(row.concern_kind) if row.concern_kind else None,
+                    month=(
+                        Month(row.period_start.year, row.period_start.month)
+                        if row.period_start
+                        else None
+                    ),
+                    deadline=deadline,
+                )
+            )
+    return result
+
+
+@dataclass(frozen=True)
+class _Children:
+    """What the messages need to know about the escalated children, loaded in bulk."""
+
+    name: dict[int, str]
+    site_name: dict[int, str]
+    chain: dict[int, list[int]]  # child → region ids from the site up to the top
+    volunteers: dict[int, list[int]]  # child → person ids of the active pairings
+    pairing_person: dict[int, int]  # pairing → person id
+
+
+async def _load_children(session: AsyncSession, steps: Sequence[_DueStep]) -> _Children:
+    child_ids = sorted({s.child_id for s in steps})
+    result = _Children({}, {}, {}, defaultdict(list), {})
+    for chunk in _chunks(child_ids):
+        for row in await session.execute(
+            select(Child.id, Child.name, Region.name.label("site"), Region.path)
+            .join(Region, Region.id == Child.site_id)
+            .where(Child.id.in_(chunk))
+        ):
+            result.name[row.id] = row.name
+            result.site_name[row.id] = row.site
+            result.chain[row.id] = list(reversed(ancestor_ids(row.path)))
+        for paired in await session.execute(
+            select(Pairing.id, Pairing.child_id, Pairing.ended_at, Volunteer.person_id)
+            .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
+            .where(Pairing.child_id.in_(chunk))
+        ):
+            result.pairing_person[paired.id] = paired.person_id
+            if paired.ended_at is None:
+                result.volunteers[paired.child_id].append(paired.person_id)
+    return result
+
+
+async def _coordinators(session: AsyncSession, region_ids: set[int]) -> dict[int, list[int]]:
+    rows = await session.execute(
+        select(Coordinator.region_id, Coordinator.person_id)
+        .where(Coordinator.region_id.in_(region_ids), Coordinator.removed_at.is_(None))
+        .order_by(Coordinator.person_id)
+    )
+    found: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        found[row.region_id].append(row.person_id)
+    return found
+
+
+def _recipients_of_step(
+    chain: list[int], step: int, coordinators: dict[int, list[int]], people: dict[int, Recipient]
+) -> tuple[int, list[Recipient], list[Recipient]]:
+    """Step n goes to the coordinators n - 1 levels above the site; a level nobody there
+    can be reached by is passed over to the next one up, and its people are named."""
+    skipped: list[Recipient] = []
+    for region_id in chain[min(step, len(chain)) - 1 :]:
+        here = [people[p] for p in coordinators.get(region_id, [])]
+        reachable = [r for r in here if r.reachable]
+        skipped += [r for r in here if not r.reachable]
+        if reachable:
+            return region_id, reachable, skipped
+    return chain[-1], [], skipped
+
+
+async def _send_steps(
+    session: AsyncSession,
+    steps: Sequence[_DueStep],
+    *,
+    missing: dict[int, tuple[Activity, ...]],
+    now: dt.datetime,
+    tz: ZoneInfo,
+    text: EscalationText,
+    media_dir: Path,
+) -> tuple[int, int]:
+    children = await _load_children(session, steps)
+    region_ids = {region for chain in children.chain.values() for region in chain}
+    coordinators = await _coordinators(session, region_ids)
+    people = await recipients(
+        session,
+        {p for ps in coordinators.values() for p in ps}
+        | {p for ps in children.volunteers.values() for p in ps}
+        | set(children.pairing_person.values()),
+    )
+
+    planned: list[tuple[_DueStep, int, Recipient, EscalationNotice]] = []
+    for due_step in steps:
+        chain = children.chain[due_step.child_id]
+        region_id, heads, skipped = _recipients_of_step(chain, due_step.step, coordinators, people)
+        if not heads:
+            log.warning(
+                "escalation %d step %d: nobody reachable up to region %d",
+                due_step.escalation_id,
+                due_step.step,
+                region_id,
+            )
+            continue
+        if due_step.pairing_id is not None:
+            volunteer_ids = [children.pairing_person[due_step.pairing_id]]
+        else:
+            volunteer_ids = children.volunteers.get(due_step.child_id, [])
+        volunteers = [people[p] for p in volunteer_ids]
+        notice = EscalationNotice(
+            escalation_id=due_step.escalation_id,
+            step=due_step.step,
+            kind=due_step.kind,
+            child_name=children.name[due_step.child_id],
+            site_name=children.site_name[due_step.child_id],
+            deadline=due_step.deadline,
+            overdue=now - due_step.deadline,
+            month=due_step.month,
+            missing=missing.get(due_step.escalation_id, ()),
+            concern=due_step.concern,
+            volunteers=tuple(v.name for v in volunteers),
+            unreachable=tuple(r.name for r in [*skipped, *volunteers] if not r.reachable),
+        )
+        planned.extend((due_step, region_id, head, notice) for head in heads)
+
+    planned.sort(key=lambda p: (p[0].escalation_id, p[0].step, p[2].person_id))
+    inserted = (
+        await session.execute(
+            insert(EscalationStep)
+            .on_conflict_do_nothing()
+            .returning(
+                EscalationStep.id,
+                EscalationStep.escalation_id,
+                EscalationStep.step,
+                EscalationStep.recipient_id,
+            ),
+            [
+                {
+                    "escalation_id": due_step.escalation_id,
+                    "step": due_step.step,
+                    "region_id": region_id,
+                    "recipient_id": to.person_id,
+                    "decided_at": now,
+                }
+                for due_step, region_id, to, _ in planned
+            ],
+        )
+    ).all()
+    step_id = {(r.escalation_id, r.step, r.recipient_id): r.id for r in inserted}
+
+    per_recipient: dict[int, list[tuple[int, _DueStep, EscalationNotice]]] = defaultdict(list)
+    for due_step, _, to, notice in planned:
+        key = (due_step.escalation_id, due_step.step, to.person_id)
+        if key in step_id:
+            per_recipient[to.person_id].append((step_id[key], due_step, notice))
+
+    messages = 0
+    for person_id, new_steps in per_recipient.items():
+        to = people[person_id]
+        urgent = any(not LADDER_RULES[s.kind].quiet_hours for _, s, _ in new_steps)
+        not_before = now if urgent else outside_quiet_hours(now, tz)
+        if len(new_steps) > DIGEST_ABOVE:
+            batches = [(f"escalation-digest:{new_steps[0][0]}", new_steps)]
+        else:
+            batches = [(f"escalation-step:{entry[0]}", [entry]) for entry in new_steps]
+        for dedupe_key, batch in batches:
+            notices = [notice for _, _, notice in batch]
+            message = (
+                text.escalation(to, notices[0])
+                if len(notices) == 1
+                else text.escalation_digest(to, notices)
+            )
+            queued = await queue(
+                session,
+                to=to,
+                message=message,
+                not_before=not_before,
+                dedupe_key=dedupe_key,
+                media_dir=media_dir,
+            )
+            if queued is None:
+                continue
+            messages += 1
+            await session.execute(
+                update(EscalationStep)
+                .where(EscalationStep.id.in_([sid for sid, _, _ in batch]))
+                .values(outbox_id=queued.id)
+            )
+    return len(step_id), messages
