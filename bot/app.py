@@ -9,13 +9,14 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import errors, texts
 from bot.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
 from bot.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
-from bot.routers import common, coordinator, fallback
+from bot.routers import checkin, common, concern, coordinator, fallback, join, volunteer
 from domain.clock import Clock
 from guanai.settings import Settings
 
@@ -42,11 +43,23 @@ def make_dispatcher(
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: RedisStorage,
     clock: Clock,
+    arq_redis: ArqRedis,
     i18n: I18n | None = None,
 ) -> Dispatcher:
+    """`arq_redis` reaches handlers by name, to enqueue jobs after the update commits.
+
+    Updates of one chat are handled one at a time (a lock in Redis): an album's photos
+    arrive as separate updates and must not race on the conversation's state.
+    """
     i18n = i18n or make_i18n()
     dp = Dispatcher(
-        storage=storage, settings=settings, clock=clock, sessionmaker=sessionmaker, i18n=i18n
+        storage=storage,
+        events_isolation=storage.create_isolation(),
+        settings=settings,
+        clock=clock,
+        sessionmaker=sessionmaker,
+        i18n=i18n,
+        arq_redis=arq_redis,
     )
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
     dp.update.outer_middleware(IdentityMiddleware())
@@ -54,6 +67,10 @@ def make_dispatcher(
     dp.include_routers(
         errors.make_router(),
         common.make_router(),
+        join.make_router(),
+        volunteer.make_router(),
+        checkin.make_router(),
+        concern.make_router(),
         coordinator.make_router(),
         fallback.make_router(),
     )

@@ -70,3 +70,19 @@ class InvitationExpired(DomainError):
 
 class InvitationNotForSite(DomainError):
     message = "Invitations are for a school, village or community, not for {code}."
+
+
+class NotYourChild(DomainError):
+    message = "This child is not paired with you."
+
+
+class NoActivity(DomainError):
+    message = "Please choose at least one thing you did."
+
+
+class TooFarBack(DomainError):
+    message = "A visit can be recorded up to {days} days later."
+
+
+class BadVisitAnswer(DomainError):
+    message = "This answer is not one of the choices."

@@ -19,13 +19,18 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from bot.locales import load_translations
-from domain import people, regions
+from domain import invitations, people, regions
 from domain.clock import SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.errors import DomainError
-from domain.models import RegionKind
+from domain.models import InvitationRole, RegionKind, VolunteerKind
 from guanai.migrate import migrate
 from guanai.settings import Settings
+
+
+class TelegramUnavailable(DomainError):
+    message = "cannot reach Telegram at {url} to learn the bot's username; pass --bot-username"
+
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 
@@ -131,6 +136,56 @@ async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work)
 
 
+async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    """Print a fresh invitation link (or, without a bot username, the token and how to use it)."""
+    username = args.bot_username or await _bot_username(settings)
+
+    async def work(uow: UnitOfWork) -> str:
+        invitation = await invitations.create(
+            uow.session,
+            region=await regions.by_code(uow.session, args.site),
+            role=InvitationRole(args.role),
+            volunteer_kind=VolunteerKind(args.kind),
+            created_by=None,
+            at=SystemClock().now(),
+        )
+        expires = invitation.invitation.expires_at.astimezone(settings.tz).date().isoformat()
+        if username is None:
+            return _say(
+                "Invitation token: {token}\nThe link is https://t.me/<bot username>?start={token}"
+                " — set BOT_TOKEN or pass --bot-username to print it. Valid until {expires}, "
+                "for one person.",
+                token=invitation.token,
+                expires=expires,
+            )
+        from aiogram.utils.deep_linking import create_deep_link  # slow to import: only here
+
+        return _say(
+            "{link}\nSend this link to one person; it is valid until {expires}.",
+            link=create_deep_link(username, "start", invitation.token),
+            expires=expires,
+        )
+
+    return await _in_transaction(settings, work)
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    """The bot's username from Telegram's getMe, when a token is configured."""
+    if settings.bot_token is None:
+        return None
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.app import make_bot
+
+    bot = make_bot(settings)
+    try:
+        return (await bot.me()).username
+    except (TelegramAPIError, OSError) as error:
+        raise TelegramUnavailable(url=settings.bot_api_url) from error
+    finally:
+        await bot.session.close()
+
+
 def _telegram_id(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise argparse.ArgumentTypeError(_say("a Telegram id is a number: {value}", value=value))
@@ -171,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     admin_add.add_argument("--telegram-id", required=True, type=_telegram_id)
     admin_add.add_argument("--name", required=True)
     admin_add.add_argument("--scope", required=True, help="code of the site or region")
+
+    invite = add("invite", cmd_invite, "print a single-use invitation link for one person")
+    invite.add_argument("--site", required=True, help="code of the site (or region) to join")
+    invite.add_argument(
+        "--kind", default=VolunteerKind.surrogate.value, choices=[k.value for k in VolunteerKind]
+    )
+    invite.add_argument(
+        "--role", default=InvitationRole.volunteer.value, choices=[r.value for r in InvitationRole]
+    )
+    invite.add_argument("--bot-username", help="the bot's @username, if BOT_TOKEN is not set here")
     return parser
 
 

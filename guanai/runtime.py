@@ -12,6 +12,8 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiogram import Bot
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -84,15 +86,26 @@ async def bot_parts(settings: Settings) -> AsyncIterator[tuple[Bot, Redis]]:
         await bot.session.close()
 
 
+@contextlib.asynccontextmanager
+async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """The pool the bot enqueues jobs through (photos to fetch, after the update commits)."""
+    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
 async def run_bot(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     try:
-        async with bot_parts(settings) as (bot, redis):
+        async with bot_parts(settings) as (bot, redis), arq_pool(settings) as arq_redis:
             dp = make_dispatcher(
                 settings=settings,
                 sessionmaker=make_sessionmaker(engine),
                 storage=make_storage(settings, redis),
                 clock=SystemClock(),
+                arq_redis=arq_redis,
             )
             await bot.delete_webhook(drop_pending_updates=False)
             await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
