@@ -151,6 +151,10 @@ async def activities_done(query: CallbackQuery, state: FSMContext) -> None:
         )
 
 
+async def activities_expected(message: Message) -> None:
+    await message.answer(_("Please tap what you did in the message above, then “Next”."))
+
+
 # ---------------------------------------------------------------- photos
 
 
@@ -487,6 +491,7 @@ def make_router() -> Router:
     router.callback_query.register(
         activities_done, CheckIn.activities, CheckInStep.filter(F.act == CheckInAct.next)
     )
+    router.message.register(activities_expected, CheckIn.activities)
 
     router.message.register(photo_sent, CheckIn.photos, photo)
     router.callback_query.register(
