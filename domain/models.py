@@ -606,9 +606,11 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = _now()
 
     __table_args__ = (
+        # (not_before, id) is the claim's order: the next row is read off the index, no sort
         Index(
             "ix_outbox_due",
             "not_before",
+            "id",
             postgresql_where=text("status = 'pending'"),
         ),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import gettext
 import logging
@@ -20,12 +21,13 @@ from typing import Any
 
 from bot.locales import load_translations
 from domain import invitations, people, regions
-from domain.clock import SystemClock
+from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.errors import DomainError
 from domain.models import InvitationRole, RegionKind, VolunteerKind
 from guanai.migrate import migrate
 from guanai.settings import Settings
+from workers.queues import Queue
 
 
 class TelegramUnavailable(DomainError):
@@ -33,6 +35,10 @@ class TelegramUnavailable(DomainError):
 
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+
+
+class BadMoment(DomainError):
+    message = "{value} is not a moment: write it as ISO-8601, e.g. 2026-11-20T09:00+08:00."
 
 
 def _locale() -> str:
@@ -72,12 +78,12 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(settings: Settings, main: str, *, bot: bool) -> int:
+async def _serve(settings: Settings, main: str, *, bot: bool, **options: Any) -> int:
     """Run `guanai.runtime.<main>` until SIGINT or SIGTERM."""
     from guanai import runtime  # aiogram takes seconds to import: only commands that serve load it
 
     await runtime.prepare(settings, needs_bot=bot)
-    task = asyncio.ensure_future(getattr(runtime, main)(settings))
+    task = asyncio.ensure_future(getattr(runtime, main)(settings, **options))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
@@ -95,7 +101,39 @@ async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(settings, "run_worker", bot=False)
+    queue = Queue(args.queue)
+    # the main queue's worker drains the outbox, so it needs the bot's token
+    return await _serve(settings, "run_worker", bot=queue is Queue.main, queue=queue)
+
+
+async def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.periodic import PERIODIC
+
+    for job in PERIODIC.values():
+        line = _say("{name} (queue {queue})", name=job.name, queue=job.queue.value)
+        print(line + (_say(", takes --scope") if job.scoped else ""))
+    return 0
+
+
+def _moment(value: str, settings: Settings) -> dt.datetime:
+    """An ISO-8601 moment; without an offset it is read in the deployment's timezone."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise BadMoment(value=value) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=settings.tz)
+
+
+async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.context import open_deps
+    from workers.periodic import run_once
+
+    clock = FixedClock(_moment(args.now, settings)) if args.now else SystemClock()
+    async with open_deps(settings, clock) as deps:
+        counts = await run_once(deps, args.name, now=clock.now(), scope=args.scope)
+    summary = ", ".join(f"{key} {value}" for key, value in counts.items())
+    print(_say("{name} done: {summary}", name=args.name, summary=summary or "-"))
+    return 0
 
 
 async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -208,7 +246,32 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", cmd_migrate, "apply all migrations, creating the database if needed")
     add("run", cmd_run, "migrate, then run the bot and the worker in one process")
     add("bot", cmd_bot, "run the bot alone (long polling)")
-    add("worker", cmd_worker, "run the background worker alone")
+    worker = add("worker", cmd_worker, "run the background worker alone")
+    worker.add_argument(
+        "--queue",
+        choices=[queue.value for queue in Queue],
+        default=Queue.main.value,
+        help="escalations: the escalation jobs alone, with short timeouts (default: main)",
+    )
+
+    jobs = commands.add_parser(
+        "jobs", help="the periodic jobs, by hand", description="the periodic jobs, by hand"
+    )
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
+    add("list", cmd_jobs_list, "list the periodic jobs", into=jobs_commands)
+    jobs_run = add(
+        "run",
+        cmd_jobs_run,
+        "run a periodic job once, now or at a given moment",
+        into=jobs_commands,
+    )
+    jobs_run.add_argument("name", metavar="NAME", help="a name from `guanai jobs list`")
+    jobs_run.add_argument(
+        "--now",
+        metavar="ISO-8601",
+        help="the moment the job believes it is, e.g. 2026-11-20T09:00 (default: now)",
+    )
+    jobs_run.add_argument("--scope", metavar="CODE", help="only this region and what is under it")
 
     site = commands.add_parser("site", help="the region tree", description="the region tree")
     site_commands = site.add_subparsers(dest="site_command", required=True, metavar="COMMAND")

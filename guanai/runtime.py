@@ -27,6 +27,8 @@ from domain.errors import DomainError
 from guanai.migrate import migrate
 from guanai.settings import Settings
 from workers.app import make_worker
+from workers.periodic import on_queue
+from workers.queues import Queue
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,8 @@ async def run_bot(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def run_worker(settings: Settings) -> None:
-    worker = make_worker(settings, handle_signals=False)
+async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
+    worker = make_worker(settings, queue=queue, handle_signals=False)
     try:
         await worker.async_run()
     finally:
@@ -122,7 +124,9 @@ async def run_worker(settings: Settings) -> None:
 
 
 async def run_all(settings: Settings) -> None:
-    """The bot and the worker in one process: what a small deployment runs."""
+    """The bot and a worker for each queue in one process: what a small deployment runs."""
     async with asyncio.TaskGroup() as group:
         group.create_task(run_bot(settings))
-        group.create_task(run_worker(settings))
+        for queue in Queue:
+            if on_queue(queue):
+                group.create_task(run_worker(settings, queue))

@@ -1,41 +1,66 @@
-"""The arq worker, built from settings (never at import)."""
+"""The arq workers, built from settings (never at import): one per queue."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 from arq.worker import Worker
 
 from domain.clock import Clock, SystemClock
-from domain.db import make_engine, make_sessionmaker
+from domain.errors import DomainError
 from guanai.settings import Settings
-from workers import jobs
+from workers.context import Deps, open_deps
+from workers.periodic import MAX_TRIES, Periodic, on_queue
+from workers.queues import QUEUE_TIMEOUT, Queue, queue_name
+
+
+class NoJobsOnQueue(DomainError):
+    message = "No periodic job runs on the {queue} queue yet."
+
+
+def _cron(job: Periodic) -> CronJob:
+    async def run(ctx: dict[str, Any]) -> dict[str, int]:
+        deps: Deps = ctx["deps"]
+        return dict(await job.run(deps, deps.clock.now(), None))
+
+    return cron(
+        run,
+        name=job.name,
+        run_at_startup=job.at_startup,
+        timeout=QUEUE_TIMEOUT[job.queue],
+        max_tries=MAX_TRIES,
+        **job.cron_fields(),
+    )
 
 
 def make_worker(
     settings: Settings,
     *,
+    queue: Queue = Queue.main,
     clock: Clock | None = None,
     burst: bool = False,
     handle_signals: bool = True,
 ) -> Worker:
+    periodic = on_queue(queue)
+    if not periodic:
+        raise NoJobsOnQueue(queue=queue.value)
+
     async def on_startup(ctx: dict[str, Any]) -> None:
-        engine = make_engine(settings.database_url, pool_size=5)
-        ctx.update(
-            settings=settings,
-            engine=engine,
-            sessionmaker=make_sessionmaker(engine),
-            clock=clock or SystemClock(),
-        )
+        stack = contextlib.AsyncExitStack()
+        ctx["stack"] = stack
+        ctx["deps"] = await stack.enter_async_context(open_deps(settings, clock or SystemClock()))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["engine"].dispose()
+        await ctx["stack"].aclose()
 
     return Worker(
-        cron_jobs=[cron(jobs.forget_old_updates, hour={3}, minute={17})],
-        queue_name=settings.arq_queue,
+        cron_jobs=[_cron(job) for job in periodic],
+        queue_name=queue_name(settings, queue),
+        job_timeout=QUEUE_TIMEOUT[queue],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         on_startup=on_startup,
         on_shutdown=on_shutdown,

@@ -1,0 +1,142 @@
+"""Periodic jobs: by hand through `guanai jobs`, and by arq's cron in a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+import tempfile
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain import outbox
+from domain.clock import FixedClock
+from domain.db import UnitOfWork
+from domain.models import OutboxMessage, OutboxStatus
+from domain.outbox import Method
+from guanai.settings import Settings
+from tests.conftest import REDIS_URL, SHANGHAI
+from tests.fakes import FakeTelegram
+from workers.app import NoJobsOnQueue, make_worker
+from workers.periodic import PERIODIC
+from workers.queues import Queue
+
+TEN = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)
+
+
+async def guanai(settings: Settings, *args: str) -> tuple[int, str, str]:
+    """Run the `guanai` command in a process of its own, without blocking the fake's loop."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL")}
+    env.update(
+        BOT_TOKEN="4242:TEST-TOKEN",
+        BOT_API_URL=settings.bot_api_url,
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=REDIS_URL,
+        REDIS_PREFIX=settings.redis_prefix,
+        MEDIA_DIR=str(settings.media_dir),
+        LANG="en_US.UTF-8",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "guanai.cli",
+        *args,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode or 0, stdout.decode(), stderr.decode()
+
+
+async def queue_reminders(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with UnitOfWork(sessionmaker) as uow:
+        for chat_id, text, at in ((11, "上午好", TEN), (12, "中午好", TEN + dt.timedelta(hours=2))):
+            await outbox.enqueue(
+                uow.session,
+                chat_id=chat_id,
+                method=Method.send_message,
+                payload={"text": text},
+                not_before=at,
+            )
+        await uow.commit()
+
+
+async def sent_at(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, dt.datetime | None]:
+    async with UnitOfWork(sessionmaker) as uow:
+        rows = await uow.session.execute(select(OutboxMessage.chat_id, OutboxMessage.sent_at))
+        return {chat_id: at for chat_id, at in rows}
+
+
+async def test_jobs_list_names_every_job(settings: Settings) -> None:
+    code, stdout, _ = await guanai(settings, "jobs", "list")
+    assert code == 0
+    assert [line.split()[0] for line in stdout.splitlines()] == list(PERIODIC)
+
+
+async def test_jobs_run_sends_what_is_due_at_the_given_moment(
+    settings: Settings,
+    fake_telegram: FakeTelegram,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await queue_reminders(sessionmaker)
+
+    code, stdout, stderr = await guanai(
+        settings, "jobs", "run", "send-outbox", "--now", "2026-11-16T10:00+08:00"
+    )
+    assert code == 0, stderr
+    assert "send-outbox done: sent 1" in stdout
+    assert [m.text for m in fake_telegram.sent] == ["上午好"]
+    assert await sent_at(sessionmaker) == {11: TEN, 12: None}
+
+    # without an offset the moment is read in the deployment's timezone (Asia/Shanghai)
+    code, _, stderr = await guanai(
+        settings, "jobs", "run", "send-outbox", "--now", "2026-11-16T12:00"
+    )
+    assert code == 0, stderr
+    assert [m.text for m in fake_telegram.sent] == ["上午好", "中午好"]
+    assert (await sent_at(sessionmaker))[12] == TEN + dt.timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("run", "roster-now"), "There is no job called roster-now. The jobs are: send-outbox"),
+        (("run", "send-outbox", "--now", "next monday"), "next monday is not a moment"),
+        (("run", "send-outbox", "--scope", "S1"), "takes no --scope"),
+    ],
+)
+async def test_jobs_run_refuses_bad_input_in_one_line(
+    settings: Settings, args: tuple[str, ...], says: str
+) -> None:
+    code, stdout, stderr = await guanai(settings, "jobs", *args)
+    assert code == 1
+    assert says in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert stdout == ""
+
+
+async def test_a_worker_sends_what_was_queued_while_it_was_down(
+    settings: Settings,
+    fake_telegram: FakeTelegram,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await queue_reminders(sessionmaker)  # queued before the worker exists: as after a restart
+    worker = make_worker(settings, clock=FixedClock(TEN), burst=True, handle_signals=False)
+    try:
+        await worker.async_run()  # burst: runs the start-up drain, then stops
+    finally:
+        await worker.close()
+
+    assert [m.text for m in fake_telegram.sent] == ["上午好"]
+    async with UnitOfWork(sessionmaker) as uow:
+        statuses = (await uow.session.scalars(select(OutboxMessage.status))).all()
+    assert sorted(statuses) == [OutboxStatus.pending, OutboxStatus.sent]
+
+
+async def test_a_queue_without_jobs_gets_no_worker(settings: Settings) -> None:
+    with pytest.raises(NoJobsOnQueue):
+        make_worker(settings, queue=Queue.escalations)

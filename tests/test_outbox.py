@@ -1,0 +1,162 @@
+"""The outbox as rows: queueing, claiming, and who is unreachable."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain import outbox, regions
+from domain.clock import FixedClock
+from domain.db import UnitOfWork
+from domain.models import OutboxMessage, OutboxStatus, Person, RegionKind, Volunteer, VolunteerKind
+from domain.outbox import Method
+
+
+async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
+    session: AsyncSession, clock: FixedClock
+) -> None:
+    first = await outbox.enqueue(
+        session,
+        chat_id=7,
+        method=Method.send_message,
+        payload={"text": "你好"},
+        not_before=clock.now(),
+        dedupe_key="reminder:7:2026-11",
+    )
+    second = await outbox.enqueue(
+        session,
+        chat_id=7,
+        method=Method.send_message,
+        payload={"text": "你好 again"},
+        not_before=clock.now(),
+        dedupe_key="reminder:7:2026-11",
+    )
+    assert first is not None and first.status is OutboxStatus.pending
+    assert second is None
+    texts = (await session.scalars(select(OutboxMessage.payload))).all()
+    assert texts == [{"text": "你好"}]
+
+
+@pytest.mark.parametrize(
+    ("method", "payload"),
+    [
+        (Method.send_message, {"text": ""}),
+        (Method.send_message, {"text": "hi", "photo": "x"}),
+        (Method.send_document, {"caption": "no file"}),
+        (Method.send_document, {"path": "a.xlsx", "file_id": "F"}),
+        (Method.send_photo, {"path": "../etc/passwd"}),
+        (Method.send_photo, {"path": "/etc/passwd"}),
+    ],
+)
+async def test_a_payload_the_sender_could_not_send_is_refused(
+    session: AsyncSession, clock: FixedClock, method: Method, payload: dict[str, str]
+) -> None:
+    with pytest.raises(ValueError):
+        await outbox.enqueue(
+            session, chat_id=7, method=method, payload=payload, not_before=clock.now()
+        )
+    assert (await session.scalars(select(OutboxMessage))).all() == []
+
+
+async def test_claims_take_due_rows_oldest_first_and_skip_held_ones(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock
+) -> None:
+    now = clock.now()
+    async with UnitOfWork(sessionmaker) as uow:
+        for chat, delay in ((1, 0), (2, -60), (3, 0), (4, 3600)):
+            await outbox.enqueue(
+                uow.session,
+                chat_id=chat,
+                method=Method.send_message,
+                payload={"text": f"to {chat}"},
+                not_before=now + dt.timedelta(seconds=delay),
+            )
+        await uow.commit()
+
+    async with UnitOfWork(sessionmaker) as first, UnitOfWork(sessionmaker) as second:
+        held = await outbox.claim(first.session, now=now, limit=1)
+        # the first claim is not committed yet: its row is locked, so the second skips it
+        others = await outbox.claim(second.session, now=now, limit=5, skip_chats=[3])
+        await first.commit()
+        await second.commit()
+
+    assert [row.chat_id for row in held] == [2]
+    assert [row.chat_id for row in others] == [1]  # 3 is skipped, 4 is not due
+    assert all(r.status is OutboxStatus.sending and r.attempts == 1 for r in held + others)
+    async with UnitOfWork(sessionmaker) as uow:
+        assert await outbox.has_due(uow.session, now=now)
+        assert [r.chat_id for r in await outbox.claim(uow.session, now=now, limit=5)] == [3]
+        assert not await outbox.has_due(uow.session, now=now)
+
+
+async def test_a_claim_left_behind_becomes_uncertain_only_after_the_timeout(
+    session: AsyncSession, clock: FixedClock
+) -> None:
+    now = clock.now()
+    for chat in (1, 2):
+        await outbox.enqueue(
+            session,
+            chat_id=chat,
+            method=Method.send_message,
+            payload={"text": "x"},
+            not_before=now,
+        )
+    old, fresh = await outbox.claim(session, now=now, limit=2)
+    old.claimed_at = now - outbox.CLAIM_TIMEOUT - dt.timedelta(seconds=1)
+    await session.flush()
+
+    assert await outbox.expire_claims(session, now=now) == [old.id]
+
+    await session.refresh(old)
+    await session.refresh(fresh)
+    assert old.status is OutboxStatus.uncertain
+    assert fresh.status is OutboxStatus.sending
+
+
+async def test_unreachable_people_are_listed_for_the_scope_that_holds_them(
+    session: AsyncSession, clock: FixedClock
+) -> None:
+    now = clock.now()
+    town = await regions.add_region(
+        session, code="T1", name="镇", kind=RegionKind.township, parent_code=None, at=now
+    )
+    school = await regions.add_region(
+        session, code="S1", name="小学", kind=RegionKind.school, parent_code="T1", at=now
+    )
+    other = await regions.add_region(
+        session, code="S2", name="另一小学", kind=RegionKind.school, parent_code=None, at=now
+    )
+    people = [Person(telegram_id=100 + i, name=f"志愿者{i}") for i in range(3)]
+    session.add_all(people)
+    await session.flush()
+    for person, site in zip(people, (school, school, other), strict=True):
+        session.add(Volunteer(person_id=person.id, site_id=site.id, kind=VolunteerKind.wulao))
+    earlier = now - dt.timedelta(days=30)
+    people[1].unreachable_at = earlier
+    await session.flush()
+
+    for person in people:
+        row = await outbox.enqueue(
+            session,
+            chat_id=person.telegram_id or 0,
+            method=Method.send_message,
+            payload={"text": "x"},
+            not_before=now,
+        )
+        assert row is not None
+    for row in await outbox.claim(session, now=now, limit=3):
+        await outbox.mark_blocked(
+            session, row.id, chat_id=row.chat_id, at=now, error="Forbidden: bot was blocked"
+        )
+
+    since_last_week = await outbox.unreachable_since(
+        session, region_path=town.path, since=now - dt.timedelta(days=7)
+    )
+    assert [u.person_id for u in since_last_week] == [people[0].id]
+    assert since_last_week[0].since == now
+    # the first time counts: someone unreachable for a month stays so since then
+    whole_town = await outbox.unreachable_since(session, region_path=town.path, since=earlier)
+    assert [u.person_id for u in whole_town] == [people[1].id, people[0].id]
