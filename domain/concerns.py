@@ -68,6 +68,7 @@ async def coordinators_to_tell(session: AsyncSession, site: Region) -> list[Reci
 class Raised:
     concern: Concern
     child: Child
+    site: Region
     recipients: list[Recipient]
 
 
@@ -103,5 +104,8 @@ async def raise_concern(
         details={"concern_id": concern.id, "kind": kind.value},
     )
     return Raised(
-        concern=concern, child=child, recipients=await coordinators_to_tell(session, site)
+        concern=concern,
+        child=child,
+        site=site,
+        recipients=await coordinators_to_tell(session, site),
     )

@@ -7,10 +7,11 @@ from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import keyboards, render, texts
+from bot import keyboards, notices, render, texts
 from bot.callbacks import ConcernChoice, ConcernSkipNote, ConcernStart
 from bot.routers.volunteer import my_pairing
 from domain import caseload, concerns
@@ -71,9 +72,10 @@ async def note_typed(
     me: Identity,
     clock: Clock,
     settings: Settings,
+    i18n: I18n,
 ) -> None:
     note = (message.text or "").strip()[:MAX_NOTE] or None
-    await _raise(message, state, session, me, clock, settings, note=note)
+    await _raise(message, state, session, me, clock, settings, i18n, note=note)
 
 
 async def note_skipped(
@@ -83,11 +85,12 @@ async def note_skipped(
     me: Identity,
     clock: Clock,
     settings: Settings,
+    i18n: I18n,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _raise(query.message, state, session, me, clock, settings, note=None)
+        await _raise(query.message, state, session, me, clock, settings, i18n, note=None)
 
 
 async def _raise(
@@ -97,6 +100,7 @@ async def _raise(
     me: Identity,
     clock: Clock,
     settings: Settings,
+    i18n: I18n,
     *,
     note: str | None,
 ) -> None:
@@ -116,6 +120,15 @@ async def _raise(
         note=note,
         raised_by=me.person_id,
         now=now,
+    )
+    await notices.concern_raised(
+        session,
+        raised,
+        raised_by=me.name,
+        site=raised.site.name,
+        i18n=i18n,
+        now=now,
+        tz=settings.tz,
     )
     await message.answer(
         _(
