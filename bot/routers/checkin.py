@@ -33,6 +33,7 @@ from bot.callbacks import (
     CheckInWhen,
     VisitAnswer,
 )
+from bot.filters import When
 from bot.routers.volunteer import my_pairing
 from domain import caseload, checkins, due
 from domain.calendar import Month
@@ -62,13 +63,14 @@ class CheckIn(StatesGroup):
 async def from_menu(
     message: Message, state: FSMContext, session: AsyncSession, me: Identity
 ) -> None:
-    await state.clear()
     children = await caseload.active_children(session, volunteer_ids=me.volunteer_ids)
-    if not children:
-        await message.answer(_("No children are paired with you yet."))
-    elif len(children) == 1:
+    if len(children) == 1:  # a new conversation replaces any earlier one
         child_id, name, _pairing = children[0]
         await _ask_activities(message, state, child_id=child_id, child_name=name)
+        return
+    await state.clear()
+    if not children:
+        await message.answer(_("No children are paired with you yet."))
     else:
         await message.answer(
             _("Whom did you see?"),
@@ -92,7 +94,6 @@ async def child_chosen(
     await query.answer()
     if isinstance(query.message, Message):
         name = await caseload.child_name(session, pairing.child_id)
-        await state.clear()
         await _ask_activities(query.message, state, child_id=pairing.child_id, child_name=name)
 
 
@@ -124,12 +125,14 @@ async def _ask_activities(
 async def activity_toggled(
     query: CallbackQuery, callback_data: ActivityToggle, state: FSMContext
 ) -> None:
-    chosen = [Activity(a) for a in (await state.get_data())["activities"]]
+    data = await state.get_data()
+    chosen = [Activity(a) for a in data["activities"]]
     if callback_data.activity in chosen:
         chosen.remove(callback_data.activity)
     else:
         chosen.append(callback_data.activity)
-    await state.update_data(activities=[a.value for a in chosen])
+    data["activities"] = [a.value for a in chosen]
+    await state.set_data(data)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=keyboards.activities(chosen))
@@ -217,12 +220,17 @@ async def photo_expected(message: Message) -> None:
 
 
 async def more_photo(
-    message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    clock: Clock,
+    settings: Settings,
+    raw_state: str | None,
 ) -> None:
     """A photo after the photo step is kept: the rest of an album quietly, others answered."""
     data, same_album = await _add_photo(message, state)
     today = _today(clock, settings)
-    if await state.get_state() == CheckIn.summary:
+    if raw_state == CheckIn.summary.state:
         if same_album:
             await _edit_summary(bot, message.chat.id, data, today)
         else:
@@ -326,14 +334,14 @@ def _summary_text(data: dict[str, Any], today: dt.date) -> str:
 async def _show_summary(
     message: Message, state: FSMContext, data: dict[str, Any], today: dt.date
 ) -> None:
-    await state.set_state(CheckIn.summary)
     sent = await message.answer(
         _summary_text(data, today),
         reply_markup=keyboards.summary(
             data["key"], days_back=data["days_back"], today=today, earlier=False
         ),
     )
-    await state.update_data(summary_id=sent.message_id)
+    await state.set_state(CheckIn.summary)
+    await state.set_data({**data, "summary_id": sent.message_id})
 
 
 async def _edit_summary(
@@ -439,11 +447,11 @@ async def confirmed(
     clock: Clock,
     settings: Settings,
     arq_redis: ArqRedis,
+    raw_state: str | None,
 ) -> None:
     """Store the check-in once. A second press (or a redelivered one) finds the first."""
-    data = await state.get_data()
-    in_summary = await state.get_state() == CheckIn.summary
-    if not in_summary or data.get("key") != callback_data.key:
+    data = await state.get_data() if raw_state == CheckIn.summary.state else {}
+    if data.get("key") != callback_data.key:
         existing = await checkins.by_key(session, callback_data.key)
         if existing is not None and existing.volunteer_id in me.volunteer_ids:
             await query.answer(_("Already saved. Thank you!"))
@@ -481,9 +489,9 @@ def make_router() -> Router:
     router = Router(name="checkin")
     router.message.filter(MagicData(F.me.is_volunteer))
     router.callback_query.filter(MagicData(F.me.is_volunteer))
-    photo = F.photo | F.document.mime_type.startswith("image/")
+    photo = When(F.photo | F.document.mime_type.startswith("image/"))
 
-    router.message.register(from_menu, F.text == texts.CHECK_IN)
+    router.message.register(from_menu, When(F.text == texts.CHECK_IN))
     router.callback_query.register(child_chosen, CheckInStart.filter())
     router.callback_query.register(confirmed, CheckInConfirm.filter())
 
@@ -504,7 +512,9 @@ def make_router() -> Router:
     router.message.register(answer_expected, CheckIn.questions)
 
     router.message.register(
-        extra_sent, CheckIn.summary, F.location | F.voice | (F.text & ~F.text.startswith("/"))
+        extra_sent,
+        CheckIn.summary,
+        When(F.location | F.voice | (F.text & ~F.text.startswith("/"))),
     )
     router.callback_query.register(day_chosen, CheckIn.summary, CheckInWhen.filter())
     router.callback_query.register(

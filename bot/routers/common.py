@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import CheckInAct, CheckInStep, LanguageChoice
+from bot.filters import When
 from domain import people
 from domain.clock import Clock
 from domain.people import Identity
@@ -124,7 +125,7 @@ def make_router() -> Router:
     router = Router(name="common")
     router.message.register(start, CommandStart(deep_link=False))
     router.message.register(help_, Command("help"))
-    router.message.register(help_, F.text == texts.HELP)
+    router.message.register(help_, When(F.text == texts.HELP))
     router.message.register(cancel, Command("cancel"))
     router.message.register(language, Command("language"))
     router.callback_query.register(language_chosen, LanguageChoice.filter())

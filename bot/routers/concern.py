@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, notices, render, texts
 from bot.callbacks import ConcernChoice, ConcernSkipNote, ConcernStart
+from bot.filters import When
 from bot.routers.volunteer import my_pairing
 from domain import caseload, concerns
 from domain.clock import Clock
@@ -157,7 +158,7 @@ def make_router() -> Router:
     router.callback_query.register(start, ConcernStart.filter())
     router.callback_query.register(kind_chosen, RaiseConcern.kind, ConcernChoice.filter())
     router.message.register(kind_expected, RaiseConcern.kind)
-    router.message.register(note_typed, RaiseConcern.note, F.text & ~F.text.startswith("/"))
+    router.message.register(note_typed, RaiseConcern.note, When(F.text & ~F.text.startswith("/")))
     router.callback_query.register(note_skipped, RaiseConcern.note, ConcernSkipNote.filter())
     router.message.register(note_expected, RaiseConcern.note)
     return router

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import JoinAct, JoinStep
+from bot.filters import When
 from bot.routers.common import show_main_menu
 from domain import invitations, people
 from domain.clock import Clock
@@ -208,10 +209,10 @@ async def consent_expected(message: Message) -> None:
 def make_router() -> Router:
     router = Router(name="join")
     router.message.register(open_link, CommandStart(deep_link=True))
-    router.message.register(name_typed, Join.name, F.text)
+    router.message.register(name_typed, Join.name, When(F.text))
     router.message.register(name_expected, Join.name)
     router.callback_query.register(name_accepted, Join.name, JoinStep.filter(F.act == JoinAct.name))
-    router.message.register(contact_shared, Join.phone, F.contact)
+    router.message.register(contact_shared, Join.phone, When(F.contact))
     router.message.register(phone_typed, Join.phone)
     router.callback_query.register(
         consent_given,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, render, texts
 from bot.callbacks import ChildOpen
+from bot.filters import When
 from domain import caseload
 from domain.clock import Clock
 from domain.models import Pairing
@@ -74,6 +75,6 @@ def make_router() -> Router:
     router = Router(name="volunteer")
     router.message.filter(MagicData(F.me.is_volunteer))
     router.callback_query.filter(MagicData(F.me.is_volunteer))
-    router.message.register(my_children, F.text == texts.MY_CHILDREN)
+    router.message.register(my_children, When(F.text == texts.MY_CHILDREN))
     router.callback_query.register(open_card, ChildOpen.filter())
     return router
