@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import Response, TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,24 +22,51 @@ from bot.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
 from bot.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
 from bot.routers import (
     archives,
+    checkin,
     children,
     common,
+    concern,
     coordinator,
     escalations,
     fallback,
     invite,
+    join,
     overdue,
     overview,
     pairing,
+    volunteer,
 )
 from domain.clock import Clock
 from guanai.settings import Settings
 
+T = TypeVar("T")
+
 CONVERSATION_TTL = 3600  # an abandoned conversation is cleared after an hour
 
 
+class BotSession(AiohttpSession):
+    """aiogram's session, keeping the `Response[T]` classes it parses answers with.
+
+    aiogram builds `Response[T]` for every call; pydantic caches generic classes only
+    weakly, so each is rebuilt (milliseconds) after every garbage collection: a fifth of
+    the bot's time per update in bench/checkins.py before they were kept here.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._response_types: dict[Any, Any] = {}
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[T], status_code: int, content: str
+    ) -> Response[T]:
+        returning = method.__returning__
+        if returning not in self._response_types:
+            self._response_types[returning] = Response[returning]  # type: ignore[valid-type]
+        return super().check_response(bot, method, status_code, content)
+
+
 def make_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+    session = BotSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
     return Bot(settings.require_bot_token(), session=session)
 
 
@@ -53,11 +85,25 @@ def make_dispatcher(
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: RedisStorage,
     clock: Clock,
+    arq_redis: ArqRedis,
     i18n: I18n | None = None,
 ) -> Dispatcher:
+    """`arq_redis` reaches handlers by name, to enqueue jobs after the update commits.
+
+    Updates of one chat are handled one at a time: an album's photos arrive as separate
+    updates and must not race on the conversation's state. The lock is in-process (one
+    polling bot); several bot processes behind a webhook would need
+    `storage.create_isolation()` (a lock in Redis, two more round trips per update).
+    """
     i18n = i18n or make_i18n()
     dp = Dispatcher(
-        storage=storage, settings=settings, clock=clock, sessionmaker=sessionmaker, i18n=i18n
+        storage=storage,
+        events_isolation=SimpleEventIsolation(),
+        settings=settings,
+        clock=clock,
+        sessionmaker=sessionmaker,
+        i18n=i18n,
+        arq_redis=arq_redis,
     )
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
     dp.update.outer_middleware(IdentityMiddleware())
@@ -72,6 +118,10 @@ def make_dispatcher(
         overview.make_router(),
         overdue.make_router(),
         children.make_router(),
+        join.make_router(),
+        volunteer.make_router(),
+        checkin.make_router(),
+        concern.make_router(),
         coordinator.make_router(),
         fallback.make_router(),
     )

@@ -7,6 +7,8 @@ import enum
 from aiogram.filters.callback_data import CallbackData
 
 from domain.archive_import import ImportKind
+from domain.checkins import VisitQuestion
+from domain.models import Activity, ConcernKind
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
@@ -136,3 +138,65 @@ class ReviewAct(enum.StrEnum):
 class ReviewAction(CallbackData, prefix="rv"):
     checkin_id: int
     act: ReviewAct
+
+
+class JoinAct(enum.StrEnum):
+    name = "name"  # use the name Telegram gave
+    agree = "agree"
+    decline = "decline"
+
+
+class JoinStep(CallbackData, prefix="join"):
+    act: JoinAct
+
+
+class MyChildOpen(CallbackData, prefix="child"):
+    """A volunteer opens their child's card; checked against the presser's pairings."""
+
+    child_id: int
+
+
+class CheckInStart(CallbackData, prefix="ci"):
+    child_id: int
+
+
+class ActivityToggle(CallbackData, prefix="cia"):
+    activity: Activity
+
+
+class CheckInAct(enum.StrEnum):
+    next = "next"  # activities chosen
+    no_photos = "nophoto"
+    earlier = "earlier"  # show more back-dating choices
+    cancel = "cancel"
+
+
+class CheckInStep(CallbackData, prefix="cis"):
+    act: CheckInAct
+
+
+class VisitAnswer(CallbackData, prefix="ciq"):
+    question: VisitQuestion
+    answer: str
+
+
+class CheckInWhen(CallbackData, prefix="ciw"):
+    days_back: int
+
+
+class CheckInConfirm(CallbackData, prefix="cic"):
+    """Carries the conversation's idempotency key, so a second press finds the first."""
+
+    key: str
+
+
+class ConcernStart(CallbackData, prefix="cn"):
+    child_id: int
+
+
+class ConcernChoice(CallbackData, prefix="cnk"):
+    kind: ConcernKind
+
+
+class ConcernSkipNote(CallbackData, prefix="cnn"):
+    pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import ErrorEvent, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,8 +50,14 @@ async def reply_to_error(
         else:
             log.exception("update %s failed", update.update_id, exc_info=event.exception)
             text = i18n.gettext("Sorry, something went wrong. Please try again in a moment.")
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
+    query = update.callback_query
+    if query is not None:
+        try:
+            await query.answer(text, show_alert=True)
+            return
+        except TelegramBadRequest:  # the handler had answered it before failing
+            if isinstance(query.message, Message):
+                await query.message.answer(text)
     elif isinstance(update.event, Message):
         await update.event.answer(text)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +21,15 @@ from domain.db import UnitOfWork
 from domain.models import ProcessedUpdate
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+# Built once: it runs on every update.
+_FIRST_TIME = (
+    insert(ProcessedUpdate)
+    .values(update_id=bindparam("update_id"))
+    .on_conflict_do_nothing()
+    .returning(ProcessedUpdate.update_id)
+)
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
@@ -36,12 +46,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         async with UnitOfWork(self._sessionmaker) as uow:
-            first_time = await uow.session.scalar(
-                insert(ProcessedUpdate)
-                .values(update_id=event.update_id)
-                .on_conflict_do_nothing()
-                .returning(ProcessedUpdate.update_id)
-            )
+            first_time = await uow.session.scalar(_FIRST_TIME, {"update_id": event.update_id})
             if first_time is None:
                 return None
             data["uow"] = uow

@@ -12,17 +12,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import render, texts
 from bot.callbacks import EscalationAct, EscalationAction
 from bot.charts import completion_chart
 from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
 from bot.labels import CONCERN, activities, day, join, month_name
 from bot.workbooks import care_record_workbook, roster_workbook, township_summary_workbook
+from domain import outbox
 from domain.calendar import Month
 from domain.care_record import RecordRow, SiteRecord, SiteSummary
+from domain.concerns import Raised
 from domain.ladder import EscalationNotice
 from domain.messaging import Outgoing, Recipient
 from domain.models import Activity, EscalationKind
@@ -325,3 +330,43 @@ class Notices:
                 extension=".xlsx",
             ),
         ]
+
+
+# caused by a chat action ------------------------------------------------------------
+
+
+async def concern_raised(
+    session: AsyncSession,
+    raised: Raised,
+    *,
+    raised_by: str,
+    site: str,
+    i18n: I18n,
+    now: dt.datetime,
+    tz: ZoneInfo,
+) -> None:
+    """Tell the site's coordinators about a must-visit, once each."""
+    concern = raised.concern
+    for recipient in raised.recipients:
+        locale = recipient.language if recipient.language in LOCALES else DEFAULT_LOCALE
+        with i18n.use_locale(locale):
+            text = _(
+                "⚠️ Must visit (五必访): {child}, {site} — {kind}.\n"
+                "Raised by {volunteer}. A visit is due by {day}."
+            ).format(
+                child=raised.child.name,
+                site=site,
+                kind=texts.CONCERNS[concern.kind],
+                volunteer=raised_by,
+                day=render.day(concern.due_at, tz),
+            )
+            if concern.note:
+                text += "\n" + _("Note: {note}").format(note=concern.note)
+        await outbox.enqueue(
+            session,
+            chat_id=recipient.telegram_id,
+            method=outbox.Method.send_message,
+            payload={"text": text},
+            not_before=now,
+            dedupe_key=f"concern:{concern.id}:{recipient.person_id}",
+        )

@@ -141,3 +141,19 @@ class NotInChat(DomainError):
 
 class NotASite(DomainError):
     message = "{code} is not a school, village or community."
+
+
+class NotYourChild(DomainError):
+    message = "This child is not paired with you."
+
+
+class NoActivity(DomainError):
+    message = "Please choose at least one thing you did."
+
+
+class TooFarBack(DomainError):
+    message = "A visit can be recorded up to {days} days later."
+
+
+class BadVisitAnswer(DomainError):
+    message = "This answer is not one of the choices."

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -41,32 +43,52 @@ class Identity:
         return bool(self.volunteer_ids)
 
 
-async def identify(session: AsyncSession, telegram_id: int) -> Identity | None:
-    """The registered person behind a Telegram account, with active roles; None if unknown."""
-    person = await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
-    if person is None:
-        return None
+def _identity_query() -> Select[Any]:
     volunteer_ids = (
-        await session.scalars(
-            select(Volunteer.id).where(
-                Volunteer.person_id == person.id, Volunteer.removed_at.is_(None)
-            )
-        )
-    ).all()
-    coordinators = (
-        await session.scalars(
-            select(Coordinator)
-            .options(joinedload(Coordinator.region))
-            .where(Coordinator.person_id == person.id, Coordinator.removed_at.is_(None))
-        )
-    ).all()
-    if not volunteer_ids and not coordinators:
+        select(func.array_agg(aggregate_order_by(Volunteer.id, Volunteer.id)))
+        .where(Volunteer.person_id == Person.id, Volunteer.removed_at.is_(None))
+        .scalar_subquery()
+    )
+    coordinates = exists().where(
+        Coordinator.person_id == Person.id, Coordinator.removed_at.is_(None)
+    )
+    return select(
+        Person.id,
+        Person.name,
+        Person.language,
+        volunteer_ids.label("volunteer_ids"),
+        coordinates.label("coordinates"),
+    ).where(Person.telegram_id == bindparam("telegram_id"))
+
+
+# Built once: it runs on every update, and building a statement costs more than running it.
+_IDENTITY = _identity_query()
+
+
+async def identify(session: AsyncSession, telegram_id: int) -> Identity | None:
+    """The registered person behind a Telegram account, with active roles; None if unknown.
+
+    Runs on every update: one query for a volunteer, a second only for coordinators.
+    """
+    row = (await session.execute(_IDENTITY, {"telegram_id": telegram_id})).first()
+    if row is None or not (row.volunteer_ids or row.coordinates):
         return None
+    coordinators = (
+        (
+            await session.scalars(
+                select(Coordinator)
+                .options(joinedload(Coordinator.region))
+                .where(Coordinator.person_id == row.id, Coordinator.removed_at.is_(None))
+            )
+        ).all()
+        if row.coordinates
+        else ()
+    )
     return Identity(
-        person_id=person.id,
-        name=person.name,
-        language=person.language,
-        volunteer_ids=tuple(volunteer_ids),
+        person_id=row.id,
+        name=row.name,
+        language=row.language,
+        volunteer_ids=tuple(row.volunteer_ids or ()),
         scopes=tuple(_scope(c.region) for c in coordinators),
     )
 

@@ -23,18 +23,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.locales import load_translations
-from domain import audit, lookup, pairings, people, regions
+from domain import audit, invitations, lookup, pairings, people, regions
 from domain.calendar import Month
 from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.errors import DomainError, OutOfScope
-from domain.models import Child, RegionKind, Volunteer
+from domain.models import Child, InvitationRole, RegionKind, Volunteer, VolunteerKind
 from guanai.migrate import migrate
 from guanai.settings import Settings
 from workers.queues import Queue
 
 if TYPE_CHECKING:
     from domain.archive_import import ImportResult
+
+
+class TelegramUnavailable(DomainError):
+    message = "cannot reach Telegram at {url} to learn the bot's username; pass --bot-username"
+
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 Scopes = tuple[str, ...] | None
@@ -401,10 +406,60 @@ async def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work)
 
 
+async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    """Print a fresh invitation link (or, without a bot username, the token and how to use it)."""
+    username = args.bot_username or await _bot_username(settings)
+
+    async def work(uow: UnitOfWork) -> str:
+        invitation = await invitations.create(
+            uow.session,
+            region=await regions.by_code(uow.session, args.site),
+            role=InvitationRole(args.role),
+            volunteer_kind=VolunteerKind(args.kind),
+            created_by=None,
+            at=SystemClock().now(),
+        )
+        expires = invitation.invitation.expires_at.astimezone(settings.tz).date().isoformat()
+        if username is None:
+            return _say(
+                "Invitation token: {token}\nThe link is https://t.me/<bot username>?start={token}"
+                " — set BOT_TOKEN or pass --bot-username to print it. Valid until {expires}, "
+                "for one person.",
+                token=invitation.token,
+                expires=expires,
+            )
+        from aiogram.utils.deep_linking import create_deep_link  # slow to import: only here
+
+        return _say(
+            "{link}\nSend this link to one person; it is valid until {expires}.",
+            link=create_deep_link(username, "start", invitation.token),
+            expires=expires,
+        )
+
+    return await _in_transaction(settings, work)
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise argparse.ArgumentTypeError(_say("expected a positive number: {value}", value=value))
     return int(value)
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    """The bot's username from Telegram's getMe, when a token is configured."""
+    if settings.bot_token is None:
+        return None
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.app import make_bot
+
+    bot = make_bot(settings)
+    try:
+        return (await bot.me()).username
+    except (TelegramAPIError, OSError) as error:
+        raise TelegramUnavailable(url=settings.bot_api_url) from error
+    finally:
+        await bot.session.close()
 
 
 def _telegram_id(value: str) -> int:
@@ -504,6 +559,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--months", type=_positive, default=12, help="months of check-ins")
     demo.add_argument("--seed", type=int, default=1, help="the same seed makes the same data")
     demo.add_argument("--code", default="DEMO", help="code of the district (must be new)")
+
+    invite = add("invite", cmd_invite, "print a single-use invitation link for one person")
+    invite.add_argument("--site", required=True, help="code of the site (or region) to join")
+    invite.add_argument(
+        "--kind", default=VolunteerKind.surrogate.value, choices=[k.value for k in VolunteerKind]
+    )
+    invite.add_argument(
+        "--role", default=InvitationRole.volunteer.value, choices=[r.value for r in InvitationRole]
+    )
+    invite.add_argument("--bot-username", help="the bot's @username, if BOT_TOKEN is not set here")
     return parser
 
 

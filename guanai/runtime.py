@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
 from aiogram import Bot
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -86,16 +89,36 @@ async def bot_parts(settings: Settings) -> AsyncIterator[tuple[Bot, Redis]]:
         await bot.session.close()
 
 
+def settle_startup_objects() -> None:
+    """Move everything built at start-up (aiogram's hundreds of pydantic models, the
+    catalogues, the routers) out of the garbage collector's sight: it would otherwise
+    walk them again on every full collection while updates are handled."""
+    gc.collect()
+    gc.freeze()
+
+
+@contextlib.asynccontextmanager
+async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """The pool the bot enqueues jobs through (photos to fetch, after the update commits)."""
+    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
 async def run_bot(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     try:
-        async with bot_parts(settings) as (bot, redis):
+        async with bot_parts(settings) as (bot, redis), arq_pool(settings) as arq_redis:
             dp = make_dispatcher(
                 settings=settings,
                 sessionmaker=make_sessionmaker(engine),
                 storage=make_storage(settings, redis),
                 clock=SystemClock(),
+                arq_redis=arq_redis,
             )
+            settle_startup_objects()
             await bot.delete_webhook(drop_pending_updates=False)
             await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
     finally:

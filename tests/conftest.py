@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 from aiogram import Bot, Dispatcher
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -174,6 +177,8 @@ class RunningBot:
     fake: FakeTelegram
     clock: FixedClock
     sessionmaker: async_sessionmaker[AsyncSession]
+    arq_redis: ArqRedis
+    settings: Settings
 
 
 @pytest.fixture
@@ -185,17 +190,37 @@ async def running_bot(
     redis: Redis,
 ) -> AsyncIterator[RunningBot]:
     bot = make_bot(settings)
+    arq_redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     dp = make_dispatcher(
         settings=settings,
         sessionmaker=sessionmaker,
         storage=make_storage(settings, redis),
         clock=clock,
+        arq_redis=arq_redis,
     )
     polling = asyncio.create_task(
         dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
     )
     await fake_telegram.wait_for_call("getUpdates")
-    yield RunningBot(bot=bot, dp=dp, fake=fake_telegram, clock=clock, sessionmaker=sessionmaker)
+    yield RunningBot(
+        bot=bot,
+        dp=dp,
+        fake=fake_telegram,
+        clock=clock,
+        sessionmaker=sessionmaker,
+        arq_redis=arq_redis,
+        settings=settings,
+    )
     await dp.stop_polling()
     await polling
     await bot.session.close()
+    await forget_queued_jobs(arq_redis, settings.arq_queue)
+    await arq_redis.aclose()
+
+
+async def forget_queued_jobs(arq_redis: ArqRedis, queue: str) -> None:
+    """arq keeps a job's key outside the queue's prefix: drop this test's, so a later test
+    may enqueue the same job id."""
+    job_ids = [job_id.decode() for job_id in await arq_redis.zrange(queue, 0, -1)]
+    if job_ids:
+        await arq_redis.delete(*(f"{job_key_prefix}{job_id}" for job_id in job_ids))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot import keyboards
-from bot.callbacks import LanguageChoice
+from bot import keyboards, texts
+from bot.callbacks import CheckInAct, CheckInStep, LanguageChoice
+from bot.filters import When
 from domain import people
 from domain.clock import Clock
 from domain.db import UnitOfWork
@@ -34,19 +35,18 @@ async def start(message: Message, state: FSMContext, me: Identity | None) -> Non
 
 
 async def show_main_menu(message: Message, me: Identity) -> None:
+    menu = keyboards.main_menu(coordinator=me.is_coordinator, volunteer=me.is_volunteer)
     if me.is_coordinator:
         scopes = "、".join(scope.name for scope in me.scopes)
-        await message.answer(
-            _("Hello, {name}. You coordinate: {scopes}.\nChoose from the menu below.").format(
-                name=me.name, scopes=scopes
-            ),
-            reply_markup=keyboards.coordinator_menu(),
+        text = _("Hello, {name}. You coordinate: {scopes}.\nChoose from the menu below.").format(
+            name=me.name, scopes=scopes
         )
     else:
-        await message.answer(
-            _("Hello, {name}. The volunteer menu is coming soon.").format(name=me.name),
-            reply_markup=ReplyKeyboardRemove(),
-        )
+        text = _(
+            "Hello, {name}. Tap “My children” to see what is due this month, or “Check in” "
+            "to record a visit."
+        ).format(name=me.name)
+    await message.answer(text, reply_markup=menu)
 
 
 async def help_(message: Message, me: Identity | None) -> None:
@@ -75,7 +75,9 @@ async def help_(message: Message, me: Identity | None) -> None:
     else:
         await message.answer(
             _(
-                "Tap a button of the menu below to see your children and record a visit.\n"
+                "👧 My children — the children paired with you and what is due this month; "
+                "tap a child for the contact card or to raise a concern\n"
+                "✅ Check in — record a visit, a talk or other care, with photos\n\n"
                 "/start — main menu, /language — change language, /cancel — stop what you "
                 "are doing"
             )
@@ -85,6 +87,13 @@ async def help_(message: Message, me: Identity | None) -> None:
 async def cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Cancelled. Nothing was saved."))
+
+
+async def cancel_pressed(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("Cancelled. Nothing was saved."))
 
 
 async def language(message: Message) -> None:
@@ -115,9 +124,11 @@ async def language_chosen(
 
 def make_router() -> Router:
     router = Router(name="common")
-    router.message.register(start, CommandStart())
+    router.message.register(start, CommandStart(deep_link=False))
     router.message.register(help_, Command("help"))
+    router.message.register(help_, When(F.text == texts.HELP))
     router.message.register(cancel, Command("cancel"))
     router.message.register(language, Command("language"))
     router.callback_query.register(language_chosen, LanguageChoice.filter())
+    router.callback_query.register(cancel_pressed, CheckInStep.filter(F.act == CheckInAct.cancel))
     return router

@@ -1,0 +1,524 @@
+"""打卡: child → what I did → photos → (home-visit questions) → summary → confirm.
+
+At most one question per message and as few taps as possible: a child is skipped when
+there is only one, photos move the conversation on by themselves (an album is one step),
+and the summary takes the optional extras (a location, a voice or text note) and the
+day it happened (today unless changed) before the one confirm. Nothing is stored until
+confirm; the conversation's key makes a second confirm find the first check-in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import MagicData, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import keyboards, render, texts
+from bot.callbacks import (
+    ActivityToggle,
+    CheckInAct,
+    CheckInConfirm,
+    CheckInStart,
+    CheckInStep,
+    CheckInWhen,
+    VisitAnswer,
+)
+from bot.filters import When
+from bot.routers.volunteer import my_pairing
+from domain import caseload, checkins, due
+from domain.calendar import Month
+from domain.checkins import MAX_DAYS_BACK, VISIT_ANSWERS, Draft, PhotoRef, VisitQuestion
+from domain.clock import Clock
+from domain.db import UnitOfWork
+from domain.due import Selection
+from domain.models import Activity
+from domain.people import Identity
+from guanai.settings import Settings
+from workers.enqueue import store_photo_later
+
+QUESTIONS = list(VisitQuestion)
+MAX_NOTE = 2000
+
+
+class CheckIn(StatesGroup):
+    activities = State()
+    photos = State()
+    questions = State()
+    summary = State()
+
+
+# ---------------------------------------------------------------- starting
+
+
+async def from_menu(
+    message: Message, state: FSMContext, session: AsyncSession, me: Identity
+) -> None:
+    children = await caseload.active_children(session, volunteer_ids=me.volunteer_ids)
+    if len(children) == 1:  # a new conversation replaces any earlier one
+        child_id, name, _pairing = children[0]
+        await _ask_activities(message, state, child_id=child_id, child_name=name)
+        return
+    await state.clear()
+    if not children:
+        await message.answer(_("No children are paired with you yet."))
+    else:
+        await message.answer(
+            _("Whom did you see?"),
+            reply_markup=keyboards.children(
+                ((child_id, name) for child_id, name, _ in children), check_in=True
+            ),
+        )
+
+
+async def child_chosen(
+    query: CallbackQuery,
+    callback_data: CheckInStart,
+    state: FSMContext,
+    session: AsyncSession,
+    me: Identity,
+    clock: Clock,
+) -> None:
+    pairing = await my_pairing(query, session, me, clock, callback_data.child_id)
+    if pairing is None:
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        name = await caseload.child_name(session, pairing.child_id)
+        await _ask_activities(query.message, state, child_id=pairing.child_id, child_name=name)
+
+
+async def _ask_activities(
+    message: Message, state: FSMContext, *, child_id: int, child_name: str
+) -> None:
+    await state.set_state(CheckIn.activities)
+    await state.set_data(
+        {
+            "key": uuid.uuid4().hex,
+            "child_id": child_id,
+            "child": child_name,
+            "activities": [],
+            "photos": [],
+            "days_back": 0,
+        }
+    )
+    await message.answer(
+        _("What did you do with {child}? Tap all that apply, then “Next”.").format(
+            child=child_name
+        ),
+        reply_markup=keyboards.activities([]),
+    )
+
+
+# ---------------------------------------------------------------- what I did
+
+
+async def activity_toggled(
+    query: CallbackQuery, callback_data: ActivityToggle, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    chosen = [Activity(a) for a in data["activities"]]
+    if callback_data.activity in chosen:
+        chosen.remove(callback_data.activity)
+    else:
+        chosen.append(callback_data.activity)
+    data["activities"] = [a.value for a in chosen]
+    await state.set_data(data)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=keyboards.activities(chosen))
+
+
+async def activities_done(query: CallbackQuery, state: FSMContext) -> None:
+    data = await state.get_data()
+    if not data["activities"]:
+        await query.answer(_("Please tap at least one thing you did."), show_alert=True)
+        return
+    await query.answer()
+    await state.set_state(CheckIn.photos)
+    if isinstance(query.message, Message):
+        done = render.activity_names(Activity(a) for a in data["activities"])
+        await query.message.edit_text(f"{data['child']}: {done}")
+        await query.message.answer(
+            _("Please send a photo or several (an album is fine), or tap “No photos”."),
+            reply_markup=keyboards.no_photos(),
+        )
+
+
+async def activities_expected(message: Message) -> None:
+    await message.answer(_("Please tap what you did in the message above, then “Next”."))
+
+
+# ---------------------------------------------------------------- photos
+
+
+def _photo_of(message: Message) -> PhotoRef | None:
+    """The largest size of a photo, or a document that is an image."""
+    if message.photo:
+        largest = message.photo[-1]
+        return PhotoRef(largest.file_id, largest.file_unique_id, largest.file_size)
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        return PhotoRef(document.file_id, document.file_unique_id, document.file_size)
+    return None
+
+
+async def _add_photo(message: Message, state: FSMContext) -> tuple[dict[str, Any], bool]:
+    """Keep the photo; True when it belongs to the album whose first photo was answered."""
+    ref = _photo_of(message)
+    assert ref is not None  # the filter let only photos through
+    data = await state.get_data()
+    group = message.media_group_id
+    same_album = group is not None and group == data.get("album")
+    data["photos"] = [*data["photos"], [ref.file_id, ref.file_unique_id, ref.file_size]]
+    data["album"] = group
+    await state.set_data(data)
+    return data, same_album
+
+
+async def photo_sent(message: Message, state: FSMContext, clock: Clock, settings: Settings) -> None:
+    data, _same_album = await _add_photo(message, state)
+    await _after_photos(message, state, data, _today(clock, settings))
+
+
+async def no_photos(
+    query: CallbackQuery, state: FSMContext, clock: Clock, settings: Settings
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await _after_photos(query.message, state, await state.get_data(), _today(clock, settings))
+
+
+async def _after_photos(
+    message: Message, state: FSMContext, data: dict[str, Any], today: dt.date
+) -> None:
+    if Activity.home_visit.value in data["activities"]:
+        await state.set_state(CheckIn.questions)
+        await _ask_question(message, data)
+    else:
+        await _show_summary(message, state, data, today)
+
+
+async def photo_expected(message: Message) -> None:
+    await message.answer(
+        _(
+            "Please send a photo, or tap “No photos”. Videos, stickers and other files "
+            "cannot be kept."
+        ),
+        reply_markup=keyboards.no_photos(),
+    )
+
+
+async def more_photo(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    clock: Clock,
+    settings: Settings,
+    raw_state: str | None,
+) -> None:
+    """A photo after the photo step is kept: the rest of an album quietly, others answered."""
+    data, same_album = await _add_photo(message, state)
+    today = _today(clock, settings)
+    if raw_state == CheckIn.summary.state:
+        if same_album:
+            await _edit_summary(bot, message.chat.id, data, today)
+        else:
+            await _show_summary(message, state, data, today)
+    elif not same_album:
+        await message.answer(
+            _("📷 Photo added ({count} in all). Please answer the question above.").format(
+                count=len(data["photos"])
+            )
+        )
+
+
+# ---------------------------------------------------------------- home-visit questions
+
+
+def _next_question(data: dict[str, Any]) -> VisitQuestion | None:
+    answered = data.get("answers") or {}
+    return next((q for q in QUESTIONS if q.value not in answered), None)
+
+
+async def _ask_question(message: Message, data: dict[str, Any]) -> None:
+    question = _next_question(data)
+    assert question is not None
+    await message.answer(
+        _("Home visit, question {number} of {total}:\n{question}").format(
+            number=QUESTIONS.index(question) + 1,
+            total=len(QUESTIONS),
+            question=texts.VISIT_QUESTIONS[question],
+        ),
+        reply_markup=keyboards.visit_answers(question),
+    )
+
+
+async def question_answered(
+    query: CallbackQuery,
+    callback_data: VisitAnswer,
+    state: FSMContext,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    data = await state.get_data()
+    question = callback_data.question
+    if question != _next_question(data) or callback_data.answer not in VISIT_ANSWERS[question]:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    data["answers"] = {**(data.get("answers") or {}), question.value: callback_data.answer}
+    await state.set_data(data)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    await query.message.edit_text(
+        f"{texts.VISIT_QUESTIONS[question]} — {texts.VISIT_ANSWERS[callback_data.answer]}"
+    )
+    if _next_question(data) is not None:
+        await _ask_question(query.message, data)
+    else:
+        await _show_summary(query.message, state, data, _today(clock, settings))
+
+
+async def answer_expected(message: Message) -> None:
+    await message.answer(_("Please answer with one of the buttons above."))
+
+
+# ---------------------------------------------------------------- summary, extras, day
+
+
+def _today(clock: Clock, settings: Settings) -> dt.date:
+    return clock.now().astimezone(settings.tz).date()
+
+
+def _summary_text(data: dict[str, Any], today: dt.date) -> str:
+    lines = [
+        _("Please check, then tap “Confirm”:"),
+        f"👧 {data['child']}",
+        _("Did: {activities}").format(
+            activities=render.activity_names(Activity(a) for a in data["activities"])
+        ),
+        _("📷 Photos: {count}").format(count=len(data["photos"])),
+    ]
+    lines += [
+        f"• {texts.VISIT_QUESTIONS[VisitQuestion(question)]} {texts.VISIT_ANSWERS[answer]}"
+        for question, answer in (data.get("answers") or {}).items()
+    ]
+    if data.get("note"):
+        lines.append(_("📝 Note: {note}").format(note=data["note"]))
+    if data.get("voice"):
+        lines.append(_("🎤 Voice note added"))
+    if data.get("latitude") is not None:
+        lines.append(_("📍 Location added"))
+    lines.append(_("📅 When: {day}").format(day=keyboards.day_label(data["days_back"], today)))
+    lines.append("")
+    lines.append(
+        _(
+            "You may still send more photos, your location, a voice note or a short text "
+            "note. Tap a day below if it was not today."
+        )
+    )
+    return "\n".join(lines)
+
+
+async def _show_summary(
+    message: Message, state: FSMContext, data: dict[str, Any], today: dt.date
+) -> None:
+    sent = await message.answer(
+        _summary_text(data, today),
+        reply_markup=keyboards.summary(
+            data["key"], days_back=data["days_back"], today=today, earlier=False
+        ),
+    )
+    await state.set_state(CheckIn.summary)
+    await state.set_data({**data, "summary_id": sent.message_id})
+
+
+async def _edit_summary(
+    bot: Bot, chat_id: int, data: dict[str, Any], today: dt.date, *, earlier: bool = False
+) -> None:
+    await bot.edit_message_text(
+        text=_summary_text(data, today),
+        chat_id=chat_id,
+        message_id=data["summary_id"],
+        reply_markup=keyboards.summary(
+            data["key"], days_back=data["days_back"], today=today, earlier=earlier
+        ),
+    )
+
+
+async def extra_sent(message: Message, state: FSMContext, clock: Clock, settings: Settings) -> None:
+    """A text note, a voice note or a location, added to the summary shown again below."""
+    data = await state.get_data()
+    if message.location is not None:
+        data["latitude"] = message.location.latitude
+        data["longitude"] = message.location.longitude
+    elif message.voice is not None:
+        data["voice"] = message.voice.file_id
+    else:
+        note = "\n".join(filter(None, [data.get("note"), (message.text or "").strip()]))
+        data["note"] = note[:MAX_NOTE]
+    await state.set_data(data)
+    await _show_summary(message, state, data, _today(clock, settings))
+
+
+async def extra_expected(message: Message) -> None:
+    await message.answer(
+        _(
+            "Here you can send photos, your location, a voice note or a text note. Videos, "
+            "stickers and other files cannot be kept. Tap “Confirm” above when you are done."
+        )
+    )
+
+
+async def day_chosen(
+    query: CallbackQuery,
+    callback_data: CheckInWhen,
+    state: FSMContext,
+    bot: Bot,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    if not 0 <= callback_data.days_back <= MAX_DAYS_BACK:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    data = await state.get_data()
+    await query.answer()
+    if data["days_back"] != callback_data.days_back and isinstance(query.message, Message):
+        data["days_back"] = callback_data.days_back
+        await state.set_data(data)
+        await _edit_summary(
+            bot,
+            query.message.chat.id,
+            {**data, "summary_id": query.message.message_id},
+            _today(clock, settings),
+        )
+
+
+async def earlier_days(
+    query: CallbackQuery, state: FSMContext, bot: Bot, clock: Clock, settings: Settings
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        data = await state.get_data()
+        await _edit_summary(
+            bot,
+            query.message.chat.id,
+            {**data, "summary_id": query.message.message_id},
+            _today(clock, settings),
+            earlier=True,
+        )
+
+
+# ---------------------------------------------------------------- confirm
+
+
+def _draft(data: dict[str, Any]) -> Draft:
+    return Draft(
+        child_id=int(data["child_id"]),
+        activities=frozenset(Activity(a) for a in data["activities"]),
+        photos=tuple(PhotoRef(*photo) for photo in data["photos"]),
+        note=data.get("note"),
+        voice_file_id=data.get("voice"),
+        latitude=data.get("latitude"),
+        longitude=data.get("longitude"),
+        visit_answers=data.get("answers"),
+        days_back=int(data["days_back"]),
+    )
+
+
+async def confirmed(
+    query: CallbackQuery,
+    callback_data: CheckInConfirm,
+    state: FSMContext,
+    session: AsyncSession,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    arq_redis: ArqRedis,
+    raw_state: str | None,
+) -> None:
+    """Store the check-in once. A second press (or a redelivered one) finds the first."""
+    data = await state.get_data() if raw_state == CheckIn.summary.state else {}
+    if data.get("key") != callback_data.key:
+        existing = await checkins.by_key(session, callback_data.key)
+        if existing is not None and existing.volunteer_id in me.volunteer_ids:
+            await query.answer(_("Already saved. Thank you!"))
+        else:
+            await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    now = clock.now()
+    recorded = await checkins.record(
+        session,
+        volunteer_ids=me.volunteer_ids,
+        draft=_draft(data),
+        idempotency_key=callback_data.key,
+        actor_id=me.person_id,
+        now=now,
+    )
+    uow.after_commit(state.clear)  # kept if the commit fails, so confirm can be pressed again
+    for photo_id in recorded.photo_ids:
+        uow.after_commit(functools.partial(store_photo_later, arq_redis, settings, photo_id))
+    still_due = await due.due_items(
+        session,
+        month=Month.of(now, settings.tz),
+        tz=settings.tz,
+        selection=Selection(pairing_ids=[recorded.pairing_id]),
+        only_missing=True,
+    )
+    await query.answer(_("Saved."))
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(
+            _("✅ Saved. Thank you!") + "\n" + render.still_due(still_due, data["child"])
+        )
+
+
+def make_router() -> Router:
+    router = Router(name="checkin")
+    router.message.filter(MagicData(F.me.is_volunteer))
+    router.callback_query.filter(MagicData(F.me.is_volunteer))
+    photo = When(F.photo | F.document.mime_type.startswith("image/"))
+
+    router.message.register(from_menu, When(F.text == texts.CHECK_IN))
+    router.callback_query.register(child_chosen, CheckInStart.filter())
+    router.callback_query.register(confirmed, CheckInConfirm.filter())
+
+    router.callback_query.register(activity_toggled, CheckIn.activities, ActivityToggle.filter())
+    router.callback_query.register(
+        activities_done, CheckIn.activities, CheckInStep.filter(F.act == CheckInAct.next)
+    )
+    router.message.register(activities_expected, CheckIn.activities)
+
+    router.message.register(photo_sent, CheckIn.photos, photo)
+    router.callback_query.register(
+        no_photos, CheckIn.photos, CheckInStep.filter(F.act == CheckInAct.no_photos)
+    )
+    router.message.register(photo_expected, CheckIn.photos)
+
+    router.message.register(more_photo, StateFilter(CheckIn.questions, CheckIn.summary), photo)
+    router.callback_query.register(question_answered, CheckIn.questions, VisitAnswer.filter())
+    router.message.register(answer_expected, CheckIn.questions)
+
+    router.message.register(
+        extra_sent,
+        CheckIn.summary,
+        When(F.location | F.voice | (F.text & ~F.text.startswith("/"))),
+    )
+    router.callback_query.register(day_chosen, CheckIn.summary, CheckInWhen.filter())
+    router.callback_query.register(
+        earlier_days, CheckIn.summary, CheckInStep.filter(F.act == CheckInAct.earlier)
+    )
+    router.message.register(extra_expected, CheckIn.summary)
+    return router
