@@ -50,9 +50,9 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
         people,
         _("Roster {week}").format(week=roster.week.iso_week),
         [
-            _("Site"),
+            _("School / village"),
             _("Volunteer"),
-            _("Children"),
+            _("Paired children"),
             _("Done last week"),
             _("Still due this month"),
             _("Must-visits open"),
