@@ -85,27 +85,6 @@ VOLUNTEER_KIND = {
     "teacher": __("Teacher"),
 }
 
-ACTIVITY = {
-    "home_visit": __("home visit"),
-    "talk": __("heart-to-heart talk"),
-    "homework_check": __("homework check"),
-    "tutoring": __("tutoring"),
-    "family_meal": __("family meal"),
-    "parent_call": __("call with the parents"),
-    "family_call": __("family call"),
-    "parent_letter": __("letter to the parents"),
-    "other": __("other"),
-}
-
-CONCERN_KIND = {
-    "mood": __("in a bad mood"),
-    "health": __("in poor health"),
-    "grades": __("falling grades"),
-    "late_or_early": __("late or leaving early"),
-    "quarrel": __("quarrels with classmates"),
-    "other": __("other worry"),
-}
-
 # Why a check-in awaits review; the keys are the reasons the check-in and photo code write.
 REVIEW_REASON = {
     "similar_photo": __("a photo looks almost the same as an earlier one"),

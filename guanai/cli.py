@@ -72,6 +72,11 @@ def _translation() -> gettext.NullTranslations:
     return load_translations().get(_locale(), gettext.NullTranslations())
 
 
+def _(msgid: str) -> str:
+    """Marks a message id for the catalogue where it is translated later (by `_say`)."""
+    return msgid
+
+
 def _say(msgid: str, **params: Any) -> str:
     return _translation().gettext(msgid).format(**params)
 
@@ -336,10 +341,14 @@ async def _pairing_work(uow: UnitOfWork, args: argparse.Namespace) -> tuple[Volu
     return volunteer, child, scope_path
 
 
-async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
+async def _pairing_command(
+    settings: Settings, args: argparse.Namespace, change: Any, done: str
+) -> int:
+    """`pair` and `unpair`: find both by reference within `--scope`, then change the pairing."""
+
     async def work(uow: UnitOfWork) -> str:
         volunteer, child, scope_path = await _pairing_work(uow, args)
-        await pairings.pair(
+        await change(
             uow.session,
             volunteer_id=volunteer.id,
             child_id=child.id,
@@ -347,35 +356,27 @@ async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
             actor_id=None,
             at=SystemClock().now(),
         )
-        return _say(
-            "Paired volunteer {volunteer} with child {child} ({name}).",
-            volunteer=volunteer.id,
-            child=child.id,
-            name=child.name,
-        )
+        return _say(done, volunteer=volunteer.id, child=child.id, name=child.name)
 
     return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+
+
+async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
+    return await _pairing_command(
+        settings,
+        args,
+        pairings.pair,
+        _("Paired volunteer {volunteer} with child {child} ({name})."),
+    )
 
 
 async def cmd_unpair(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(uow: UnitOfWork) -> str:
-        volunteer, child, scope_path = await _pairing_work(uow, args)
-        await pairings.unpair(
-            uow.session,
-            volunteer_id=volunteer.id,
-            child_id=child.id,
-            scope_path=scope_path,
-            actor_id=None,
-            at=SystemClock().now(),
-        )
-        return _say(
-            "Ended the pairing of volunteer {volunteer} with child {child} ({name}).",
-            volunteer=volunteer.id,
-            child=child.id,
-            name=child.name,
-        )
-
-    return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+    return await _pairing_command(
+        settings,
+        args,
+        pairings.unpair,
+        _("Ended the pairing of volunteer {volunteer} with child {child} ({name})."),
+    )
 
 
 async def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:

@@ -83,10 +83,11 @@ async def _scope_path(session: AsyncSession, scope: str | None) -> str | None:
     return None if scope is None else (await regions.by_code(session, scope)).path
 
 
-async def send_reminders(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
-    """Today's friendly digests for volunteers (reminder day, must-visits due tomorrow)."""
+async def _in_scope(deps: Deps, now: dt.datetime, scope: str | None, service: Any) -> Any:
+    """One unit of work around a service that decides what to tell whom in a scope and
+    queues the messages, rendered by the workers' notices."""
     async with deps.unit_of_work() as uow:
-        queued = await reminders.send_reminders(
+        result = await service(
             uow.session,
             now=now,
             tz=deps.settings.tz,
@@ -95,49 +96,24 @@ async def send_reminders(deps: Deps, now: dt.datetime, scope: str | None) -> dic
             scope_path=await _scope_path(uow.session, scope),
         )
         await uow.commit()
-    return {"queued": queued}
+    return result
+
+
+async def send_reminders(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Today's friendly digests for volunteers (reminder day, must-visits due tomorrow)."""
+    return {"queued": await _in_scope(deps, now, scope, reminders.send_reminders)}
 
 
 async def climb_ladder(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
     """Open, close and climb escalations; each step is written with its message."""
-    async with deps.unit_of_work() as uow:
-        report = await ladder.climb(
-            uow.session,
-            now=now,
-            tz=deps.settings.tz,
-            text=_notices(),
-            media_dir=deps.settings.media_dir,
-            scope_path=await _scope_path(uow.session, scope),
-        )
-        await uow.commit()
-    return dataclasses.asdict(report)
+    return dataclasses.asdict(await _in_scope(deps, now, scope, ladder.climb))
 
 
 async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
     """This ISO week's rosters for coordinators and volunteers not yet made."""
-    async with deps.unit_of_work() as uow:
-        queued = await rosters.send_rosters(
-            uow.session,
-            now=now,
-            tz=deps.settings.tz,
-            text=_notices(),
-            media_dir=deps.settings.media_dir,
-            scope_path=await _scope_path(uow.session, scope),
-        )
-        await uow.commit()
-    return {"queued": queued}
+    return {"queued": await _in_scope(deps, now, scope, rosters.send_rosters)}
 
 
 async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
     """The monthly care records due tomorrow, to sites and townships."""
-    async with deps.unit_of_work() as uow:
-        queued = await care_record.send_care_records(
-            uow.session,
-            now=now,
-            tz=deps.settings.tz,
-            text=_notices(),
-            media_dir=deps.settings.media_dir,
-            scope_path=await _scope_path(uow.session, scope),
-        )
-        await uow.commit()
-    return {"queued": queued}
+    return {"queued": await _in_scope(deps, now, scope, care_record.send_care_records)}

@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
+from bot import formatting, labels, texts
 from bot.callbacks import ChildOpen, ChildView, ReviewAct, ReviewAction
 from bot.i18n import DEFAULT_LOCALE, LOCALES
 from domain import audit, scopes, timeline
@@ -105,7 +105,7 @@ def _archive(child: Child) -> list[str]:
 
 def _entry_line(entry: Entry, settings: Settings) -> str:
     checkin = entry.checkin
-    activities = "、".join(str(texts.ACTIVITY[a.activity.value]) for a in checkin.activities)
+    activities = "、".join(str(labels.ACTIVITY[a.activity]) for a in checkin.activities)
     line = (
         f"{formatting.day(checkin.occurred_at, settings.tz)} {entry.volunteer_name}: {activities}"
     )

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
+from bot import formatting, labels, texts
 from bot.callbacks import (
     OverdueAct,
     OverdueAction,
@@ -124,11 +124,11 @@ def _line(item: OverdueItem, clock: Clock, settings: Settings) -> str:
     if item.kind is OverdueKind.missed and item.month is not None:
         what = _("{month}: {activities} not recorded").format(
             month=formatting.month(item.month),
-            activities="、".join(str(texts.ACTIVITY[a.value]) for a in item.activities)
+            activities="、".join(str(labels.ACTIVITY[a]) for a in item.activities)
             or _("monthly care"),
         )
     elif item.kind is OverdueKind.must_visit:
-        concern = texts.CONCERN_KIND[item.concern_kind.value] if item.concern_kind else None
+        concern = labels.CONCERN[item.concern_kind] if item.concern_kind else None
         what = _("must-visit ({concern})").format(concern=concern or _("other worry"))
     elif item.escalation_kind is EscalationKind.dropout:
         what = _("absent from school")
