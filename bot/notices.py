@@ -18,7 +18,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import render, texts
+from bot import formatting, texts
 from bot.callbacks import EscalationAct, EscalationAction
 from bot.charts import completion_chart
 from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
@@ -358,7 +358,7 @@ async def concern_raised(
                 site=site,
                 kind=texts.CONCERNS[concern.kind],
                 volunteer=raised_by,
-                day=render.day(concern.due_at, tz),
+                day=formatting.day(concern.due_at, tz),
             )
             if concern.note:
                 text += "\n" + _("Note: {note}").format(note=concern.note)

@@ -8,15 +8,10 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from bot import texts
+from bot import formatting, texts
 from domain.caseload import ChildCard, ChildSummary
 from domain.due import DueItem
 from domain.models import Activity, CheckIn, Concern, Period
-
-
-def day(moment: dt.datetime | dt.date, tz: ZoneInfo) -> str:
-    date = moment.astimezone(tz).date() if isinstance(moment, dt.datetime) else moment
-    return _("{month}/{day}").format(month=date.month, day=date.day)
 
 
 def activity_names(activities: Iterable[Activity]) -> str:
@@ -35,9 +30,11 @@ def concern_line(concern: Concern, *, now: dt.datetime, tz: ZoneInfo) -> str:
     kind = str(texts.CONCERNS[concern.kind])
     if concern.due_at <= now:
         return _("⚠️ Must visit: {kind} — overdue since {day}").format(
-            kind=kind, day=day(concern.due_at, tz)
+            kind=kind, day=formatting.day(concern.due_at, tz)
         )
-    return _("⚠️ Must visit: {kind} — by {day}").format(kind=kind, day=day(concern.due_at, tz))
+    return _("⚠️ Must visit: {kind} — by {day}").format(
+        kind=kind, day=formatting.day(concern.due_at, tz)
+    )
 
 
 def my_children(summaries: list[ChildSummary], *, now: dt.datetime, tz: ZoneInfo) -> str:
@@ -112,4 +109,4 @@ def child_card(card: ChildCard, *, now: dt.datetime, tz: ZoneInfo) -> str:
 
 def _recent(checkin: CheckIn, tz: ZoneInfo) -> str:
     activities = activity_names(sorted(a.activity for a in checkin.activities))
-    return f"• {day(checkin.occurred_at, tz)} {activities}"
+    return f"• {formatting.day(checkin.occurred_at, tz)} {activities}"

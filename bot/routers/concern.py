@@ -11,7 +11,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import keyboards, notices, render, texts
+from bot import formatting, keyboards, notices, texts
 from bot.callbacks import ConcernChoice, ConcernSkipNote, ConcernStart
 from bot.filters import When
 from bot.routers.volunteer import my_pairing
@@ -138,7 +138,7 @@ async def _raise(
         ).format(
             child=raised.child.name,
             kind=texts.CONCERNS[raised.concern.kind],
-            day=render.day(raised.concern.due_at, settings.tz),
+            day=formatting.day(raised.concern.due_at, settings.tz),
         )
     )
 
