@@ -1,0 +1,3 @@
+from bot.deferred_types import defer_aiogram_types
+
+defer_aiogram_types()
