@@ -20,10 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
 from bot.callbacks import EscalationAct, EscalationAction
-from bot.charts import completion_chart
 from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
 from bot.labels import CONCERN, activities, day, join, month_name
-from bot.workbooks import care_record_workbook, roster_workbook, township_summary_workbook
 from domain import outbox
 from domain.calendar import Month
 from domain.care_record import RecordRow, SiteRecord, SiteSummary
@@ -222,6 +220,10 @@ class Notices:
             title = _("{scope}: completion in {month}").format(
                 scope=roster.scope_name, month=month_name(roster.week.month, locale)
             )
+            # matplotlib and openpyxl (~75 MB) load only where files are made: the bot never does
+            from bot.charts import completion_chart
+            from bot.workbooks import roster_workbook
+
             chart = completion_chart(roster.completion, title=title, axis_label=_("Items done (%)"))
             workbook = roster_workbook(roster, locale)
             caption = _("Roster {week}").format(week=name)
@@ -285,6 +287,8 @@ class Notices:
                 "📒 The care record of {site} for {month} is ready: {rows} key children "
                 "and surrogate parents, {gaps} with gaps (marked red). It is due tomorrow."
             ).format(site=record.site_name, month=month, rows=len(record.rows), gaps=gaps)
+            from bot.workbooks import care_record_workbook
+
             workbook = care_record_workbook(title, self._record_rows(record), locale)
         return [
             Outgoing(Method.send_message, {"text": text}),
@@ -320,6 +324,8 @@ class Notices:
                 rows=sum(s.complete + s.incomplete for s in sites),
                 uncovered=sum(s.key_children - s.with_surrogate for s in sites),
             )
+            from bot.workbooks import township_summary_workbook
+
             workbook = township_summary_workbook(title, sites)
         return [
             Outgoing(Method.send_message, {"text": text}),

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import phonenumbers
-from openpyxl.utils.datetime import from_excel
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -479,6 +478,8 @@ def parse_date(value: Any) -> dt.date | None:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         if 1 <= value < 100_000:  # an Excel serial number: days since 1899-12-30
+            from openpyxl.utils.datetime import from_excel  # openpyxl loads only when needed
+
             converted = from_excel(value)
             return converted.date() if isinstance(converted, dt.datetime) else None
         value = str(int(value)) if float(value).is_integer() else str(value)

@@ -15,11 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils.exceptions import InvalidFileException
-
 from domain.errors import DomainError
 
 MAX_FILE_SIZE = 20 * 1024 * 1024  # what Telegram lets a bot download
@@ -78,6 +73,10 @@ def read_rows(data: bytes, file_name: str) -> list[Row]:
 
 
 def _xlsx_rows(data: bytes) -> Iterable[tuple[int, tuple[Any, ...]]]:
+    # openpyxl (~25 MB) loads with the first spreadsheet, not with every process
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
@@ -117,6 +116,10 @@ def _csv_rows(data: bytes) -> Iterable[tuple[int, tuple[Any, ...]]]:
 def write_xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """One sheet with a bold header row. Excel has no time zones: datetimes come naive,
     in local time."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
     bold = Font(bold=True)

@@ -11,8 +11,8 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from aiogram import Bot
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
@@ -27,9 +27,10 @@ from domain.db import make_engine, make_sessionmaker
 from domain.errors import DomainError
 from guanai.migrate import migrate
 from guanai.settings import Settings
-from workers.app import make_worker
-from workers.periodic import on_queue
 from workers.queues import Queue
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,9 @@ async def run_bot(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
+    # the worker's imaging and spreadsheet libraries load here, never in a bot-only process
+    from workers.app import make_worker
+
     worker = make_worker(settings, queue=queue, handle_signals=False)
     try:
         await worker.async_run()
@@ -135,6 +139,8 @@ async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
 
 async def run_all(settings: Settings) -> None:
     """The bot and a worker for each queue in one process: what a small deployment runs."""
+    from workers.periodic import on_queue
+
     async with asyncio.TaskGroup() as group:
         group.create_task(run_bot(settings))
         for queue in Queue:
