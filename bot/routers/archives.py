@@ -13,7 +13,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import MagicData
+from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Document, Message
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import ImportSite, ImportWhat
+from bot.filters import When
 from domain import archive_export, regions
 from domain.archive_import import (
     ImportKind,
@@ -253,11 +254,15 @@ def make_router() -> Router:
     router = Router(name="archives")
     router.message.filter(MagicData(F.me.is_coordinator))
     router.callback_query.filter(MagicData(F.me.is_coordinator))
-    router.message.register(import_menu, F.text == texts.IMPORT)
-    router.message.register(export_children, F.text == texts.EXPORT)
-    router.message.register(document_received, ImportStates.waiting_file, F.document)
-    router.message.register(photo_instead_of_file, ImportStates.waiting_file, F.photo)
-    router.message.register(document_received, F.document.func(_sheet_like))
+    router.message.register(import_menu, When(F.text == texts.IMPORT))
+    router.message.register(export_children, When(F.text == texts.EXPORT))
+    router.message.register(
+        document_received, StateFilter(ImportStates.waiting_file), When(F.document)
+    )
+    router.message.register(
+        photo_instead_of_file, StateFilter(ImportStates.waiting_file), When(F.photo)
+    )
+    router.message.register(document_received, When(F.document.func(_sheet_like)))
     router.callback_query.register(kind_chosen, ImportWhat.filter())
     router.callback_query.register(site_chosen, ImportSite.filter())
     return router

@@ -495,30 +495,36 @@ def make_router() -> Router:
     router.callback_query.register(child_chosen, CheckInStart.filter())
     router.callback_query.register(confirmed, CheckInConfirm.filter())
 
-    router.callback_query.register(activity_toggled, CheckIn.activities, ActivityToggle.filter())
     router.callback_query.register(
-        activities_done, CheckIn.activities, CheckInStep.filter(F.act == CheckInAct.next)
+        activity_toggled, StateFilter(CheckIn.activities), ActivityToggle.filter()
     )
-    router.message.register(activities_expected, CheckIn.activities)
+    router.callback_query.register(
+        activities_done,
+        StateFilter(CheckIn.activities),
+        CheckInStep.filter(F.act == CheckInAct.next),
+    )
+    router.message.register(activities_expected, StateFilter(CheckIn.activities))
 
-    router.message.register(photo_sent, CheckIn.photos, photo)
+    router.message.register(photo_sent, StateFilter(CheckIn.photos), photo)
     router.callback_query.register(
-        no_photos, CheckIn.photos, CheckInStep.filter(F.act == CheckInAct.no_photos)
+        no_photos, StateFilter(CheckIn.photos), CheckInStep.filter(F.act == CheckInAct.no_photos)
     )
-    router.message.register(photo_expected, CheckIn.photos)
+    router.message.register(photo_expected, StateFilter(CheckIn.photos))
 
     router.message.register(more_photo, StateFilter(CheckIn.questions, CheckIn.summary), photo)
-    router.callback_query.register(question_answered, CheckIn.questions, VisitAnswer.filter())
-    router.message.register(answer_expected, CheckIn.questions)
+    router.callback_query.register(
+        question_answered, StateFilter(CheckIn.questions), VisitAnswer.filter()
+    )
+    router.message.register(answer_expected, StateFilter(CheckIn.questions))
 
     router.message.register(
         extra_sent,
-        CheckIn.summary,
+        StateFilter(CheckIn.summary),
         When(F.location | F.voice | (F.text & ~F.text.startswith("/"))),
     )
-    router.callback_query.register(day_chosen, CheckIn.summary, CheckInWhen.filter())
+    router.callback_query.register(day_chosen, StateFilter(CheckIn.summary), CheckInWhen.filter())
     router.callback_query.register(
-        earlier_days, CheckIn.summary, CheckInStep.filter(F.act == CheckInAct.earlier)
+        earlier_days, StateFilter(CheckIn.summary), CheckInStep.filter(F.act == CheckInAct.earlier)
     )
-    router.message.register(extra_expected, CheckIn.summary)
+    router.message.register(extra_expected, StateFilter(CheckIn.summary))
     return router

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import MagicData
+from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -156,9 +156,15 @@ def make_router() -> Router:
     router.message.filter(MagicData(F.me.is_volunteer))
     router.callback_query.filter(MagicData(F.me.is_volunteer))
     router.callback_query.register(start, ConcernStart.filter())
-    router.callback_query.register(kind_chosen, RaiseConcern.kind, ConcernChoice.filter())
-    router.message.register(kind_expected, RaiseConcern.kind)
-    router.message.register(note_typed, RaiseConcern.note, When(F.text & ~F.text.startswith("/")))
-    router.callback_query.register(note_skipped, RaiseConcern.note, ConcernSkipNote.filter())
-    router.message.register(note_expected, RaiseConcern.note)
+    router.callback_query.register(
+        kind_chosen, StateFilter(RaiseConcern.kind), ConcernChoice.filter()
+    )
+    router.message.register(kind_expected, StateFilter(RaiseConcern.kind))
+    router.message.register(
+        note_typed, StateFilter(RaiseConcern.note), When(F.text & ~F.text.startswith("/"))
+    )
+    router.callback_query.register(
+        note_skipped, StateFilter(RaiseConcern.note), ConcernSkipNote.filter()
+    )
+    router.message.register(note_expected, StateFilter(RaiseConcern.note))
     return router

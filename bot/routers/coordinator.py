@@ -8,6 +8,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot import texts
+from bot.filters import When
 
 
 async def not_built_yet(message: Message) -> None:
@@ -18,6 +19,6 @@ def make_router() -> Router:
     router = Router(name="coordinator")
     router.message.filter(MagicData(F.me.is_coordinator))
     router.message.register(
-        not_built_yet, F.text.in_((texts.OVERVIEW, texts.OVERDUE, texts.INVITE, texts.PAIR))
+        not_built_yet, When(F.text.in_((texts.OVERVIEW, texts.OVERDUE, texts.INVITE, texts.PAIR)))
     )
     return router

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.callbacks import EscalationAct, EscalationAction, VolunteerList
+from bot.filters import When
 from bot.replies import tell_taken
 from bot.routers.pairing import choose_volunteer
 from domain import escalations, pairings
@@ -137,8 +138,6 @@ def make_router() -> Router:
     router.message.register(
         note_written,
         StateFilter(ResolveNote.note),
-        F.text,
-        ~F.text.startswith("/"),
-        ~F.text.in_(texts.COORDINATOR_MENU),
+        When(F.text & ~F.text.startswith("/") & ~F.text.in_(texts.COORDINATOR_MENU)),
     )
     return router

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
 from bot.callbacks import InviteFor, InviteList, InviteMake, InvitePlace, InviteRevoke
+from bot.filters import When
 from bot.keyboards import answer_or_edit, page_buttons
 from domain import invitations, regions, scopes
 from domain.clock import Clock
@@ -231,7 +232,7 @@ def make_router() -> Router:
     router = Router(name="invite")
     router.message.filter(MagicData(F.me.is_coordinator))
     router.callback_query.filter(MagicData(F.me.is_coordinator))
-    router.message.register(start, F.text == texts.INVITE)
+    router.message.register(start, When(F.text == texts.INVITE))
     router.callback_query.register(choose_place, InvitePlace.filter())
     router.callback_query.register(make, InviteMake.filter())
     router.callback_query.register(show_list, InviteList.filter())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import phonenumbers
 from aiogram import F, Router
-from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
@@ -209,15 +209,17 @@ async def consent_expected(message: Message) -> None:
 def make_router() -> Router:
     router = Router(name="join")
     router.message.register(open_link, CommandStart(deep_link=True))
-    router.message.register(name_typed, Join.name, When(F.text))
-    router.message.register(name_expected, Join.name)
-    router.callback_query.register(name_accepted, Join.name, JoinStep.filter(F.act == JoinAct.name))
-    router.message.register(contact_shared, Join.phone, When(F.contact))
-    router.message.register(phone_typed, Join.phone)
+    router.message.register(name_typed, StateFilter(Join.name), When(F.text))
+    router.message.register(name_expected, StateFilter(Join.name))
+    router.callback_query.register(
+        name_accepted, StateFilter(Join.name), JoinStep.filter(F.act == JoinAct.name)
+    )
+    router.message.register(contact_shared, StateFilter(Join.phone), When(F.contact))
+    router.message.register(phone_typed, StateFilter(Join.phone))
     router.callback_query.register(
         consent_given,
-        Join.consent,
+        StateFilter(Join.consent),
         JoinStep.filter(F.act.in_({JoinAct.agree, JoinAct.decline})),
     )
-    router.message.register(consent_expected, Join.consent)
+    router.message.register(consent_expected, StateFilter(Join.consent))
     return router

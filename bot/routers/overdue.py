@@ -20,6 +20,7 @@ from bot.callbacks import (
     OverdueRef,
     VolunteerList,
 )
+from bot.filters import When
 from bot.i18n import DEFAULT_LOCALE, LOCALES
 from bot.keyboards import answer_or_edit, page_buttons
 from bot.replies import tell_taken
@@ -228,7 +229,7 @@ def make_router() -> Router:
     router = Router(name="overdue")
     router.message.filter(MagicData(F.me.is_coordinator))
     router.callback_query.filter(MagicData(F.me.is_coordinator))
-    router.message.register(start, F.text == texts.OVERDUE)
+    router.message.register(start, When(F.text == texts.OVERDUE))
     router.callback_query.register(turn_page, OverduePage.filter())
     router.callback_query.register(act, OverdueAction.filter())
     return router

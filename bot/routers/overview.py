@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
 from bot.callbacks import OverviewOf
+from bot.filters import When
 from bot.keyboards import answer_or_edit, page_buttons
 from domain import audit, overview, regions, scopes
 from domain.calendar import Month
@@ -115,6 +116,6 @@ def make_router() -> Router:
     router = Router(name="overview")
     router.message.filter(MagicData(F.me.is_coordinator))
     router.callback_query.filter(MagicData(F.me.is_coordinator))
-    router.message.register(start, F.text == texts.OVERVIEW)
+    router.message.register(start, When(F.text == texts.OVERVIEW))
     router.callback_query.register(drill, OverviewOf.filter())
     return router

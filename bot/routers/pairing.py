@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
 from bot.callbacks import ChildOpen, ChildView, PairAct, PairStep, VolunteerList
+from bot.filters import When
 from bot.keyboards import answer_or_edit, page_buttons
 from bot.replies import tell_taken
 from domain import escalations, lookup, pairings, scopes
@@ -259,13 +260,11 @@ def make_router() -> Router:
     router = Router(name="pairing")
     router.message.filter(MagicData(F.me.is_coordinator))
     router.callback_query.filter(MagicData(F.me.is_coordinator))
-    router.message.register(start, F.text == texts.PAIR)
+    router.message.register(start, When(F.text == texts.PAIR))
     router.message.register(
         search,
         StateFilter(PairSearch.name),
-        F.text,
-        ~F.text.startswith("/"),
-        ~F.text.in_(texts.COORDINATOR_MENU),
+        When(F.text & ~F.text.startswith("/") & ~F.text.in_(texts.COORDINATOR_MENU)),
     )
     router.callback_query.register(show_child, ChildOpen.filter(F.view == ChildView.pairing))
     router.callback_query.register(choose_volunteer, VolunteerList.filter())
