@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import uvloop
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.locales import load_translations
@@ -575,10 +576,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # a line for every update handled is noise at hundreds a second; failures still log
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     settings = Settings()
     try:
-        return int(asyncio.run(args.handler(settings, args)))
+        # uvloop: the event loop in C, a fifth less CPU per update for the bot (bench/checkins.py)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return int(runner.run(args.handler(settings, args)))
     except DomainError as error:
         message = _say(error.message, **error.params)
     except KeyboardInterrupt:
