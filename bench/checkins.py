@@ -1,17 +1,17 @@
-"""Benchmark: 2,000 volunteers' complete check-in conversations through the real dispatcher.
+"""Benchmark: 2,000 volunteers' complete check-in conversations through the real bot.
 
-Every update of the flow goes through `dp.feed_update` with a real aiogram Bot whose
-API calls go over HTTP to the fake Bot API (tests/fakes), with real PostgreSQL and
-Redis: menu → home visit → next → an album of two photos (fed together, as Telegram
-delivers an album) → five home-visit answers → confirm. The driver reads the bot's
-messages to press their buttons, as a person would.
+The bot is `guanai bot` in its own process, the entry point a deployment runs: the real
+dispatcher long-polls the fake Bot API (tests/fakes) over HTTP, with real PostgreSQL and
+Redis. Each volunteer goes menu → home visit → next → an album of two photos → five
+home-visit answers → confirm, tapping the buttons of the bot's messages once the bot has
+answered, as a person would; 64 of them at a time.
 
     uv run python bench/checkins.py [--volunteers 2000] [--concurrency 64]
 
-Prints updates handled per second and the process's peak memory (bot, fake Telegram and
-driver together, so an upper bound for the bot). A scratch database and Redis prefix are
-made for the run and dropped afterwards. Target on a 2-core machine: ≥ 300 updates/s,
-< 200 MB.
+Prints updates handled per second, the bot's CPU per update, and the bot process's peak
+memory (VmHWM). A scratch database and Redis prefix are made for the run and dropped
+afterwards. Target on a 2-core machine: ≥ 300 updates/s, < 200 MB.
+BENCH_PROFILE=bot.prof runs the bot under cProfile (slower) and leaves its stats there.
 """
 
 from __future__ import annotations
@@ -20,18 +20,15 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import resource
+import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
-from aiogram import Bot, Dispatcher
-from aiogram.types import Update
-from arq import create_pool
-from arq.connections import RedisSettings
 from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 from sqlalchemy import func, insert, select
@@ -39,9 +36,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import make_bot, make_dispatcher, make_storage
-from domain.clock import SystemClock
-from domain.db import make_engine, make_sessionmaker
+from domain.db import make_engine
 from domain.models import (
     CheckIn,
     Child,
@@ -55,11 +50,13 @@ from domain.models import (
     VolunteerKind,
 )
 from guanai.migrate import migrate
-from guanai.runtime import settle_startup_objects
-from guanai.settings import Settings
 from tests.fakes import FakeTelegram
-from tests.fakes.telegram import Call, FakeUser, SentMessage
+from tests.fakes.telegram import JSON, Call, SentMessage
 
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE = os.environ.get("BENCH_PROFILE")  # a file: run the bot under cProfile, stats there
+STEP_TIMEOUT = 60.0  # seconds a volunteer waits for the bot's answer before the run fails
 SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 FIRST_TELEGRAM_ID = 50_000_000
@@ -153,21 +150,32 @@ async def seed(database_url: str, volunteers: int) -> None:
         await engine.dispose()
 
 
-class IndexedFakeTelegram(FakeTelegram):
-    """The test fake with its message lookups indexed: it scans every message ever sent,
-    which is fine for a test and quadratic for 2,000 conversations."""
+class BenchTelegram(FakeTelegram):
+    """The test fake, with what 2,000 conversations need: message lookups indexed (the
+    fake scans every message ever sent), and a volunteer waiting only on their own chat
+    (the fake wakes every waiter on every call)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._by_chat: dict[int, list[SentMessage]] = {}
         self._by_id: dict[tuple[int, int], SentMessage] = {}
-        self.api_calls = 0
+        self._chat_changed: dict[int, asyncio.Event] = {}
 
     def _record(self, call: Call, **kwargs: Any) -> SentMessage:
         message = super()._record(call, **kwargs)
         self._by_chat.setdefault(message.chat_id, []).append(message)
         self._by_id[message.chat_id, message.message_id] = message
+        self._changed(message.chat_id)
         return message
+
+    def _apply_edit(self, message: SentMessage, call: Call, *, text: Any) -> JSON:
+        result = super()._apply_edit(message, call, text=text)
+        self._changed(message.chat_id)
+        return result
+
+    def _changed(self, chat_id: int) -> None:
+        if (event := self._chat_changed.pop(chat_id, None)) is not None:
+            event.set()
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         return self._by_chat.get(chat_id, [])
@@ -175,52 +183,107 @@ class IndexedFakeTelegram(FakeTelegram):
     def find_message(self, chat_id: int, message_id: int) -> SentMessage | None:
         return self._by_id.get((chat_id, message_id))
 
+    async def in_chat(self, chat_id: int, probe: Callable[[], T | None]) -> T:
+        """Wait until `probe()` holds, re-checked whenever the bot writes to this chat."""
+        async with asyncio.timeout(STEP_TIMEOUT):
+            while (result := probe()) is None:
+                await self._chat_changed.setdefault(chat_id, asyncio.Event()).wait()
+        return result
+
     def forget(self, chat_id: int, update_ids: list[int]) -> None:
         """Drop a finished conversation, so the harness's memory stays flat."""
         for message in self._by_chat.pop(chat_id, []):
             del self._by_id[chat_id, message.message_id]
         for update_id in update_ids:
             del self._updates[update_id]
-        self.api_calls += len(self.calls)
-        self.calls.clear()
-        self.sent.clear()
-        self._pending.clear()
-        self.callback_answers.clear()
 
 
-class Conversation:
-    """One volunteer's check-in, fed update by update into the dispatcher."""
+class Driver:
+    """One volunteer's check-in, tapping as a person would: each tap once the bot has
+    answered the one before."""
 
-    def __init__(self, dp: Dispatcher, bot: Bot, user: FakeUser) -> None:
-        self.dp, self.bot, self.user = dp, bot, user
+    def __init__(self, fake: BenchTelegram, telegram_id: int) -> None:
+        self.fake, self.user = fake, fake.user(telegram_id)
         self.update_ids: list[int] = []
+        self._seen = 0
 
-    async def feed(self, update_id: int) -> None:
-        update = Update.model_validate(self.user.fake.update(update_id))
-        await self.dp.feed_update(self.bot, update)
+    def send(self, update_id: int) -> None:
         self.update_ids.append(update_id)
 
-    async def press(self, message: SentMessage, label: str) -> None:
-        await self.feed(self.user.press(message.callback_data(label), message))
+    def press(self, message: SentMessage, label: str) -> None:
+        self.send(self.user.press(message.callback_data(label), message))
 
-    async def run(self) -> None:
+    async def reply(self) -> SentMessage:
+        """The bot's next new message to me."""
+
+        def probe() -> SentMessage | None:
+            messages = self.fake.messages_to(self.user.chat_id)
+            return messages[self._seen] if len(messages) > self._seen else None
+
+        message = await self.fake.in_chat(self.user.chat_id, probe)
+        self._seen += 1
+        return message
+
+    async def check_in(self) -> None:
         user = self.user
-        await self.feed(user.send_text("✅ 打卡"))
-        activities = user.last_message
-        await self.press(activities, "家访")
-        await self.press(activities, "下一步")
+        self.send(user.send_text("✅ 打卡"))
+        activities = await self.reply()
+        self.press(activities, "家访")
+        await self.fake.in_chat(
+            user.chat_id, lambda: "✅ 家访" in activities.button_texts() or None
+        )
+        self.press(activities, "下一步")
+        await self.reply()  # the photo prompt
         album = uuid.uuid4().hex[:12]
-        first = user.send_photo(b"photo-a" + album.encode(), media_group_id=album)
-        second = user.send_photo(b"photo-b" + album.encode(), media_group_id=album)
-        await asyncio.gather(self.feed(first), self.feed(second))
+        for photo in (b"photo-a", b"photo-b"):
+            self.send(user.send_photo(photo + album.encode(), media_group_id=album))
+        question = await self.reply()
         for answer in ANSWERS:
-            await self.press(user.last_message, answer)
-        await self.press(user.last_message, "确认")
-        if "已保存" not in (user.last_message.text or ""):
-            raise AssertionError(f"user {user.id}: no confirmation, got {user.last_message.text!r}")
-        fake = user.fake
-        assert isinstance(fake, IndexedFakeTelegram)
-        fake.forget(user.chat_id, self.update_ids)
+            self.press(question, answer)
+            question = await self.reply()
+        self.press(question, "确认")
+        saved = await self.reply()
+        if "已保存" not in (saved.text or ""):
+            raise AssertionError(f"user {user.id}: no confirmation, got {saved.text!r}")
+        self.fake.forget(user.chat_id, self.update_ids)
+
+
+class BotProcess:
+    """`guanai bot`, the real entry point, long-polling the fake; read through /proc."""
+
+    def __init__(self, settings: dict[str, str]) -> None:
+        self.settings = settings
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, fake: BenchTelegram) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *(["-m", "cProfile", "-o", PROFILE] if PROFILE else []),
+            "-m",
+            "guanai.cli",
+            "bot",
+            env={**os.environ, **self.settings},
+            cwd=ROOT,
+        )
+        await fake.wait_for_call("getUpdates", timeout=120)
+
+    def _proc(self, name: str) -> str:
+        assert self.process is not None
+        return (Path("/proc") / str(self.process.pid) / name).read_text()
+
+    def cpu_seconds(self) -> float:
+        utime, stime = self._proc("stat").rsplit(")", 1)[1].split()[11:13]
+        return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+    def peak_mb(self) -> float:
+        line = next(x for x in self._proc("status").splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        return await self.process.wait()
 
 
 async def run(volunteers: int, concurrency: int) -> None:
@@ -229,66 +292,55 @@ async def run(volunteers: int, concurrency: int) -> None:
     database_url = f"{SERVER}/{db_name}"
     prefix = f"guanai_bench_{run_id}"
     await migrate(database_url)
-    fake = IndexedFakeTelegram()
+    fake = BenchTelegram()
     await fake.start()
-    redis = Redis.from_url(REDIS_URL)
-    settings = Settings(
-        BOT_TOKEN="4242:BENCH",
-        BOT_API_URL=fake.base_url,
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        REDIS_PREFIX=prefix,
+    bot = BotProcess(
+        {
+            "BOT_TOKEN": "4242:BENCH",
+            "BOT_API_URL": fake.base_url,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "REDIS_PREFIX": prefix,
+        }
     )
-    engine = make_engine(database_url, pool_size=10)
-    arq_redis = await create_pool(RedisSettings.from_dsn(REDIS_URL))
-    bot = make_bot(settings)
+    redis = Redis.from_url(REDIS_URL)
+    engine = make_engine(database_url, pool_size=1)
     try:
         await seed(database_url, volunteers)
-        dp = make_dispatcher(
-            settings=settings,
-            sessionmaker=make_sessionmaker(engine),
-            storage=make_storage(settings, redis),
-            clock=SystemClock(),
-            arq_redis=arq_redis,
-        )
-        conversations = [
-            Conversation(dp, bot, fake.user(FIRST_TELEGRAM_ID + n)) for n in range(volunteers)
-        ]
+        await bot.start(fake)
+        drivers = [Driver(fake, FIRST_TELEGRAM_ID + n) for n in range(volunteers)]
         limit = asyncio.Semaphore(concurrency)
-        settle_startup_objects()  # as run_bot does
 
-        async def one(conversation: Conversation) -> None:
+        async def one(volunteer: Driver) -> None:
             async with limit:
-                await conversation.run()
+                await volunteer.check_in()
 
-        started, cpu_started = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(one(c) for c in conversations))
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        started, cpu_started = time.perf_counter(), bot.cpu_seconds()
+        await asyncio.gather(*(one(v) for v in drivers))
+        elapsed, cpu = time.perf_counter() - started, bot.cpu_seconds() - cpu_started
+        peak_mb = bot.peak_mb()
 
-        updates = sum(len(c.update_ids) for c in conversations)
+        updates = sum(len(v.update_ids) for v in drivers)
         async with engine.connect() as connection:
             stored = await connection.scalar(select(func.count()).select_from(CheckIn))
             photos = await connection.scalar(select(func.count()).select_from(Photo))
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"volunteers:          {volunteers} (concurrency {concurrency})")
         print(f"updates handled:     {updates} in {elapsed:.1f} s")
         print(f"updates per second:  {updates / elapsed:.0f}")
-        print(f"CPU per update:      {cpu / updates * 1000:.1f} ms (this process, all of it)")
+        print(f"bot CPU per update:  {cpu / updates * 1000:.2f} ms")
         print(f"check-ins stored:    {stored}, photos {photos}")
-        print(f"bot API calls:       {fake.api_calls + len(fake.calls)}")
-        print(f"peak memory (RSS):   {peak_mb:.0f} MB (bot + fake Telegram + driver)")
+        print(f"bot API calls:       {len(fake.calls)}")
+        print(f"bot peak memory:     {peak_mb:.0f} MB (VmHWM of the `guanai bot` process)")
     finally:
-        await bot.session.close()
-        job_ids = [j.decode() for j in await arq_redis.zrange(settings.arq_queue, 0, -1)]
-        if job_ids:
-            await arq_redis.delete(*(f"{job_key_prefix}{job_id}" for job_id in job_ids))
-        await arq_redis.aclose()
+        print(f"bot exit status:     {await bot.stop()}")
+        await fake.stop()
+        job_ids = await redis.zrange(f"{prefix}:queue", 0, -1)  # photos to fetch, no worker
         keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+        keys += [f"{job_key_prefix}{job_id.decode()}".encode() for job_id in job_ids]
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
         await engine.dispose()
-        await fake.stop()
         await _admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
