@@ -29,7 +29,7 @@ def defer_aiogram_types() -> None:
     namespaces: dict[str, dict[str, Any]] = {}
 
     def record_names(
-        cls: type[BaseModel], *, _types_namespace: dict[str, Any] | None = None, **kwargs: Any
+        cls: type[BaseModel], /, *, _types_namespace: dict[str, Any] | None = None, **kwargs: Any
     ) -> bool | None:
         if _types_namespace is not None and cls.__module__.startswith(f"{TYPES_PACKAGE}."):
             namespaces[cls.__module__] = _types_namespace
