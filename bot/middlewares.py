@@ -8,11 +8,11 @@ saved commits first (`await uow.commit()`), so the reply never runs ahead of the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
-from sqlalchemy import bindparam
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,12 +23,14 @@ from domain.models import ProcessedUpdate
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-# Built once: it runs on every update.
+# Built once: it runs on every update. On the table, not the mapped class: the ORM's bulk
+# insert path cost a twentieth of the bot's time per update (bench/checkins.py).
+_PROCESSED = cast(Table, ProcessedUpdate.__table__)
 _FIRST_TIME = (
-    insert(ProcessedUpdate)
+    insert(_PROCESSED)
     .values(update_id=bindparam("update_id"))
     .on_conflict_do_nothing()
-    .returning(ProcessedUpdate.update_id)
+    .returning(_PROCESSED.c.update_id)
 )
 
 

@@ -9,12 +9,25 @@ rules of its own replaces the programme defaults (rules with no region).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    DateTime,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -92,7 +105,56 @@ async def due_batches(
     ~100,000 rows, and a caller that only sums them needs never hold them all."""
     month_start, month_end = month.start(tz), month.end(tz)
     semester_start, semester_end = semester_bounds(month, tz)
+    query = _due_query(
+        by_scope=selection.scope_path is not None,
+        by_volunteers=selection.volunteer_ids is not None,
+        by_pairings=selection.pairing_ids is not None,
+        only_missing=only_missing,
+    )
+    params = {
+        "month_start": month_start,
+        "month_end": month_end,
+        "semester_start": semester_start,
+        "semester_end": semester_end,
+        "window_start": min(month_start, semester_start),
+        "window_end": max(month_end, semester_end),
+        "scope_path": selection.scope_path,
+        "volunteer_ids": selection.volunteer_ids,
+        "pairing_ids": selection.pairing_ids,
+    }
+    rows = await session.stream(query, {k: v for k, v in params.items() if v is not None})
+    async for batch in rows.partitions():
+        yield [
+            DueItem(
+                pairing_id,
+                child_id,
+                volunteer_id,
+                activity,
+                period,
+                times,
+                done_,
+                month_end if period is Period.month else semester_end,
+            )
+            for pairing_id, child_id, volunteer_id, activity, period, times, done_ in batch
+        ]
 
+
+# The period bounds, bound at execution: the statement is built once per kind of selection.
+def _moment(name: str) -> BindParameter[dt.datetime]:
+    return bindparam(name, type_=DateTime(timezone=True))
+
+
+MONTH_START, MONTH_END = _moment("month_start"), _moment("month_end")
+SEMESTER_START, SEMESTER_END = _moment("semester_start"), _moment("semester_end")
+WINDOW_START, WINDOW_END = _moment("window_start"), _moment("window_end")
+
+
+@functools.cache
+def _due_query(
+    *, by_scope: bool, by_volunteers: bool, by_pairings: bool, only_missing: bool
+) -> Select[Any]:
+    """Built once per shape and kept: building it cost more than running it for one
+    volunteer (the reply to every check-in)."""
     site = aliased(Region)
     active_query = (
         select(
@@ -106,18 +168,20 @@ async def due_batches(
         .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
         .join(Child, Child.id == Pairing.child_id)
         .where(
-            Pairing.started_at < month_end,
-            or_(Pairing.ended_at.is_(None), Pairing.ended_at > month_start),
+            Pairing.started_at < MONTH_END,
+            or_(Pairing.ended_at.is_(None), Pairing.ended_at > MONTH_START),
         )
     )
-    if selection.scope_path is not None:
+    if by_scope:
         active_query = active_query.join(site, site.id == Child.site_id).where(
-            site.path.startswith(selection.scope_path)
+            site.path.startswith(bindparam("scope_path"))
         )
-    if selection.volunteer_ids is not None:
-        active_query = active_query.where(Pairing.volunteer_id.in_(selection.volunteer_ids))
-    if selection.pairing_ids is not None:
-        active_query = active_query.where(Pairing.id.in_(selection.pairing_ids))
+    if by_volunteers:
+        active_query = active_query.where(
+            Pairing.volunteer_id.in_(bindparam("volunteer_ids", expanding=True))
+        )
+    if by_pairings:
+        active_query = active_query.where(Pairing.id.in_(bindparam("pairing_ids", expanding=True)))
     active = active_query.cte("active")
 
     ruled = aliased(Region)
@@ -203,21 +267,20 @@ async def due_batches(
         .cte("required")
     )
 
-    window_start, window_end = min(month_start, semester_start), max(month_end, semester_end)
     occurred = CheckInActivity.occurred_at
     done = (
         select(
             CheckInActivity.pairing_id,
             CheckInActivity.activity,
-            func.count().filter(occurred >= month_start, occurred < month_end).label("in_month"),
+            func.count().filter(occurred >= MONTH_START, occurred < MONTH_END).label("in_month"),
             func.count()
-            .filter(occurred >= semester_start, occurred < semester_end)
+            .filter(occurred >= SEMESTER_START, occurred < SEMESTER_END)
             .label("in_semester"),
         )
         .where(
             CheckInActivity.pairing_id.in_(select(active.c.pairing_id)),
-            occurred >= window_start,
-            occurred < window_end,
+            occurred >= WINDOW_START,
+            occurred < WINDOW_END,
         )
         .group_by(CheckInActivity.pairing_id, CheckInActivity.activity)
         .cte("done")
@@ -252,22 +315,7 @@ async def due_batches(
     )
     if only_missing:
         query = query.where(done_count < required.c.times)
-
-    rows = await session.stream(query.execution_options(yield_per=_BATCH))
-    async for batch in rows.partitions():
-        yield [
-            DueItem(
-                pairing_id,
-                child_id,
-                volunteer_id,
-                activity,
-                period,
-                times,
-                done_,
-                month_end if period is Period.month else semester_end,
-            )
-            for pairing_id, child_id, volunteer_id, activity, period, times, done_ in batch
-        ]
+    return query.execution_options(yield_per=_BATCH)
 
 
 async def open_concerns(session: AsyncSession, *, child_ids: Sequence[int]) -> list[Concern]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from domain.models import Activity, CheckIn, Photo, PhotoStatus, ReviewStatus
 from tests.conftest import RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage
-from tests.volunteering import VOLUNTEER, seed_school, settled
+from tests.volunteering import VOLUNTEER, answer_visit_questions, seed_school, settled
 
 ANSWERS = ("是", "有一点", "勉强够", "有时", "要人提醒")  # one per home-visit question
 
@@ -34,6 +34,10 @@ class Walk:
 
     async def reply(self) -> SentMessage:
         return await self.user.next_message()
+
+    async def answer(self, question: SentMessage, label: str) -> SentMessage:
+        self.taps += 1
+        return await answer_visit_questions(self.user, question, [label])
 
 
 async def _check_in(
@@ -67,8 +71,7 @@ async def _check_in(
     message = await walk.reply()
     if "家访" in activities:
         for answer in ANSWERS:
-            walk.tap(message, answer)
-            message = await walk.reply()
+            message = await walk.answer(message, answer)
     if days_back_label is not None:
         walk.tap(message, days_back_label)
         await walk.user.fake.wait_until(

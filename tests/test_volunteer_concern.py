@@ -9,7 +9,13 @@ from sqlalchemy import select
 from domain.models import Concern, ConcernKind, OutboxMessage
 from tests.conftest import RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage
-from tests.volunteering import COORDINATOR, VOLUNTEER, seed_school, settled
+from tests.volunteering import (
+    COORDINATOR,
+    VOLUNTEER,
+    answer_visit_questions,
+    seed_school,
+    settled,
+)
 
 
 async def _card(user: FakeUser) -> SentMessage:
@@ -56,11 +62,9 @@ async def test_a_must_visit_is_raised_told_and_closed_by_a_visit(running_bot: Ru
     user.press(activities.callback_data("下一步"), activities)
     prompt = await user.next_message()
     user.press(prompt.callback_data("没有照片"), prompt)
-    message = await user.next_message()
-    for answer in ("是", "否", "是", "经常", "自己完成"):
-        user.press(message.callback_data(answer), message)
-        message = await user.next_message()
-    user.press(message.callback_data("确认"), message)
+    question = await user.next_message()
+    summary = await answer_visit_questions(user, question, ("是", "否", "是", "经常", "自己完成"))
+    user.press(summary.callback_data("确认"), summary)
     await user.next_message()
 
     card = await _card(user)

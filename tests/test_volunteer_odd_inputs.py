@@ -8,8 +8,8 @@ from sqlalchemy.orm import selectinload
 
 from domain.models import CheckIn
 from tests.conftest import RunningBot
-from tests.fakes.telegram import FakeUser, SentMessage
-from tests.volunteering import VOLUNTEER, seed_school, settled
+from tests.fakes.telegram import FakeUser
+from tests.volunteering import VOLUNTEER, answer_visit_questions, seed_school, settled
 
 INTERNAL_ERROR = "出了点问题"
 
@@ -53,11 +53,7 @@ async def test_odd_inputs_at_every_step_get_kind_answers_and_the_flow_goes_on(
     assert "第 1 题" in (question.text or "")
 
     assert all("按钮" in answer for answer in await _odd_inputs(user))
-    message: SentMessage = question
-    for answer in ("否", "否", "是", "经常", "自己完成"):
-        user.press(message.callback_data(answer), message)
-        message = await user.next_message()
-    summary = message
+    summary = await answer_visit_questions(user, question, ("否", "否", "是", "经常", "自己完成"))
     assert "照片：1 张" in (summary.text or "")
 
     assert all("确认" in answer for answer in await _odd_inputs(user, text=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +20,7 @@ from domain.models import (
     VolunteerKind,
 )
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
-from tests.fakes.telegram import FakeUser
+from tests.fakes.telegram import FakeUser, SentMessage
 
 COORDINATOR = 9001
 VOLUNTEER = 9100
@@ -118,3 +119,15 @@ async def settled(user: FakeUser) -> None:
     """
     user.send_text("/help")
     await user.next_message()
+
+
+async def answer_visit_questions(
+    user: FakeUser, question: SentMessage, answers: Sequence[str]
+) -> SentMessage:
+    """Tap one answer per home-visit question; the question's message becomes each next
+    question in turn, then the summary, which is returned."""
+    for answer in answers:
+        asked = question.text
+        user.press(question.callback_data(answer), question)
+        await user.fake.wait_until(lambda asked=asked: question.text != asked or None)  # type: ignore[misc]
+    return question

@@ -251,17 +251,18 @@ def _next_question(data: dict[str, Any]) -> VisitQuestion | None:
     return next((q for q in QUESTIONS if q.value not in answered), None)
 
 
+def _question_text(question: VisitQuestion) -> str:
+    return _("Home visit, question {number} of {total}:\n{question}").format(
+        number=QUESTIONS.index(question) + 1,
+        total=len(QUESTIONS),
+        question=texts.VISIT_QUESTIONS[question],
+    )
+
+
 async def _ask_question(message: Message, data: dict[str, Any]) -> None:
     question = _next_question(data)
     assert question is not None
-    await message.answer(
-        _("Home visit, question {number} of {total}:\n{question}").format(
-            number=QUESTIONS.index(question) + 1,
-            total=len(QUESTIONS),
-            question=texts.VISIT_QUESTIONS[question],
-        ),
-        reply_markup=keyboards.visit_answers(question),
-    )
+    await message.answer(_question_text(question), reply_markup=keyboards.visit_answers(question))
 
 
 async def question_answered(
@@ -281,13 +282,14 @@ async def question_answered(
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    await query.message.edit_text(
-        f"{texts.VISIT_QUESTIONS[question]} — {texts.VISIT_ANSWERS[callback_data.answer]}"
-    )
-    if _next_question(data) is not None:
-        await _ask_question(query.message, data)
+    # The one message turns into the next question, then into the summary that lists the
+    # answers: one call to Telegram per answer, and a chat that stays short.
+    if (following := _next_question(data)) is not None:
+        await query.message.edit_text(
+            _question_text(following), reply_markup=keyboards.visit_answers(following)
+        )
     else:
-        await _show_summary(query.message, state, data, _today(clock, settings))
+        await _show_summary(query.message, state, data, _today(clock, settings), edit=True)
 
 
 async def answer_expected(message: Message) -> None:
@@ -332,16 +334,25 @@ def _summary_text(data: dict[str, Any], today: dt.date) -> str:
 
 
 async def _show_summary(
-    message: Message, state: FSMContext, data: dict[str, Any], today: dt.date
+    message: Message,
+    state: FSMContext,
+    data: dict[str, Any],
+    today: dt.date,
+    *,
+    edit: bool = False,
 ) -> None:
-    sent = await message.answer(
-        _summary_text(data, today),
-        reply_markup=keyboards.summary(
-            data["key"], days_back=data["days_back"], today=today, earlier=False
-        ),
+    """The summary below `message`, or in its place with `edit` (the bot's own message)."""
+    text = _summary_text(data, today)
+    keyboard = keyboards.summary(
+        data["key"], days_back=data["days_back"], today=today, earlier=False
     )
+    if edit:
+        await message.edit_text(text, reply_markup=keyboard)
+        summary_id = message.message_id
+    else:
+        summary_id = (await message.answer(text, reply_markup=keyboard)).message_id
     await state.set_state(CheckIn.summary)
-    await state.set_data({**data, "summary_id": sent.message_id})
+    await state.set_data({**data, "summary_id": summary_id})
 
 
 async def _edit_summary(
