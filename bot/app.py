@@ -11,8 +11,9 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import Response, TelegramMethod
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.types import BotCommand, BotCommandScopeDefault, InputFile
 from aiogram.utils.i18n import I18n
+from aiohttp import BytesPayload, FormData
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,6 +64,22 @@ class BotSession(AiohttpSession):
         if returning not in self._response_types:
             self._response_types[returning] = Response[returning]  # type: ignore[valid-type]
         return super().check_response(bot, method, status_code, content)
+
+    def build_form_data(  # type: ignore[override]
+        self, bot: Bot, method: TelegramMethod[T]
+    ) -> FormData | BytesPayload:
+        """A JSON body, which the Bot API takes too, unless a file is uploaded: aiogram
+        builds a form (a multipart writer, then url-encoding) for every call, a tenth of
+        the bot's time per update in bench/checkins.py."""
+        files: dict[str, InputFile] = {}
+        fields: dict[str, Any] = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None and prepared != "":  # what aiogram's form leaves out
+                fields[key] = prepared
+        if files:
+            return super().build_form_data(bot, method)
+        return BytesPayload(self.json_dumps(fields).encode(), content_type="application/json")
 
 
 def make_bot(settings: Settings) -> Bot:

@@ -1,4 +1,4 @@
-"""What keeps the bot light: filters checked in the event loop, aiogram's types built on use."""
+"""What keeps the bot light: filters in the event loop, types built on use, calls as JSON."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import textwrap
 from collections.abc import Iterator
 
 from aiogram import Router
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.app import make_bot
+from guanai.settings import Settings
 from tests.conftest import RunningBot
+from tests.fakes import FakeTelegram
 
 
 def _routers(router: Router) -> Iterator[Router]:
@@ -81,3 +85,25 @@ def test_every_aiogram_type_and_method_still_builds_on_first_use() -> None:
     built, failed = out.split()[-2:]
     assert failed == "0", out
     assert int(built) > 500
+
+
+async def test_calls_and_uploads_reach_the_bot_api_whole(
+    settings: Settings, fake_telegram: FakeTelegram
+) -> None:
+    bot = make_bot(settings)
+    try:
+        keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="确认", callback_data="ok:1")]]
+        )
+        await bot.send_message(4242, "请核对", reply_markup=keyboard)
+        await bot.send_document(4242, BufferedInputFile(b"PK xlsx", filename="值班表.xlsx"))
+    finally:
+        await bot.session.close()
+    message, document = fake_telegram.calls[-2:]
+    assert message.params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "确认", "callback_data": "ok:1"}]]
+    }
+    assert (message.params["chat_id"], message.params["text"]) == (4242, "请核对")
+    attached = document.params["document"].removeprefix("attach://")
+    assert document.files == {attached: b"PK xlsx"}
+    assert document.file_names == {attached: "值班表.xlsx"}

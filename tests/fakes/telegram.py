@@ -26,7 +26,7 @@ import itertools
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -1055,11 +1055,16 @@ class FakeUser:
 
 
 async def _read_call(request: web.Request) -> Call:
-    """Parse aiogram's form (urlencoded, or multipart when files are attached)."""
-    form = await request.post()
+    """Parse a call as the Bot API takes it: a JSON body, or a form (urlencoded, or
+    multipart when files are attached)."""
     params: JSON = {key: _decode_field(key, value) for key, value in request.query.items()}
     files: dict[str, bytes] = {}
     file_names: dict[str, str] = {}
+    if request.content_type == "application/json":
+        params.update(await request.json())
+        form: Mapping[str, Any] = {}
+    else:
+        form = await request.post()
     for key, value in form.items():
         if isinstance(value, web.FileField):
             files[key] = value.file.read()
