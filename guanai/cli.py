@@ -236,7 +236,7 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, main: str, *, bot: bool, **options: Any) -> int:
     """Run `guanai.runtime.<main>` until SIGINT or SIGTERM."""
-    from guanai import runtime  # aiogram takes seconds to import: only commands that serve load it
+    from guanai import runtime  # the bot's routers and the workers: only commands that serve
 
     await runtime.prepare(settings, needs_bot=bot)
     task = asyncio.ensure_future(getattr(runtime, main)(settings, **options))
@@ -430,7 +430,7 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
                 token=invitation.token,
                 expires=expires,
             )
-        from aiogram.utils.deep_linking import create_deep_link  # slow to import: only here
+        from aiogram.utils.deep_linking import create_deep_link
 
         return _say(
             "{link}\nSend this link to one person; it is valid until {expires}.",
