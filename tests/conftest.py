@@ -141,7 +141,10 @@ async def redis() -> AsyncIterator[Redis]:
 async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
     prefix = f"guanai_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
     yield prefix
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+    # arq's job, result, in-progress and retry keys hold the prefix inside the job id
+    keys = [
+        key for match in (f"{prefix}*", f"arq:*:{prefix}:*") async for key in redis.scan_iter(match)
+    ]
     if keys:
         await redis.delete(*keys)
 
