@@ -25,7 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import make_bot
-from bot.webhook import HEALTH_PATH, database_and_redis, make_webhook_app, webhook_served
+from bot.webhook import (
+    HEALTH_PATH,
+    WebhookRefused,
+    database_and_redis,
+    make_webhook_app,
+    set_webhook,
+    webhook_served,
+)
 from domain.db import make_engine
 from domain.models import ProcessedUpdate
 from guanai.cli import main
@@ -160,6 +167,18 @@ async def test_health_answers_200_only_while_the_database_and_redis_answer(
     finally:
         await nowhere.dispose()
         await bot.session.close()
+
+
+async def test_a_webhook_url_telegram_refuses_is_one_line(
+    settings: Settings, fake_telegram: FakeTelegram
+) -> None:
+    bot = make_bot(settings)
+    try:
+        with pytest.raises(WebhookRefused, match="invalid webhook URL"):
+            await set_webhook(bot, Dispatcher(), "ftp://bot.example.org/telegram", "s")
+    finally:
+        await bot.session.close()
+    assert fake_telegram.webhook is None
 
 
 def test_a_secret_telegram_would_refuse_is_refused_in_one_line(settings: Settings) -> None:
