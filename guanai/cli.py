@@ -248,12 +248,21 @@ async def _serve(settings: Settings, main: str, *, bot: bool, **options: Any) ->
     return 0
 
 
+def _webhook(settings: Settings, args: argparse.Namespace) -> Settings:
+    """`--webhook URL` wins over WEBHOOK_URL; a secret Telegram would refuse stops here."""
+    if args.webhook:
+        settings = settings.model_copy(update={"webhook_url": args.webhook})
+    if settings.webhook_url and settings.bot_token is not None:
+        settings.webhook_secret_token()
+    return settings
+
+
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(settings, "run_all", bot=True)
+    return await _serve(_webhook(settings, args), "run_all", bot=True)
 
 
 async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(settings, "run_bot", bot=True)
+    return await _serve(_webhook(settings, args), "run_bot", bot=True)
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -484,8 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add("migrate", cmd_migrate, "apply all migrations, creating the database if needed")
-    add("run", cmd_run, "migrate, then run the bot and the worker in one process")
-    add("bot", cmd_bot, "run the bot alone (long polling)")
+    run = add("run", cmd_run, "migrate, then run the bot and the worker in one process")
+    bot = add("bot", cmd_bot, "run the bot alone (long polling, or a webhook)")
+    for serving in (run, bot):
+        serving.add_argument(
+            "--webhook",
+            metavar="URL",
+            help="take updates at this public https URL instead of polling (or: WEBHOOK_URL)",
+        )
     worker = add("worker", cmd_worker, "run the background worker alone")
     worker.add_argument(
         "--queue",

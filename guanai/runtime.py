@@ -30,7 +30,8 @@ from guanai.settings import Settings
 from workers.queues import Queue
 
 if TYPE_CHECKING:
-    from aiogram import Bot
+    from aiogram import Bot, Dispatcher
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,33 @@ async def run_bot(settings: Settings) -> None:
                 arq_redis=arq_redis,
             )
             settle_startup_objects()
-            await bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
+            if settings.webhook_url:
+                await serve_webhook(settings, settings.webhook_url, bot, dp, engine, redis)
+            else:
+                await bot.delete_webhook(drop_pending_updates=False)
+                await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
     finally:
         await engine.dispose()
+
+
+async def serve_webhook(
+    settings: Settings, url: str, bot: Bot, dp: Dispatcher, engine: AsyncEngine, redis: Redis
+) -> None:
+    """Webhook mode, until cancelled: listen first, then tell Telegram where to post."""
+    from bot.webhook import database_and_redis, make_webhook_app, set_webhook, webhook_served
+
+    secret = settings.webhook_secret_token()
+    app = make_webhook_app(
+        dp,
+        bot,
+        path=settings.webhook_listen_path(url),
+        secret_token=secret,
+        health=database_and_redis(engine, redis),
+    )
+    async with webhook_served(app, settings.webhook_host, settings.webhook_port) as port:
+        await set_webhook(bot, dp, url, secret)
+        log.info("webhook mode: listening on %s:%d", settings.webhook_host, port)
+        await asyncio.Event().wait()
 
 
 async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:

@@ -5,6 +5,8 @@ The variable names are a contract with deployments: add to them, never rename.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,6 +46,14 @@ class Settings(BaseSettings):
     # The first retry of a failed download waits this long; each next one twice as long.
     photo_retry_seconds: float = Field(default=30.0, gt=0, validation_alias="PHOTO_RETRY_SECONDS")
 
+    # Webhook mode (`guanai run --webhook URL`, or WEBHOOK_URL set): Telegram posts each
+    # update to WEBHOOK_URL, which a proxy forwards to WEBHOOK_HOST:WEBHOOK_PORT.
+    webhook_url: str | None = Field(default=None, validation_alias="WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias="WEBHOOK_SECRET")
+    webhook_host: str = Field(default="127.0.0.1", validation_alias="WEBHOOK_HOST")
+    webhook_port: int = Field(default=8080, ge=0, le=65535, validation_alias="WEBHOOK_PORT")
+    webhook_path: str | None = Field(default=None, validation_alias="WEBHOOK_PATH")
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -60,3 +70,31 @@ class Settings(BaseSettings):
     @property
     def arq_escalation_queue(self) -> str:
         return f"{self.redis_prefix}:escalations"
+
+    def webhook_secret_token(self) -> str:
+        """What Telegram sends with every update: WEBHOOK_SECRET, or one derived from the
+        bot's token (the same across restarts and processes, unknown without the token)."""
+        secret = self.webhook_secret.get_secret_value().strip() if self.webhook_secret else ""
+        if not secret:
+            token = self.require_bot_token().encode()
+            return hashlib.sha256(b"guanai webhook secret:" + token).hexdigest()
+        if not _SECRET_TOKEN.fullmatch(secret):
+            raise BadWebhookSecret()
+        return secret
+
+    def webhook_listen_path(self, url: str) -> str:
+        """The path the bot serves updates on: WEBHOOK_PATH, or the webhook URL's path."""
+        from urllib.parse import urlsplit
+
+        return self.webhook_path or urlsplit(url).path or "/"
+
+
+#: What Telegram accepts as a webhook's secret_token.
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class BadWebhookSecret(DomainError):
+    message = (
+        "WEBHOOK_SECRET may hold only letters, digits, _ and - (at most 256): "
+        "change it, or leave it unset to derive one from the token."
+    )

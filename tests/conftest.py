@@ -9,6 +9,7 @@ transaction rolled back at the end. Redis keys live under a prefix per test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.app import make_bot, make_dispatcher, make_storage
+from bot.webhook import make_webhook_app, set_webhook, webhook_served
 from domain.clock import FixedClock
 from domain.db import make_engine, make_sessionmaker
 from guanai.migrate import migrate
@@ -141,7 +143,10 @@ async def redis() -> AsyncIterator[Redis]:
 async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
     prefix = f"guanai_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
     yield prefix
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+    # arq's job, result, in-progress and retry keys hold the prefix inside the job id
+    keys = [
+        key for match in (f"{prefix}*", f"arq:*:{prefix}:*") async for key in redis.scan_iter(match)
+    ]
     if keys:
         await redis.delete(*keys)
 
@@ -168,9 +173,52 @@ def settings(
     )
 
 
+DELIVERIES = ("polling", "webhook")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module that sets `BOTH_DELIVERIES = True` runs its chat tests twice: the bot
+    polling the fake Bot API, and the fake posting to the bot's webhook."""
+    if "delivery" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_DELIVERIES", False):
+        metafunc.parametrize("delivery", DELIVERIES, indirect=True)
+
+
+@pytest.fixture
+def delivery(request: pytest.FixtureRequest) -> str:
+    """How updates reach the bot: "polling" unless the test module asks for both."""
+    return str(getattr(request, "param", "polling"))
+
+
+@contextlib.asynccontextmanager
+async def updates_delivered(
+    delivery: str, bot: Bot, dp: Dispatcher, fake: FakeTelegram, settings: Settings
+) -> AsyncIterator[None]:
+    """The dispatcher taking updates from the fake Bot API, the way `guanai bot` does."""
+    if delivery == "webhook":
+        secret = settings.webhook_secret_token()
+        path = "/telegram/updates"
+        app = make_webhook_app(dp, bot, path=path, secret_token=secret, health=_always_healthy)
+        async with webhook_served(app, "127.0.0.1", 0) as port:
+            await set_webhook(bot, dp, f"http://127.0.0.1:{port}{path}", secret)
+            yield
+        return
+    polling = asyncio.create_task(
+        dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
+    )
+    await fake.wait_for_call("getUpdates")
+    yield
+    await dp.stop_polling()
+    await polling
+
+
+async def _always_healthy() -> bool:
+    return True
+
+
 @dataclass
 class RunningBot:
-    """The real bot and dispatcher, polling the fake Bot API over HTTP."""
+    """The real bot and dispatcher, taking updates from the fake Bot API over HTTP (long
+    polling, or the fake posting to its webhook)."""
 
     bot: Bot
     dp: Dispatcher
@@ -188,6 +236,7 @@ async def running_bot(
     clock: FixedClock,
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: Redis,
+    delivery: str,
 ) -> AsyncIterator[RunningBot]:
     bot = make_bot(settings)
     arq_redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
@@ -198,21 +247,16 @@ async def running_bot(
         clock=clock,
         arq_redis=arq_redis,
     )
-    polling = asyncio.create_task(
-        dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
-    )
-    await fake_telegram.wait_for_call("getUpdates")
-    yield RunningBot(
-        bot=bot,
-        dp=dp,
-        fake=fake_telegram,
-        clock=clock,
-        sessionmaker=sessionmaker,
-        arq_redis=arq_redis,
-        settings=settings,
-    )
-    await dp.stop_polling()
-    await polling
+    async with updates_delivered(delivery, bot, dp, fake_telegram, settings):
+        yield RunningBot(
+            bot=bot,
+            dp=dp,
+            fake=fake_telegram,
+            clock=clock,
+            sessionmaker=sessionmaker,
+            arq_redis=arq_redis,
+            settings=settings,
+        )
     await bot.session.close()
     await forget_queued_jobs(arq_redis, settings.arq_queue)
     await arq_redis.aclose()

@@ -37,6 +37,8 @@ from domain.models import (
 )
 from tests.conftest import RunningBot
 
+BOTH_DELIVERIES = True  # every chat test here runs polling and through the webhook
+
 T = TypeVar("T")
 
 WANG = 9001  # coordinator of the school

@@ -16,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -33,10 +34,12 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     Update,
 )
+from aiohttp import web
 
 from tests.fakes import FakeTelegram
 
 CHAT = 1001
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 @pytest.fixture
@@ -338,3 +341,47 @@ async def test_next_message_timeout_explains_itself(tg: FakeTelegram) -> None:
     user = tg.user(CHAT)
     with pytest.raises(AssertionError, match="no new bot message to user 1001"):
         await user.next_message(timeout=0.05)
+
+
+async def test_webhook_posts_with_the_secret_retries_a_failure_and_blocks_polling(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    """Like Telegram: each update POSTed with the secret header, posted again until a 2xx,
+    a chat's updates in order; getUpdates refused while the webhook is set."""
+    received: list[tuple[int, str | None]] = []
+    answers = iter([500, 200, 200, 200])
+
+    async def webhook(request: web.Request) -> web.Response:
+        update = await request.json()
+        received.append((update["update_id"], request.headers.get(SECRET_HEADER)))
+        return web.json_response({}, status=next(answers))
+
+    app = web.Application()
+    app.router.add_post("/hook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+        user = tg.user(CHAT)
+        first, second = user.send_text("one"), user.send_text("two")
+        other = tg.user(CHAT + 1).send_text("three")
+        for update_id in (first, second, other):
+            await tg.wait_consumed(update_id)
+
+        assert [r for r in received if r[0] != other] == [
+            (first, "s3cret"), (first, "s3cret"), (second, "s3cret"),
+        ]  # fmt: skip
+        assert [d.status for d in tg.deliveries if d.update_id == first] == [500, 200]
+        info = await bot.get_webhook_info()
+        assert info.pending_update_count == 0 and "500" in (info.last_error_message or "")
+        with pytest.raises(TelegramConflictError):
+            await bot.get_updates()
+
+        await bot.delete_webhook()
+        later = user.send_text("four")
+        assert [u.update_id for u in await bot.get_updates()] == [later]
+        assert len(received) == 4
+    finally:
+        await runner.cleanup()

@@ -14,6 +14,8 @@ from tests.conftest import RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage
 from tests.volunteering import VOLUNTEER, answer_visit_questions, seed_school, settled
 
+BOTH_DELIVERIES = True  # every chat test here runs polling and through the webhook
+
 ANSWERS = ("是", "有一点", "勉强够", "有时", "要人提醒")  # one per home-visit question
 
 

@@ -18,6 +18,8 @@ from tests.fakes.telegram import FakeUser
 from tests.test_cli import guanai
 from tests.volunteering import COORDINATOR, VOLUNTEER, invite, seed_school, settled
 
+BOTH_DELIVERIES = True  # every chat test here runs polling and through the webhook
+
 NEWCOMER = 9200
 
 

@@ -23,14 +23,18 @@ class NoJobsOnQueue(DomainError):
     message = "No periodic job runs on the {queue} queue yet."
 
 
-def _cron(job: Periodic) -> CronJob:
+def _cron(job: Periodic, prefix: str) -> CronJob:
+    """arq names a cron run's job `<name>:<ms of the tick>`, and keeps its job, result,
+    in-progress and retry keys under that id, outside the queue's prefix: the name carries
+    REDIS_PREFIX so that two deployments on one Redis each run every tick."""
+
     async def run(ctx: dict[str, Any]) -> dict[str, int]:
         deps: Deps = ctx["deps"]
         return dict(await job.run(deps, deps.clock.now(), None))
 
     return cron(
         run,
-        name=job.name,
+        name=f"{prefix}:{job.name}",
         run_at_startup=job.at_startup,
         timeout=QUEUE_TIMEOUT[job.queue],
         max_tries=MAX_TRIES,
@@ -67,7 +71,7 @@ def make_worker(
     )
     return Worker(
         functions=functions,
-        cron_jobs=[_cron(job) for job in periodic],
+        cron_jobs=[_cron(job, settings.redis_prefix) for job in periodic],
         queue_name=queue_name(settings, queue),
         job_timeout=QUEUE_TIMEOUT[queue],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),

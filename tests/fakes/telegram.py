@@ -11,6 +11,13 @@ Point a real bot at it with::
     url = await fake.start()
     bot = Bot("42:TEST", session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
 
+Webhook mode: after ``setWebhook`` the fake POSTs each update to the URL with the secret
+token in ``X-Telegram-Bot-Api-Secret-Token``, as Telegram does: one request in flight per
+chat (a chat's updates arrive in order), up to ``max_connections`` at once; an update is
+confirmed by a 2xx answer and posted again, after a short back-off, on any other answer or
+a broken connection. ``getUpdates`` answers 409 while a webhook is set; ``deleteWebhook``
+returns to polling.
+
 Synchronisation: every change (API call, new update, confirmed update) wakes all waiters, so
 tests wait on conditions (``next_message``, ``wait_for_call``, ``wait_consumed``) and never
 sleep.  The fake must be used from the event loop that runs it.
@@ -22,6 +29,8 @@ sleep.  The fake must be used from the event loop that runs it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import itertools
 import json
 import time
@@ -30,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -204,6 +213,27 @@ class _Pending:
 
 
 @dataclass
+class _Webhook:
+    url: str
+    secret_token: str | None
+    max_connections: int
+    last_error: str | None = None
+    last_error_date: int | None = None
+
+
+@dataclass
+class Delivery:
+    """One POST of an update to the webhook: the HTTP status the bot answered (0: no answer)."""
+
+    update_id: int
+    status: int
+
+
+#: Telegram posts a failed update again after a back-off; the fake's is short.
+WEBHOOK_RETRY_SECONDS = (0.05, 0.1, 0.2, 0.5)
+
+
+@dataclass
 class _StoredFile:
     file_id: str
     file_unique_id: str
@@ -226,7 +256,7 @@ class _Changes:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait_until(self, probe: Callable[[], T | None], timeout: float) -> T:
+    async def wait_until(self, probe: Callable[[], T | None], timeout: float | None) -> T:
         """Return the first non-None ``probe()`` result; raise TimeoutError after ``timeout``."""
         async with asyncio.timeout(timeout):
             while (result := probe()) is None:
@@ -271,10 +301,15 @@ class FakeTelegram:
         self._changes = _Changes()
         self._runner: web.AppRunner | None = None
         self._closing = False
+        self.webhook: _Webhook | None = None
+        self.deliveries: list[Delivery] = []
+        self._delivering: asyncio.Task[None] | None = None
 
         handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": lambda call: self.bot_user(full=True),
-            "deleteWebhook": lambda call: True,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendMediaGroup": self._send_media_group,
@@ -313,6 +348,7 @@ class FakeTelegram:
         """Answer pending long polls right away, then shut the server down."""
         self._closing = True
         self._changes.notify()
+        await self._stop_delivering()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -552,6 +588,12 @@ class FakeTelegram:
         try:
             self._check_faults(call)
             if call.method.lower() == "getupdates":
+                if self.webhook is not None:
+                    raise TelegramError(
+                        409,
+                        "Conflict: can't use getUpdates method while webhook is active; "
+                        "use deleteWebhook to delete the webhook first",
+                    )
                 result: Any = await self._get_updates(call)
             else:
                 handler = self._handlers.get(call.method.lower())
@@ -623,6 +665,123 @@ class FakeTelegram:
         for pending in batch:
             pending.delivered = True
         return [pending.update for pending in batch]
+
+    # ------------------------------------------------------------------ webhook
+
+    def _set_webhook(self, call: Call) -> bool:
+        url = str(call.params.get("url") or "")
+        if not url:
+            return self._delete_webhook(call)
+        if not url.startswith(("http://", "https://")):
+            raise TelegramError(400, "Bad Request: bad webhook: invalid webhook URL specified")
+        if call.params.get("drop_pending_updates"):
+            self._pending.clear()
+        secret = call.params.get("secret_token")
+        self.webhook = _Webhook(
+            url,
+            None if secret is None else str(secret),
+            int(call.params.get("max_connections") or 40),
+        )
+        if self._delivering is None or self._delivering.done():
+            self._delivering = asyncio.create_task(self._deliver())
+        return True
+
+    def _delete_webhook(self, call: Call) -> bool:
+        if call.params.get("drop_pending_updates"):
+            self._pending.clear()
+        self.webhook = None
+        if self._delivering is not None:
+            self._delivering.cancel()  # a post under way stays pending: it was not confirmed
+            self._delivering = None
+        for pending in self._pending:
+            pending.delivered = False
+        return True
+
+    def _get_webhook_info(self, call: Call) -> JSON:
+        webhook = self.webhook
+        info: JSON = {
+            "url": webhook.url if webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+        if webhook is not None:
+            info["max_connections"] = webhook.max_connections
+            if webhook.last_error is not None:
+                info["last_error_date"] = webhook.last_error_date
+                info["last_error_message"] = webhook.last_error
+        return info
+
+    async def _stop_delivering(self) -> None:
+        task, self._delivering = self._delivering, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _deliver(self) -> None:
+        """Post pending updates to the webhook: a chat's one at a time, in update order."""
+        posts: set[asyncio.Task[None]] = set()
+        busy: set[Any] = set()  # chats with an update in flight
+
+        def finished(post: asyncio.Task[None], chat: Any) -> None:
+            posts.discard(post)
+            busy.discard(chat)
+            self._changes.notify()  # the chat's next update may go
+
+        try:
+            async with ClientSession(timeout=ClientTimeout(total=60)) as session:
+                while True:
+
+                    def ready() -> list[_Pending] | None:
+                        if self.webhook is None:
+                            return None
+                        free = self.webhook.max_connections - len(posts)
+                        chosen, chats = [], set(busy)
+                        for pending in sorted(self._pending, key=lambda p: p.update_id):
+                            chat = _chat_of(pending.update)
+                            if chat not in chats and not pending.delivered and free > 0:
+                                chosen.append(pending)
+                                free -= 1
+                            chats.add(chat)  # later updates of the chat wait for this one
+                        return chosen or None
+
+                    for pending in await self._changes.wait_until(ready, timeout=None):
+                        chat = _chat_of(pending.update)
+                        busy.add(chat)
+                        pending.delivered = True
+                        post = asyncio.create_task(self._post(session, pending))
+                        posts.add(post)
+                        post.add_done_callback(functools.partial(finished, chat=chat))
+        finally:
+            for post in posts:
+                post.cancel()
+            await asyncio.gather(*posts, return_exceptions=True)
+
+    async def _post(self, session: ClientSession, pending: _Pending) -> None:
+        """Post one update until the webhook (as set at each try) answers 2xx."""
+        for attempt in itertools.count():
+            webhook = self.webhook
+            assert webhook is not None  # deleteWebhook cancels the posts under way
+            headers = {}
+            if webhook.secret_token is not None:
+                headers["X-Telegram-Bot-Api-Secret-Token"] = webhook.secret_token
+            try:
+                async with session.post(
+                    webhook.url, json=pending.update, headers=headers
+                ) as answer:
+                    status = answer.status
+                    await answer.read()
+                    error = f"Wrong response from the webhook: {status} {answer.reason}"
+            except (ClientError, OSError) as failure:
+                status, error = 0, f"Connection failed: {failure.__class__.__name__}"
+            self.deliveries.append(Delivery(pending.update_id, status))
+            if 200 <= status < 300:
+                self._pending = [p for p in self._pending if p is not pending]
+                self._changes.notify()
+                return
+            webhook.last_error, webhook.last_error_date = error, int(time.time())
+            self._changes.notify()
+            await asyncio.sleep(WEBHOOK_RETRY_SECONDS[min(attempt, len(WEBHOOK_RETRY_SECONDS) - 1)])
 
     def _send_message(self, call: Call) -> JSON:
         text = call.params.get("text")
@@ -1097,6 +1256,16 @@ def _chat_id(call: Call) -> int:
     return chat_id
 
 
+def _chat_of(update: JSON) -> Any:
+    """The chat an update belongs to (the user, for a button pressed), for ordering."""
+    for kind in ("message", "edited_message", "callback_query", "my_chat_member"):
+        if kind in update:
+            event = update[kind]
+            chat = event.get("chat") or (event.get("message") or {}).get("chat")
+            return (chat or event.get("from") or {}).get("id")
+    return None
+
+
 def _commands_key(scope: Any, language_code: Any) -> tuple[str, str]:
     scope_json = json.dumps(scope or {"type": "default"}, sort_keys=True)
     return scope_json, str(language_code or "")
@@ -1118,6 +1287,7 @@ def _guess_mime(file_name: str | None) -> str:
 __all__ = [
     "MAX_DOWNLOAD_SIZE",
     "Call",
+    "Delivery",
     "FakeTelegram",
     "FakeUser",
     "SentFile",
