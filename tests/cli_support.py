@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from guanai.cli import main
+from guanai.settings import Settings
 
 UNSET = ("BOT_TOKEN", "LANG", "LC_ALL")
 
@@ -46,3 +47,16 @@ class Guanai:
                 code = exit_.code if isinstance(exit_.code, int) else 1
         out, err = self._capsys.readouterr()
         return Ran(code=code, out=out, err=err)
+
+
+def deployment(settings: Settings) -> dict[str, str]:
+    """The environment of the test's deployment (the `settings` fixture), in English."""
+    return {
+        "BOT_TOKEN": "4242:TEST-TOKEN",
+        "BOT_API_URL": settings.bot_api_url,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "REDIS_PREFIX": settings.redis_prefix,
+        "MEDIA_DIR": str(settings.media_dir),
+        "LANG": "en_US.UTF-8",
+    }

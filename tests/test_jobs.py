@@ -14,8 +14,8 @@ from domain.db import UnitOfWork
 from domain.models import OutboxMessage, OutboxStatus
 from domain.outbox import Method
 from guanai.settings import Settings
-from tests.cli_support import Guanai
-from tests.conftest import REDIS_URL, SHANGHAI
+from tests.cli_support import Guanai, deployment
+from tests.conftest import SHANGHAI
 from tests.fakes import FakeTelegram
 from workers.app import make_worker
 from workers.periodic import PERIODIC
@@ -27,15 +27,7 @@ TEN = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)
 @pytest.fixture
 def cli(guanai: Guanai, settings: Settings) -> Guanai:
     """`guanai` with the test's deployment, speaking English."""
-    guanai.env.update(
-        BOT_TOKEN="4242:TEST-TOKEN",
-        BOT_API_URL=settings.bot_api_url,
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=REDIS_URL,
-        REDIS_PREFIX=settings.redis_prefix,
-        MEDIA_DIR=str(settings.media_dir),
-        LANG="en_US.UTF-8",
-    )
+    guanai.env.update(deployment(settings))
     return guanai
 
 
