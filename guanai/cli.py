@@ -19,11 +19,12 @@ import gettext
 import io
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from domain.clock import FixedClock, SystemClock
 from domain.errors import DomainError, Held, OutOfScope
@@ -594,10 +595,35 @@ def _telegram_id(value: str) -> int:
     return int(value)
 
 
+# argparse's refusals, in the operator's words (its English, as Python 3.11 writes it).
+ARGPARSE_SAYS = (
+    (re.compile(r"the following arguments are required: (?P<names>.+)"), _("{names} missing")),
+    (
+        re.compile(
+            r"argument (?P<name>\S+): invalid choice: (?P<value>.+) \(choose from (?P<choices>.+)\)"
+        ),
+        _("{name} cannot be {value}: choose from {choices}"),
+    ),
+    (re.compile(r"argument (?P<name>\S+): expected one argument"), _("{name} needs a value")),
+    (re.compile(r"unrecognized arguments: (?P<words>.+)"), _("not understood: {words}")),
+    (re.compile(r"argument (?P<name>\S+): (?P<why>.+)"), _("{name}: {why}")),
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """Refuses bad arguments in one line, in the operator's language, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, msgid in ARGPARSE_SAYS:
+            if match := pattern.fullmatch(message):
+                message = _say(msgid, **match.groupdict())
+                break
+        line = _say("error: {message}", message=message)
+        self.exit(2, _say("{line} (see {prog} --help)", line=line, prog=self.prog) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="guanai", description="关爱 guanai — care for left-behind children"
-    )
+    parser = Parser(prog="guanai", description="关爱 guanai — care for left-behind children")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(

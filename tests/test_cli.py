@@ -124,7 +124,20 @@ async def test_bad_input_is_one_clear_line_and_a_failure(
     result = await guanai(*args, DATABASE_URL=db_url)
     assert result.code != 0
     assert says in result.err
-    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+
+
+async def test_arguments_argparse_refuses_are_one_line_in_the_operators_language(
+    guanai: Guanai,
+) -> None:
+    planet = await guanai("site", "add", "--code", "X", "--name", "x", "--kind", "planet")
+    assert (planet.code, planet.err) == (
+        2,
+        "错误：--kind 不能是 'planet'：可选 'district', 'township', 'school', 'village', "
+        "'community'（用法见 guanai site add --help）\n",
+    )
+    missing = await guanai("volunteers", "list", LANG="en_US.UTF-8")
+    assert missing.err == "error: --site missing (see guanai volunteers list --help)\n"
 
 
 @pytest.mark.parametrize(
