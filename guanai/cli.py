@@ -118,8 +118,8 @@ VOLUNTEER_KIND = {
 HELD = {
     "sub-regions": _("sub-regions ({count})"),
     "children": _("children ({count})"),
-    "volunteers": _("volunteers ({count})"),
-    "coordinators": _("coordinators ({count})"),
+    "volunteers": _("volunteers, past or present ({count})"),
+    "coordinators": _("coordinators, past or present ({count})"),
     "used invitations": _("used invitations ({count})"),
     "rosters": _("weekly rosters ({count})"),
     "escalation steps": _("escalation steps ({count})"),

@@ -152,7 +152,9 @@ async def test_the_tree_listed_shown_and_pruned(
 
     refused = await cli("site", "remove", "S1")
     assert refused.code == 1
-    assert refused.err == ("错误：不能删除 S1：其下有儿童（2）、志愿者（2）、负责人（1）。\n")
+    assert refused.err == (
+        "错误：不能删除 S1：其下有儿童（2）、现任或曾任志愿者（2）、现任或曾任负责人（1）。\n"
+    )
     assert (await cli("site", "remove", "ZH")).err == "错误：不能删除 ZH：其下有下级区域（3）。\n"
     removed = await cli("site", "remove", "S3")
     assert (removed.code, removed.out) == (0, "已删除社区 S3（新街）。\n")
