@@ -5,6 +5,7 @@ The bot's error handler and the CLI translate them into the user's language.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -18,6 +19,15 @@ class DomainError(Exception):
         self.params = params
 
 
+@dataclass(frozen=True)
+class Held:
+    """A parameter: something on record that a removal would cut off; `what` is a message
+    id ("children", "check-ins"…), `count` how many."""
+
+    what: str
+    count: int
+
+
 class UnknownRegion(DomainError):
     message = "No site or region has the code {code}."
 
@@ -28,6 +38,12 @@ class RegionExists(DomainError):
 
 class BadParent(DomainError):
     message = "A {kind} cannot be placed under a {parent_kind}."
+
+
+class NeedsParent(DomainError):
+    message = (
+        "A {kind} is added under its {parent_kind}: give the {parent_kind}'s code as --parent."
+    )
 
 
 class AlreadyCoordinator(DomainError):

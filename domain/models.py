@@ -36,6 +36,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# the command line's choices, light to import; re-exported here with the other enums
+from domain.kinds import InvitationRole as InvitationRole
+from domain.kinds import RegionKind as RegionKind
+from domain.kinds import VolunteerKind as VolunteerKind
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -66,19 +71,6 @@ def _now() -> Any:
     return mapped_column(server_default=func.now())
 
 
-class RegionKind(enum.StrEnum):
-    district = "district"
-    township = "township"
-    school = "school"
-    village = "village"
-    community = "community"
-
-    @property
-    def is_site(self) -> bool:
-        """Schools, villages and communities hold children; the levels above only lead."""
-        return self in (RegionKind.school, RegionKind.village, RegionKind.community)
-
-
 class Priority(enum.StrEnum):
     key = "key"  # 重点留守儿童
     normal = "normal"
@@ -93,12 +85,6 @@ class Guardianship(enum.StrEnum):
 class Sex(enum.StrEnum):
     male = "male"
     female = "female"
-
-
-class VolunteerKind(enum.StrEnum):
-    wulao = "wulao"  # “五老”: old cadres, veterans, experts, teachers, model workers
-    surrogate = "surrogate"  # 代理家长 / 爱心妈妈
-    teacher = "teacher"
 
 
 class PairingRole(enum.StrEnum):
@@ -162,11 +148,6 @@ class OutboxStatus(enum.StrEnum):
     sent = "sent"
     uncertain = "uncertain"  # the send timed out: Telegram may or may not have it
     failed = "failed"
-
-
-class InvitationRole(enum.StrEnum):
-    volunteer = "volunteer"
-    coordinator = "coordinator"
 
 
 class Region(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
-from domain.errors import BadParent, RegionExists, RegionOutOfScope, UnknownRegion
+from domain.errors import BadParent, NeedsParent, RegionExists, RegionOutOfScope, UnknownRegion
 from domain.models import Region, RegionKind
 
 _LEVEL = {
@@ -18,6 +18,14 @@ _LEVEL = {
     RegionKind.school: 2,
     RegionKind.village: 2,
     RegionKind.community: 2,
+}
+
+# What each level sits right under in a tree built whole, as the operator builds it.
+PARENT_KIND = {
+    RegionKind.township: RegionKind.district,
+    RegionKind.school: RegionKind.township,
+    RegionKind.village: RegionKind.township,
+    RegionKind.community: RegionKind.township,
 }
 
 
@@ -37,13 +45,19 @@ async def add_region(
     parent_code: str | None,
     at: dt.datetime,
     actor_id: int | None = None,
+    whole_tree: bool = False,
 ) -> Region:
-    """Add a node under its parent; a level may only sit under a higher level."""
+    """Add a node under its parent; a level may only sit under a higher level, and with
+    `whole_tree` right under the level above it (a school under a township, a township
+    under a district), as the operator's command line requires."""
     if await session.scalar(select(Region.id).where(Region.code == code)) is not None:
         raise RegionExists(code=code)
     parent = await by_code(session, parent_code) if parent_code else None
     if parent is not None and _LEVEL[parent.kind] >= _LEVEL[kind]:
-        raise BadParent(kind=kind.value, parent_kind=parent.kind.value)
+        raise BadParent(kind=kind, parent_kind=parent.kind)
+    needed = PARENT_KIND.get(kind)
+    if whole_tree and needed is not None and (parent is None or parent.kind is not needed):
+        raise NeedsParent(kind=kind, parent_kind=needed)
     region = Region(code=code, name=name, kind=kind, parent_id=parent and parent.id, path="")
     session.add(region)
     await session.flush()

@@ -2,6 +2,10 @@
 
 Each command parses its arguments, opens one unit of work and calls one domain service;
 failures end with one line on stderr and a non-zero exit status.
+
+`guanai --help` must answer at once, so this module imports only light things: each
+command imports the database layer, the bot or the workers when it runs
+(tests/test_cli.py checks which modules an import of this one loads).
 """
 
 from __future__ import annotations
@@ -12,37 +16,41 @@ import contextlib
 import datetime as dt
 import functools
 import gettext
+import io
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-import uvloop
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.locales import load_translations
-from domain import audit, invitations, lookup, pairings, people, regions
-from domain.calendar import Month
 from domain.clock import FixedClock, SystemClock
-from domain.db import UnitOfWork, make_engine, make_sessionmaker
-from domain.errors import DomainError, OutOfScope
-from domain.models import Child, InvitationRole, RegionKind, Volunteer, VolunteerKind
-from guanai.migrate import migrate
-from guanai.settings import Settings
-from workers.queues import Queue
+from domain.errors import DomainError, Held, OutOfScope
+from domain.kinds import InvitationRole, RegionKind, VolunteerKind
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from domain.archive_import import ImportResult
+    from domain.calendar import Month
+    from domain.db import UnitOfWork
+    from domain.models import Child, Volunteer
+    from guanai.settings import Settings
+
+    Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+
+# The values of workers.queues.Queue (importing `workers` loads aiogram; a test checks them).
+QUEUES = ("main", "escalations")
+# The catalogues, read by path: importing `bot.locales` would load the bot and aiogram.
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "bot" / "locales"
 
 
 class TelegramUnavailable(DomainError):
     message = "cannot reach Telegram at {url} to learn the bot's username; pass --bot-username"
 
 
-Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 Scopes = tuple[str, ...] | None
 T = TypeVar("T")
 
@@ -69,8 +77,24 @@ def _locale() -> str:
 
 
 @functools.cache
+def _catalogue(locale: str) -> gettext.NullTranslations:
+    """One locale's catalogue, compiled in memory as `bot.locales` does."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return gettext.NullTranslations()
+    with path.open("rb") as source:
+        catalog = read_po(source, locale=locale)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
 def _translation() -> gettext.NullTranslations:
-    return load_translations().get(_locale(), gettext.NullTranslations())
+    return _catalogue(_locale())
 
 
 def _(msgid: str) -> str:
@@ -78,8 +102,82 @@ def _(msgid: str) -> str:
     return msgid
 
 
+# Kinds said in the operator's words, never as the enums' values.
+REGION_KIND = {
+    RegionKind.district: _("district"),
+    RegionKind.township: _("township"),
+    RegionKind.school: _("school"),
+    RegionKind.village: _("village"),
+    RegionKind.community: _("community"),
+}
+VOLUNTEER_KIND = {
+    VolunteerKind.wulao: _("“Five elders” volunteer"),
+    VolunteerKind.surrogate: _("Surrogate parent"),
+    VolunteerKind.teacher: _("Teacher"),
+}
+HELD = {
+    "sub-regions": _("sub-regions ({count})"),
+    "children": _("children ({count})"),
+    "volunteers": _("volunteers, past or present ({count})"),
+    "coordinators": _("coordinators, past or present ({count})"),
+    "used invitations": _("used invitations ({count})"),
+    "rosters": _("weekly rosters ({count})"),
+    "escalation steps": _("escalation steps ({count})"),
+    "duty shifts": _("duty shifts ({count})"),
+    "pairings": _("pairings ({count})"),
+    "check-ins": _("check-ins ({count})"),
+    "concerns": _("concerns ({count})"),
+    "escalations": _("escalations ({count})"),
+}
+
+
+def _word(value: Any) -> Any:
+    """A message parameter in the operator's words: kinds translated, lists joined."""
+    if isinstance(value, RegionKind):
+        return _say(REGION_KIND[value])
+    if isinstance(value, VolunteerKind):
+        return _say(VOLUNTEER_KIND[value])
+    if isinstance(value, Held):
+        return _say(HELD.get(value.what, value.what + " ({count})"), count=value.count)
+    if isinstance(value, tuple | list):
+        return ("、" if _locale() == "zh" else ", ").join(str(_word(item)) for item in value)
+    return value
+
+
 def _say(msgid: str, **params: Any) -> str:
-    return _translation().gettext(msgid).format(**params)
+    words = {name: _word(value) for name, value in params.items()}
+    return _translation().gettext(msgid).format(**words)
+
+
+class OutsideScope(DomainError):
+    """Something the operator named exists, outside the region the command is confined to."""
+
+    message = "{what} is not in {scope}, the region given with --scope."
+
+
+class OutsideCoordinatorScope(DomainError):
+    message = "{what} is outside the scope of coordinator {telegram_id} (--as)."
+
+
+IT = _("It")
+OUT_OF_SCOPE = {
+    "child": _("This child"),
+    "volunteer": _("This volunteer"),
+    "invitation": _("This invitation"),
+    "escalation": _("This escalation"),
+    "checkin": _("This check-in"),
+}
+
+
+def _outside(refusal: OutOfScope, details: dict[str, Any]) -> DomainError:
+    """Say that it is outside the scope, not that it does not exist; name only the thing
+    the operator typed (a region's code), nothing else about it."""
+    what = refusal.params.get("code") or _say(OUT_OF_SCOPE.get(refusal.subject_type, IT))
+    if details.get("as") is not None:
+        return OutsideCoordinatorScope(what=what, telegram_id=details["as"])
+    if details.get("scope"):
+        return OutsideScope(what=what, scope=details["scope"])
+    return refusal
 
 
 async def _transaction(
@@ -89,6 +187,9 @@ async def _transaction(
     audit_details: dict[str, Any] | None = None,
 ) -> T:
     """Run `work` in one unit of work and commit; a scope refusal is audited all the same."""
+    from domain import audit
+    from domain.db import UnitOfWork, make_engine, make_sessionmaker
+
     engine = make_engine(settings.database_url, pool_size=1)
     sessionmaker = make_sessionmaker(engine)
     try:
@@ -102,7 +203,7 @@ async def _transaction(
             at=SystemClock().now(),
             details={"via": "cli", **(audit_details or {})},
         )
-        raise
+        raise _outside(refusal, audit_details or {}) from refusal
     finally:
         await engine.dispose()
     return result
@@ -121,6 +222,8 @@ async def _in_transaction(
 async def _acting_as(session: AsyncSession, telegram_id: int | None) -> tuple[Scopes, int | None]:
     """`--as`: the scopes and person of the coordinator the command acts for; without it
     the operator's command line sees everything."""
+    from domain import people
+
     if telegram_id is None:
         return None, None
     identity = await people.identify(session, telegram_id)
@@ -137,6 +240,7 @@ def _read_file(path: Path) -> bytes:
 
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import regions
     from domain.archive_import import ImportKind, describe_errors, import_archive
 
     path = Path(args.file)
@@ -178,6 +282,8 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _month(value: str) -> Month:
+    from domain.calendar import Month
+
     try:
         return Month.parse(value)
     except ValueError:
@@ -188,6 +294,7 @@ def _month(value: str) -> Month:
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from domain import archive_export
+    from domain.calendar import Month
 
     now = SystemClock().now()
     gettext = _translation().gettext
@@ -226,6 +333,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from guanai.migrate import migrate
     from guanai.runtime import check_database  # the bot's runtime is heavy to import
 
     await check_database(settings)
@@ -266,6 +374,8 @@ async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.queues import Queue
+
     queue = Queue(args.queue)
     # the main queue's worker drains the outbox, so it needs the bot's token
     return await _serve(settings, "run_worker", bot=queue is Queue.main, queue=queue)
@@ -302,6 +412,8 @@ async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import regions
+
     async def work(uow: UnitOfWork) -> str:
         region = await regions.add_region(
             uow.session,
@@ -310,10 +422,11 @@ async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
             kind=RegionKind(args.kind),
             parent_code=args.parent,
             at=SystemClock().now(),
+            whole_tree=True,
         )
         return _say(
             "Added {kind} {code} ({name}).",
-            kind=region.kind.value,
+            kind=region.kind,
             code=region.code,
             name=region.name,
         )
@@ -322,6 +435,8 @@ async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import people
+
     async def work(uow: UnitOfWork) -> str:
         await people.add_coordinator(
             uow.session,
@@ -341,10 +456,14 @@ async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _scope_path(session: AsyncSession, code: str | None) -> str:
     """The operator acts everywhere; `--scope CODE` restricts a command to one region."""
+    from domain import regions
+
     return (await regions.by_code(session, code)).path if code else ""
 
 
 async def _pairing_work(uow: UnitOfWork, args: argparse.Namespace) -> tuple[Volunteer, Child, str]:
+    from domain import lookup
+
     scope_path = await _scope_path(uow.session, args.scope)
     volunteer = await lookup.volunteer_by_ref(uow.session, args.volunteer, scope_path=scope_path)
     child = await lookup.child_by_ref(uow.session, args.child, scope_path=scope_path)
@@ -372,6 +491,8 @@ async def _pairing_command(
 
 
 async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import pairings
+
     return await _pairing_command(
         settings,
         args,
@@ -381,6 +502,8 @@ async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_unpair(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import pairings
+
     return await _pairing_command(
         settings,
         args,
@@ -419,6 +542,8 @@ async def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     """Print a fresh invitation link (or, without a bot username, the token and how to use it)."""
+    from domain import invitations, regions
+
     username = args.bot_username or await _bot_username(settings)
 
     async def work(uow: UnitOfWork) -> str:
@@ -479,10 +604,35 @@ def _telegram_id(value: str) -> int:
     return int(value)
 
 
+# argparse's refusals, in the operator's words (its English, as Python 3.11 writes it).
+ARGPARSE_SAYS = (
+    (re.compile(r"the following arguments are required: (?P<names>.+)"), _("{names} missing")),
+    (
+        re.compile(
+            r"argument (?P<name>\S+): invalid choice: (?P<value>.+) \(choose from (?P<choices>.+)\)"
+        ),
+        _("{name} cannot be {value}: choose from {choices}"),
+    ),
+    (re.compile(r"argument (?P<name>\S+): expected one argument"), _("{name} needs a value")),
+    (re.compile(r"unrecognized arguments: (?P<words>.+)"), _("not understood: {words}")),
+    (re.compile(r"argument (?P<name>\S+): (?P<why>.+)"), _("{name}: {why}")),
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """Refuses bad arguments in one line, in the operator's language, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, msgid in ARGPARSE_SAYS:
+            if match := pattern.fullmatch(message):
+                message = _say(msgid, **match.groupdict())
+                break
+        line = _say("error: {message}", message=message)
+        self.exit(2, _say("{line} (see {prog} --help)", line=line, prog=self.prog) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="guanai", description="关爱 guanai — care for left-behind children"
-    )
+    parser = Parser(prog="guanai", description="关爱 guanai — care for left-behind children")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -504,8 +654,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = add("worker", cmd_worker, "run the background worker alone")
     worker.add_argument(
         "--queue",
-        choices=[queue.value for queue in Queue],
-        default=Queue.main.value,
+        choices=QUEUES,
+        default=QUEUES[0],
         help="escalations: the escalation jobs alone, with short timeouts (default: main)",
     )
 
@@ -586,6 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", default=InvitationRole.volunteer.value, choices=[r.value for r in InvitationRole]
     )
     invite.add_argument("--bot-username", help="the bot's @username, if BOT_TOKEN is not set here")
+
+    from guanai import operator  # list, show and remove: light to import, like this module
+
+    operator.add_commands(commands, add, site=site_commands, admin=admin_commands)
     return parser
 
 
@@ -594,7 +748,11 @@ def main(argv: list[str] | None = None) -> int:
     # a line for every update handled is noise at hundreds a second; failures still log
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    from guanai.settings import Settings  # pydantic: loaded once the arguments are good
+
     settings = Settings()
+    import uvloop
+
     try:
         # uvloop: the event loop in C, a fifth less CPU per update for the bot (bench/checkins.py)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -38,6 +38,7 @@ from domain.clock import FixedClock
 from domain.db import make_engine, make_sessionmaker
 from guanai.migrate import migrate
 from guanai.settings import Settings
+from tests.cli_support import Guanai
 from tests.fakes import FakeTelegram
 
 SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
@@ -268,3 +269,9 @@ async def forget_queued_jobs(arq_redis: ArqRedis, queue: str) -> None:
     job_ids = [job_id.decode() for job_id in await arq_redis.zrange(queue, 0, -1)]
     if job_ids:
         await arq_redis.delete(*(f"{job_key_prefix}{job_id}" for job_id in job_ids))
+
+
+@pytest.fixture
+def guanai(capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory) -> Guanai:
+    """The `guanai` command, run in this process (tests/cli_support.py)."""
+    return Guanai(capsys, tmp_path_factory.mktemp("cli"))

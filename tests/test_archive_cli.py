@@ -185,8 +185,8 @@ async def test_a_coordinator_cannot_reach_outside_their_scope_and_it_is_audited(
     as_other = ("--as", str(OTHER_COORDINATOR))
 
     assert await guanai("export", "children", "--scope", "S1", "--out", str(out), *as_other) == 1
-    # answered as if the site did not exist: nothing leaks about other scopes
-    assert capsys.readouterr().err.strip() == "错误：没有代码为 S1 的站点或区域。"
+    # said as it is, naming only what the operator typed
+    assert capsys.readouterr().err.strip() == "错误：S1不在负责人 7002（--as）的管辖范围内。"
     assert await guanai("import", "children", str(sheet), "--site", "S1", *as_other) == 1
     assert await guanai("export", "children", "--scope", "T1", "--out", str(out), *as_other) == 1
 

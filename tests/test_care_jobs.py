@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.db import UnitOfWork
 from domain.models import EscalationStep, OutboxMessage, Person
 from guanai.settings import Settings
+from tests.cli_support import Guanai, deployment
 from tests.fakes import FakeTelegram
-from tests.test_jobs import guanai
 from tests.workers_support import Programme, make_programme
+
+
+@pytest.fixture
+def cli(guanai: Guanai, settings: Settings) -> Guanai:
+    guanai.env.update(deployment(settings))
+    return guanai
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Programme:
@@ -28,23 +35,22 @@ async def count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> 
 
 
 async def test_the_escalations_job_twice_at_once_sends_each_step_once(
-    settings: Settings,
+    cli: Guanai,
     fake_telegram: FakeTelegram,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     p = await seed(sessionmaker)
     run = ("jobs", "run", "escalations", "--now", "2026-12-01T09:00+08:00")
 
-    results = await asyncio.gather(guanai(settings, *run), guanai(settings, *run))
-    assert all(code == 0 for code, _, _ in results), results
-    again, _, stderr = await guanai(settings, *run)
-    assert again == 0, stderr
+    # two at once, each with its own event loop and connections, as two processes would be
+    results = await asyncio.gather(cli(*run), cli(*run))
+    assert all(result.code == 0 for result in results), results
+    again = await cli(*run)
+    assert again.code == 0, again.err
     assert await count(sessionmaker, EscalationStep) == 1
 
-    code, _, stderr = await guanai(
-        settings, "jobs", "run", "send-outbox", "--now", "2026-12-01T09:00+08:00"
-    )
-    assert code == 0, stderr
+    sent = await cli("jobs", "run", "send-outbox", "--now", "2026-12-01T09:00+08:00")
+    assert sent.code == 0, sent.err
     [message] = fake_telegram.sent
     assert message.chat_id == p.school_head.telegram_id
     assert "小明" in message.text
@@ -52,15 +58,15 @@ async def test_the_escalations_job_twice_at_once_sends_each_step_once(
 
 
 async def test_reminders_for_a_scope_at_night_wait_for_the_morning(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    cli: Guanai, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     p = await seed(sessionmaker)
 
-    code, _, stderr = await guanai(
-        settings, "jobs", "run", "reminders", "--now", "2026-11-20T22:30", "--scope", p.school.code
+    result = await cli(
+        "jobs", "run", "reminders", "--now", "2026-11-20T22:30", "--scope", p.school.code
     )
 
-    assert code == 0, stderr
+    assert result.code == 0, result.err
     async with sessionmaker() as session:
         volunteer = await session.get_one(Person, p.volunteer.person_id)
         [queued] = (await session.scalars(select(OutboxMessage))).all()

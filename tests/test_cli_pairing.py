@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from domain import regions
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import AuditEntry, Child, Pairing, Person, RegionKind, Volunteer, VolunteerKind
+from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
-from tests.test_cli import guanai
 
 AT = dt.datetime(2026, 11, 16, 10, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def cli(guanai: Guanai, db_url: str) -> Guanai:
+    guanai.env["DATABASE_URL"] = db_url
+    return guanai
 
 
 async def _seed(db_url: str) -> dict[str, int]:
@@ -62,61 +68,42 @@ async def _read(db_url: str) -> tuple[list[Pairing], list[AuditEntry]]:
         await engine.dispose()
 
 
-def test_pair_and_unpair_by_phone_and_name_within_a_scope(db_url: str) -> None:
-    ids = asyncio.run(_seed(db_url))
+async def test_pair_and_unpair_by_phone_and_name_within_a_scope(cli: Guanai, db_url: str) -> None:
+    ids = await _seed(db_url)
 
-    paired = guanai(
-        "pair",
-        "--volunteer",
-        "138 0013 8000",
-        "--child",
-        "王小明",
-        "--scope",
-        "S1",
-        DATABASE_URL=db_url,
-    )
-    assert paired.returncode == 0, paired.stderr
-    assert str(ids["child"]) in paired.stdout and "王小明" in paired.stdout
-    again = guanai("pair", "--volunteer", "555", "--child", str(ids["child"]), DATABASE_URL=db_url)
-    assert again.returncode == 1 and "已经" in again.stderr
-    ended = guanai(
-        "unpair", "--volunteer", str(ids["volunteer"]), "--child", "王小明", DATABASE_URL=db_url
-    )
-    assert ended.returncode == 0, ended.stderr
+    paired = await cli("pair", "--volunteer", "138 0013 8000", "--child", "王小明", "--scope", "S1")
+    assert paired.code == 0, paired.err
+    assert str(ids["child"]) in paired.out and "王小明" in paired.out
+    again = await cli("pair", "--volunteer", "555", "--child", str(ids["child"]))
+    assert again.code == 1 and "已经" in again.err
+    ended = await cli("unpair", "--volunteer", str(ids["volunteer"]), "--child", "王小明")
+    assert ended.code == 0, ended.err
 
-    pairs, _refusals = asyncio.run(_read(db_url))
+    pairs, _refusals = await _read(db_url)
     assert [(p.volunteer_id, p.child_id, p.ended_at is not None) for p in pairs] == [
         (ids["volunteer"], ids["child"], True)
     ]
 
 
-def test_an_ambiguous_name_lists_the_candidates(db_url: str) -> None:
-    ids = asyncio.run(_seed(db_url))
+async def test_an_ambiguous_name_lists_the_candidates(cli: Guanai, db_url: str) -> None:
+    ids = await _seed(db_url)
 
-    result = guanai("pair", "--volunteer", "555", "--child", "李小花", DATABASE_URL=db_url)
+    result = await cli("pair", "--volunteer", "555", "--child", "李小花")
 
-    assert result.returncode == 1
-    assert str(ids["twin"]) in result.stderr and "中和小学" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert asyncio.run(_read(db_url))[0] == []
+    assert result.code == 1
+    assert str(ids["twin"]) in result.err and "中和小学" in result.err
+    assert "Traceback" not in result.err
+    assert (await _read(db_url))[0] == []
 
 
-def test_outside_the_scope_is_refused_and_audited(db_url: str) -> None:
-    ids = asyncio.run(_seed(db_url))
+async def test_outside_the_scope_is_refused_and_audited(cli: Guanai, db_url: str) -> None:
+    ids = await _seed(db_url)
 
-    result = guanai(
-        "pair",
-        "--volunteer",
-        "555",
-        "--child",
-        str(ids["child"]),
-        "--scope",
-        "S2",
-        DATABASE_URL=db_url,
-    )
+    result = await cli("pair", "--volunteer", "555", "--child", str(ids["child"]), "--scope", "S2")
 
-    assert result.returncode == 1 and "没有" in result.stderr
-    pairs, refusals = asyncio.run(_read(db_url))
+    assert result.code == 1
+    assert result.err == "错误：这名志愿者不在 S2（--scope 给出的区域）之内。\n"
+    pairs, refusals = await _read(db_url)
     assert pairs == []
     assert [(r.subject_type, r.details) for r in refusals] == [
         ("volunteer", {"via": "cli", "scope": "S2"})

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
-import sys
-import tempfile
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +14,8 @@ from domain.db import UnitOfWork
 from domain.models import OutboxMessage, OutboxStatus
 from domain.outbox import Method
 from guanai.settings import Settings
-from tests.conftest import REDIS_URL, SHANGHAI
+from tests.cli_support import Guanai, deployment
+from tests.conftest import SHANGHAI
 from tests.fakes import FakeTelegram
 from workers.app import make_worker
 from workers.periodic import PERIODIC
@@ -27,30 +24,11 @@ from workers.queues import Queue
 TEN = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)
 
 
-async def guanai(settings: Settings, *args: str) -> tuple[int, str, str]:
-    """Run the `guanai` command in a process of its own, without blocking the fake's loop."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL")}
-    env.update(
-        BOT_TOKEN="4242:TEST-TOKEN",
-        BOT_API_URL=settings.bot_api_url,
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=REDIS_URL,
-        REDIS_PREFIX=settings.redis_prefix,
-        MEDIA_DIR=str(settings.media_dir),
-        LANG="en_US.UTF-8",
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "guanai.cli",
-        *args,
-        env=env,
-        cwd=tempfile.gettempdir(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
-    return process.returncode or 0, stdout.decode(), stderr.decode()
+@pytest.fixture
+def cli(guanai: Guanai, settings: Settings) -> Guanai:
+    """`guanai` with the test's deployment, speaking English."""
+    guanai.env.update(deployment(settings))
+    return guanai
 
 
 async def queue_reminders(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -72,32 +50,28 @@ async def sent_at(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, d
         return {chat_id: at for chat_id, at in rows}
 
 
-async def test_jobs_list_names_every_job(settings: Settings) -> None:
-    code, stdout, _ = await guanai(settings, "jobs", "list")
-    assert code == 0
-    assert [line.split()[0] for line in stdout.splitlines()] == list(PERIODIC)
+async def test_jobs_list_names_every_job(cli: Guanai) -> None:
+    result = await cli("jobs", "list")
+    assert result.code == 0
+    assert [line.split()[0] for line in result.out.splitlines()] == list(PERIODIC)
 
 
 async def test_jobs_run_sends_what_is_due_at_the_given_moment(
-    settings: Settings,
+    cli: Guanai,
     fake_telegram: FakeTelegram,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     await queue_reminders(sessionmaker)
 
-    code, stdout, stderr = await guanai(
-        settings, "jobs", "run", "send-outbox", "--now", "2026-11-16T10:00+08:00"
-    )
-    assert code == 0, stderr
-    assert "send-outbox done: sent 1" in stdout
+    result = await cli("jobs", "run", "send-outbox", "--now", "2026-11-16T10:00+08:00")
+    assert result.code == 0, result.err
+    assert "send-outbox done: sent 1" in result.out
     assert [m.text for m in fake_telegram.sent] == ["上午好"]
     assert await sent_at(sessionmaker) == {11: TEN, 12: None}
 
     # without an offset the moment is read in the deployment's timezone (Asia/Shanghai)
-    code, _, stderr = await guanai(
-        settings, "jobs", "run", "send-outbox", "--now", "2026-11-16T12:00"
-    )
-    assert code == 0, stderr
+    result = await cli("jobs", "run", "send-outbox", "--now", "2026-11-16T12:00")
+    assert result.code == 0, result.err
     assert [m.text for m in fake_telegram.sent] == ["上午好", "中午好"]
     assert (await sent_at(sessionmaker))[12] == TEN + dt.timedelta(hours=2)
 
@@ -111,12 +85,12 @@ async def test_jobs_run_sends_what_is_due_at_the_given_moment(
     ],
 )
 async def test_jobs_run_refuses_bad_input_in_one_line(
-    settings: Settings, args: tuple[str, ...], says: str
+    cli: Guanai, args: tuple[str, ...], says: str
 ) -> None:
-    code, stdout, stderr = await guanai(settings, "jobs", *args)
-    assert code == 1
-    assert says in stderr and len(stderr.strip().splitlines()) == 1, stderr
-    assert stdout == ""
+    result = await cli("jobs", *args)
+    assert result.code == 1
+    assert says in result.err and len(result.err.strip().splitlines()) == 1, result.err
+    assert result.out == ""
 
 
 async def test_a_worker_sends_what_was_queued_while_it_was_down(

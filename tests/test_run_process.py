@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.cli_support import Guanai
 from tests.conftest import REDIS_URL, database_url, drop_database, fresh_name
 from tests.fakes import FakeTelegram
 
@@ -39,7 +40,10 @@ async def _guanai(env: dict[str, str], *args: str) -> asyncio.subprocess.Process
 
 
 async def test_guanai_run_answers_strangers_and_coordinators(
-    fake_telegram: FakeTelegram, new_database: tuple[str, str], redis_prefix: str
+    fake_telegram: FakeTelegram,
+    new_database: tuple[str, str],
+    redis_prefix: str,
+    guanai: Guanai,
 ) -> None:
     _, url = new_database
     env = {
@@ -50,12 +54,37 @@ async def test_guanai_run_answers_strangers_and_coordinators(
         "REDIS_URL": REDIS_URL,
         "REDIS_PREFIX": redis_prefix,
     }
+    guanai.env.update({k: env[k] for k in ("BOT_API_URL", "DATABASE_URL", "REDIS_URL")})
     service = await _guanai(env, "run")
     try:
         # `run` creates and migrates the database itself, then polls
         await fake_telegram.wait_for_call("getUpdates", timeout=60)
         for args in (
-            ("site", "add", "--code", "S9", "--name", "中和小学", "--kind", "school"),
+            ("site", "add", "--code", "XS", "--name", "秀山区", "--kind", "district"),
+            (
+                "site",
+                "add",
+                "--code",
+                "ZH",
+                "--name",
+                "中和镇",
+                "--kind",
+                "township",
+                "--parent",
+                "XS",
+            ),
+            (
+                "site",
+                "add",
+                "--code",
+                "S9",
+                "--name",
+                "中和小学",
+                "--kind",
+                "school",
+                "--parent",
+                "ZH",
+            ),
             (
                 "admin",
                 "add",
@@ -67,8 +96,8 @@ async def test_guanai_run_answers_strangers_and_coordinators(
                 "S9",
             ),
         ):
-            admin = await _guanai(env, *args)
-            assert await admin.wait() == 0, await admin.stderr.read()  # type: ignore[union-attr]
+            admin = await guanai(*args)  # the operator's commands, in this process
+            assert admin.code == 0, admin.err
 
         stranger = fake_telegram.user(5151)
         coordinator = fake_telegram.user(COORDINATOR)

@@ -13,9 +13,9 @@ from domain.clock import FixedClock
 from domain.models import Invitation, InvitationRole, Person, Volunteer
 from guanai import cli
 from guanai.settings import Settings
+from tests.cli_support import Guanai
 from tests.conftest import RunningBot
 from tests.fakes.telegram import FakeUser
-from tests.test_cli import guanai
 from tests.volunteering import COORDINATOR, VOLUNTEER, invite, seed_school, settled
 
 BOTH_DELIVERIES = True  # every chat test here runs polling and through the webhook
@@ -210,13 +210,15 @@ async def test_invite_prints_a_link_with_the_bot_username_from_telegram(
 
 
 async def test_invite_without_a_token_prints_the_token_and_says_why(
-    sessionmaker: async_sessionmaker[AsyncSession], db_url: str, clock: FixedClock
+    sessionmaker: async_sessionmaker[AsyncSession], db_url: str, clock: FixedClock, guanai: Guanai
 ) -> None:
     school = await seed_school(sessionmaker, clock.now(), paired_with=None)
 
-    without = guanai("invite", "--site", school.site.code, DATABASE_URL=db_url, LANG="en_US.UTF-8")
-    unknown = guanai("invite", "--site", "NOPE", "--bot-username", "b", DATABASE_URL=db_url)
+    without = await guanai(
+        "invite", "--site", school.site.code, DATABASE_URL=db_url, LANG="en_US.UTF-8"
+    )
+    unknown = await guanai("invite", "--site", "NOPE", "--bot-username", "b", DATABASE_URL=db_url)
 
-    assert without.returncode == 0 and "BOT_TOKEN" in without.stdout
-    assert "start=" in without.stdout and "Invitation token:" in without.stdout
-    assert unknown.returncode == 1 and "NOPE" in unknown.stderr
+    assert without.code == 0 and "BOT_TOKEN" in without.out
+    assert "start=" in without.out and "Invitation token:" in without.out
+    assert unknown.code == 1 and "NOPE" in unknown.err

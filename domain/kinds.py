@@ -1,0 +1,33 @@
+"""The kinds the command line offers as choices: plain enums, light to import.
+
+`guanai --help` must not load SQLAlchemy, so these live here; `domain.models` maps them
+to columns and re-exports them, and code elsewhere imports them from either.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class RegionKind(enum.StrEnum):
+    district = "district"
+    township = "township"
+    school = "school"
+    village = "village"
+    community = "community"
+
+    @property
+    def is_site(self) -> bool:
+        """Schools, villages and communities hold children; the levels above only lead."""
+        return self in (RegionKind.school, RegionKind.village, RegionKind.community)
+
+
+class VolunteerKind(enum.StrEnum):
+    wulao = "wulao"  # “五老”: old cadres, veterans, experts, teachers, model workers
+    surrogate = "surrogate"  # 代理家长 / 爱心妈妈
+    teacher = "teacher"
+
+
+class InvitationRole(enum.StrEnum):
+    volunteer = "volunteer"
+    coordinator = "coordinator"
