@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import unicodedata
 from collections.abc import Sequence
 
 from aiogram.utils.i18n import gettext as _
@@ -115,8 +116,14 @@ RECORD_ACTIVITIES = (
 )
 _THIN = Side(style="thin", color="FF000000")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_TITLE_FONT = Font(bold=True, size=16)
+# 宋体 is the font of Chinese office forms; a computer without it substitutes its own.
+_FONT_NAME = "宋体"
+_TITLE_FONT = Font(name=_FONT_NAME, bold=True, size=16)
+_BODY_FONT = Font(name=_FONT_NAME, size=10)
+_BOLD_FONT = Font(name=_FONT_NAME, size=10, bold=True)
+_LINE_HEIGHT = 14.5  # points per line of 10-point text
 _CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_TEXT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 _LEFT = Alignment(horizontal="left", vertical="center", wrap_text=False)
 
 
@@ -133,6 +140,29 @@ def _print_setup(sheet: Worksheet, header_row: int, *, landscape: bool, one_page
     sheet.page_margins.top = sheet.page_margins.bottom = 0.5
 
 
+def _width(text: str) -> int:
+    """Columns a line takes: a Chinese character is two, like in Excel's width unit."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fit_rows(sheet: Worksheet, first: int, last: int) -> None:
+    """Row heights from the wrapped lines: spreadsheet programs do not measure rows a file
+    brings, and a short row would print its lines on top of each other."""
+    widths = {
+        column: (sheet.column_dimensions[get_column_letter(column)].width or 9)
+        for column in range(1, sheet.max_column + 1)
+    }
+    for number in range(first, last + 1):
+        lines = 1
+        for cell in sheet[number]:
+            if cell.value is None or not isinstance(cell.column, int):
+                continue
+            room = max(int(widths[cell.column]) - 1, 1)
+            wrapped = sum(max(1, -(-_width(line) // room)) for line in str(cell.value).split("\n"))
+            lines = max(lines, wrapped)
+        sheet.row_dimensions[number].height = lines * _LINE_HEIGHT + 6
+
+
 def _heading(sheet: Worksheet, columns: int, title: str, details: str) -> None:
     """Rows 1-2: the title centred over the table, then who and when."""
     sheet.cell(row=1, column=1, value=title).font = _TITLE_FONT
@@ -140,6 +170,7 @@ def _heading(sheet: Worksheet, columns: int, title: str, details: str) -> None:
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=columns)
     sheet.row_dimensions[1].height = 30
     sheet.cell(row=2, column=1, value=details).alignment = _LEFT
+    sheet.cell(row=2, column=1).font = _BODY_FONT
     sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=columns)
     sheet.row_dimensions[2].height = 20
 
@@ -149,7 +180,7 @@ def _table(
 ) -> None:
     for column, (label, width) in enumerate(zip(headers, widths, strict=True), start=1):
         cell = sheet.cell(row=header_row, column=column, value=label)
-        cell.font = _HEADER_FONT
+        cell.font = _BOLD_FONT
         cell.alignment = _CENTRE
         cell.border = _BORDER
         sheet.column_dimensions[get_column_letter(column)].width = width
@@ -174,7 +205,8 @@ def _answers(answers: dict[str, str]) -> list[str]:
 
 def _found(row: RecordRow, locale: str) -> str:
     """家访情况 / 发现的问题: the answers, the visitor's notes, the concerns raised."""
-    lines = _answers(row.visit_answers)
+    answers = "；".join(_answers(row.visit_answers))
+    lines = [answers] if answers else []
     lines += [f"{day(on, locale)}：{note}" for on, note in row.notes]
     lines += [
         _("{day}: {concern}").format(day=day(c.raised_on, locale), concern=CONCERN[c.kind])
@@ -234,7 +266,7 @@ def care_record_workbook(
         _("Measures taken"),
         _("Remarks"),
     ]
-    widths = [5, 8, 5, 10, 9, *(9 for _ in shown), 42, 22, 18]
+    widths = [5, 8, 5, 11, 10, *(10 for _ in shown), 44, 24, 20]
     month = month_name(record.month, locale)
     _heading(
         sheet,
@@ -272,16 +304,23 @@ def care_record_workbook(
         for column in range(1, len(cells) + 1):
             cell = sheet.cell(row=at, column=column)
             cell.border = _BORDER
-            cell.alignment = _WRAP if column > len(shown) + 5 else _CENTRE
+            cell.font = _BODY_FONT
+            cell.alignment = _TEXT if column > len(shown) + 5 else _CENTRE
         for column in missing_columns:
             sheet.cell(row=at, column=column).fill = MISSING_FILL
         if row.missing:
             sheet.cell(row=at, column=len(cells)).fill = MISSING_FILL
+    _fit_rows(sheet, header_row, sheet.max_row)
     foot = sheet.max_row + 2
-    sheet.cell(row=foot, column=1, value=_("Head of school (signature):")).alignment = _LEFT
     middle = len(headers) // 2 + 1
-    sheet.cell(row=foot, column=middle, value=_("Checked by (signature):")).alignment = _LEFT
-    sheet.cell(row=foot + 1, column=middle, value=_("(stamp)")).alignment = _LEFT
+    for line, column, label in (
+        (foot, 1, _("Head of school (signature):")),
+        (foot, middle, _("Checked by (signature):")),
+        (foot + 1, middle, _("(stamp)")),
+    ):
+        cell = sheet.cell(row=line, column=column, value=label)
+        cell.alignment, cell.font = _LEFT, _BODY_FONT
+    sheet.row_dimensions[foot].height = 30
     _print_setup(sheet, header_row, landscape=True, one_page=False)
     return _bytes(workbook)
 
@@ -332,8 +371,10 @@ def township_summary_workbook(
     for line in sheet.iter_rows(min_row=header_row + 1, max_row=sheet.max_row):
         for position, cell in enumerate(line):
             cell.border = _BORDER
-            cell.alignment = _CENTRE if position else _LEFT
+            cell.font = _BODY_FONT
+            cell.alignment = _CENTRE if position else _TEXT
     for cell in sheet[sheet.max_row]:
-        cell.font = _HEADER_FONT
+        cell.font = _BOLD_FONT
+    _fit_rows(sheet, header_row, sheet.max_row)
     _print_setup(sheet, header_row, landscape=False, one_page=True)
     return _bytes(workbook)

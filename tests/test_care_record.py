@@ -153,7 +153,7 @@ async def test_a_real_month_makes_a_record_a_township_files(
 
     assert await send(session, at(24), notices, tmp_path) == 4
 
-    text, document = await outbox_to(session, p.school_head)
+    _, document = await outbox_to(session, p.school_head)
     assert document.payload["filename"].startswith("中和小学")
     sheet = load_workbook(tmp_path / document.payload["path"]).active
     assert sheet is not None
