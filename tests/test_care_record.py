@@ -181,9 +181,7 @@ async def test_a_real_month_makes_a_record_a_township_files(
     )
     found = row["家访情况 / 发现的问题"].value
     assert found.splitlines() == [
-        "监护人按时做饭吗？是",
-        "孩子常和爸妈打电话或视频吗？有时",
-        "孩子能自己完成作业吗？要人督促",
+        "监护人按时做饭吗？是；孩子常和爸妈打电话或视频吗？有时；孩子能自己完成作业吗？要人督促",
         "11月9日：奶奶腿脚不好，孩子自己做早饭",
         "11月15日：情绪不好",
     ]
