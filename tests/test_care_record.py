@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
@@ -238,4 +239,24 @@ async def test_a_record_that_cannot_be_made_tells_the_operator_and_the_coordinat
     assert failed.payload["text"].startswith("⚠️ 中和小学 2026年11月的关爱留守儿童记录表没能生成")
     assert f"care record of region {p.school.id} for 2026-11 could not be made" in caplog.text
     assert "小明" not in caplog.text
+    assert len(await outbox_to(session, p.township_head)) == 2
+
+
+async def test_a_query_that_fails_leaves_the_run_able_to_tell_the_coordinators(
+    session: AsyncSession, notices: Notices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = await make_programme(session)
+    compile_records = care_record.compile_records
+
+    async def broken(session: AsyncSession, **kwargs: Any) -> list[care_record.SiteRecord]:
+        if kwargs["scope_path"] == p.school.path:
+            await session.execute(text("SELECT 1 / 0"))
+        return await compile_records(session, **kwargs)
+
+    monkeypatch.setattr(care_record, "compile_records", broken)
+
+    assert await send(session, at(24), notices, tmp_path) == 3
+
+    [failed] = await outbox_to(session, p.school_head)
+    assert "没能生成" in failed.payload["text"]
     assert len(await outbox_to(session, p.township_head)) == 2
