@@ -1032,6 +1032,9 @@ async def import_archive(
 # The fill of a cell to fix in the sheet sent back: a soft red a printer still shows.
 FIX_FILL = "FFF4CCCC"
 ERRORS_SHOWN = 50  # a report lists this many problems; the sheet sent back has them all
+# Bad cells get a comment up to this many (the fill and the 错误原因 column mark them all):
+# a comment costs openpyxl ~6 KB of memory while the file is written.
+MAX_COMMENTS = 1_000
 
 
 def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> bytes:
@@ -1042,6 +1045,7 @@ def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> by
     to send.
     """
     from openpyxl import Workbook  # openpyxl loads only when a sheet is written
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -1058,36 +1062,43 @@ def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> by
             problem = gettext(error.problem.message).format(**error.problem.params)
             cells.setdefault((number, position[error.column] + 1), []).append(problem)
 
-    workbook = Workbook()
-    out = workbook.active
-    assert out is not None
-    out.title = gettext("Rows to fix")[:31]
+    # write-only: thousands of rows and comments stream out instead of sitting in memory
+    workbook = Workbook(write_only=True)
+    out = workbook.create_sheet(gettext("Rows to fix")[:31])
     width = len(sheet.header)
     reason_column = width + 1
-    for read in (*sheet.above, *sheet.rows):
-        for column, value in enumerate(read.values[:width] or read.values, start=1):
-            if value is not None:
-                out.cell(row=read.number, column=column, value=value)
-    for column, label in enumerate(sheet.header, start=1):
-        out.cell(row=sheet.header_row, column=column, value=label or None).font = Font(bold=True)
-    reason = out.cell(
-        row=sheet.header_row, column=reason_column, value=gettext("Reason for the error")
-    )
-    reason.font = Font(bold=True, color="FFC00000")
     out.column_dimensions[get_column_letter(reason_column)].width = 60
-    fill = PatternFill(fill_type="solid", start_color=FIX_FILL, end_color=FIX_FILL)
-    for number, found in problems.items():
-        out.cell(row=number, column=reason_column, value="；".join(found)).fill = fill
-    author = gettext("Import check")
-    for (number, column), found in cells.items():
-        bad = out.cell(row=number, column=column)
-        bad.fill = fill
-        bad.comment = Comment("\n".join(found), author, width=240, height=80)
-    for line in out.iter_rows(min_row=sheet.header_row + 1):
-        for cell in line:
-            if isinstance(cell.value, dt.datetime) and cell.value.time() == dt.time():
-                cell.number_format = "yyyy-mm-dd"
     out.freeze_panes = f"A{sheet.header_row + 1}"
+    fill = PatternFill(fill_type="solid", start_color=FIX_FILL, end_color=FIX_FILL)
+    bold = Font(bold=True)
+    author = gettext("Import check")
+    read = {row.number: row.values[:width] or row.values for row in (*sheet.above, *sheet.rows)}
+    read[sheet.header_row] = sheet.header
+    comments = 0
+    for number in range(1, max(read) + 1):
+        line: list[Any] = []
+        for column, value in enumerate(read.get(number, ()), start=1):
+            cell = WriteOnlyCell(out, value=None if value == "" else value)
+            if number == sheet.header_row:
+                cell.font = bold
+            elif isinstance(value, dt.datetime) and value.time() == dt.time():
+                cell.number_format = "yyyy-mm-dd"
+            if (found := cells.get((number, column))) is not None:
+                cell.fill = fill
+                if comments < MAX_COMMENTS:
+                    cell.comment = Comment("\n".join(found), author, width=240, height=80)
+                    comments += 1
+            line.append(cell)
+        if number == sheet.header_row or number in problems:
+            line += [WriteOnlyCell(out) for _ in range(reason_column - 1 - len(line))]
+            if number == sheet.header_row:
+                reason = WriteOnlyCell(out, value=gettext("Reason for the error"))
+                reason.font = Font(bold=True, color="FFC00000")
+            else:
+                reason = WriteOnlyCell(out, value="；".join(problems[number]))
+                reason.fill = fill
+            line.append(reason)
+        out.append(line)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

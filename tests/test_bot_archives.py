@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import people
+from domain.archive_import import FIX_FILL
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, Child, ProcessedUpdate, Region, RegionKind
 from tests.archive_sheets import GOOD_ROWS, messy_sheet, xlsx
@@ -143,7 +144,8 @@ async def test_thousands_of_bad_rows_give_the_first_50_a_count_and_the_sheet_bac
     assert sheet.cell(row=3, column=18).value == "错误原因"
     assert [sheet.cell(row=r, column=2).value for r in (4, 2003)] == ["孩子0", "孩子1999"]
     assert all(sheet.cell(row=r, column=18).value for r in range(4, 2004))
-    assert sheet.cell(row=2003, column=4).comment is not None
+    assert sheet.cell(row=4, column=4).comment is not None
+    assert sheet.cell(row=2003, column=4).fill.start_color.rgb == FIX_FILL
 
 
 async def test_files_that_cannot_be_imported_get_a_clear_answer(running_bot: RunningBot) -> None:
