@@ -1074,6 +1074,14 @@ def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> by
     author = gettext("Import check")
     read = {row.number: row.values[:width] or row.values for row in (*sheet.above, *sheet.rows)}
     read[sheet.header_row] = sheet.header
+    for column in range(width):  # wide enough to read what is in it, as a clerk would set it
+        cells_text = (
+            _shown(values[column])
+            for values in (sheet.header, *(r.values for r in sheet.rows))
+            if column < len(values)
+        )
+        widest = max((_display_width(t) for t in cells_text), default=8)
+        out.column_dimensions[get_column_letter(column + 1)].width = min(max(widest + 2, 6), 40)
     comments = 0
     for number in range(1, max(read) + 1):
         line: list[Any] = []
@@ -1102,6 +1110,17 @@ def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> by
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return "2015-03-02"
+    return "" if value is None else str(value)
+
+
+def _display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: a Chinese character is two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def fix_file_name(file_name: str, gettext: Callable[[str], str]) -> str:
