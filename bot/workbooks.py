@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_skeleton
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
@@ -125,6 +125,17 @@ _LINE_HEIGHT = 14.5  # points per line of 10-point text
 _CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _TEXT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 _LEFT = Alignment(horizontal="left", vertical="center", wrap_text=False)
+
+
+def _add_record_styles(workbook: Workbook) -> None:
+    """The four looks of a record's cell, as named styles of the workbook."""
+    for text, alignment in (("text", _TEXT), ("centre", _CENTRE)):
+        for missing, fill in (("", None), ("_missing", MISSING_FILL)):
+            style = NamedStyle(name=f"record_{text}{missing}", font=_BODY_FONT, border=_BORDER)
+            style.alignment = alignment
+            if fill is not None:
+                style.fill = fill
+            workbook.add_named_style(style)
 
 
 def _print_setup(sheet: Worksheet, header_row: int, *, landscape: bool, one_page: bool) -> None:
@@ -245,6 +256,7 @@ def care_record_workbook(
     each activity with its dates, what the visits found and what was done; a missing entry
     is filled red; A4 landscape, one page wide, signature lines at the foot."""
     workbook = Workbook()
+    _add_record_styles(workbook)
     sheet = workbook.active
     assert sheet is not None
     sheet.title = _("Care record")[:31]
@@ -299,17 +311,16 @@ def care_record_workbook(
             if activity in row.required and len(dates) < row.required[activity]:
                 missing_columns.append(column)
         cells += [_found(row, locale), _measures(row, locale), _remarks(row)]
+        if row.missing:
+            missing_columns.append(len(cells))
         sheet.append([c if c != "" else None for c in cells])
         at = sheet.max_row
         for column in range(1, len(cells) + 1):
-            cell = sheet.cell(row=at, column=column)
-            cell.border = _BORDER
-            cell.font = _BODY_FONT
-            cell.alignment = _TEXT if column > len(shown) + 5 else _CENTRE
-        for column in missing_columns:
-            sheet.cell(row=at, column=column).fill = MISSING_FILL
-        if row.missing:
-            sheet.cell(row=at, column=len(cells)).fill = MISSING_FILL
+            # one named style per cell: setting border, font and alignment one by one
+            # made openpyxl spend most of a district's run hashing styles
+            text = "text" if column > len(shown) + 5 else "centre"
+            missing = "_missing" if column in missing_columns else ""
+            sheet.cell(row=at, column=column).style = f"record_{text}{missing}"
     _fit_rows(sheet, header_row, sheet.max_row)
     foot = sheet.max_row + 2
     middle = len(headers) // 2 + 1
