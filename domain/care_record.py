@@ -328,6 +328,9 @@ async def send_care_records(
     people = await recipients(session, {p for ps in heads.values() for p in ps})
 
     queued = 0
+    # a township's records are its sites' records: compiled once, townships first
+    compiled: dict[int, SiteRecord] = {}
+    due_tomorrow.sort(key=lambda r: r.kind is not RegionKind.township)
     for region in due_tomorrow:
         reachable = [people[p] for p in heads.get(region.id, []) if people[p].reachable]
         keys = {to.person_id: f"care-record:{month}:{region.id}:{to.person_id}" for to in reachable}
@@ -335,9 +338,16 @@ async def send_care_records(
         if not waiting:
             continue
         try:
-            async with session.begin_nested():  # a failed query leaves the run's work intact
-                records = await compile_records(session, month=month, tz=tz, scope_path=region.path)
-            records = [dataclasses.replace(r, made_on=now.astimezone(tz).date()) for r in records]
+            if region.id in compiled:
+                records = [compiled[region.id]]
+            else:
+                async with session.begin_nested():  # a failed query leaves the run intact
+                    records = await compile_records(
+                        session, month=month, tz=tz, scope_path=region.path
+                    )
+                made_on = now.astimezone(tz).date()
+                records = [dataclasses.replace(r, made_on=made_on) for r in records]
+                compiled.update((r.site_id, r) for r in records)
             made = [(to, _render(text, to, region, month, records)) for to in waiting]
         except Exception:
             # the operator learns from the log (ids only), the coordinators from the chat
