@@ -144,7 +144,7 @@ async def test_a_real_month_makes_a_record_a_township_files(
     session.add(
         Concern(
             child_id=p.child.id,
-            kind=ConcernKind.mood,
+            kind=ConcernKind.grades,
             raised_by=p.school_head.id,
             raised_at=at(15),
             due_at=at(18),
@@ -184,10 +184,10 @@ async def test_a_real_month_makes_a_record_a_township_files(
     assert found.splitlines() == [
         "监护人按时做饭吗？是；孩子常和爸妈打电话或视频吗？有时；孩子能自己完成作业吗？要人督促",
         "11月9日：奶奶腿脚不好，孩子自己做早饭",
-        "11月15日：情绪不好",
+        "11月15日：成绩下降",
     ]
     assert "calls" not in found and "sometimes" not in found
-    assert row["采取的措施"].value == "情绪不好（未处理）"
+    assert row["采取的措施"].value == "成绩下降（未处理）"
     assert "照片 3 张" in row["备注"].value
     assert row["姓名"].border.left.style == "thin" and sheet["A3"].border.bottom.style == "thin"
     foot = [c.value for line in sheet.iter_rows(min_row=6) for c in line if c.value]
