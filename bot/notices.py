@@ -289,7 +289,7 @@ class Notices:
             ).format(site=record.site_name, month=month, rows=len(record.rows), gaps=gaps)
             from bot.workbooks import care_record_workbook
 
-            workbook = care_record_workbook(title, self._record_rows(record), locale)
+            workbook = care_record_workbook(record, self._record_rows(record), locale, to.name)
         return [
             Outgoing(Method.send_message, {"text": text}),
             Outgoing(
@@ -299,6 +299,14 @@ class Notices:
                 extension=".xlsx",
             ),
         ]
+
+    def record_failed(self, to: Recipient, region: str, month: Month) -> Outgoing:
+        with self.speaking_to(to) as locale:
+            text = _(
+                "⚠️ The care record of {region} for {month} could not be made. The operators "
+                "have been told; please ask them, or fill it in by hand this month."
+            ).format(region=region, month=month_name(month, locale))
+        return Outgoing(Method.send_message, {"text": text})
 
     def _record_rows(self, record: SiteRecord) -> list[RecordRow]:
         """Rows as printed: a key child without a surrogate parent says so."""
@@ -326,7 +334,8 @@ class Notices:
             )
             from bot.workbooks import township_summary_workbook
 
-            workbook = township_summary_workbook(title, sites)
+            made_on = sites[0].made_on if sites else None
+            workbook = township_summary_workbook(township, month, made_on, sites, locale)
         return [
             Outgoing(Method.send_message, {"text": text}),
             Outgoing(

@@ -16,6 +16,7 @@ import datetime as dt
 import enum
 import functools
 import hashlib
+import io
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -41,7 +42,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
-from domain.spreadsheets import Row, read_rows, write_xlsx
+from domain.spreadsheets import Row, read_rows
 
 HEADER_SEARCH_ROWS = 10
 
@@ -90,11 +91,15 @@ class BadSex(DomainError):
 
 
 class BadYesNo(DomainError):
-    message = "{value}: write 是 or 否."
+    message = "{value}: write 是 or 否 (√ or ×, 有 or 无 are fine too)."
 
 
 class BadGuardianship(DomainError):
-    message = "{value}: write 监护人, 委托监护 or 无人监护."
+    message = "{value} is not a kind of guardianship; write one of: {accepted}."
+
+
+class BadRelation(DomainError):
+    message = "{value} is not a relation to the child; write one of: {accepted}."
 
 
 class BadVolunteerKind(DomainError):
@@ -244,30 +249,110 @@ _SEX = _value_map(
 )
 _YES_NO = _value_map(
     {
-        True: ("是", "重点", "y", "yes", "true", "1", "√", "✓", "✔", "骨干"),
-        False: ("否", "不是", "一般", "非重点", "n", "no", "false", "0", "×", "无"),
+        True: ("是", "有", "重点", "y", "yes", "true", "1", "√", "✓", "✔", "☑", "骨干"),
+        False: (
+            "否",
+            "无",
+            "没有",
+            "不是",
+            "一般",
+            "非重点",
+            "n",
+            "no",
+            "false",
+            "0",
+            "×",
+            "✗",
+            "╳",
+        ),
     }
 )
+
+# The guardianship words of real sheets (DOMAIN.md, "What the real sheets say"). The model
+# asks one thing of them: is there a capable guardian at home, an entrusted one (who signs
+# the responsibility letter), or nobody. Grandparents, other relatives and the parent at
+# home are all guardians at home; who they are is the guardian's relation.
+GUARDIANSHIP_WORDS: dict[Guardianship, tuple[str, ...]] = {
+    Guardianship.guardian: (
+        "隔代监护",
+        "祖辈监护",
+        "亲属监护",
+        "其他亲属监护",
+        "单亲监护",
+        "父母一方监护",
+        "监护人",
+    ),
+    Guardianship.entrusted: ("委托监护",),
+    Guardianship.none: ("无人监护", "自我监护"),
+}
 _GUARDIANSHIP = _value_map(
     {
         Guardianship.guardian: (
-            "监护人",
-            "监护人监护",
-            "祖辈监护",
-            "亲属监护",
+            *GUARDIANSHIP_WORDS[Guardianship.guardian],
+            "隔代",
+            "祖辈",
+            "隔代抚养",
+            "祖父母监护",
+            "外祖父母监护",
+            "爷爷奶奶监护",
+            "亲属",
+            "亲戚监护",
+            "其他亲属",
+            "单亲",
+            "单亲家庭",
+            "父亲监护",
+            "母亲监护",
             "父母监护",
+            "监护人监护",
             "guardian",
+            "grandparents",
+            "relative",
+            "relatives",
+            "single parent",
+            "one parent",
         ),
         Guardianship.entrusted: (
-            "委托监护",
+            *GUARDIANSHIP_WORDS[Guardianship.entrusted],
             "委托监护人",
             "委托",
+            "委托他人监护",
             "entrusted",
             "entrusted guardian",
         ),
-        Guardianship.none: ("无人监护", "无监护", "无监护人", "none", "no guardian"),
+        Guardianship.none: (
+            *GUARDIANSHIP_WORDS[Guardianship.none],
+            "无监护",
+            "无监护人",
+            "自我",
+            "独居",
+            "none",
+            "no guardian",
+            "self",
+        ),
     }
 )
+
+# A guardian's relation to the child, stored as the first word of its line: 爷爷 and 祖父
+# are the same person, and the record and the counts say 祖父.
+RELATION_WORDS: dict[str, tuple[str, ...]] = {
+    "祖父": ("爷爷", "祖父", "grandfather", "grandpa"),
+    "祖母": ("奶奶", "祖母", "grandmother", "grandma"),
+    "外祖父": ("外公", "姥爷", "外祖父", "maternal grandfather"),
+    "外祖母": ("外婆", "姥姥", "外祖母", "maternal grandmother"),
+    "父亲": ("父亲", "爸爸", "父", "father", "dad"),
+    "母亲": ("母亲", "妈妈", "母", "mother", "mum", "mom"),
+    "伯父": ("伯父", "伯伯", "大伯", "伯母", "大妈"),
+    "叔叔": ("叔叔", "叔父", "叔", "婶婶", "婶子", "婶母", "uncle"),
+    "姑姑": ("姑姑", "姑妈", "姑母", "姑父", "aunt"),
+    "舅舅": ("舅舅", "舅父", "舅妈", "舅母"),
+    "姨妈": ("姨妈", "姨母", "阿姨", "小姨", "姨", "姨父"),
+    "哥哥": ("哥哥", "兄", "brother"),
+    "姐姐": ("姐姐", "姐", "sister"),
+    "其他亲属": ("其他亲属", "亲属", "亲戚", "其他", "邻居", "委托人", "relative", "other"),
+}
+_ACCEPTED_GUARDIANSHIP = "、".join(w for words in GUARDIANSHIP_WORDS.values() for w in words)
+_ACCEPTED_RELATIONS = "、".join(RELATION_WORDS)
+_RELATION = _value_map({canonical: words for canonical, words in RELATION_WORDS.items()})
 _VOLUNTEER_KIND = _value_map(
     {
         VolunteerKind.wulao: ("五老", "五老志愿者", "wulao"),
@@ -343,6 +428,7 @@ class ParsedSheet(Generic[R]):
     rows: tuple[Row, ...]  # the data rows, as read
     records: tuple[tuple[int, R], ...]  # row number, record (rows without problems)
     errors: tuple[RowError, ...]
+    above: tuple[Row, ...] = ()  # the title rows above the header, as read
 
 
 # ---------------------------------------------------------------- parsing
@@ -416,12 +502,14 @@ class _Cells:
             self.fail(field, MissingValue())
         return self.text(field, limit) or ""
 
-    def choice(self, field: str, values: dict[str, Any], problem: type[DomainError]) -> Any:
+    def choice(
+        self, field: str, values: dict[str, Any], problem: type[DomainError], **params: str
+    ) -> Any:
         text = self.text(field, 32)
         if text is None:
             return None
         if (found := values.get(_header_key(text))) is None:
-            self.fail(field, problem(value=text))
+            self.fail(field, problem(value=text, **params))
         return found
 
     def number(self, field: str) -> int | None:
@@ -529,11 +617,15 @@ def _national_id_key(text: str) -> str:
 
 def _child(cells: _Cells, today: dt.date) -> ChildRecord:
     national_id = cells.text("national_id", 32)
-    guardianship = cells.choice("guardianship", _GUARDIANSHIP, BadGuardianship)
+    guardianship = cells.choice(
+        "guardianship", _GUARDIANSHIP, BadGuardianship, accepted=_ACCEPTED_GUARDIANSHIP
+    )
     guardian_name = cells.text("guardian_name", 100)
     guardian = GuardianRecord(
         name=guardian_name or "",
-        relation=cells.text("guardian_relation", 32),
+        relation=cells.choice(
+            "guardian_relation", _RELATION, BadRelation, accepted=_ACCEPTED_RELATIONS
+        ),
         age=cells.number("guardian_age"),
         address=cells.text("guardian_address", 300),
         phone=cells.phone("guardian_phone"),
@@ -644,6 +736,7 @@ def parse(kind: ImportKind, rows: Sequence[Row], *, today: dt.date) -> ParsedShe
         rows=data_rows,
         records=tuple(records),
         errors=tuple(errors),
+        above=tuple(rows[:header_index]),
     )
 
 
@@ -660,6 +753,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     errors: tuple[RowError, ...] = ()
+    file_name: str = ""  # as the clerk named it
 
     @property
     def applied(self) -> bool:
@@ -911,7 +1005,7 @@ async def import_archive(
     if not site.kind.is_site:
         raise NotASite(code=site.code)
     sheet = parse(kind, read_rows(data, file_name), today=at.date())
-    result = ImportResult(kind, site.id, site.name, sheet, errors=sheet.errors)
+    result = ImportResult(kind, site.id, site.name, sheet, errors=sheet.errors, file_name=file_name)
     if not sheet.errors:
         apply = _import_children if kind is ImportKind.children else _import_volunteers
         added, updated, unchanged = await apply(session, site, sheet)
@@ -935,19 +1029,125 @@ async def import_archive(
     return result
 
 
+# The fill of a cell to fix in the sheet sent back: a soft red a printer still shows.
+FIX_FILL = "FFF4CCCC"
+ERRORS_SHOWN = 50  # a report lists this many problems; the sheet sent back has them all
+# Bad cells get a comment up to this many (the fill and the 错误原因 column mark them all):
+# a comment costs openpyxl ~6 KB of memory while the file is written.
+MAX_COMMENTS = 1_000
+
+
 def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> bytes:
-    """The rows with problems as the sheet had them, plus a column saying what is wrong."""
+    """The whole sheet back as the clerk sent it, every row at its own row number, with a
+    `错误原因` column and each bad cell filled and commented: fix it and send it again.
+
+    Nothing was imported, so the good rows come back too: the corrected sheet is the one
+    to send.
+    """
+    from openpyxl import Workbook  # openpyxl loads only when a sheet is written
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    sheet = result.sheet
     problems: dict[int, list[str]] = {}
-    for line in describe_errors(result.errors, gettext, with_row=False):
-        problems.setdefault(line[0], []).append(line[1])
-    header = [*result.sheet.header, gettext("Row"), gettext("What is wrong")]
-    width = len(result.sheet.header)
-    rows = (
-        [*row.values[:width], *[None] * (width - len(row.values)), row.number, "；".join(found)]
-        for row in result.sheet.rows
-        if (found := problems.get(row.number))
-    )
-    return write_xlsx(gettext("Rows to fix"), header, rows)
+    cells: dict[tuple[int, int], list[str]] = {}
+    position = {label: index for index, label in reversed(list(enumerate(sheet.header)))}
+    for error, (number, text) in zip(
+        result.errors, describe_errors(result.errors, gettext, with_row=False), strict=True
+    ):
+        problems.setdefault(number, []).append(text)
+        if error.column is not None and error.column in position:
+            problem = gettext(error.problem.message).format(**error.problem.params)
+            cells.setdefault((number, position[error.column] + 1), []).append(problem)
+
+    # write-only: thousands of rows and comments stream out instead of sitting in memory
+    workbook = Workbook(write_only=True)
+    out = workbook.create_sheet(gettext("Rows to fix")[:31])
+    width = len(sheet.header)
+    reason_column = width + 1
+    out.column_dimensions[get_column_letter(reason_column)].width = 60
+    out.freeze_panes = f"A{sheet.header_row + 1}"
+    fill = PatternFill(fill_type="solid", start_color=FIX_FILL, end_color=FIX_FILL)
+    bold = Font(bold=True)
+    author = gettext("Import check")
+    read = {row.number: row.values[:width] or row.values for row in (*sheet.above, *sheet.rows)}
+    read[sheet.header_row] = sheet.header
+    for column in range(width):  # wide enough to read what is in it, as a clerk would set it
+        cells_text = (
+            _shown(values[column])
+            for values in (sheet.header, *(r.values for r in sheet.rows))
+            if column < len(values)
+        )
+        widest = max((_display_width(t) for t in cells_text), default=8)
+        out.column_dimensions[get_column_letter(column + 1)].width = min(max(widest + 2, 6), 40)
+    comments = 0
+    for number in range(1, max(read) + 1):
+        line: list[Any] = []
+        for column, value in enumerate(read.get(number, ()), start=1):
+            cell = WriteOnlyCell(out, value=None if value == "" else value)
+            if number == sheet.header_row:
+                cell.font = bold
+            elif isinstance(value, dt.datetime) and value.time() == dt.time():
+                cell.number_format = "yyyy-mm-dd"
+            if (found := cells.get((number, column))) is not None:
+                cell.fill = fill
+                if comments < MAX_COMMENTS:
+                    cell.comment = Comment("\n".join(found), author, width=240, height=80)
+                    comments += 1
+            line.append(cell)
+        if number == sheet.header_row or number in problems:
+            line += [WriteOnlyCell(out) for _ in range(reason_column - 1 - len(line))]
+            if number == sheet.header_row:
+                reason = WriteOnlyCell(out, value=gettext("Reason for the error"))
+                reason.font = Font(bold=True, color="FFC00000")
+            else:
+                reason = WriteOnlyCell(out, value="；".join(problems[number]))
+                reason.fill = fill
+            line.append(reason)
+        out.append(line)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return "2015-03-02"
+    return "" if value is None else str(value)
+
+
+def _display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: a Chinese character is two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def fix_file_name(file_name: str, gettext: Callable[[str], str]) -> str:
+    """名单.csv → 名单-待修改.xlsx: the sheet sent back is always an Excel workbook."""
+    stem = file_name.rsplit(".", 1)[0] if "." in file_name else file_name
+    suffix = gettext("to fix")
+    return f"{stem}-{suffix}.xlsx"
+
+
+def error_report(
+    result: ImportResult, gettext: Callable[[str], str], *, shown: int = ERRORS_SHOWN
+) -> list[str]:
+    """The lines of a refused import: how many rows, the first problems, how many more."""
+    lines = [line for _row, line in describe_errors(result.errors[:shown], gettext)]
+    report = [
+        gettext("Nothing was imported: {rows} rows need fixing.").format(
+            rows=len({error.row for error in result.errors})
+        ),
+        *lines,
+    ]
+    if len(result.errors) > shown:
+        report.append(
+            gettext("…and {more} more problems, {total} in all.").format(
+                more=len(result.errors) - shown, total=len(result.errors)
+            )
+        )
+    return report
 
 
 def describe_errors(

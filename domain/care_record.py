@@ -10,17 +10,19 @@ township's deadline its coordinators get a one-page summary of its sites.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from domain import due
 from domain.calendar import Month
@@ -38,9 +40,11 @@ from domain.models import (
     Pairing,
     PairingRole,
     Person,
+    Photo,
     Priority,
     Region,
     RegionKind,
+    Sex,
     Volunteer,
 )
 
@@ -52,11 +56,16 @@ class ConcernOutcome:
     kind: ConcernKind
     raised_on: dt.date
     closed: bool
+    closed_on: dt.date | None = None
 
 
 @dataclass
 class RecordRow:
-    """A key child with one surrogate parent (or none: then everything is missing)."""
+    """A key child with one surrogate parent (or none: then everything is missing).
+
+    `required` and `missing` hold what falls due this month: a semester's item (the letter
+    to the parents) is required and can be missing only in the semester's last month.
+    """
 
     child_name: str
     volunteer_name: str | None
@@ -65,6 +74,11 @@ class RecordRow:
     visit_answers: dict[str, str] = field(default_factory=dict)
     concerns: list[ConcernOutcome] = field(default_factory=list)
     missing: list[Activity] = field(default_factory=list)
+    sex: Sex | None = None
+    grade: str | None = None
+    class_name: str | None = None
+    notes: list[tuple[dt.date, str]] = field(default_factory=list)  # the visitor's, by day
+    photos: int = 0
 
     @property
     def complete(self) -> bool:
@@ -77,6 +91,8 @@ class SiteRecord:
     site_name: str
     month: Month
     rows: Sequence[RecordRow]
+    township_name: str | None = None  # the region above the site
+    made_on: dt.date | None = None  # 填表日期: the day it was compiled, in the site's zone
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,7 @@ class SiteSummary:
     incomplete: int
     concerns: int
     open_concerns: int
+    made_on: dt.date | None = None
 
 
 class RecordText(Protocol):
@@ -97,16 +114,20 @@ class RecordText(Protocol):
         self, to: Recipient, township: str, month: Month, sites: Sequence[SiteSummary]
     ) -> list[Outgoing]: ...
 
+    def record_failed(self, to: Recipient, region: str, month: Month) -> Outgoing: ...
+
 
 async def compile_records(
     session: AsyncSession, *, month: Month, tz: ZoneInfo, scope_path: str
 ) -> list[SiteRecord]:
     """The month's record of every site in the scope."""
     start, end = month.start(tz), month.end(tz)
+    above = aliased(Region)
     sites = {
-        row.id: row.name
+        row.id: (row.name, row.township)
         for row in await session.execute(
-            select(Region.id, Region.name)
+            select(Region.id, Region.name, above.name.label("township"))
+            .outerjoin(above, above.id == Region.parent_id)
             .where(
                 Region.path.startswith(scope_path),
                 Region.kind.in_([k for k in RegionKind if k.is_site]),
@@ -116,7 +137,7 @@ async def compile_records(
     }
     children = (
         await session.execute(
-            select(Child.id, Child.name, Child.site_id)
+            select(Child.id, Child.name, Child.site_id, Child.sex, Child.grade, Child.class_name)
             .join(Region, Region.id == Child.site_id)
             .where(
                 Region.path.startswith(scope_path),
@@ -159,7 +180,7 @@ async def compile_records(
         session, month=month, tz=tz, selection=due.Selection(scope_path=scope_path)
     ):
         for item in batch:
-            if item.pairing_id in row_of:
+            if item.pairing_id in row_of and item.due_at <= end:  # falls due this month
                 row = row_of[item.pairing_id]
                 row.required[item.activity] = item.required
                 if item.missing:
@@ -176,18 +197,36 @@ async def compile_records(
         if done.pairing_id in row_of:
             dates = row_of[done.pairing_id].done.setdefault(done.activity, [])
             dates.append(done.occurred_at.astimezone(tz).date())
+    # A check-in that is not a home visit stores its answers as JSON null, which
+    # `IS NOT NULL` does not skip: only objects are answers.
     for visit in await session.execute(
-        select(CheckIn.pairing_id, CheckIn.visit_answers)
+        select(CheckIn.pairing_id, CheckIn.occurred_at, CheckIn.visit_answers, CheckIn.note)
         .where(
             CheckIn.pairing_id.in_(pairing_ids),
             CheckIn.occurred_at >= start,
             CheckIn.occurred_at < end,
-            CheckIn.visit_answers.is_not(None),
+            (func.jsonb_typeof(CheckIn.visit_answers) == "object") | CheckIn.note.is_not(None),
         )
-        .order_by(CheckIn.occurred_at)
+        .order_by(CheckIn.occurred_at, CheckIn.id)
     ):
-        if visit.pairing_id in row_of:
-            row_of[visit.pairing_id].visit_answers.update(visit.visit_answers)  # latest wins
+        if (visited := row_of.get(visit.pairing_id)) is None:
+            continue
+        if isinstance(visit.visit_answers, dict):
+            visited.visit_answers.update(visit.visit_answers)  # latest wins
+        if visit.note and visit.note.strip():
+            visited.notes.append((visit.occurred_at.astimezone(tz).date(), visit.note.strip()))
+    for counted in await session.execute(
+        select(CheckIn.pairing_id, func.count(Photo.id).label("photos"))
+        .join(Photo, Photo.checkin_id == CheckIn.id)
+        .where(
+            CheckIn.pairing_id.in_(pairing_ids),
+            CheckIn.occurred_at >= start,
+            CheckIn.occurred_at < end,
+        )
+        .group_by(CheckIn.pairing_id)
+    ):
+        if counted.pairing_id in row_of:
+            row_of[counted.pairing_id].photos = counted.photos
     concerns: dict[int, list[ConcernOutcome]] = defaultdict(list)
     for concern in await session.execute(
         select(Concern.child_id, Concern.kind, Concern.raised_at, Concern.closed_at)
@@ -203,6 +242,7 @@ async def compile_records(
                 concern.kind,
                 concern.raised_at.astimezone(tz).date(),
                 concern.closed_at is not None,
+                concern.closed_at.astimezone(tz).date() if concern.closed_at else None,
             )
         )
 
@@ -211,11 +251,12 @@ async def compile_records(
         rows = rows_of_child.get(child.id) or [RecordRow(child_name="", volunteer_name=None)]
         for row in rows:
             row.child_name = child.name
+            row.sex, row.grade, row.class_name = child.sex, child.grade, child.class_name
             row.concerns = concerns.get(child.id, [])
             by_site[child.site_id].append(row)
     return [
-        SiteRecord(site_id, name, month, by_site.get(site_id, []))
-        for site_id, name in sites.items()
+        SiteRecord(site_id, name, month, by_site.get(site_id, []), township_name=township)
+        for site_id, (name, township) in sites.items()
     ]
 
 
@@ -231,7 +272,16 @@ def summarise(record: SiteRecord) -> SiteSummary:
         incomplete=sum(not row.complete for row in record.rows),
         concerns=len(concerns),
         open_concerns=sum(not c.closed for _, c in concerns),
+        made_on=record.made_on,
     )
+
+
+def _render(
+    text: RecordText, to: Recipient, region: Any, month: Month, records: list[SiteRecord]
+) -> list[Outgoing]:
+    if region.kind is RegionKind.township:
+        return text.township_summary(to, region.name, month, [summarise(r) for r in records])
+    return text.care_record(to, records[0])
 
 
 async def _queued(session: AsyncSession, dedupe_key: str) -> bool:
@@ -278,20 +328,42 @@ async def send_care_records(
     people = await recipients(session, {p for ps in heads.values() for p in ps})
 
     queued = 0
+    # a township's records are its sites' records: compiled once, townships first
+    compiled: dict[int, SiteRecord] = {}
+    due_tomorrow.sort(key=lambda r: r.kind is not RegionKind.township)
     for region in due_tomorrow:
         reachable = [people[p] for p in heads.get(region.id, []) if people[p].reachable]
         keys = {to.person_id: f"care-record:{month}:{region.id}:{to.person_id}" for to in reachable}
         waiting = [to for to in reachable if not await _queued(session, f"{keys[to.person_id]}:0")]
         if not waiting:
             continue
-        records = await compile_records(session, month=month, tz=tz, scope_path=region.path)
-        for to in waiting:
-            if region.kind is RegionKind.township:
-                messages = text.township_summary(
-                    to, region.name, month, [summarise(r) for r in records]
-                )
+        try:
+            if region.id in compiled:
+                records = [compiled[region.id]]
             else:
-                messages = text.care_record(to, records[0])
+                async with session.begin_nested():  # a failed query leaves the run intact
+                    records = await compile_records(
+                        session, month=month, tz=tz, scope_path=region.path
+                    )
+                made_on = now.astimezone(tz).date()
+                records = [dataclasses.replace(r, made_on=made_on) for r in records]
+                compiled.update((r.site_id, r) for r in records)
+            made = [(to, _render(text, to, region, month, records)) for to in waiting]
+        except Exception:
+            # the operator learns from the log (ids only), the coordinators from the chat
+            log.exception("care record of region %d for %s could not be made", region.id, month)
+            for to in waiting:
+                if await queue(
+                    session,
+                    to=to,
+                    message=text.record_failed(to, region.name, month),
+                    not_before=outside_quiet_hours(now, tz),
+                    dedupe_key=f"care-record-failed:{month}:{region.id}:{to.person_id}",
+                    media_dir=media_dir,
+                ):
+                    queued += 1
+            continue
+        for to, messages in made:
             for number, message in enumerate(messages):
                 if await queue(
                     session,

@@ -241,7 +241,13 @@ def _read_file(path: Path) -> bytes:
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from domain import regions
-    from domain.archive_import import ImportKind, describe_errors, import_archive
+    from domain.archive_import import (
+        ImportKind,
+        bad_rows_workbook,
+        error_report,
+        fix_file_name,
+        import_archive,
+    )
 
     path = Path(args.file)
     data = _read_file(path)
@@ -264,10 +270,20 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         settings, work, audit_details={"command": f"import {args.what}", "as": args.as_telegram_id}
     )
     if not result.applied:
-        for _row, line in describe_errors(result.errors, _translation().gettext):
+        gettext = _translation().gettext
+        for line in error_report(result, gettext):
             print(line, file=sys.stderr)
-        rows = len({error.row for error in result.errors})
-        print(_say("Nothing was imported: {rows} rows need fixing.", rows=rows), file=sys.stderr)
+        fixes = path.with_name(fix_file_name(path.name, gettext))
+        try:
+            fixes.write_bytes(bad_rows_workbook(result, gettext))
+        except OSError as error:
+            print(
+                _say("The sheet to fix could not be written: {error}", error=error), file=sys.stderr
+            )
+        else:
+            print(
+                _say("The sheet to fix, with the reasons, is {path}", path=fixes), file=sys.stderr
+            )
         return 1
     print(
         _say(

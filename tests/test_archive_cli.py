@@ -79,6 +79,11 @@ async def test_import_reports_bad_rows_then_applies_the_fixed_file_once(
     assert "第 9 行「出生日期」" in report.err and "第 11 行「姓名」" in report.err
     assert "没有导入任何数据：有 3 行需要修改" in report.err
     assert await count(sessionmaker, Child) == 0
+    fixes = tmp_path / "名单-待修改.xlsx"
+    assert f"待修改的表格（附错误原因）已保存在 {fixes}" in report.err
+    returned = load_workbook(fixes).active
+    assert returned is not None and returned.cell(row=3, column=18).value == "错误原因"
+    assert "性别" in returned.cell(row=10, column=18).value
 
     sheet.write_bytes(messy_sheet(fixed=True))
     assert await guanai("import", "children", str(sheet), "--site", "S1") == 0

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.locales import load_translations
 from domain.archive_import import (
+    FIX_FILL,
     BadDate,
     BadPhone,
     BadSex,
@@ -43,7 +44,7 @@ from domain.models import (
     VolunteerKind,
 )
 from domain.spreadsheets import EmptySheet, UnreadableFile, UnsupportedFile
-from tests.archive_sheets import GOOD_ROWS, HEADER, messy_sheet, xlsx
+from tests.archive_sheets import GOOD_ROWS, HEADER, TITLE, messy_sheet, xlsx
 from tests.factories import make_person, make_site, make_volunteer
 
 AT = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
@@ -323,16 +324,104 @@ async def test_volunteers_are_imported_and_recognised_by_phone(session: AsyncSes
     }
 
 
-async def test_the_rows_to_fix_come_back_as_a_spreadsheet(session: AsyncSession) -> None:
+async def test_the_sheet_comes_back_whole_with_a_reason_column_and_the_bad_cells_marked(
+    session: AsyncSession,
+) -> None:
     site = await make_site(session)
 
     result = await run(session, site, messy_sheet())
-    workbook = load_workbook(io.BytesIO(bad_rows_workbook(result, ZH)))
+    sheet = load_workbook(io.BytesIO(bad_rows_workbook(result, ZH))).active
+    assert sheet is not None
 
-    rows = list(workbook.active.iter_rows(values_only=True))  # type: ignore[union-attr]
-    assert rows[0] == (*HEADER, "行号", "哪里不对")
-    assert [(r[1], r[-2]) for r in rows[1:]] == [("刘小燕", 9), ("孙小龙", 10), (None, 11)]
-    assert rows[2][-1] is not None and "性别" in rows[2][-1] and "监护人电话" in rows[2][-1]
+    # every row at its own number: the title, the header on row 3, the good rows too
+    assert sheet.cell(row=1, column=1).value == TITLE
+    assert tuple(c.value for c in sheet[3]) == (*HEADER, "错误原因")
+    assert [sheet.cell(row=r, column=2).value for r in range(4, 12)] == [
+        *(row[1] for row in GOOD_ROWS),
+        "刘小燕",
+        "孙小龙",
+        None,
+    ]
+    reason = len(HEADER) + 1
+    assert [sheet.cell(row=r, column=reason).value is not None for r in range(4, 12)] == [
+        *([False] * 5),
+        True,
+        True,
+        True,
+    ]
+    assert "性别" in sheet.cell(row=10, column=reason).value
+    assert "监护人电话" in sheet.cell(row=10, column=reason).value
+    sex = sheet.cell(row=10, column=HEADER.index("性别") + 1)
+    assert sex.value == "未知"
+    assert sex.fill.start_color.rgb == FIX_FILL
+    assert sex.comment is not None and "男" in sex.comment.text
+    assert sheet.cell(row=10, column=HEADER.index("姓名") + 1).comment is None
+    assert sheet.cell(row=9, column=HEADER.index("出生日期") + 1).fill.start_color.rgb == FIX_FILL
+
+
+# fmt: off
+REAL_WORDS: list[tuple[str, str, Guardianship, str]] = [
+    # 监护类型, 与儿童关系 as schools write them; what they mean
+    ("隔代监护", "爷爷", Guardianship.guardian, "祖父"),
+    ("祖辈监护", "奶奶", Guardianship.guardian, "祖母"),
+    ("隔代监护", "外公", Guardianship.guardian, "外祖父"),
+    ("隔代监护", "外婆", Guardianship.guardian, "外祖母"),
+    ("祖辈监护", "祖父", Guardianship.guardian, "祖父"),
+    ("亲属监护", "伯父", Guardianship.guardian, "伯父"),
+    ("其他亲属监护", "叔叔", Guardianship.guardian, "叔叔"),
+    ("亲属监护", "姑姑", Guardianship.guardian, "姑姑"),
+    ("亲属监护", "舅舅", Guardianship.guardian, "舅舅"),
+    ("亲属监护", "姨妈", Guardianship.guardian, "姨妈"),
+    ("单亲监护", "母亲", Guardianship.guardian, "母亲"),
+    ("父母一方监护", "父亲", Guardianship.guardian, "父亲"),
+    ("委托监护", "其他亲属", Guardianship.entrusted, "其他亲属"),
+    ("无人监护", "哥哥", Guardianship.none, "哥哥"),
+    ("自我监护", "姐姐", Guardianship.none, "姐姐"),
+    ("隔代监护", "祖母", Guardianship.guardian, "祖母"),
+]
+# fmt: on
+
+
+async def test_the_words_of_real_sheets_are_read_and_mapped(session: AsyncSession) -> None:
+    site = await make_site(session)
+    header = ("姓名", "性别", "监护人", "与儿童关系", "监护方式", "是否重点", "学号")
+    keys = ["是", "否", "√", "×", "有", "无"]
+    rows = [
+        (f"孩子{n}", "男", f"监护人{n}", relation, term, keys[n % 6], f"K{n:02d}")
+        for n, (term, relation, _, _) in enumerate(REAL_WORDS)
+    ]
+
+    result = await run(session, site, xlsx(rows, header=header))
+
+    assert result.errors == ()
+    children = {c.external_id: c for c in await children_of(session, site)}
+    for n, (_term, _relation, guardianship, canonical) in enumerate(REAL_WORDS):
+        child = children[f"K{n:02d}"]
+        assert child.guardianship is guardianship, (n, child.guardianship)
+        assert child.guardians[0].relation == canonical
+        key = Priority.key if keys[n % 6] in ("是", "√", "有") else Priority.normal
+        assert child.priority is key, (n, keys[n % 6])
+
+
+async def test_an_unknown_word_is_a_row_error_that_lists_what_is_accepted(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    header = ("姓名", "监护人", "与儿童关系", "监护类型", "是否重点")
+    rows = [("小红", "李某", "干爹", "朋友照看", "可能")]
+
+    result = await run(session, site, xlsx(rows, header=header))
+
+    lines = [line for _, line in describe_errors(result.errors, ZH)]
+    assert len(lines) == 3
+    relation, guardianship, key = lines
+    assert relation.startswith("第 4 行「与儿童关系」：“干爹”")
+    assert "祖父" in relation and "爷爷" not in relation and "其他亲属" in relation
+    assert guardianship.startswith("第 4 行「监护类型」：“朋友照看”")
+    for word in ("隔代监护", "亲属监护", "单亲监护", "委托监护", "无人监护", "自我监护"):
+        assert word in guardianship
+    assert "是" in key and "否" in key and "有" in key
+    assert await children_of(session, site) == []
 
 
 @pytest.mark.parametrize(

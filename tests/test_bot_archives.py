@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import people
+from domain.archive_import import FIX_FILL
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, Child, ProcessedUpdate, Region, RegionKind
 from tests.archive_sheets import GOOD_ROWS, messy_sheet, xlsx
@@ -103,38 +104,48 @@ async def test_bad_rows_are_listed_and_nothing_is_stored(running_bot: RunningBot
         "第 10 行「性别」：未知：请填“男”或“女”。",
         "第 10 行「监护人电话」：12345 不是有效的中国手机或座机号码（座机要带区号）。",
         "第 11 行「姓名」：这一项必须填写。",
-        "请改好后重新发送文件。",
+        "表格附在下面：要改的格子标成红色，最后一列写着错误原因。",
     ]
+    attachment = await coordinator.next_message()
+    assert attachment.file is not None and attachment.file.file_name == "名单-待修改.xlsx"
+    assert attachment.text == "请改好红色的格子，再把这个文件发回来。"
     assert await children_at(running_bot, sites["S1"]) == 0
 
 
-async def test_a_long_list_of_bad_rows_comes_with_a_spreadsheet_of_them(
+async def test_thousands_of_bad_rows_give_the_first_50_a_count_and_the_sheet_back(
     running_bot: RunningBot,
 ) -> None:
     await seed(running_bot.sessionmaker, running_bot.clock.now())
     coordinator = running_bot.fake.user(SCHOOL_COORDINATOR)
-    rows = [list(row) for row in GOOD_ROWS * 3]
+    rows = [list(row) for row in GOOD_ROWS * 400]
     for n, row in enumerate(rows):
         row[1] = f"孩子{n}"
         row[3] = "2015-02-30"  # every date is impossible
-        row[16] = f"X{n:03d}"
+        row[15] = "隔代监护"
+        row[16] = f"X{n:04d}"
 
-    send_sheet(coordinator, xlsx(rows))
+    send_sheet(coordinator, xlsx(rows), file_name="三年级名单.csv.xlsx")
     coordinator.press((await coordinator.next_message()).callback_data("儿童档案"))
 
-    report = (await coordinator.next_message()).text or ""
-    lines = report.splitlines()
-    assert lines[0] == "这次没有导入任何数据：有 15 行需要修改。"
-    assert lines[1].startswith("第 4 行「出生日期」") and lines[10].startswith("第 13 行")
-    assert lines[11] == "……还有 5 处。全部问题都在下面的文件里。"
-    attachment = await coordinator.next_message()
-    assert attachment.file is not None and attachment.file.file_name == "rows-to-fix.xlsx"
-    sheet = load_workbook(io.BytesIO(attachment.file.data)).active
+    lines = []
+    while True:
+        reply = await coordinator.next_message()
+        if reply.file is not None:
+            break
+        assert reply.text is not None and len(reply.text) <= 4096
+        lines += reply.text.splitlines()
+    assert lines[0] == "这次没有导入任何数据：有 2000 行需要修改。"
+    assert lines[1].startswith("第 4 行「出生日期」") and lines[50].startswith("第 53 行")
+    assert lines[51] == "……还有 1950 处问题，共 2000 处。"
+    assert len(lines) == 53
+    assert reply.file.file_name == "三年级名单.csv-待修改.xlsx"
+    sheet = load_workbook(io.BytesIO(reply.file.data)).active
     assert sheet is not None
-    fixes = list(sheet.iter_rows(values_only=True))
-    assert fixes[0][-2:] == ("行号", "哪里不对")
-    assert [row[-2] for row in fixes[1:]] == list(range(4, 19))
-    assert [row[1] for row in fixes[1:]] == [f"孩子{n}" for n in range(15)]
+    assert sheet.cell(row=3, column=18).value == "错误原因"
+    assert [sheet.cell(row=r, column=2).value for r in (4, 2003)] == ["孩子0", "孩子1999"]
+    assert all(sheet.cell(row=r, column=18).value for r in range(4, 2004))
+    assert sheet.cell(row=4, column=4).comment is not None
+    assert sheet.cell(row=2003, column=4).fill.start_color.rgb == FIX_FILL
 
 
 async def test_files_that_cannot_be_imported_get_a_clear_answer(running_bot: RunningBot) -> None:

@@ -28,7 +28,8 @@ from domain.archive_import import (
     ImportKind,
     ImportResult,
     bad_rows_workbook,
-    describe_errors,
+    error_report,
+    fix_file_name,
     import_archive,
 )
 from domain.clock import Clock
@@ -36,7 +37,7 @@ from domain.models import Region
 from domain.people import Identity
 from domain.spreadsheets import MAX_FILE_SIZE, FileTooLarge, UnsupportedFile
 
-ERRORS_IN_MESSAGE = 10  # more than this, and the rows to fix come as a spreadsheet too
+MESSAGE_LIMIT = 4000  # characters of one message (Telegram's limit is 4096)
 MAX_SITE_BUTTONS = 30
 
 
@@ -207,29 +208,29 @@ async def _report(message: Message, result: ImportResult) -> None:
             )
         )
         return
-    lines = [line for _row, line in describe_errors(result.errors, _)]
-    text = "\n".join(
-        [
-            _("Nothing was imported: {rows} rows need fixing.").format(
-                rows=len({error.row for error in result.errors})
-            ),
-            *lines[:ERRORS_IN_MESSAGE],
-        ]
-    )
-    if len(lines) <= ERRORS_IN_MESSAGE:
-        await message.answer(text + "\n" + _("Please correct them and send the file again."))
-        return
-    await message.answer(
-        text
-        + "\n"
-        + _("…and {more} more. All of them are in the file below.").format(
-            more=len(lines) - ERRORS_IN_MESSAGE
-        )
-    )
+    lines = [
+        *error_report(result, _),
+        _("The sheet comes back below: the cells to fix are red, and the last column says why."),
+    ]
+    for text in _messages(lines):
+        await message.answer(text)
     await message.answer_document(
-        BufferedInputFile(bad_rows_workbook(result, _), filename="rows-to-fix.xlsx"),
-        caption=_("The rows to fix, with what is wrong in the last column."),
+        BufferedInputFile(
+            bad_rows_workbook(result, _), filename=fix_file_name(result.file_name, _)
+        ),
+        caption=_("Please correct the red cells and send this file again."),
     )
+
+
+def _messages(lines: list[str]) -> list[str]:
+    """Lines joined into messages that each fit Telegram's limit."""
+    messages: list[str] = []
+    for line in lines:
+        if messages and len(messages[-1]) + 1 + len(line) <= MESSAGE_LIMIT:
+            messages[-1] += "\n" + line
+        else:
+            messages.append(line[:MESSAGE_LIMIT])
+    return messages
 
 
 async def export_children(
