@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     photo_max_attempts: int = Field(default=5, ge=1, le=20, validation_alias="PHOTO_MAX_ATTEMPTS")
     # The first retry of a failed download waits this long; each next one twice as long.
     photo_retry_seconds: float = Field(default=30.0, gt=0, validation_alias="PHOTO_RETRY_SECONDS")
+    # A photo of more pixels is refused (failed, its check-in for review) before decoding.
+    photo_max_pixels: int = Field(default=20_000_000, ge=1, validation_alias="PHOTO_MAX_PIXELS")
 
     @cached_property
     def tz(self) -> ZoneInfo:
