@@ -138,6 +138,7 @@ def _read_file(path: Path) -> bytes:
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from domain.archive_import import ImportKind, describe_errors, import_archive
+    from domain.spreadsheets import SheetLimits
 
     path = Path(args.file)
     data = _read_file(path)
@@ -154,6 +155,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             scope_paths=scope_paths,
             actor_id=actor_id,
             at=SystemClock().now(),
+            limits=SheetLimits(settings.import_max_bytes, settings.import_max_rows),
         )
 
     result = await _transaction(

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     photo_retry_seconds: float = Field(default=30.0, gt=0, validation_alias="PHOTO_RETRY_SECONDS")
     # A photo of more pixels is refused (failed, its check-in for review) before decoding.
     photo_max_pixels: int = Field(default=20_000_000, ge=1, validation_alias="PHOTO_MAX_PIXELS")
+    # A spreadsheet import (chat or command line) is refused above either limit.
+    import_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, le=20 * 1024 * 1024, validation_alias="IMPORT_MAX_BYTES"
+    )
+    import_max_rows: int = Field(default=20_000, ge=1, validation_alias="IMPORT_MAX_ROWS")
 
     @cached_property
     def tz(self) -> ZoneInfo:
