@@ -135,7 +135,7 @@ async def site_chosen(
     if site is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    regions.require_within(site, _scope_paths(me))
+    regions.require_within(site, _scope_paths(me), by_id=True)
     data = await state.get_data()
     if "file_id" not in data or "kind" not in data or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer valid."), show_alert=True)
