@@ -6,7 +6,7 @@ import enum
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from domain.archive_import import ImportKind
 from domain.checkins import MAX_DAYS_BACK, VisitQuestion
@@ -16,6 +16,15 @@ from domain.models import Activity, ConcernKind
 # fails to unpack, so the filter does not match and the button is answered as stale.
 Id = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Page = Annotated[int, Field(ge=0, le=100_000)]
+
+
+def _month(value: int) -> int:
+    if value and not 1 <= value % 100 <= 12:
+        raise ValueError("not a month")
+    return value
+
+
+YearMonth = Annotated[int, Field(ge=0, le=999_912), AfterValidator(_month)]  # YYYYMM, or 0
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
@@ -134,7 +143,7 @@ class OverdueAction(CallbackData, prefix="oda"):
     act: OverdueAct
     ref_kind: OverdueRef
     ref: Id
-    month: int = 0
+    month: YearMonth = 0
 
 
 class ReviewAct(enum.StrEnum):

@@ -34,6 +34,7 @@ async def test_forged_buttons_with_huge_ids_or_negative_pages_are_stale(
         f"ov:{school.site.id}:-1",  # pages start at 0
         "odp:-3",
         f"impsite:{-school.site.id}",
+        "oda:nudge:p:1:202613",  # no thirteenth month
     ):
         update_id = coordinator.press(forged, menu)
         answer = await running_bot.fake.wait_callback_answer(update_id)
