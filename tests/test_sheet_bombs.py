@@ -20,7 +20,7 @@ from tests.archive_sheets import long_sheet
 from tests.conftest import RunningBot
 from tests.test_archive_cli import cli_env, count, guanai  # noqa: F401  (cli_env: a fixture)
 from tests.test_archive_cli import seed as seed_cli
-from tests.test_bot_archives import SCHOOL_COORDINATOR, children_at, send_sheet
+from tests.test_bot_archives import SCHOOL_COORDINATOR, children_at, committed, send_sheet
 from tests.test_bot_archives import seed as seed_bot
 
 BOMB_ROWS = 2_000_000
@@ -115,7 +115,7 @@ async def test_another_user_is_answered_while_the_bot_reads_a_large_sheet(
     coordinator = running_bot.fake.user(SCHOOL_COORDINATOR)
     stranger = running_bot.fake.user(5151)
     send_sheet(coordinator, long_sheet(3000))
-    coordinator.press((await coordinator.next_message()).callback_data("儿童档案"))
+    update_id = coordinator.press((await coordinator.next_message()).callback_data("儿童档案"))
     assert await asyncio.to_thread(reading.wait, 30)
     stranger.send_text("/start")
     try:
@@ -126,4 +126,5 @@ async def test_another_user_is_answered_while_the_bot_reads_a_large_sheet(
     report = await coordinator.next_message(timeout=30)
     assert read_while_others_were_answered == [True]
     assert "新增 3000 条" in (report.text or "")
+    await committed(running_bot, update_id)
     assert await children_at(running_bot, sites["S1"]) == 3000
