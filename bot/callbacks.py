@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import enum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import AfterValidator, Field
 
 from domain.archive_import import ImportKind
-from domain.checkins import VisitQuestion
+from domain.checkins import MAX_DAYS_BACK, VisitQuestion
 from domain.models import Activity, ConcernKind
+
+# A button's data can be forged. An id that no PostgreSQL integer holds, or a negative page,
+# fails to unpack, so the filter does not match and the button is answered as stale.
+Id = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Page = Annotated[int, Field(ge=0, le=100_000)]
+
+
+def _month(value: int) -> int:
+    if value and not 1 <= value % 100 <= 12:
+        raise ValueError("not a month")
+    return value
+
+
+YearMonth = Annotated[int, Field(ge=0, le=999_912), AfterValidator(_month)]  # YYYYMM, or 0
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
@@ -22,7 +38,7 @@ class EscalationAct(enum.StrEnum):
 
 
 class EscalationAction(CallbackData, prefix="esc"):
-    escalation_id: int
+    escalation_id: Id
     act: EscalationAct
 
 
@@ -31,7 +47,7 @@ class ImportWhat(CallbackData, prefix="imp"):
 
 
 class ImportSite(CallbackData, prefix="impsite"):
-    site_id: int
+    site_id: Id
 
 
 class InviteFor(enum.StrEnum):
@@ -47,21 +63,21 @@ class InvitePlace(CallbackData, prefix="ivp"):
     """Browse the places of one's scope to invite for (region 0: one's own scopes)."""
 
     kind: InviteFor
-    region_id: int = 0
-    page: int = 0
+    region_id: Id = 0
+    page: Page = 0
 
 
 class InviteMake(CallbackData, prefix="ivm"):
     kind: InviteFor
-    region_id: int
+    region_id: Id
 
 
 class InviteList(CallbackData, prefix="ivl"):
-    page: int = 0
+    page: Page = 0
 
 
 class InviteRevoke(CallbackData, prefix="ivr"):
-    invitation_id: int
+    invitation_id: Id
 
 
 class ChildView(enum.StrEnum):
@@ -72,17 +88,17 @@ class ChildView(enum.StrEnum):
 
 
 class ChildOpen(CallbackData, prefix="ch"):
-    child_id: int
+    child_id: Id
     view: ChildView
 
 
 class VolunteerList(CallbackData, prefix="vl"):
     """Volunteers of the child's site to pair with, or to move the child to."""
 
-    child_id: int
-    from_volunteer_id: int = 0
-    escalation_id: int = 0
-    page: int = 0
+    child_id: Id
+    from_volunteer_id: Id = 0
+    escalation_id: Id = 0
+    page: Page = 0
 
 
 class PairAct(enum.StrEnum):
@@ -94,19 +110,19 @@ class PairAct(enum.StrEnum):
 
 class PairStep(CallbackData, prefix="pr"):
     act: PairAct
-    child_id: int
-    volunteer_id: int
-    from_volunteer_id: int = 0
-    escalation_id: int = 0
+    child_id: Id
+    volunteer_id: Id
+    from_volunteer_id: Id = 0
+    escalation_id: Id = 0
 
 
 class OverviewOf(CallbackData, prefix="ov"):
-    region_id: int
-    page: int = 0
+    region_id: Id
+    page: Page = 0
 
 
 class OverduePage(CallbackData, prefix="odp"):
-    page: int
+    page: Page
 
 
 class OverdueAct(enum.StrEnum):
@@ -126,8 +142,8 @@ class OverdueRef(enum.StrEnum):
 class OverdueAction(CallbackData, prefix="oda"):
     act: OverdueAct
     ref_kind: OverdueRef
-    ref: int
-    month: int = 0
+    ref: Id
+    month: YearMonth = 0
 
 
 class ReviewAct(enum.StrEnum):
@@ -136,7 +152,7 @@ class ReviewAct(enum.StrEnum):
 
 
 class ReviewAction(CallbackData, prefix="rv"):
-    checkin_id: int
+    checkin_id: Id
     act: ReviewAct
 
 
@@ -153,11 +169,11 @@ class JoinStep(CallbackData, prefix="join"):
 class MyChildOpen(CallbackData, prefix="child"):
     """A volunteer opens their child's card; checked against the presser's pairings."""
 
-    child_id: int
+    child_id: Id
 
 
 class CheckInStart(CallbackData, prefix="ci"):
-    child_id: int
+    child_id: Id
 
 
 class ActivityToggle(CallbackData, prefix="cia"):
@@ -181,7 +197,7 @@ class VisitAnswer(CallbackData, prefix="ciq"):
 
 
 class CheckInWhen(CallbackData, prefix="ciw"):
-    days_back: int
+    days_back: Annotated[int, Field(ge=0, le=MAX_DAYS_BACK)]
 
 
 class CheckInConfirm(CallbackData, prefix="cic"):
@@ -191,7 +207,7 @@ class CheckInConfirm(CallbackData, prefix="cic"):
 
 
 class ConcernStart(CallbackData, prefix="cn"):
-    child_id: int
+    child_id: Id
 
 
 class ConcernChoice(CallbackData, prefix="cnk"):

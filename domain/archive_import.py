@@ -11,6 +11,7 @@ A column the sheet does not have leaves that part of the archive as it is.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import enum
@@ -42,7 +43,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
-from domain.spreadsheets import Row, read_rows
+from domain.spreadsheets import DEFAULT_LIMITS, Row, SheetLimits, read_rows
 
 HEADER_SEARCH_ROWS = 10
 
@@ -992,11 +993,13 @@ async def import_archive(
     scope_paths: Sequence[str] | None,
     actor_id: int | None,
     at: dt.datetime,
+    limits: SheetLimits = DEFAULT_LIMITS,
 ) -> ImportResult:
     """Read a sheet and apply it to a site, all or nothing.
 
     `scope_paths` are the coordinator's scopes (None: the operator's command line). With
-    any bad row nothing is written except the audit entry, and the result lists them.
+    any bad row nothing is written except the audit entry, and the result lists them. The
+    sheet is read and checked in a thread: the event loop serves others meanwhile.
     """
     site = await session.get(Region, site_id)
     if site is None:
@@ -1004,7 +1007,7 @@ async def import_archive(
     regions.require_within(site, scope_paths)
     if not site.kind.is_site:
         raise NotASite(code=site.code)
-    sheet = parse(kind, read_rows(data, file_name), today=at.date())
+    sheet = await asyncio.to_thread(_read_sheet, kind, data, file_name, limits, at.date())
     result = ImportResult(kind, site.id, site.name, sheet, errors=sheet.errors, file_name=file_name)
     if not sheet.errors:
         apply = _import_children if kind is ImportKind.children else _import_volunteers
@@ -1035,6 +1038,21 @@ ERRORS_SHOWN = 50  # a report lists this many problems; the sheet sent back has 
 # Bad cells get a comment up to this many (the fill and the 错误原因 column mark them all):
 # a comment costs openpyxl ~6 KB of memory while the file is written.
 MAX_COMMENTS = 1_000
+
+
+def _read_sheet(
+    kind: ImportKind, data: bytes, file_name: str, limits: SheetLimits, today: dt.date
+) -> ParsedSheet[Any]:
+    """The sheet read within `limits`, its header looked for before the rest is read."""
+    columns = _KINDS[kind].columns
+    rows = read_rows(
+        data,
+        file_name,
+        limits=limits,
+        check_head=lambda head: find_header(head, columns, kind),
+        head_rows=HEADER_SEARCH_ROWS,
+    )
+    return parse(kind, rows, today=today)
 
 
 def bad_rows_workbook(result: ImportResult, gettext: Callable[[str], str]) -> bytes:

@@ -123,6 +123,18 @@ class RegionOutOfScope(UnknownRegion, OutOfScope):
     subject_type = "region"
 
 
+class UnknownPlace(DomainError):
+    """A site or region asked for by its id (a button), not by a code the asker typed."""
+
+    message = "No such site or region in your area."
+
+
+class PlaceOutOfScope(UnknownPlace, OutOfScope):
+    """Answered exactly as a missing id: its code or name would tell what lies outside."""
+
+    subject_type = "region"
+
+
 class UnknownCheckIn(DomainError):
     message = "No such check-in in your area."
 

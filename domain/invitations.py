@@ -84,10 +84,19 @@ async def create(
     return NewInvitation(invitation=invitation, token=token)
 
 
-async def check(session: AsyncSession, token: str, *, at: dt.datetime) -> Invitation:
-    """The invitation behind a token, if it can still be used; a DomainError says why not."""
+def hash_of(token: str) -> str:
+    """What is kept of a token, in the database and in a joining person's conversation."""
+    return _hash(token)
+
+
+async def check(
+    session: AsyncSession, token: str, *, at: dt.datetime, hashed: bool = False
+) -> Invitation:
+    """The invitation behind a token (or, `hashed`, its hash), if it can still be used; a
+    DomainError says why not."""
+    token_hash = token if hashed else _hash(token)
     invitation = await session.scalar(
-        select(Invitation).where(Invitation.token_hash == _hash(token)).with_for_update()
+        select(Invitation).where(Invitation.token_hash == token_hash).with_for_update()
     )
     if invitation is None or invitation.revoked_at is not None:
         raise InvitationUnknown()
@@ -118,9 +127,11 @@ async def accept(
     phone: str | None,
     language: str | None,
     at: dt.datetime,
+    hashed: bool = False,
 ) -> Person:
-    """Join through an invitation, after consent: the person gets the invitation's role."""
-    invitation = await check(session, token, at=at)
+    """Join through an invitation, after consent: the person gets the invitation's role.
+    `hashed`: `token` is the token's hash (`hash_of`), all the conversation keeps of it."""
+    invitation = await check(session, token, at=at, hashed=hashed)
     person = await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
     if person is None:
         person = Person(telegram_id=telegram_id, name=name)

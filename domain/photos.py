@@ -23,8 +23,10 @@ when the later check-in's photo is stored first.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import enum
+import functools
 import io
 import itertools
 import os
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 import imagehash
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps, PngImagePlugin
 from sqlalchemy import Select, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +59,13 @@ _COMPARE_LOCK = 0x6775_616E_6169_0001
 # More matches than this means a run of near-blank photos; the nearest are enough to decide.
 _MATCH_LIMIT = 100
 _QUARTER_BITS = 64 // PHASH_QUARTERS
+# The stored copy's longer side at most, in pixels: what Telegram keeps of a photo.
+STORED_SIDE = 2560
+# Text chunks of a PNG are read with its header; Pillow allows them 64 MB in all.
+PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, 4 * 1024 * 1024)
+# Photos are decoded one at a time in a process, always on the same thread: the memory
+# malloc keeps for later is then one thread's, not that of every thread that ever decoded.
+_DECODER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo")
 
 
 class DownloadError(Exception):
@@ -79,6 +88,12 @@ class NotAnImage(Exception):
     reason = "not_an_image"
 
 
+class TooManyPixels(Exception):
+    """More pixels than `PhotoPolicy.max_pixels`: refused from the header, never decoded."""
+
+    reason = "too_many_pixels"
+
+
 class Downloader(Protocol):
     async def download(self, file_id: str) -> bytes:
         """The file's bytes; raises PhotoTooBig or DownloadFailed."""
@@ -91,6 +106,8 @@ class PhotoPolicy:
     similarity_threshold: int = 6
     max_attempts: int = 5
     first_retry: dt.timedelta = dt.timedelta(seconds=30)
+    # A photo of more pixels is refused before decoding; see `_prepare` for the memory.
+    max_pixels: int = 20_000_000
 
     def retry_delay(self, attempt: int) -> dt.timedelta:
         """Waits double after each failed attempt: 1×, 2×, 4× … the first delay."""
@@ -141,14 +158,17 @@ async def store_photo(
     attempt = max(photo.attempts + 1, tries)
     photo.attempts = attempt
     try:
-        prepared = await asyncio.to_thread(_prepare, await downloader.download(photo.file_id))
+        data = await downloader.download(photo.file_id)
+        prepared = await asyncio.get_running_loop().run_in_executor(
+            _DECODER, functools.partial(_prepare, data, max_pixels=policy.max_pixels)
+        )
     except DownloadFailed as error:
         if attempt < policy.max_attempts:
             photo.error = _error_text(error)
             return StoreResult(Outcome.retry, retry_in=policy.retry_delay(attempt))
         await _fail(session, photo, _error_text(error), now=now)
         return StoreResult(Outcome.failed)
-    except (PhotoTooBig, NotAnImage) as error:
+    except (PhotoTooBig, NotAnImage, TooManyPixels) as error:
         await _fail(session, photo, _error_text(error), now=now)
         return StoreResult(Outcome.failed)
 
@@ -168,18 +188,67 @@ def phash_of(image: Image.Image) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _prepare(data: bytes) -> _Prepared:
-    """Upright pixels only: turned as the EXIF orientation says, then saved without metadata."""
+def _prepare(data: bytes, *, max_pixels: int) -> _Prepared:
+    """Upright pixels only: turned as the EXIF orientation says, then saved without metadata.
+
+    Memory is what a hostile photo attacks: a PNG of 20 KB can hold 169 megapixels, over
+    a gigabyte once decoded. So the size is read from the header and checked before a
+    pixel is decoded. A JPEG larger than the stored copy is decoded at 1/2 to 1/8 of its
+    size (its DCT allows that for free), and the decoded size is what counts against
+    `max_pixels` (Pillow keeps 4 bytes a pixel for colour). The copy kept has its longer
+    side at most `STORED_SIDE` long, as Telegram keeps photos; a larger image is shrunk
+    strip by strip, so no second full-size image is ever made.
+    """
     try:
         with Image.open(io.BytesIO(data)) as original:
-            image = ImageOps.exif_transpose(original).convert("RGB")
+            width, height = original.size
+            original.draft("RGB", _fitted(width, height))  # JPEG only: a reduced scale
+            if original.width * original.height > max_pixels:
+                raise TooManyPixels(f"{width}x{height}")
+            original.load()
+            factor = -(-max(original.size) // STORED_SIDE)  # rounded up
+            if factor == 1:
+                image = ImageOps.exif_transpose(original).convert("RGB")
+            else:
+                small = _shrunk(original, factor)
+                orientation = original.getexif().get(ExifTags.Base.Orientation)
+                if orientation is not None:
+                    small.getexif()[ExifTags.Base.Orientation] = orientation
+                image = ImageOps.exif_transpose(small)
+    except TooManyPixels:
+        raise
+    except Image.DecompressionBombError as error:  # Pillow's own guard, far above ours
+        raise TooManyPixels() from error
     except Exception as error:  # Pillow's decoders raise many kinds of error on broken files
         raise NotAnImage(type(error).__name__) from error
     # Pillow writes a JPEG comment taken from `info` unless told otherwise: drop everything.
     image.info = {}
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
+    image.save(out, "JPEG", quality=90, exif=b"")
     return _Prepared(jpeg=out.getvalue(), phash=phash_of(image))
+
+
+def _fitted(width: int, height: int) -> tuple[int, int]:
+    """The size within `STORED_SIDE` × `STORED_SIDE`, shape kept."""
+    longer = max(width, height)
+    if longer <= STORED_SIDE:
+        return width, height
+    return max(1, width * STORED_SIDE // longer), max(1, height * STORED_SIDE // longer)
+
+
+def _shrunk(image: Image.Image, factor: int) -> Image.Image:
+    """`image` in RGB, `factor` times smaller each way (each pixel the mean of a block).
+
+    Made a strip of about a megapixel at a time: converting or resizing the whole image
+    would make a second copy of it (for transparency Pillow makes one even to resize).
+    """
+    width, height = image.size
+    small = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    rows = factor * max(1, 1_000_000 // (width * factor))
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(top + rows, height))).convert("RGB")
+        small.paste(strip.reduce(factor), (0, top // factor))
+    return small
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -9,7 +9,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
-from domain.errors import BadParent, NeedsParent, RegionExists, RegionOutOfScope, UnknownRegion
+from domain.errors import (
+    BadParent,
+    NeedsParent,
+    PlaceOutOfScope,
+    RegionExists,
+    RegionOutOfScope,
+    UnknownRegion,
+)
 from domain.models import Region, RegionKind
 
 _LEVEL = {
@@ -78,10 +85,15 @@ def within(region_path: str, scope_path: str) -> bool:
     return region_path.startswith(scope_path)
 
 
-def require_within(region: Region, scope_paths: Sequence[str] | None) -> None:
+def require_within(
+    region: Region, scope_paths: Sequence[str] | None, *, by_id: bool = False
+) -> None:
     """Refuse (the edges audit it) unless the region lies in one of the scopes; None is the
-    operator's command line, which sees everything."""
+    operator's command line, which sees everything. A region asked for `by_id` (a button)
+    is refused without its code, which the asker did not give."""
     if scope_paths is not None and not any(within(region.path, p) for p in scope_paths):
+        if by_id:
+            raise PlaceOutOfScope(region.id)
         raise RegionOutOfScope(region.id, code=region.code)
 
 

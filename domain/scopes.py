@@ -16,10 +16,10 @@ from domain.errors import (
     EscalationOutOfScope,
     InvitationOutOfScope,
     InvitationUnknown,
-    RegionOutOfScope,
+    PlaceOutOfScope,
     UnknownChild,
     UnknownEscalation,
-    UnknownRegion,
+    UnknownPlace,
     UnknownVolunteer,
     VolunteerOutOfScope,
 )
@@ -41,9 +41,9 @@ def outermost(scopes: Sequence[Scope]) -> list[Scope]:
 async def region(session: AsyncSession, scopes: Sequence[Scope], region_id: int) -> Region:
     found = await session.get(Region, region_id)
     if found is None:
-        raise UnknownRegion(code=str(region_id))
+        raise UnknownPlace()
     if holding(scopes, found.path) is None:
-        raise RegionOutOfScope(found.id, code=found.code)
+        raise PlaceOutOfScope(found.id)
     return found
 
 

@@ -248,6 +248,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         fix_file_name,
         import_archive,
     )
+    from domain.spreadsheets import SheetLimits
 
     path = Path(args.file)
     data = _read_file(path)
@@ -264,6 +265,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             scope_paths=scope_paths,
             actor_id=actor_id,
             at=SystemClock().now(),
+            limits=SheetLimits(settings.import_max_bytes, settings.import_max_rows),
         )
 
     result = await _transaction(

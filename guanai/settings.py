@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     photo_max_attempts: int = Field(default=5, ge=1, le=20, validation_alias="PHOTO_MAX_ATTEMPTS")
     # The first retry of a failed download waits this long; each next one twice as long.
     photo_retry_seconds: float = Field(default=30.0, gt=0, validation_alias="PHOTO_RETRY_SECONDS")
+    # A photo of more pixels is refused (failed, its check-in for review) before decoding.
+    photo_max_pixels: int = Field(default=20_000_000, ge=1, validation_alias="PHOTO_MAX_PIXELS")
+    # A spreadsheet import (chat or command line) is refused above either limit.
+    import_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, le=20 * 1024 * 1024, validation_alias="IMPORT_MAX_BYTES"
+    )
+    import_max_rows: int = Field(default=20_000, ge=1, validation_alias="IMPORT_MAX_ROWS")
 
     # Webhook mode (`guanai run --webhook URL`, or WEBHOOK_URL set): Telegram posts each
     # update to WEBHOOK_URL, which a proxy forwards to WEBHOOK_HOST:WEBHOOK_PORT.

@@ -94,3 +94,62 @@ def xlsx(
 
 def messy_sheet(*, fixed: bool = False) -> bytes:
     return xlsx(GOOD_ROWS + (FIXED_ROWS if fixed else BAD_ROWS))
+
+
+def long_sheet(
+    rows: int, *, header: Sequence[str] = ("姓名", "性别"), distinct: bool = True
+) -> bytes:
+    """An .xlsx of `rows` children under `header`, its XML written straight into the zip.
+    Rows all alike (not `distinct`) pack as a bomb does: two million in a few hundred KB."""
+    import zipfile
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/package/2006/relationships"
+    office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
+            f'Type="{office}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{office}"><sheets>'
+            '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
+            f'Type="{office}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+    }
+
+    def row(values: Sequence[str]) -> str:  # numbered by their order, as Excel allows
+        cells = "".join(f'<c t="inlineStr"><is><t>{value}</t></is></c>' for value in values)
+        return f"<row>{cells}</row>"
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(f'<worksheet xmlns="{main}"><sheetData>'.encode())
+            sheet.write(row(header).encode())
+            if distinct:
+                for n in range(rows):
+                    sheet.write(row((f"孩子{n}", "女")).encode())
+            else:
+                chunk, left = (row(("孩子", "女")) * 10_000).encode(), rows
+                while left >= 10_000:
+                    sheet.write(chunk)
+                    left -= 10_000
+                sheet.write(row(("孩子", "女")).encode() * left)
+            sheet.write(b"</sheetData></worksheet>")
+    return out.getvalue()

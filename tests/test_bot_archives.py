@@ -199,7 +199,7 @@ async def test_a_forged_site_button_is_refused_and_audited(running_bot: RunningB
     update_id = coordinator.press(f"impsite:{sites['S1']}", question)
 
     answer = await running_bot.fake.wait_callback_answer(update_id)
-    assert answer.params.get("text") == "没有代码为 S1 的站点或区域。"  # as if it did not exist
+    assert answer.params.get("text") == "您负责的范围内没有这个站点或区域。"  # nothing of S1
     assert await children_at(running_bot, sites["S1"]) == 0
     async with running_bot.sessionmaker() as session:
         refusal = await session.scalar(

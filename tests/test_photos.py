@@ -6,8 +6,13 @@ test read the Retry it raises) or through a real arq burst worker on Redis.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 import random
+import struct
+import sys
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.clock import FixedClock
 from domain.models import AuditEntry, CheckIn, Photo, PhotoStatus, ReviewStatus
-from domain.photos import PHOTO_FAILED, SIMILAR_PHOTO, phash_of
+from domain.photos import PHOTO_FAILED, SIMILAR_PHOTO, STORED_SIDE, phash_of
 from guanai.settings import Settings
 from tests.factories import make_checkin, make_photo
 from tests.fakes import FakeTelegram
@@ -50,6 +55,34 @@ def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
 def jpeg(image: Image.Image, *, quality: int = 90, **params: Any) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality, **params)
+    return out.getvalue()
+
+
+def png_bomb(width: int = 13_000, height: int = 13_000) -> bytes:
+    """A black 1-bit PNG of `width` × `height` pixels, written directly: about 20 KB on the
+    wire, but 169 megapixels once decoded (a gigabyte and more as RGB copies)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte, then the packed bits
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def largest_legal_photo() -> bytes:
+    """20 megapixels with transparency, 19 MB: the most memory a photo under the limits
+    may take (4 bytes a pixel decoded, and a copy for any resizing Pillow does itself)."""
+    image = Image.merge("RGBA", [Image.linear_gradient("L").resize((5400, 3700))] * 4)
+    noise = Image.frombytes("RGBA", (2400, 1900), random.Random(5).randbytes(2400 * 1900 * 4))
+    image.paste(noise, (10, 10))
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
     return out.getvalue()
 
 
@@ -447,3 +480,107 @@ async def test_a_job_for_a_photo_not_yet_committed_waits_then_gives_up(
     with pytest.raises(Retry):
         await jobs.store_photo(ctx, 424242)
     assert await jobs.store_photo(ctx | {"job_try": 3}, 424242) == "missing"
+
+
+# ---------------------------------------------------------------------- hostile photos
+
+
+async def test_a_photo_of_too_many_pixels_is_refused_before_it_is_decoded(
+    ctx: dict[str, Any], sessionmaker: async_sessionmaker[AsyncSession], fake_telegram: FakeTelegram
+) -> None:
+    settings: Settings = ctx["deps"].settings
+    ctx["deps"].settings = settings.model_copy(update={"photo_max_pixels": 640 * 480 - 1})
+    photo = await add_photo(sessionmaker, fake_telegram, jpeg(scene(9)))
+
+    assert await store(ctx, photo) == "failed"  # no Retry: another try cannot help
+
+    photo = await reload(sessionmaker, photo)
+    assert photo.status is PhotoStatus.failed and photo.attempts == 1
+    assert photo.error is not None and photo.error.startswith("too_many_pixels")
+    assert (await checkin_of(sessionmaker, photo)).review_reason == PHOTO_FAILED
+    [entry] = await review_entries(sessionmaker)
+    assert entry.details == {
+        "reason": PHOTO_FAILED,
+        "photo_id": photo.id,
+        "error": "too_many_pixels",
+    }
+
+
+async def test_the_worker_stays_small_when_an_album_of_decompression_bombs_arrives(
+    arq_redis: ArqRedis,
+    photo_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fake_telegram: FakeTelegram,
+) -> None:
+    """Three 20 KB PNGs of 13,000 × 13,000 pixels in one album, and three of the largest
+    photos allowed in another, all queued at once for one worker process."""
+    bomb = png_bomb()
+    first = await add_photo(sessionmaker, fake_telegram, bomb)
+    album = [first] + [
+        await add_photo(sessionmaker, fake_telegram, bomb, checkin_id=first.checkin_id)
+        for _ in range(2)
+    ]
+    legal = largest_legal_photo()
+    large = [await add_photo(sessionmaker, fake_telegram, legal + bytes([n])) for n in range(3)]
+    for photo in (*album, *large):
+        await store_photo_later(arq_redis, photo_settings, photo.id)
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "4242:TEST-TOKEN",
+        "BOT_API_URL": fake_telegram.base_url,
+        "DATABASE_URL": photo_settings.database_url,
+        "REDIS_URL": photo_settings.redis_url,
+        "REDIS_PREFIX": photo_settings.redis_prefix,
+        "MEDIA_DIR": str(photo_settings.media_dir),
+        "PHOTO_MAX_ATTEMPTS": str(photo_settings.photo_max_attempts),
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.photo_worker",
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(worker.communicate(), timeout=120)
+    assert worker.returncode == 0, err.decode()[-2000:]
+
+    peak_mb = int(out.decode().split()[-1]) / 1024
+    assert peak_mb < 300, f"the worker peaked at {peak_mb:.0f} MB"
+    for photo in album:
+        photo = await reload(sessionmaker, photo)
+        assert photo.status is PhotoStatus.failed, photo.error
+        assert photo.error is not None and photo.error.startswith("too_many_pixels")
+    assert (await checkin_of(sessionmaker, first)).review_reason == PHOTO_FAILED
+    for photo in large:
+        photo = await reload(sessionmaker, photo)
+        assert photo.status is PhotoStatus.stored, photo.error
+        assert photo.stored_path is not None
+        stored = Image.open(photo_settings.media_dir / photo.stored_path)
+        assert stored.size == (1800, 1234)  # a third: the longer side within STORED_SIDE
+
+
+async def test_a_large_photo_is_stored_smaller_and_still_upright(
+    ctx: dict[str, Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fake_telegram: FakeTelegram,
+    photo_settings: Settings,
+) -> None:
+    image = Image.new("RGB", (6000, 400), "red")
+    ImageDraw.Draw(image).rectangle((3000, 0, 6000, 400), fill="blue")
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # shown turned 90° clockwise
+    photo = await add_photo(sessionmaker, fake_telegram, jpeg(image, exif=exif))
+
+    assert await store(ctx, photo) == "stored"
+
+    photo = await reload(sessionmaker, photo)
+    assert photo.stored_path is not None
+    stored = Image.open(photo_settings.media_dir / photo.stored_path)
+    assert max(stored.size) <= STORED_SIDE and stored.size[0] < stored.size[1]
+    assert not stored.getexif()
+    red, _, blue = stored.getpixel((stored.width // 2, stored.height // 4))  # type: ignore[misc]
+    assert red > 200 and blue < 60
+    red, _, blue = stored.getpixel((stored.width // 2, stored.height * 3 // 4))  # type: ignore[misc]
+    assert red < 60 and blue > 200

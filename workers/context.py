@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -36,6 +37,8 @@ class Deps:
         self.sessionmaker = sessionmaker
         self.clock = clock
         self._sender: Sender | None = None
+        # Photos are downloaded and decoded one at a time in a process (workers.jobs).
+        self.photo_slot = asyncio.Semaphore(1)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker)

@@ -46,7 +46,9 @@ async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) ->
 async def store_photo(ctx: dict[str, Any], photo_id: int) -> str:
     """Download, clean, store and compare one check-in photo; retried while downloads fail."""
     deps: Deps = ctx["deps"]
-    async with deps.unit_of_work() as uow:
+    # One photo in hand per process: its download (up to 20 MB) and decoded pixels are the
+    # worker's largest objects; waiting for the slot holds no connection.
+    async with deps.photo_slot, deps.unit_of_work() as uow:
         result = await photos.store_photo(
             uow.session,
             photo_id,
@@ -68,6 +70,7 @@ def photo_policy(settings: Settings) -> photos.PhotoPolicy:
         similarity_threshold=settings.photo_similarity_threshold,
         max_attempts=settings.photo_max_attempts,
         first_retry=dt.timedelta(seconds=settings.photo_retry_seconds),
+        max_pixels=settings.photo_max_pixels,
     )
 
 

@@ -35,7 +35,8 @@ from domain.archive_import import (
 from domain.clock import Clock
 from domain.models import Region
 from domain.people import Identity
-from domain.spreadsheets import MAX_FILE_SIZE, FileTooLarge, UnsupportedFile
+from domain.spreadsheets import MAX_FILE_SIZE, FileTooLarge, SheetLimits, UnsupportedFile
+from guanai.settings import Settings
 
 MESSAGE_LIMIT = 4000  # characters of one message (Telegram's limit is 4096)
 MAX_SITE_BUTTONS = 30
@@ -69,13 +70,14 @@ async def kind_chosen(
     me: Identity,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
 ) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
     await state.update_data(kind=callback_data.kind.value)
     if "file_id" in await state.get_data():
-        await _import(query.message, state, session, me, bot, clock)
+        await _import(query.message, state, session, me, bot, clock, settings)
         return
     await state.set_state(ImportStates.waiting_file)
     await query.message.answer(
@@ -94,6 +96,7 @@ async def document_received(
     me: Identity,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
 ) -> None:
     document = message.document
     assert document is not None
@@ -101,13 +104,16 @@ async def document_received(
         raise UnsupportedFile()
     if document.file_size is not None and document.file_size > MAX_FILE_SIZE:
         raise FileTooLarge()
+    limits = sheet_limits(settings)
+    if document.file_size is not None and document.file_size > limits.max_bytes:
+        raise limits.refuse()
     await state.update_data(
         file_id=document.file_id, file_name=document.file_name, caption=message.caption
     )
     if "kind" not in await state.get_data():
         await message.answer(_("What does the file hold?"), reply_markup=keyboards.import_kinds())
         return
-    await _import(message, state, session, me, bot, clock)
+    await _import(message, state, session, me, bot, clock, settings)
 
 
 async def photo_instead_of_file(message: Message) -> None:
@@ -124,19 +130,20 @@ async def site_chosen(
     me: Identity,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
 ) -> None:
     site = await session.get(Region, callback_data.site_id)
     if site is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    regions.require_within(site, _scope_paths(me))
+    regions.require_within(site, _scope_paths(me), by_id=True)
     data = await state.get_data()
     if "file_id" not in data or "kind" not in data or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await query.answer()
     await state.update_data(site_id=callback_data.site_id)
-    await _import(query.message, state, session, me, bot, clock)
+    await _import(query.message, state, session, me, bot, clock, settings)
 
 
 async def _import(
@@ -146,6 +153,7 @@ async def _import(
     me: Identity,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
 ) -> None:
     """The file and what it holds are known: find the site, then download and apply."""
     data: dict[str, Any] = await state.get_data()
@@ -190,9 +198,14 @@ async def _import(
         scope_paths=_scope_paths(me),
         actor_id=me.person_id,
         at=clock.now(),
+        limits=sheet_limits(settings),
     )
     await state.clear()
     await _report(message, result)
+
+
+def sheet_limits(settings: Settings) -> SheetLimits:
+    return SheetLimits(max_bytes=settings.import_max_bytes, max_rows=settings.import_max_rows)
 
 
 async def _report(message: Message, result: ImportResult) -> None:

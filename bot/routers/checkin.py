@@ -371,6 +371,7 @@ async def _edit_summary(
 async def extra_sent(message: Message, state: FSMContext, clock: Clock, settings: Settings) -> None:
     """A text note, a voice note or a location, added to the summary shown again below."""
     data = await state.get_data()
+    dropped = 0
     if message.location is not None:
         data["latitude"] = message.location.latitude
         data["longitude"] = message.location.longitude
@@ -379,7 +380,15 @@ async def extra_sent(message: Message, state: FSMContext, clock: Clock, settings
     else:
         note = "\n".join(filter(None, [data.get("note"), (message.text or "").strip()]))
         data["note"] = note[:MAX_NOTE]
+        dropped = max(len(note) - MAX_NOTE, 0)
     await state.set_data(data)
+    if dropped:  # said, never cut without a word
+        await message.answer(
+            _(
+                "A check-in's notes hold at most {limit} characters in all: the last {dropped} "
+                "characters of this note were not kept."
+            ).format(limit=MAX_NOTE, dropped=dropped)
+        )
     await _show_summary(message, state, data, _today(clock, settings))
 
 

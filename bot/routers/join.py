@@ -63,7 +63,8 @@ async def open_link(
         return
     suggested = message.from_user.full_name if message.from_user else ""
     await state.set_state(Join.name)
-    await state.update_data(token=token, suggested=suggested[:MAX_NAME])
+    # The hour-long conversation keeps only the token's hash, as the database does.
+    await state.update_data(token_hash=invitations.hash_of(token), suggested=suggested[:MAX_NAME])
     welcome = (
         _("Welcome! {site} invites you to join as a volunteer.")
         if invitation.role is InvitationRole.volunteer
@@ -181,7 +182,9 @@ async def consent_given(
         return
     await invitations.accept(
         session,
-        token=str(data["token"]),
+        # a conversation begun before the hash was kept still has the token itself
+        token=data.get("token_hash") or invitations.hash_of(str(data["token"])),
+        hashed=True,
         telegram_id=query.from_user.id,
         name=str(data["name"]),
         phone=data.get("phone"),
