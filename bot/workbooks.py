@@ -36,6 +36,16 @@ def _sheet(sheet: Worksheet, title: str, headers: Sequence[str], widths: Sequenc
         sheet.column_dimensions[get_column_letter(column)].width = width
 
 
+def print_one_page_wide(sheet: Worksheet) -> None:
+    """A4 landscape, all columns on one page, the header row on every page: how offices print."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.print_title_rows = "1:1"
+
+
 def _bytes(workbook: Workbook) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -62,6 +72,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
         ],
         [16, 12, 24, 36, 36, 28, 18, 10, 10],
     )
+    print_one_page_wide(people)
     yes = _("yes")
     for v in roster.volunteers:
         people.append(
@@ -92,9 +103,13 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
         [20, 14, 14, 10],
     )
     for bar in roster.completion:
-        completion.append([bar.name, bar.required, bar.done, bar.share])
+        completion.append([bar.name, bar.required, bar.done, _nothing_to_count(bar.share)])
         completion.cell(row=completion.max_row, column=4).number_format = "0%"
     return _bytes(workbook)
+
+
+def _nothing_to_count(share: float | None) -> float | str:
+    return _("nothing to count") if share is None else share
 
 
 def care_record_workbook(title: str, rows: Sequence[RecordRow], locale: str) -> bytes:
