@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import due
+from domain import due, duty
 from domain.calendar import Month
 from domain.deadlines import ancestor_ids, outside_quiet_hours
 from domain.inactivity import INACTIVE_AFTER, is_inactive
@@ -276,6 +276,7 @@ async def compute_week(
             volunteers[volunteer_id].must_visits.append(
                 MustVisit(concern.name, concern.kind, concern.due_at)
             )
+    shifts: dict[int, list[dt.date]] = defaultdict(list)
     for shift in await session.execute(
         select(DutyShift.volunteer_id, DutyShift.day)
         .join(Region, Region.id == DutyShift.site_id)
@@ -284,10 +285,12 @@ async def compute_week(
             DutyShift.day >= week.monday,
             DutyShift.day < week.monday + dt.timedelta(days=7),
         )
-        .order_by(DutyShift.day)
     ):
-        if shift.volunteer_id in volunteers:
-            volunteers[shift.volunteer_id].duty_days.append(shift.day)
+        shifts[shift.volunteer_id].append(shift.day)
+    rota = duty.days_in_week(week.monday, await duty.rota_within(session, scope_path))
+    for volunteer_id, days in duty.merged(rota, shifts).items():
+        if volunteer_id in volunteers:
+            volunteers[volunteer_id].duty_days = days
 
     region_names = dict(
         (await session.execute(select(Region.id, Region.name).where(in_scope))).all()
