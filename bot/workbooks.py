@@ -70,9 +70,10 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
             _("Inactive 30 days"),
             _("Bot cannot reach"),
         ],
-        [16, 12, 24, 36, 36, 28, 18, 10, 10],
+        [12, 10, 18, 30, 30, 22, 12, 9, 9],
     )
     print_one_page_wide(people)
+    people.oddHeader.center.text = f"{roster.scope_name} {people.title}"
     yes = _("yes")
     for v in roster.volunteers:
         people.append(
@@ -94,6 +95,9 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
                 yes if v.unreachable else "",
             ]
         )
+    for line in people.iter_rows(min_row=2):
+        for cell in line:
+            cell.alignment = _WRAP
 
     completion = workbook.create_sheet()
     _sheet(
