@@ -216,3 +216,21 @@ class ConcernChoice(CallbackData, prefix="cnk"):
 
 class ConcernSkipNote(CallbackData, prefix="cnn"):
     pass
+
+
+class DutySite(CallbackData, prefix="dty"):
+    """值班: a site's rota (site 0: choose among the sites of one's scope)."""
+
+    site_id: int = 0
+    page: int = 0
+
+
+class DutyDay(CallbackData, prefix="dtd"):
+    site_id: int
+    weekday: int
+
+
+class DutySet(CallbackData, prefix="dts"):
+    site_id: int
+    weekday: int
+    volunteer_id: int = 0  # 0: nobody on duty that day

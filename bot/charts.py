@@ -45,8 +45,11 @@ def cjk_font() -> FontProperties:
     )
 
 
-def completion_chart(bars: Sequence[Completion], *, title: str, axis_label: str) -> bytes:
-    """Horizontal bars of this month's completion, one per site (or township), as PNG."""
+def completion_chart(
+    bars: Sequence[Completion], *, title: str, axis_label: str, nothing_label: str
+) -> bytes:
+    """Horizontal bars of this month's completion, one per site (or township), as PNG; a
+    site where nothing is due gets no bar but `nothing_label`, never a green 100 %."""
     font = cjk_font()
     height = 1.2 + 0.32 * max(len(bars), 1)
     figure = Figure(figsize=(7, height), dpi=100)
@@ -61,9 +64,13 @@ def completion_chart(bars: Sequence[Completion], *, title: str, axis_label: str)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     names = [bar.name for bar in bars]
-    shares = [100 * bar.share for bar in bars]
+    shares = [None if bar.share is None else 100 * bar.share for bar in bars]
     positions = range(len(bars))
-    axes.barh(positions, shares, color=["#d9534f" if s < 60 else "#5cb85c" for s in shares])
+    axes.barh(
+        positions,
+        [s or 0 for s in shares],
+        color=["#d9534f" if (s or 0) < 60 else "#5cb85c" for s in shares],
+    )
     axes.set_yticks(list(positions), names, fontproperties=font)
     axes.invert_yaxis()
     axes.set_xlim(0, 100)
@@ -71,7 +78,10 @@ def completion_chart(bars: Sequence[Completion], *, title: str, axis_label: str)
     axes.set_xlabel(axis_label, fontproperties=font)
     axes.set_title(title, fontproperties=font)
     for position, share in zip(positions, shares, strict=True):
-        axes.text(min(share + 1, 88), position, f"{share:.0f}%", va="center", fontsize=8)
+        if share is None:
+            axes.text(1, position, nothing_label, va="center", fontsize=8, fontproperties=font)
+        else:
+            axes.text(min(share + 1, 88), position, f"{share:.0f}%", va="center", fontsize=8)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
     return buffer.getvalue()

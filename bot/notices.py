@@ -195,8 +195,10 @@ class Notices:
                     volunteers=len(volunteers), children=sum(len(v.children) for v in volunteers)
                 ),
                 _("This month so far: {share}% of the items done.").format(
-                    share=round(100 * done / required) if required else 100
-                ),
+                    share=round(100 * done / required)
+                )
+                if required
+                else _("This month: nothing to count yet (no child is paired)."),
             ]
             on_duty = [v for v in volunteers if v.duty_days]
             if on_duty:
@@ -224,7 +226,12 @@ class Notices:
             from bot.charts import completion_chart
             from bot.workbooks import roster_workbook
 
-            chart = completion_chart(roster.completion, title=title, axis_label=_("Items done (%)"))
+            chart = completion_chart(
+                roster.completion,
+                title=title,
+                axis_label=_("Items done (%)"),
+                nothing_label=_("nothing to count"),
+            )
             workbook = roster_workbook(roster, locale)
             caption = _("Roster {week}").format(week=name)
         return [

@@ -18,8 +18,19 @@ IMPORT = __("📥 Import archives")
 INVITE = __("✉️ Invite")
 PAIR = __("🤝 Pair")
 EXPORT = __("📤 Export")
+DUTY = __("🗓 Duty rota")
 
-COORDINATOR_MENU = (OVERVIEW, OVERDUE, IMPORT, INVITE, PAIR, EXPORT)
+COORDINATOR_MENU = (OVERVIEW, OVERDUE, IMPORT, INVITE, PAIR, EXPORT, DUTY)
+
+WEEKDAYS = (
+    __("Monday"),
+    __("Tuesday"),
+    __("Wednesday"),
+    __("Thursday"),
+    __("Friday"),
+    __("Saturday"),
+    __("Sunday"),
+)
 
 MY_CHILDREN = __("👧 My children")
 CHECK_IN = __("✅ Check in")

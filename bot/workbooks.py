@@ -67,8 +67,10 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
             _("Inactive 30 days"),
             _("Bot cannot reach"),
         ],
-        [16, 12, 24, 36, 36, 28, 18, 10, 10],
+        [12, 10, 18, 30, 30, 22, 12, 9, 9],
     )
+    _print_setup(people, 1, landscape=True, one_page=False)
+    people.oddHeader.center.text = f"{roster.scope_name} {people.title}"
     yes = _("yes")
     for v in roster.volunteers:
         people.append(
@@ -90,6 +92,9 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
                 yes if v.unreachable else "",
             ]
         )
+    for line in people.iter_rows(min_row=2):
+        for cell in line:
+            cell.alignment = _WRAP
 
     completion = workbook.create_sheet()
     _sheet(
@@ -99,9 +104,13 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
         [20, 14, 14, 10],
     )
     for bar in roster.completion:
-        completion.append([bar.name, bar.required, bar.done, bar.share])
+        completion.append([bar.name, bar.required, bar.done, _nothing_to_count(bar.share)])
         completion.cell(row=completion.max_row, column=4).number_format = "0%"
     return _bytes(workbook)
+
+
+def _nothing_to_count(share: float | None) -> float | str:
+    return _("nothing to count") if share is None else share
 
 
 # The record's activities in the order a township's form lists them (DOMAIN.md); any

@@ -567,6 +567,25 @@ class DutyShift(Base):
     __table_args__ = (UniqueConstraint("site_id", "day", "volunteer_id"),)
 
 
+class DutyRota(Base):
+    """值班表: who is on duty at a site's children's home on each weekday, week after week,
+    as the site's coordinator set it in chat. `DutyShift` rows are days apart from it."""
+
+    __tablename__ = "duty_rota"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 0 is Monday
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    set_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("site_id", "weekday"),
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+    )
+
+
 class Invitation(Base):
     """A single-use join link; only the token's hash is kept."""
 

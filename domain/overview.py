@@ -17,6 +17,7 @@ from sqlalchemy.sql.expression import ColumnElement, ScalarSelect
 
 from domain.calendar import Month
 from domain.due import Selection, due_items
+from domain.inactivity import INACTIVE_AFTER
 from domain.models import (
     Activity,
     CheckIn,
@@ -42,7 +43,6 @@ SIX_ONES = frozenset(
         Activity.family_meal,
     }
 )
-INACTIVE_AFTER = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,10 @@ class Overview:
     open_escalations: int
 
     @property
-    def six_ones_percent(self) -> int:
+    def six_ones_percent(self) -> int | None:
+        """None when nothing is due: no paired child is not 100 % done."""
         if not self.six_ones_required:
-            return 100
+            return None
         return self.six_ones_done * 100 // self.six_ones_required
 
 

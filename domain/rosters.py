@@ -21,16 +21,18 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import due
+from domain import due, duty
 from domain.calendar import Month
 from domain.deadlines import ancestor_ids, outside_quiet_hours
+from domain.inactivity import INACTIVE_AFTER, is_inactive
 from domain.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
     Activity,
+    CheckIn,
     CheckInActivity,
     Child,
     Concern,
@@ -47,7 +49,6 @@ from domain.models import (
 
 log = logging.getLogger(__name__)
 
-INACTIVE_AFTER = dt.timedelta(days=30)
 SITE_KINDS = [kind for kind in RegionKind if kind.is_site]
 
 
@@ -85,7 +86,7 @@ class VolunteerWeek:
     owed: list[Owed] = field(default_factory=list)
     must_visits: list[MustVisit] = field(default_factory=list)
     duty_days: list[dt.date] = field(default_factory=list)
-    inactive: bool = True  # until a check-in in the last 30 days is found
+    inactive: bool = False  # domain.inactivity's one definition, as in the overview
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ class Completion:
     done: int
 
     @property
-    def share(self) -> float:
-        return self.done / self.required if self.required else 1.0
+    def share(self) -> float | None:
+        """None when nothing is due there: a site without paired children is not 100 % done."""
+        return self.done / self.required if self.required else None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ async def compute_week(
     in_scope = Region.path.startswith(scope_path)
 
     volunteers: dict[int, VolunteerWeek] = {}
+    joined: dict[int, dt.datetime] = {}
     for row in await session.execute(
         select(
             Volunteer.id,
@@ -162,6 +165,7 @@ async def compute_week(
             Person.name,
             Person.telegram_id,
             Person.unreachable_at,
+            Volunteer.joined_at,
             Region.id.label("site_id"),
             Region.name.label("site_name"),
             Region.path,
@@ -180,6 +184,22 @@ async def compute_week(
             site_path=row.path,
             unreachable=row.telegram_id is None or row.unreachable_at is not None,
         )
+        joined[row.id] = row.joined_at
+    last_check_in = dict(
+        (
+            await session.execute(
+                select(CheckIn.volunteer_id, func.max(CheckIn.occurred_at))
+                .join(Volunteer, Volunteer.id == CheckIn.volunteer_id)
+                .join(Region, Region.id == Volunteer.site_id)
+                .where(in_scope, CheckIn.occurred_at >= now - INACTIVE_AFTER)
+                .group_by(CheckIn.volunteer_id)
+            )
+        ).all()
+    )
+    for volunteer_id, volunteer in volunteers.items():
+        volunteer.inactive = is_inactive(
+            joined_at=joined[volunteer_id], last_check_in=last_check_in.get(volunteer_id), now=now
+        )
 
     pairings: dict[int, tuple[int, int, str]] = {}  # pairing → volunteer, child, child's name
     for paired in await session.execute(
@@ -193,8 +213,8 @@ async def compute_week(
             pairings[paired.id] = (paired.volunteer_id, paired.child_id, paired.name)
             volunteers[paired.volunteer_id].children.append(paired.name)
 
-    # what they did last week, and who did anything in the last 30 days
-    since = min(monday - dt.timedelta(days=7), now - INACTIVE_AFTER)
+    # what they did last week
+    since = monday - dt.timedelta(days=7)
     active_pairings = (
         select(Pairing.id)
         .join(Child, Child.id == Pairing.child_id)
@@ -213,11 +233,8 @@ async def compute_week(
         if done.pairing_id not in pairings:
             continue
         volunteer_id, _, child_name = pairings[done.pairing_id]
-        volunteer = volunteers[volunteer_id]
-        if done.occurred_at >= now - INACTIVE_AFTER:
-            volunteer.inactive = False
-        if monday - dt.timedelta(days=7) <= done.occurred_at < monday:
-            volunteer.last_week.append(
+        if done.occurred_at < monday:
+            volunteers[volunteer_id].last_week.append(
                 Done(child_name, done.activity, done.occurred_at.astimezone(tz).date())
             )
 
@@ -259,6 +276,7 @@ async def compute_week(
             volunteers[volunteer_id].must_visits.append(
                 MustVisit(concern.name, concern.kind, concern.due_at)
             )
+    shifts: dict[int, list[dt.date]] = defaultdict(list)
     for shift in await session.execute(
         select(DutyShift.volunteer_id, DutyShift.day)
         .join(Region, Region.id == DutyShift.site_id)
@@ -267,10 +285,12 @@ async def compute_week(
             DutyShift.day >= week.monday,
             DutyShift.day < week.monday + dt.timedelta(days=7),
         )
-        .order_by(DutyShift.day)
     ):
-        if shift.volunteer_id in volunteers:
-            volunteers[shift.volunteer_id].duty_days.append(shift.day)
+        shifts[shift.volunteer_id].append(shift.day)
+    rota = duty.days_in_week(week.monday, await duty.rota_within(session, scope_path))
+    for volunteer_id, days in duty.merged(rota, shifts).items():
+        if volunteer_id in volunteers:
+            volunteers[volunteer_id].duty_days = days
 
     region_names = dict(
         (await session.execute(select(Region.id, Region.name).where(in_scope))).all()
@@ -307,18 +327,42 @@ def scope_roster(data: DistrictWeek, *, scope_name: str, scope_path: str) -> Sco
     )
 
 
-async def send_rosters(
-    session: AsyncSession,
-    *,
-    now: dt.datetime,
-    tz: ZoneInfo,
-    text: RosterText,
-    media_dir: Path,
-    scope_path: str | None = None,
-) -> int:
-    """Make this week's rosters that are not made yet; returns how many messages were queued."""
+@dataclass(frozen=True)
+class Head:
+    """A coordinator and the region they get the roster of."""
+
+    to: Recipient
+    region_id: int
+    region_name: str
+    region_path: str
+
+
+@dataclass(frozen=True)
+class RosterPlan:
+    """Who gets which roster this week: read in one transaction, drawn outside any."""
+
+    now: dt.datetime
+    week: Week
+    heads: Sequence[Head]
+    data: DistrictWeek
+    volunteers: Sequence[tuple[Recipient, VolunteerWeek]]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A recipient's rendered messages, with the dedupe key of each."""
+
+    to: Recipient
+    head: Head | None
+    messages: Sequence[tuple[str, Outgoing]]
+
+
+async def plan_rosters(
+    session: AsyncSession, *, now: dt.datetime, tz: ZoneInfo, scope_path: str | None = None
+) -> RosterPlan | None:
+    """This ISO week's rosters not made yet; None when nobody coordinates the scope."""
     week = week_of(now, tz)
-    heads = (
+    rows = (
         await session.execute(
             select(Coordinator.person_id, Region.id, Region.name, Region.path)
             .join(Region, Region.id == Coordinator.region_id)
@@ -329,55 +373,120 @@ async def send_rosters(
             .order_by(Region.path, Coordinator.person_id)
         )
     ).all()
-    top = scope_path or _common_root([h.path for h in heads])
+    top = scope_path or _common_root([row.path for row in rows])
     if top is None:
-        return 0
+        return None
+    made = set(
+        (
+            await session.execute(
+                select(Roster.region_id, Roster.recipient_id).where(
+                    Roster.iso_week == week.iso_week
+                )
+            )
+        ).all()
+    )
     data = await compute_week(session, now=now, tz=tz, scope_path=top)
     people = await recipients(
-        session, {h.person_id for h in heads} | {v.person_id for v in data.volunteers}
+        session, {row.person_id for row in rows} | {v.person_id for v in data.volunteers}
     )
-    queued = 0
-    for head in heads:
-        to = people[head.person_id]
-        if not to.reachable:
+    heads = [
+        Head(people[row.person_id], row.id, row.name, row.path)
+        for row in rows
+        if people[row.person_id].reachable and (row.id, row.person_id) not in made
+    ]
+    seen: set[int] = set()
+    volunteers = []
+    for volunteer in data.volunteers:
+        to = people[volunteer.person_id]
+        if to.reachable and volunteer.person_id not in seen and volunteer.children:
+            seen.add(volunteer.person_id)
+            volunteers.append((to, volunteer))
+    return RosterPlan(now, week, heads, data, volunteers)
+
+
+def draw_rosters(plan: RosterPlan, text: RosterText) -> list[Drawn]:
+    """Render every message; one that fails to draw (a chart, a workbook) is logged and
+    left for the next run, and never costs the others theirs."""
+    drawn: list[Drawn] = []
+    iso_week = plan.week.iso_week
+    for head in plan.heads:
+        roster = scope_roster(plan.data, scope_name=head.region_name, scope_path=head.region_path)
+        try:
+            messages = text.roster(head.to, roster)
+        except Exception:
+            log.exception(
+                "roster %s of region %d for person %d could not be drawn",
+                iso_week,
+                head.region_id,
+                head.to.person_id,
+            )
             continue
-        made = await session.scalar(
-            insert(Roster)
-            .values(iso_week=week.iso_week, region_id=head.id, recipient_id=head.person_id)
-            .on_conflict_do_nothing()
-            .returning(Roster.id)
+        keys = (
+            f"roster:{iso_week}:{head.to.person_id}:{head.region_id}:{n}"
+            for n in range(len(messages))
         )
-        if made is None:
-            continue  # made before this week
-        roster = scope_roster(data, scope_name=head.name, scope_path=head.path)
-        for number, message in enumerate(text.roster(to, roster)):
-            key = f"roster:{week.iso_week}:{head.person_id}:{head.id}:{number}"
+        drawn.append(Drawn(head.to, head, list(zip(keys, messages, strict=True))))
+    for to, volunteer in plan.volunteers:
+        message = text.volunteer_week(to, plan.week, volunteer)
+        drawn.append(Drawn(to, None, [(f"week:{iso_week}:{to.person_id}", message)]))
+    return drawn
+
+
+async def queue_rosters(
+    session: AsyncSession,
+    plan: RosterPlan,
+    drawn: Sequence[Drawn],
+    *,
+    tz: ZoneInfo,
+    media_dir: Path,
+) -> int:
+    """Queue what was drawn; a coordinator's roster is made once per week (a run that
+    raced this one and made it first wins), a volunteer's week once by its key."""
+    queued = 0
+    not_before = outside_quiet_hours(plan.now, tz)
+    for each in drawn:
+        if each.head is not None:
+            made = await session.scalar(
+                insert(Roster)
+                .values(
+                    iso_week=plan.week.iso_week,
+                    region_id=each.head.region_id,
+                    recipient_id=each.to.person_id,
+                )
+                .on_conflict_do_nothing()
+                .returning(Roster.id)
+            )
+            if made is None:
+                continue
+        for key, message in each.messages:
             if await queue(
                 session,
-                to=to,
+                to=each.to,
                 message=message,
-                not_before=outside_quiet_hours(now, tz),
+                not_before=not_before,
                 dedupe_key=key,
                 media_dir=media_dir,
             ):
                 queued += 1
-    seen: set[int] = set()
-    for volunteer in data.volunteers:
-        to = people[volunteer.person_id]
-        if not to.reachable or volunteer.person_id in seen or not volunteer.children:
-            continue
-        seen.add(volunteer.person_id)
-        if await queue(
-            session,
-            to=to,
-            message=text.volunteer_week(to, week, volunteer),
-            not_before=outside_quiet_hours(now, tz),
-            dedupe_key=f"week:{week.iso_week}:{volunteer.person_id}",
-            media_dir=media_dir,
-        ):
-            queued += 1
-    log.info("rosters of %s: %d messages queued", week.iso_week, queued)
+    log.info("rosters of %s: %d messages queued", plan.week.iso_week, queued)
     return queued
+
+
+async def send_rosters(
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    tz: ZoneInfo,
+    text: RosterText,
+    media_dir: Path,
+    scope_path: str | None = None,
+) -> int:
+    """Plan, draw and queue in one session: for callers that hold one already. The job
+    draws between two transactions instead (`workers.jobs.send_rosters`)."""
+    plan = await plan_rosters(session, now=now, tz=tz, scope_path=scope_path)
+    if plan is None:
+        return 0
+    return await queue_rosters(session, plan, draw_rosters(plan, text), tz=tz, media_dir=media_dir)
 
 
 def _common_root(paths: Sequence[str]) -> str | None:

@@ -16,7 +16,7 @@ from domain.db import UnitOfWork
 from domain.models import AuditEntry, Child, ProcessedUpdate, Region, RegionKind
 from tests.archive_sheets import GOOD_ROWS, messy_sheet, xlsx
 from tests.conftest import RunningBot
-from tests.factories import make_child, make_site
+from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 from tests.fakes import FakeUser
 
 SCHOOL_COORDINATOR = 9101  # S1
@@ -215,8 +215,10 @@ async def test_export_sends_the_childrens_sheet_of_the_scope(running_bot: Runnin
     async with UnitOfWork(running_bot.sessionmaker) as uow:
         s1 = await uow.session.get_one(Region, sites["S1"])
         s2 = await uow.session.get_one(Region, sites["S2"])
-        await make_child(uow.session, s1, name="李小花", external_id="S001")
+        flower = await make_child(uow.session, s1, name="李小花", external_id="S001")
         await make_child(uow.session, s2, name="石桥的孩子")
+        pairing = await make_pairing(uow.session, await make_volunteer(uow.session, s1), flower)
+        await make_checkin(uow.session, pairing, occurred_at=running_bot.clock.now())
         await uow.commit()
     coordinator = running_bot.fake.user(SCHOOL_COORDINATOR)
 
@@ -229,3 +231,11 @@ async def test_export_sends_the_childrens_sheet_of_the_scope(running_bot: Runnin
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     assert [(row[0], row[1], row[2]) for row in rows[1:]] == [("中和小学", "S001", "李小花")]
+
+    checkins = await coordinator.next_message()
+    assert checkins.text == "中和小学2026年11月的打卡记录"
+    assert checkins.file is not None and checkins.file.file_name == "checkins-S1-2026-11.xlsx"
+    sheet = load_workbook(io.BytesIO(checkins.file.data)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 2 and "李小花" in rows[1]

@@ -11,13 +11,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
-from domain import rosters
+from domain import overview, rosters
+from domain.calendar import Month
+from domain.inactivity import is_inactive
+from domain.messaging import Outgoing, Recipient
 from domain.models import Activity, DutyShift, OutboxMessage, Person, Roster
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 from tests.workers_support import NOVEMBER_1, make_programme, outbox_to
 
 MONDAY = dt.datetime(2026, 11, 16, 8, tzinfo=SHANGHAI)
+SEPTEMBER_1 = dt.datetime(2026, 9, 1, tzinfo=SHANGHAI)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,7 @@ async def test_each_coordinator_gets_message_workbook_and_chart_once_a_week(
         DutyShift(site_id=p.school.id, day=dt.date(2026, 11, 18), volunteer_id=p.volunteer.id)
     )
     other_school = await make_site(session, parent=p.township, name="新村小学")
-    idle = await make_volunteer(session, other_school, person=None)
+    idle = await make_volunteer(session, other_school, person=None, joined_at=SEPTEMBER_1)
     await make_pairing(
         session, idle, await make_child(session, other_school, name="小刚"), started_at=NOVEMBER_1
     )
@@ -112,3 +116,119 @@ async def test_a_roster_asked_for_at_night_waits_for_the_morning(
 
     not_before = set(await session.scalars(select(OutboxMessage.not_before)))
     assert not_before == {dt.datetime(2026, 11, 17, 8, tzinfo=SHANGHAI)}
+
+
+@pytest.mark.parametrize(
+    ("joined_days_ago", "last_check_in_days_ago", "inactive"),
+    [
+        (10, None, False),  # joined last week: not yet inactive
+        (60, None, True),
+        (60, 40, True),
+        (60, 29, False),
+        (30, None, True),  # exactly 30 days' standing
+    ],
+)
+def test_one_definition_of_an_inactive_volunteer(
+    joined_days_ago: int, last_check_in_days_ago: int | None, inactive: bool
+) -> None:
+    days = dt.timedelta(days=1)
+    last = None if last_check_in_days_ago is None else MONDAY - last_check_in_days_ago * days
+    assert (
+        is_inactive(joined_at=MONDAY - joined_days_ago * days, last_check_in=last, now=MONDAY)
+        is inactive
+    )
+
+
+async def test_the_roster_and_the_overview_count_the_same_inactive_volunteers(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)  # its volunteer joined today: new, not inactive
+    newcomer = await make_volunteer(session, p.school, joined_at=MONDAY - dt.timedelta(days=5))
+    idle = await make_volunteer(session, p.school, joined_at=SEPTEMBER_1)
+    ended = await make_volunteer(session, p.school, joined_at=SEPTEMBER_1)
+    pairing = await make_pairing(
+        session, ended, await make_child(session, p.school), started_at=SEPTEMBER_1
+    )
+    await make_checkin(session, pairing, occurred_at=MONDAY - dt.timedelta(days=3))
+    pairing.ended_at = MONDAY - dt.timedelta(days=1)  # a visit on a pairing since ended counts
+    await session.flush()
+
+    data = await rosters.compute_week(session, now=MONDAY, tz=SHANGHAI, scope_path=p.school.path)
+    figures = await overview.overview(
+        session, scope_path=p.school.path, month=Month(2026, 11), tz=SHANGHAI, now=MONDAY
+    )
+
+    in_roster = {v.volunteer_id for v in data.volunteers if v.inactive}
+    assert in_roster == {idle.id}
+    assert figures.inactive_volunteers == len(in_roster)
+    assert newcomer.id not in in_roster and ended.id not in in_roster
+
+
+async def test_a_site_with_nothing_due_is_not_a_green_hundred_percent(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    empty = await make_site(session, parent=p.township, name="空小学")
+
+    await make_rosters(session, MONDAY, notices, tmp_path)
+
+    _text, workbook, _chart = await outbox_to(session, p.township_head)
+    completion = load_workbook(tmp_path / workbook.payload["path"]).worksheets[1]
+    shares = {row[0]: row[3] for row in completion.iter_rows(min_row=2, values_only=True)}
+    assert shares[empty.name] == "无可统计"
+    assert shares["中和小学"] == 0  # nothing done yet, and something is due
+    figures = await overview.overview(
+        session, scope_path=empty.path, month=Month(2026, 11), tz=SHANGHAI, now=MONDAY
+    )
+    assert figures.six_ones_percent is None
+    assert rosters.Completion("空小学", required=0, done=0).share is None
+
+
+async def test_the_roster_prints_landscape_one_page_wide_with_its_header_repeated(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+
+    await make_rosters(session, MONDAY, notices, tmp_path)
+
+    workbook = (await outbox_to(session, p.school_head))[1]
+    sheet = load_workbook(tmp_path / workbook.payload["path"]).worksheets[0]
+    assert sheet.page_setup.orientation == "landscape"
+    assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+    assert sheet.print_title_rows == "$1:$1"
+
+
+class _BrokenFor:
+    """Notices that cannot draw one region's roster, as a missing font or a bad chart would."""
+
+    def __init__(self, notices: Notices, region_name: str) -> None:
+        self.notices = notices
+        self.region_name = region_name
+
+    def roster(self, to: Recipient, roster: rosters.ScopeRoster) -> list[Outgoing]:
+        if roster.scope_name == self.region_name:
+            raise RuntimeError("the chart could not be drawn")
+        return self.notices.roster(to, roster)
+
+    def volunteer_week(
+        self, to: Recipient, week: rosters.Week, volunteer: rosters.VolunteerWeek
+    ) -> Outgoing:
+        return self.notices.volunteer_week(to, week, volunteer)
+
+
+async def test_one_roster_that_cannot_be_drawn_costs_nobody_else_theirs(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    broken = _BrokenFor(notices, "中和镇")
+
+    queued = await rosters.send_rosters(
+        session, now=MONDAY, tz=SHANGHAI, text=broken, media_dir=tmp_path
+    )
+
+    assert queued == 2 * 3 + 1  # the school's and the district's, and the volunteer's week
+    assert await outbox_to(session, p.township_head) == []
+    # not made, so the next run makes it
+    assert await make_rosters(session, MONDAY + dt.timedelta(hours=1), notices, tmp_path) == 3

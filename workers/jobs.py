@@ -113,8 +113,24 @@ async def climb_ladder(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
 
 
 async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
-    """This ISO week's rosters for coordinators and volunteers not yet made."""
-    return {"queued": await _in_scope(deps, now, scope, rosters.send_rosters)}
+    """This ISO week's rosters for coordinators and volunteers not yet made: read in one
+    transaction, charts and workbooks drawn outside any, queued in a second."""
+    async with deps.unit_of_work() as uow:
+        plan = await rosters.plan_rosters(
+            uow.session,
+            now=now,
+            tz=deps.settings.tz,
+            scope_path=await _scope_path(uow.session, scope),
+        )
+    if plan is None:
+        return {"queued": 0}
+    drawn = rosters.draw_rosters(plan, _notices())
+    async with deps.unit_of_work() as uow:
+        queued = await rosters.queue_rosters(
+            uow.session, plan, drawn, tz=deps.settings.tz, media_dir=deps.settings.media_dir
+        )
+        await uow.commit()
+    return {"queued": queued}
 
 
 async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:

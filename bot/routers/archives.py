@@ -20,7 +20,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Document, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import keyboards, texts
+from bot import formatting, keyboards, texts
 from bot.callbacks import ImportSite, ImportWhat
 from bot.filters import When
 from domain import archive_export, regions
@@ -32,6 +32,7 @@ from domain.archive_import import (
     fix_file_name,
     import_archive,
 )
+from domain.calendar import Month
 from domain.clock import Clock
 from domain.models import Region
 from domain.people import Identity
@@ -247,20 +248,39 @@ def _messages(lines: list[str]) -> list[str]:
 
 
 async def export_children(
-    message: Message, session: AsyncSession, me: Identity, clock: Clock
+    message: Message, session: AsyncSession, me: Identity, clock: Clock, settings: Settings
 ) -> None:
+    """Each scope's children's archives, and this month's check-ins in it."""
+    now = clock.now()
+    month = Month.of(now, settings.tz)
     for scope in me.scopes:
-        data = await archive_export.children_xlsx(
+        children = await archive_export.children_xlsx(
             session,
             scope_code=scope.code,
             scope_paths=_scope_paths(me),
             actor_id=me.person_id,
-            at=clock.now(),
+            at=now,
             gettext=_,
         )
         await message.answer_document(
-            BufferedInputFile(data, filename=f"children-{scope.code}.xlsx"),
+            BufferedInputFile(children, filename=f"children-{scope.code}.xlsx"),
             caption=_("Children's archives of {scope}").format(scope=scope.name),
+        )
+        checkins = await archive_export.checkins_xlsx(
+            session,
+            scope_code=scope.code,
+            month=month,
+            tz=settings.tz,
+            scope_paths=_scope_paths(me),
+            actor_id=me.person_id,
+            at=now,
+            gettext=_,
+        )
+        await message.answer_document(
+            BufferedInputFile(checkins, filename=f"checkins-{scope.code}-{month}.xlsx"),
+            caption=_("Check-ins of {scope} in {month}").format(
+                scope=scope.name, month=formatting.month(month)
+            ),
         )
 
 

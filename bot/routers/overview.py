@@ -75,11 +75,20 @@ async def _render(
         subject_type="region",
         subject_id=region.id,
     )
+    six_ones = (
+        _("Six ones this month: nothing to count (no child is paired)")
+        if figures.six_ones_percent is None
+        else _("Six ones this month: {done}/{required} ({percent}%)").format(
+            done=figures.six_ones_done,
+            required=figures.six_ones_required,
+            percent=figures.six_ones_percent,
+        )
+    )
     text = _(
         "📊 {place} · {month}\n"
         "Children: {children} (key children: {key}, without a surrogate parent: {uncovered})\n"
         "Volunteers: {volunteers} (no check-in for 30 days: {inactive})\n"
-        "Six ones this month: {done}/{required} ({percent}%)\n"
+        "{six_ones}\n"
         "Open must-visits: {must_visits} · open escalations: {escalations}"
     ).format(
         place=region.name,
@@ -89,9 +98,7 @@ async def _render(
         uncovered=figures.key_without_surrogate,
         volunteers=figures.volunteers,
         inactive=figures.inactive_volunteers,
-        done=figures.six_ones_done,
-        required=figures.six_ones_required,
-        percent=figures.six_ones_percent,
+        six_ones=six_ones,
         must_visits=figures.open_must_visits,
         escalations=figures.open_escalations,
     )
