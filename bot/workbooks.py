@@ -70,7 +70,9 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
         [12, 10, 18, 30, 30, 22, 12, 9, 9],
     )
     _print_setup(people, 1, landscape=True, one_page=False)
-    people.oddHeader.center.text = f"{roster.scope_name} {people.title}"
+    header = people.oddHeader
+    assert header is not None  # openpyxl makes every sheet's header
+    header.center.text = f"{roster.scope_name} {people.title}"
     yes = _("yes")
     for v in roster.volunteers:
         people.append(
