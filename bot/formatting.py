@@ -6,7 +6,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
+from domain import deadlines
 from domain.calendar import Month
 
 
@@ -22,9 +24,19 @@ def when(moment: dt.datetime, tz: ZoneInfo) -> str:
     )
 
 
-def days_late(since: dt.datetime, now: dt.datetime) -> int:
-    """Whole days overdue, at least one once the deadline has passed."""
-    return max((now - since).days, 1)
+def days_late(since: dt.datetime, now: dt.datetime, tz: ZoneInfo) -> int:
+    """Whole local days overdue, at least one once the deadline has passed."""
+    return max(deadlines.days_late(since, now, tz), 1)
+
+
+def late(days: int) -> str:
+    """`已逾期 N 天` / `1 day late`, `2 days late`."""
+    return ngettext("{days} day late", "{days} days late", days).format(days=days)
+
+
+def by_month_end() -> str:
+    """The month's deadline, said one way everywhere: 本月底前."""
+    return _("by the end of this month")
 
 
 def month(value: Month) -> str:

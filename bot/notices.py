@@ -63,12 +63,17 @@ class Notices:
                 _("Hello, {name}! A gentle reminder of what is still open:").format(name=to.name)
             ]
             for child in digest.children:
-                by_day: dict[dt.date, list[Activity]] = {}
+                by_day: dict[dt.date | None, list[Activity]] = {}
                 for item in child.items:
-                    by_day.setdefault(item.last_day, []).append(item.activity)
+                    by_day.setdefault(None if item.this_month else item.last_day, []).append(
+                        item.activity
+                    )
                 what = _("; ").join(
-                    _("{activities} by {day}").format(
-                        activities=activities(acts), day=day(last_day, locale)
+                    _("{activities} {by}").format(
+                        activities=activities(acts),
+                        by=formatting.by_month_end()
+                        if last_day is None
+                        else _("by {day}").format(day=day(last_day, locale)),
                     )
                     for last_day, acts in by_day.items()
                 )
@@ -78,7 +83,7 @@ class Notices:
                     _("❗ Please visit {child} ({concern}) by {day}.").format(
                         child=concern.child_name,
                         concern=CONCERN[concern.kind],
-                        day=day(concern.due_at.date(), locale),
+                        day=day(concern.due_day, locale),
                     )
                 )
             lines.append(_("When you have done one, just record it in the bot. Thank you!"))
@@ -98,11 +103,16 @@ class Notices:
         return _("emergency reported")
 
     def _overdue(self, notice: EscalationNotice, locale: str) -> str:
-        days = notice.overdue.days
-        deadline = day(notice.deadline.date(), locale)
-        if days < 1:
+        if notice.kind is EscalationKind.missed_monthly and notice.month is not None:
+            deadline = _("by the end of {month}").format(month=month_name(notice.month, locale))
+        else:
+            due = notice.due_day or notice.deadline.date()
+            deadline = _("by {day}").format(day=day(due, locale))
+        if notice.days_late < 1:
             return _("due {deadline}").format(deadline=deadline)
-        return _("{days} days overdue (due {deadline})").format(days=days, deadline=deadline)
+        return _("{late} (due {deadline})").format(
+            late=formatting.late(notice.days_late), deadline=deadline
+        )
 
     def escalation(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
         with self.speaking_to(to) as locale:
@@ -263,7 +273,7 @@ class Notices:
                     _("❗ Please visit {child} ({concern}) by {day}.").format(
                         child=visit.child_name,
                         concern=CONCERN[visit.kind],
-                        day=day(visit.due_at.date(), locale),
+                        day=day(visit.due_day or visit.due_at.date(), locale),
                     )
                 )
             if not volunteer.owed and not volunteer.must_visits:

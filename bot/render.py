@@ -29,8 +29,8 @@ def progress(item: DueItem) -> str:
 def concern_line(concern: Concern, *, now: dt.datetime, tz: ZoneInfo) -> str:
     kind = str(texts.CONCERNS[concern.kind])
     if concern.due_at <= now:
-        return _("⚠️ Must visit: {kind} — overdue since {day}").format(
-            kind=kind, day=formatting.day(concern.due_at, tz)
+        return _("⚠️ Must visit: {kind} — {late}").format(
+            kind=kind, late=formatting.late(formatting.days_late(concern.due_at, now, tz))
         )
     return _("⚠️ Must visit: {kind} — by {day}").format(
         kind=kind, day=formatting.day(concern.due_at, tz)

@@ -75,7 +75,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
                 ),
                 join(f"{o.child_name}: {activities(o.activities)}" for o in v.owed),
                 join(
-                    f"{m.child_name} {CONCERN[m.kind]} {day(m.due_at.date(), locale)}"
+                    f"{m.child_name} {CONCERN[m.kind]} {day(m.due_day or m.due_at.date(), locale)}"
                     for m in v.must_visits
                 ),
                 join(day(d, locale) for d in v.duty_days),

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import due
 from domain.calendar import Month
-from domain.deadlines import ancestor_ids, outside_quiet_hours
+from domain.deadlines import ancestor_ids, days_late, due_day, outside_quiet_hours
 from domain.escalations import concern_key, missed_month_key
 from domain.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
@@ -98,6 +98,8 @@ class EscalationNotice:
     concern: ConcernKind | None  # a must-visit
     volunteers: tuple[str, ...]  # who should have done it
     unreachable: tuple[str, ...]  # people on the way the bot cannot reach
+    due_day: dt.date | None = None  # the local day it was due by
+    days_late: int = 0  # whole local days since then
 
 
 class EscalationText(Protocol):
@@ -498,6 +500,8 @@ async def _send_steps(
             site_name=children.site_name[due_step.child_id],
             deadline=due_step.deadline,
             overdue=now - due_step.deadline,
+            due_day=due_day(due_step.deadline, tz),
+            days_late=days_late(due_step.deadline, now, tz),
             month=due_step.month,
             missing=missing.get(due_step.escalation_id, ()),
             concern=due_step.concern,

@@ -87,7 +87,7 @@ async def test_a_missed_month_climbs_site_township_district_at_its_times(
     assert await outbox_to(session, p.township_head) == []
     assert (await climb(session, at(12, 4, 9), notices, tmp_path)).steps == 1
     [to_township] = await outbox_to(session, p.township_head)
-    assert "3" in to_township.payload["text"]  # three days overdue
+    assert "已逾期 4 天" in to_township.payload["text"]  # due by 30 November, now 4 December
     assert (await climb(session, at(12, 7, 23), notices, tmp_path)).steps == 0
     assert (await climb(session, at(12, 8, 9), notices, tmp_path)).steps == 1
     assert len(await outbox_to(session, p.district_head)) == 1

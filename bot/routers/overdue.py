@@ -121,7 +121,7 @@ async def _render(
 def _line(item: OverdueItem, clock: Clock, settings: Settings) -> str:
     child = ("⚠️ " if item.key_child else "") + item.child_name
     volunteer = item.volunteer_name or _("nobody paired")
-    late = formatting.days_late(item.since, clock.now())
+    late = formatting.days_late(item.since, clock.now(), settings.tz)
     if item.kind is OverdueKind.missed and item.month is not None:
         what = _("{month}: {activities} not recorded").format(
             month=formatting.month(item.month),
@@ -135,8 +135,8 @@ def _line(item: OverdueItem, clock: Clock, settings: Settings) -> str:
         what = _("absent from school")
     else:
         what = _("emergency")
-    return _("{child} · {volunteer} — {what}, {days} days late").format(
-        child=child, volunteer=volunteer, what=what, days=late
+    return _("{child} · {volunteer} — {what}, {late}").format(
+        child=child, volunteer=volunteer, what=what, late=formatting.late(late)
     )
 
 
