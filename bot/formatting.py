@@ -41,3 +41,31 @@ def by_month_end() -> str:
 
 def month(value: Month) -> str:
     return _("{year}-{month:02d}").format(year=value.year, month=value.month)
+
+
+def phone(value: str | None) -> str:
+    """A phone number as people write it (138 1234 5678), not in its stored E.164 form;
+    what cannot be read as a number is shown as it was written."""
+    if not value:
+        return ""
+    import phonenumbers  # loaded where a number is shown
+
+    try:
+        number = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_possible_number(number):
+        return value
+    if number.country_code != 86:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def relation(value: str | None) -> str:
+    """A parent's or guardian's relation in the reader's words (father → 父亲)."""
+    from bot.texts import PARENT_RELATIONS
+
+    if not value:
+        return "—"
+    known = PARENT_RELATIONS.get(value.strip().lower())
+    return str(known) if known is not None else value

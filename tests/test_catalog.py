@@ -48,3 +48,22 @@ def test_the_default_language_is_chinese() -> None:
     i18n = make_i18n()
     assert i18n.gettext("Main menu") == "主菜单"
     assert i18n.gettext("Main menu", locale="en") == "Main menu"
+
+
+def test_activities_and_concerns_have_one_name_each_everywhere() -> None:
+    from bot import labels, texts
+    from domain.models import Activity, ConcernKind
+
+    i18n = make_i18n()
+    with i18n.context(), i18n.use_locale("zh"):
+        assert {a: str(texts.ACTIVITIES[a]) for a in Activity} == {
+            a: str(labels.ACTIVITY[a]) for a in Activity
+        }
+        assert {k: str(texts.CONCERNS[k]) for k in ConcernKind} == {
+            k: str(labels.CONCERN[k]) for k in ConcernKind
+        }
+        assert str(labels.CONCERN[ConcernKind.mood]) == "情绪低落"
+        assert str(labels.ACTIVITY[Activity.family_call]) == "亲情电话"
+    with i18n.context(), i18n.use_locale("en"):
+        assert str(texts.ACTIVITIES[Activity.home_visit]) == "Home visit"
+        assert str(labels.ACTIVITY[Activity.home_visit]) == "home visit"

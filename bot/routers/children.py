@@ -83,13 +83,17 @@ def _archive(child: Child) -> list[str]:
     for guardian in child.guardians:
         lines.append(
             _("Guardian: {name} ({relation}) {phone}").format(
-                name=guardian.name, relation=guardian.relation or "—", phone=guardian.phone or ""
+                name=guardian.name,
+                relation=formatting.relation(guardian.relation),
+                phone=formatting.phone(guardian.phone),
             )
         )
     for parent in child.parents:
         lines.append(
-            _("Parent ({relation}): works in {place} {phone}").format(
-                relation=parent.relation, place=parent.work_place or "—", phone=parent.phone or ""
+            _("{relation}: works in {place} {phone}").format(
+                relation=formatting.relation(parent.relation),
+                place=parent.work_place or "—",
+                phone=formatting.phone(parent.phone),
             )
         )
     for label, value in (

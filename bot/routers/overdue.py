@@ -29,7 +29,7 @@ from domain import audit, escalations, overdue, scopes
 from domain.calendar import Month
 from domain.clock import Clock
 from domain.models import EscalationKind, Person
-from domain.overdue import OverdueItem, OverdueKind, Target
+from domain.overdue import Due, OverdueItem, OverdueKind, Target
 from domain.people import Identity
 from guanai.settings import Settings
 
@@ -101,20 +101,19 @@ async def _render(
         builder.row(
             *(
                 InlineKeyboardButton(
-                    text=f"{icon} {number}",
+                    text=label.format(number=number),
                     callback_data=OverdueAction(
                         act=act, ref_kind=ref_kind, ref=ref, month=month
                     ).pack(),
                 )
-                for icon, act in (
-                    ("✉️", OverdueAct.nudge),
-                    ("🔁", OverdueAct.reassign),
-                    ("✅", OverdueAct.handled),
+                for label, act in (
+                    (_("✉️ Remind {number}"), OverdueAct.nudge),
+                    (_("🔁 Reassign {number}"), OverdueAct.reassign),
+                    (_("✅ Handled {number}"), OverdueAct.handled),
                 )
             )
         )
     page_buttons(builder, page, len(items), PAGE, lambda p: OverduePage(page=p))
-    lines.append(_("✉️ message the volunteer · 🔁 another volunteer · ✅ handled"))
     return "\n".join(lines), builder.as_markup()
 
 
@@ -173,10 +172,11 @@ async def act(
     target = await _target(session, me, callback_data)
     at = clock.now()
     if callback_data.act is OverdueAct.nudge:
+        due = await overdue.what_is_due(session, target, settings.tz)
         sent = await overdue.nudge(
             session,
             target,
-            text_for=lambda person: _nudge_text(i18n, person, target, me),
+            text_for=lambda person: _nudge_text(i18n, person, due, me, settings),
             actor=me,
             at=at,
         )
@@ -209,19 +209,28 @@ async def act(
     await answer_or_edit(query, text, markup)
 
 
-def _nudge_text(i18n: I18n, person: Person, target: Target, me: Identity) -> str:
-    """The reminder in the volunteer's own language."""
+def _nudge_text(i18n: I18n, person: Person, due: Due, me: Identity, settings: Settings) -> str:
+    """The reminder in the volunteer's own language: which child, and what is due."""
     locale = person.language if person.language in LOCALES else DEFAULT_LOCALE
     with i18n.use_locale(locale):
-        if target.kind is EscalationKind.missed_monthly:
-            what = _("this month's care record is not complete yet")
-        elif target.kind is EscalationKind.must_visit:
-            what = _("a must-visit is waiting")
+        if due.month is not None:
+            what = _("{child}: {activities} of {month} not recorded yet").format(
+                child=due.child_name,
+                month=formatting.month(due.month),
+                activities="、".join(str(labels.ACTIVITY[a]) for a in due.activities)
+                or _("monthly care"),
+            )
+        elif due.concern_kind is not None and due.concern_due is not None:
+            what = _("{child} needs a must-visit ({concern}), due by {day}").format(
+                child=due.child_name,
+                concern=labels.CONCERN[due.concern_kind],
+                day=formatting.day(due.concern_due, settings.tz),
+            )
         else:
-            what = _("a child needs your attention")
+            what = _("{child} needs your attention").format(child=due.child_name)
         return _(
             "Hello {name}, a gentle reminder from {coordinator}: {what}. "
-            "Please open the bot, see what is due and record your visit. Thank you!"
+            "When it is done, please record it here. Thank you!"
         ).format(name=person.name, coordinator=me.name, what=what)
 
 
