@@ -163,7 +163,12 @@ async def test_invite_pair_see_it_and_act_on_an_escalation(running_bot: RunningB
     assert (await fake.wait_callback_answer(update_id)).params["text"] == "已发给志愿者。"
     update_id = wang.press(late.callback_data("✉️ 提醒 1"), late)
     assert (await fake.wait_callback_answer(update_id)).params["text"] == "今天已经提醒过了。"
-    nudge = await committed(sessionmaker, lambda session: session.scalar(select(OutboxMessage)))
+    nudge = await committed(
+        sessionmaker,
+        lambda session: session.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith("nudge:"))
+        ),
+    )
     assert nudge.chat_id == VOLUNTEER
     said = nudge.payload["text"]
     assert "张阿姨您好，王老师温馨提醒您" in said
