@@ -5,6 +5,7 @@ work as the change, in the recipient's own language, and sent by the sender."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
@@ -13,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
+from bot.callbacks import EscalationAction
 from bot.i18n import DEFAULT_LOCALE, LOCALES
 from bot.labels import activities
 from domain import due, outbox
@@ -20,8 +22,12 @@ from domain.calendar import Month
 from domain.deadlines import outside_quiet_hours
 from domain.models import (
     Child,
+    Escalation,
+    EscalationStep,
     Invitation,
     InvitationRole,
+    OutboxMessage,
+    OutboxStatus,
     Pairing,
     Period,
     Person,
@@ -161,3 +167,100 @@ async def _tell(
         dedupe_key=dedupe_key,
     )
     return 0 if queued is None else 1
+
+
+async def escalation_settled(
+    session: AsyncSession,
+    i18n: I18n,
+    *,
+    escalation_id: int,
+    by: str,
+    closed: bool,
+    at: dt.datetime,
+    tz: ZoneInfo,
+    except_chat: int | None = None,
+) -> int:
+    """Every copy of an escalation message, at every level, says who took it or that it is
+    resolved, and loses its buttons: a copy not sent yet is rewritten in the outbox; a
+    sent one is edited through an `editMessageText` row (so the sender's limits hold).
+    `except_chat` is the presser's chat, whose copy the handler has already changed."""
+    escalation = await session.get_one(Escalation, escalation_id)
+    child = await session.get_one(Child, escalation.child_id)
+    copies = list(
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(
+                    select(EscalationStep.outbox_id).where(
+                        EscalationStep.escalation_id == escalation_id
+                    )
+                ),
+                OutboxMessage.method == outbox.Method.send_message.value,
+            )
+            .order_by(OutboxMessage.id)
+        )
+    )
+    queued = 0
+    state = "closed" if closed else "taken"
+    for copy in copies:
+        if copy.chat_id == except_chat and not closed:
+            continue
+        reader = await session.scalar(select(Person).where(Person.telegram_id == copy.chat_id))
+        with i18n.use_locale(_locale(reader) if reader else DEFAULT_LOCALE):
+            if closed:
+                line = _("✅ {child}: resolved by {name} ({when}).")
+            else:
+                line = _("✋ {child}: {name} is handling it (since {when}).")
+            line = line.format(child=child.name, name=by, when=formatting.when(at, tz))
+        if copy.status is OutboxStatus.pending:
+            copy.payload = _settled_payload(copy.payload, line, escalation_id)
+            queued += 1
+            continue
+        if copy.status is not OutboxStatus.sent or copy.telegram_message_id is None:
+            continue
+        latest = await session.scalar(
+            select(OutboxMessage.payload)
+            .where(
+                OutboxMessage.chat_id == copy.chat_id,
+                OutboxMessage.method == outbox.Method.edit_message_text.value,
+                OutboxMessage.payload["message_id"].as_integer() == copy.telegram_message_id,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        edited = _settled_payload(latest or copy.payload, line, escalation_id)
+        edited["message_id"] = copy.telegram_message_id
+        if await outbox.enqueue(
+            session,
+            chat_id=copy.chat_id,
+            method=outbox.Method.edit_message_text,
+            payload=edited,
+            not_before=at,
+            dedupe_key=f"escalation-edit:{escalation_id}:{copy.id}:{state}",
+        ):
+            queued += 1
+    return queued
+
+
+def _settled_payload(payload: dict[str, Any], line: str, escalation_id: int) -> dict[str, Any]:
+    """The message's text with the line added, without the buttons of that escalation (a
+    digest keeps the others')."""
+    rows = [
+        row
+        for row in (payload.get("reply_markup") or {}).get("inline_keyboard", [])
+        if not any(_for_escalation(button, escalation_id) for button in row)
+    ]
+    result: dict[str, Any] = {"text": f"{payload['text']}\n\n{line}"}
+    if rows:
+        result["reply_markup"] = {"inline_keyboard": rows}
+    return result
+
+
+def _for_escalation(button: dict[str, Any], escalation_id: int) -> bool:
+    data = button.get("callback_data")
+    if not isinstance(data, str) or not data.startswith(EscalationAction.__prefix__ + ":"):
+        return False
+    try:
+        return EscalationAction.unpack(data).escalation_id == escalation_id
+    except (TypeError, ValueError):
+        return False

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, texts
+from bot import formatting, labels, news, texts
 from bot.callbacks import (
     OverdueAct,
     OverdueAction,
@@ -204,6 +204,9 @@ async def act(
     if not outcome.changed:
         await tell_taken(query, outcome, settings.tz)
         return
+    await news.escalation_settled(
+        session, i18n, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=settings.tz
+    )
     await query.answer(_("Marked as handled."))
     text, markup = await _render(session, me, clock, settings, page=0)
     await answer_or_edit(query, text, markup)

@@ -243,6 +243,15 @@ async def confirm(
             await tell_taken(query, outcome, settings.tz)
             return
         done = _("Done: {child} is now with {volunteer}, and the escalation is closed.")
+        await news.escalation_settled(
+            session,
+            i18n,
+            escalation_id=callback_data.escalation_id,
+            by=me.name,
+            closed=True,
+            at=at,
+            tz=settings.tz,
+        )
     else:
         await pairings.move_or_pair(
             session,
