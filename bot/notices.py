@@ -26,7 +26,7 @@ from domain import outbox
 from domain.calendar import Month
 from domain.care_record import RecordRow, SiteRecord, SiteSummary
 from domain.concerns import Raised
-from domain.ladder import EscalationNotice
+from domain.ladder import AreaDigest, EscalationNotice
 from domain.messaging import Outgoing, Recipient
 from domain.models import Activity, EscalationKind
 from domain.outbox import Method
@@ -155,6 +155,47 @@ class Notices:
             unreachable = sorted({name for n in notices for name in n.unreachable})
             lines += self._unreachable(tuple(unreachable))
         return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+
+    def area_digest(self, to: Recipient, digest: AreaDigest) -> Outgoing:
+        """A township's or district's one message per run: counts per school (township)
+        or per township (district), and a township's worst cases with their buttons."""
+        with self.speaking_to(to) as locale:
+            lines = [
+                _("⏰ {area}: {count} new overdue items this time").format(
+                    area=digest.area_name, count=digest.total
+                )
+            ]
+            for area in digest.below:
+                lines.append(
+                    _(
+                        "• {name}: {children} children ({missed} months not done, "
+                        "{visits} must-visits not made)"
+                    ).format(
+                        name=area.name,
+                        children=area.children,
+                        missed=area.missed,
+                        visits=area.must_visits,
+                    )
+                )
+            payload: dict[str, Any] = {}
+            if digest.worst:
+                lines.append(_("The most urgent:"))
+                for number, notice in enumerate(digest.worst, start=1):
+                    lines.append(
+                        _("{number}. {child}, {site}: {what}; {overdue}").format(
+                            number=number,
+                            child=notice.child_name,
+                            site=notice.site_name,
+                            what=self._what(notice, locale),
+                            overdue=self._overdue(notice, locale),
+                        )
+                    )
+                payload["reply_markup"] = self._buttons(
+                    [(n.escalation_id, f"{i}. ") for i, n in enumerate(digest.worst, 1)]
+                )
+            lines.append(_("Every item is in ⏰ Overdue in the menu."))
+            lines += self._unreachable(digest.unreachable)
+        return Outgoing(Method.send_message, {"text": "\n".join(lines), **payload})
 
     def _buttons(self, items: Sequence[tuple[int, str]]) -> dict[str, Any]:
         """A row of 我来处理 / 改派 / 已解决 per escalation, as the Bot API's JSON (built

@@ -40,7 +40,7 @@ async def test_every_copy_says_who_took_it_and_that_it_is_resolved(
             s.add(Coordinator(person_id=head.id, region_id=region.id))
         child = await make_child(s, school, name="李小花", priority=Priority.key)
         volunteer = await make_volunteer(s, school)
-        await make_pairing(s, volunteer, child, started_at=now - dt.timedelta(days=30))
+        await make_pairing(s, volunteer, child, started_at=now - dt.timedelta(days=10))
         raiser = await make_person(s)
         s.add(
             Concern(
