@@ -267,7 +267,7 @@ class Notices:
                 )
             lines += self._unreachable(unreachable[:ROSTER_NAMES])
             lines.append(_("Details in the workbook below."))
-            name = f"{roster.week.iso_week}"
+            name = day(roster.week.monday, locale)  # no "2026-W49" in a Chinese caption
             title = _("{scope}: completion in {month}").format(
                 scope=roster.scope_name, month=month_name(roster.week.month, locale)
             )
@@ -277,7 +277,7 @@ class Notices:
 
             chart = completion_chart(roster.completion, title=title, axis_label=_("Items done (%)"))
             workbook = roster_workbook(roster, locale)
-            caption = _("Roster {week}").format(week=name)
+            caption = _("Roster, week of {monday}").format(monday=name)
         return [
             Outgoing(Method.send_message, {"text": "\n".join(lines)}),
             Outgoing(

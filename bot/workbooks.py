@@ -48,7 +48,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
     assert people is not None
     _sheet(
         people,
-        _("Roster {week}").format(week=roster.week.iso_week),
+        _("Roster, week of {monday}").format(monday=day(roster.week.monday, locale)),
         [
             _("School / village"),
             _("Volunteer"),

@@ -120,11 +120,12 @@ async def _with_concern_kinds(session: AsyncSession, items: list[OverdueItem]) -
     wanted = {i.concern_id for i in items if i.concern_id and i.concern_kind is None}
     if not wanted:
         return items
-    kinds = dict(
-        (await session.execute(select(Concern.id, Concern.kind).where(Concern.id.in_(wanted))))
-        .tuples()
-        .all()
-    )
+    kinds: dict[int, ConcernKind] = {
+        concern_id: kind
+        for concern_id, kind in await session.execute(
+            select(Concern.id, Concern.kind).where(Concern.id.in_(wanted))
+        )
+    }
     return [
         replace(item, concern_kind=kinds.get(item.concern_id))
         if item.concern_id in wanted
@@ -373,8 +374,10 @@ async def nudge(
     text_for: Callable[[Person], str],
     actor: Identity,
     at: dt.datetime,
+    tz: ZoneInfo | None = None,
 ) -> bool:
-    """Queue a short reminder to the volunteer; once a day per item (False if already sent).
+    """Queue a short reminder to the volunteer; once a (local) day per item (False if
+    already sent).
 
     `text_for` renders it in the volunteer's language (texts live in the chat front).
     """
@@ -390,7 +393,7 @@ async def nudge(
         method=outbox.Method.send_message,
         payload={"text": text_for(to)},
         not_before=at,
-        dedupe_key=f"nudge:{target.item_key}:{at.date().isoformat()}",
+        dedupe_key=f"nudge:{target.item_key}:{(at.astimezone(tz) if tz else at).date()}",
     )
     if queued is not None:
         audit.record(

@@ -179,6 +179,7 @@ async def act(
             text_for=lambda person: _nudge_text(i18n, person, due, me, settings),
             actor=me,
             at=at,
+            tz=settings.tz,
         )
         await query.answer(
             _("Sent to the volunteer.") if sent else _("Already sent today."), show_alert=True
