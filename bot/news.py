@@ -1,6 +1,7 @@
 """People told of what others did: a volunteer paired, moved or unpaired, a coordinator
-whose invitation was used. Each message is an outbox row written in the same unit of
-work as the change, in the recipient's own language, and sent by the sender."""
+whose invitation was used, every reader of an escalation that someone took or resolved.
+Each message (or edit) is an outbox row written in the same unit of work as the change,
+in the recipient's own language, and sent by the sender under its limits."""
 
 from __future__ import annotations
 

@@ -36,6 +36,8 @@ from domain.rosters import ScopeRoster, VolunteerWeek, Week
 # A digest lists this many items with buttons; the rest are in the coordinator's
 # overdue list.
 DIGEST_ITEMS = 10
+# An area digest lists this many schools or townships, the most children first.
+AREA_LINES = 20
 # A roster message names at most this many people per line; the workbook has them all.
 ROSTER_NAMES = 15
 
@@ -165,7 +167,7 @@ class Notices:
                     area=digest.area_name, count=digest.total
                 )
             ]
-            for area in digest.below:
+            for area in digest.below[:AREA_LINES]:
                 lines.append(
                     _(
                         "• {name}: {children} children ({missed} months not done, "
@@ -176,6 +178,10 @@ class Notices:
                         missed=area.missed,
                         visits=area.must_visits,
                     )
+                )
+            if len(digest.below) > AREA_LINES:
+                lines.append(
+                    _("… and {more} more places.").format(more=len(digest.below) - AREA_LINES)
                 )
             payload: dict[str, Any] = {}
             if digest.worst:

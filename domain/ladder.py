@@ -101,6 +101,7 @@ class EscalationNotice:
     unreachable: tuple[str, ...]  # people on the way the bot cannot reach
     due_day: dt.date | None = None  # the local day it was due by
     days_late: int = 0  # whole local days since then
+    child_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,11 @@ def area_digest(
     with_worst: bool,
 ) -> AreaDigest:
     """Counts per area below (entries are (area below, notice)), worst cases if asked."""
-    children: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    children: dict[str, set[int]] = defaultdict(set)
     missed: dict[str, int] = defaultdict(int)
     visits: dict[str, int] = defaultdict(int)
     for below, notice in entries:
-        children[below].add((notice.site_name, notice.child_name))
+        children[below].add(notice.child_id)
         if notice.kind is EscalationKind.must_visit:
             visits[below] += 1
         else:
@@ -566,6 +567,7 @@ async def _send_steps(
             deadline=due_step.deadline,
             overdue=now - due_step.deadline,
             due_day=due_day(due_step.deadline, tz),
+            child_id=due_step.child_id,
             days_late=days_late(due_step.deadline, now, tz),
             month=due_step.month,
             missing=missing.get(due_step.escalation_id, ()),
