@@ -16,6 +16,7 @@ from domain.models import Concern, ConcernKind, Coordinator, OutboxMessage, Prio
 from tests.conftest import SHANGHAI, RunningBot
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.test_coordinator_chat import committed
+from tests.volunteering import latin_words
 from workers.sender import Sender
 
 SCHOOL, TOWNSHIP, DISTRICT = 9301, 9302, 9303
@@ -85,6 +86,8 @@ async def test_every_copy_says_who_took_it_and_that_it_is_resolved(
         assert "已由王校长办结" in (copy.text or ""), copy.text
         assert copy.button_texts() == []
     assert "王校长已接手处理" in (to_district.text or "")  # the earlier line stays
+    for copy in (to_wang, to_township, to_district):
+        assert latin_words(copy.text or "") == []
 
 
 async def _queued_edits(running_bot: RunningBot, count: int) -> list[int]:

@@ -14,6 +14,7 @@ from bot.notices import Notices
 from domain import deadlines, ladder, reminders
 from domain.models import Concern, ConcernKind, Person
 from tests.conftest import SHANGHAI
+from tests.volunteering import latin_words
 from tests.workers_support import make_programme, outbox_to
 
 UTC = dt.UTC
@@ -70,6 +71,7 @@ async def test_the_reminder_names_the_local_day_of_a_concern_raised_early_in_the
     assert "11月13日" in text and "11月12日" not in text
     assert "本月底前" in text  # the month's items: one way of saying it
     assert not re.search(r"11月30日", text)
+    assert latin_words(text) == []
 
 
 async def test_an_escalation_reads_days_late_and_the_local_due_day(
@@ -95,3 +97,4 @@ async def test_an_escalation_reads_days_late_and_the_local_due_day(
     text = message.payload["text"]
     assert "已逾期 2 天" in text and "11月13日" in text, text
     assert "11月12日" not in text
+    assert latin_words(text) == []

@@ -11,7 +11,7 @@ from domain.models import OutboxMessage, Person
 from tests.conftest import RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage
 from tests.test_coordinator_chat import WANG, committed, seed
-from tests.volunteering import settled
+from tests.volunteering import latin_words, settled
 
 ZHANG = 9100
 LI = 9101
@@ -102,6 +102,8 @@ async def test_the_inviter_and_the_volunteers_are_told(running_bot: RunningBot) 
     assert "您和李小花的结对已结束" in ended[-1]
     async with sessionmaker() as session:
         assert await session.scalar(select(Person.id).where(Person.telegram_id == LI))
+        everything = list(await session.scalars(select(OutboxMessage.payload)))
+    assert [latin_words(p["text"]) for p in everything] == [[]] * len(everything)
 
 
 async def _some(running_bot: RunningBot, chat_id: int, at_least: int = 1) -> list[str] | None:
