@@ -128,6 +128,7 @@ def make_dispatcher(
     GuanaiI18nMiddleware(i18n).setup(dp)
     dp.include_routers(
         errors.make_router(),
+        checkin.make_guard_router(),
         common.make_router(),
         archives.make_router(),
         escalations.make_router(),

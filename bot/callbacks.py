@@ -185,6 +185,8 @@ class CheckInAct(enum.StrEnum):
     no_photos = "nophoto"
     earlier = "earlier"  # show more back-dating choices
     cancel = "cancel"
+    resume = "resume"  # go on with a check-in a command interrupted
+    discard = "discard"  # … or drop it
 
 
 class CheckInStep(CallbackData, prefix="cis"):

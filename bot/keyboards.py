@@ -188,6 +188,15 @@ def activities(chosen: Sequence[Activity]) -> InlineKeyboardMarkup:
     return _rows(*_chunks(toggles, 2), [(_("Next ➡️"), CheckInStep(act=CheckInAct.next))])
 
 
+def resume_or_discard() -> InlineKeyboardMarkup:
+    return _rows(
+        [
+            (_("▶️ Continue the check-in"), CheckInStep(act=CheckInAct.resume)),
+            (_("🗑 Discard it"), CheckInStep(act=CheckInAct.discard)),
+        ]
+    )
+
+
 def no_photos() -> InlineKeyboardMarkup:
     return _rows([(_("No photos"), CheckInStep(act=CheckInAct.no_photos))])
 

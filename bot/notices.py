@@ -26,7 +26,7 @@ from domain import outbox
 from domain.calendar import Month
 from domain.care_record import RecordRow, SiteRecord, SiteSummary
 from domain.concerns import Raised
-from domain.ladder import EscalationNotice
+from domain.ladder import AreaDigest, EscalationNotice
 from domain.messaging import Outgoing, Recipient
 from domain.models import Activity, EscalationKind
 from domain.outbox import Method
@@ -36,6 +36,8 @@ from domain.rosters import ScopeRoster, VolunteerWeek, Week
 # A digest lists this many items with buttons; the rest are in the coordinator's
 # overdue list.
 DIGEST_ITEMS = 10
+# An area digest lists this many schools or townships, the most children first.
+AREA_LINES = 20
 # A roster message names at most this many people per line; the workbook has them all.
 ROSTER_NAMES = 15
 
@@ -63,12 +65,17 @@ class Notices:
                 _("Hello, {name}! A gentle reminder of what is still open:").format(name=to.name)
             ]
             for child in digest.children:
-                by_day: dict[dt.date, list[Activity]] = {}
+                by_day: dict[dt.date | None, list[Activity]] = {}
                 for item in child.items:
-                    by_day.setdefault(item.last_day, []).append(item.activity)
+                    by_day.setdefault(None if item.this_month else item.last_day, []).append(
+                        item.activity
+                    )
                 what = _("; ").join(
-                    _("{activities} by {day}").format(
-                        activities=activities(acts), day=day(last_day, locale)
+                    _("{activities} {by}").format(
+                        activities=activities(acts),
+                        by=formatting.by_month_end()
+                        if last_day is None
+                        else _("by {day}").format(day=day(last_day, locale)),
                     )
                     for last_day, acts in by_day.items()
                 )
@@ -78,7 +85,7 @@ class Notices:
                     _("❗ Please visit {child} ({concern}) by {day}.").format(
                         child=concern.child_name,
                         concern=CONCERN[concern.kind],
-                        day=day(concern.due_at.date(), locale),
+                        day=day(concern.due_day, locale),
                     )
                 )
             lines.append(_("When you have done one, just record it in the bot. Thank you!"))
@@ -98,11 +105,16 @@ class Notices:
         return _("emergency reported")
 
     def _overdue(self, notice: EscalationNotice, locale: str) -> str:
-        days = notice.overdue.days
-        deadline = day(notice.deadline.date(), locale)
-        if days < 1:
+        if notice.kind is EscalationKind.missed_monthly and notice.month is not None:
+            deadline = _("by the end of {month}").format(month=month_name(notice.month, locale))
+        else:
+            due = notice.due_day or notice.deadline.date()
+            deadline = _("by {day}").format(day=day(due, locale))
+        if notice.days_late < 1:
             return _("due {deadline}").format(deadline=deadline)
-        return _("{days} days overdue (due {deadline})").format(days=days, deadline=deadline)
+        return _("{late} (due {deadline})").format(
+            late=formatting.late(notice.days_late), deadline=deadline
+        )
 
     def escalation(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
         with self.speaking_to(to) as locale:
@@ -145,6 +157,51 @@ class Notices:
             unreachable = sorted({name for n in notices for name in n.unreachable})
             lines += self._unreachable(tuple(unreachable))
         return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+
+    def area_digest(self, to: Recipient, digest: AreaDigest) -> Outgoing:
+        """A township's or district's one message per run: counts per school (township)
+        or per township (district), and a township's worst cases with their buttons."""
+        with self.speaking_to(to) as locale:
+            lines = [
+                _("⏰ {area}: {count} new overdue items this time").format(
+                    area=digest.area_name, count=digest.total
+                )
+            ]
+            for area in digest.below[:AREA_LINES]:
+                lines.append(
+                    _(
+                        "• {name}: {children} children ({missed} months not done, "
+                        "{visits} must-visits not made)"
+                    ).format(
+                        name=area.name,
+                        children=area.children,
+                        missed=area.missed,
+                        visits=area.must_visits,
+                    )
+                )
+            if len(digest.below) > AREA_LINES:
+                lines.append(
+                    _("… and {more} more places.").format(more=len(digest.below) - AREA_LINES)
+                )
+            payload: dict[str, Any] = {}
+            if digest.worst:
+                lines.append(_("The most urgent:"))
+                for number, notice in enumerate(digest.worst, start=1):
+                    lines.append(
+                        _("{number}. {child}, {site}: {what}; {overdue}").format(
+                            number=number,
+                            child=notice.child_name,
+                            site=notice.site_name,
+                            what=self._what(notice, locale),
+                            overdue=self._overdue(notice, locale),
+                        )
+                    )
+                payload["reply_markup"] = self._buttons(
+                    [(n.escalation_id, f"{i}. ") for i, n in enumerate(digest.worst, 1)]
+                )
+            lines.append(_("Every item is in ⏰ Overdue in the menu."))
+            lines += self._unreachable(digest.unreachable)
+        return Outgoing(Method.send_message, {"text": "\n".join(lines), **payload})
 
     def _buttons(self, items: Sequence[tuple[int, str]]) -> dict[str, Any]:
         """A row of 我来处理 / 改派 / 已解决 per escalation, as the Bot API's JSON (built
@@ -218,7 +275,7 @@ class Notices:
                 )
             lines += self._unreachable(unreachable[:ROSTER_NAMES])
             lines.append(_("Details in the workbook below."))
-            name = f"{roster.week.iso_week}"
+            name = day(roster.week.monday, locale)  # no "2026-W49" in a Chinese caption
             title = _("{scope}: completion in {month}").format(
                 scope=roster.scope_name, month=month_name(roster.week.month, locale)
             )
@@ -233,7 +290,7 @@ class Notices:
                 nothing_label=_("nothing to count"),
             )
             workbook = roster_workbook(roster, locale)
-            caption = _("Roster {week}").format(week=name)
+            caption = _("Roster, week of {monday}").format(monday=name)
         return [
             Outgoing(Method.send_message, {"text": "\n".join(lines)}),
             Outgoing(
@@ -270,7 +327,7 @@ class Notices:
                     _("❗ Please visit {child} ({concern}) by {day}.").format(
                         child=visit.child_name,
                         concern=CONCERN[visit.kind],
-                        day=day(visit.due_at.date(), locale),
+                        day=day(visit.due_day or visit.due_at.date(), locale),
                     )
                 )
             if not volunteer.owed and not volunteer.must_visits:

@@ -29,8 +29,8 @@ def progress(item: DueItem) -> str:
 def concern_line(concern: Concern, *, now: dt.datetime, tz: ZoneInfo) -> str:
     kind = str(texts.CONCERNS[concern.kind])
     if concern.due_at <= now:
-        return _("⚠️ Must visit: {kind} — overdue since {day}").format(
-            kind=kind, day=formatting.day(concern.due_at, tz)
+        return _("⚠️ Must visit: {kind} — {late}").format(
+            kind=kind, late=formatting.late(formatting.days_late(concern.due_at, now, tz))
         )
     return _("⚠️ Must visit: {kind} — by {day}").format(
         kind=kind, day=formatting.day(concern.due_at, tz)
@@ -86,7 +86,9 @@ def child_card(card: ChildCard, *, now: dt.datetime, tz: ZoneInfo) -> str:
         lines.append(
             _("👵 Guardian: {name} ({relation}) {phone}")
             .format(
-                name=guardian.name, relation=guardian.relation or "-", phone=guardian.phone or ""
+                name=guardian.name,
+                relation=formatting.relation(guardian.relation),
+                phone=formatting.phone(guardian.phone),
             )
             .rstrip()
         )
@@ -94,9 +96,9 @@ def child_card(card: ChildCard, *, now: dt.datetime, tz: ZoneInfo) -> str:
         lines.append(
             _("👨‍👩 Parent ({relation}) works in: {place} {phone}")
             .format(
-                relation=texts.PARENT_RELATIONS.get(parent.relation, parent.relation),
+                relation=formatting.relation(parent.relation),
                 place=parent.work_place or "-",
-                phone=parent.phone or "",
+                phone=formatting.phone(parent.phone),
             )
             .rstrip()
         )

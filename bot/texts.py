@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiogram.utils.i18n import lazy_gettext as __
 from babel.support import LazyProxy
 
+from bot import labels
 from domain.checkins import VisitQuestion
 from domain.models import Activity, ConcernKind
 
@@ -41,25 +42,25 @@ VOLUNTEER_MENU = (MY_CHILDREN, CHECK_IN, HELP)
 SKIP = __("Skip")
 SHARE_PHONE = __("📱 Share my phone number")
 
+
+def _capitalised(label: LazyProxy) -> LazyProxy:
+    """A label of `bot.labels` as a button or line starts it: one vocabulary, one table."""
+
+    def text() -> str:
+        said = str(label)
+        return said[:1].upper() + said[1:]
+
+    return LazyProxy(text, enable_cache=False)
+
+
+# The names of activities and concerns are `bot.labels`' (chat, roster, record and exports
+# say them alike); these are the same words, capitalised for buttons and line starts.
 ACTIVITIES: dict[Activity, LazyProxy] = {
-    Activity.home_visit: __("Home visit"),
-    Activity.talk: __("Heart-to-heart talk"),
-    Activity.homework_check: __("Homework check"),
-    Activity.tutoring: __("Tutoring"),
-    Activity.family_meal: __("Family meal"),
-    Activity.family_call: __("Helped a call with the parents"),
-    Activity.parent_call: __("Phoned the parents"),
-    Activity.parent_letter: __("Letter to the parents"),
-    Activity.other: __("Other"),
+    activity: _capitalised(label) for activity, label in labels.ACTIVITY.items()
 }
 
 CONCERNS: dict[ConcernKind, LazyProxy] = {
-    ConcernKind.mood: __("In a bad mood"),
-    ConcernKind.health: __("In poor health"),
-    ConcernKind.grades: __("Grades falling"),
-    ConcernKind.late_or_early: __("Late or leaving early"),
-    ConcernKind.quarrel: __("Quarrels with classmates"),
-    ConcernKind.other: __("Something else"),
+    kind: _capitalised(label) for kind, label in labels.CONCERN.items()
 }
 
 VISIT_QUESTIONS: dict[VisitQuestion, LazyProxy] = {

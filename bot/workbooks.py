@@ -55,7 +55,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
     assert people is not None
     _sheet(
         people,
-        _("Roster {week}").format(week=roster.week.iso_week),
+        _("Roster, week of {monday}").format(monday=day(roster.week.monday, locale)),
         [
             _("School / village"),
             _("Volunteer"),
@@ -86,7 +86,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
                 ),
                 join(f"{o.child_name}: {activities(o.activities)}" for o in v.owed),
                 join(
-                    f"{m.child_name} {CONCERN[m.kind]} {day(m.due_at.date(), locale)}"
+                    f"{m.child_name} {CONCERN[m.kind]} {day(m.due_day or m.due_at.date(), locale)}"
                     for m in v.must_visits
                 ),
                 join(day(d, locale) for d in v.duty_days),

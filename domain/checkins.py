@@ -166,7 +166,7 @@ async def record(
             file_unique_id=ref.file_unique_id,
             file_size=ref.file_size,
         )
-        for ref in draft.photos
+        for ref in {ref.file_unique_id: ref for ref in draft.photos}.values()  # once each
     ]
     session.add_all(photos)
     await session.flush()

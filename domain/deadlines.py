@@ -81,3 +81,21 @@ def outside_quiet_hours(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     else:
         return moment
     return morning
+
+
+def due_day(deadline: dt.datetime, tz: ZoneInfo) -> dt.date:
+    """The last local day on which something due at `deadline` can still be done: the
+    deadline's own day, or the day before when it falls at midnight (a month ends at
+    00:00 on the 1st of the next, and is due by the last day of the month)."""
+    local = deadline.astimezone(tz)
+    if local.time() == dt.time(0):
+        return local.date() - dt.timedelta(days=1)
+    return local.date()
+
+
+def days_late(deadline: dt.datetime, now: dt.datetime, tz: ZoneInfo) -> int:
+    """Whole local days since the due day; at least one once the deadline has passed,
+    zero before it."""
+    if now < deadline:
+        return 0
+    return max((now.astimezone(tz).date() - due_day(deadline, tz)).days, 1)

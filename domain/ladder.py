@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import due
 from domain.calendar import Month
-from domain.deadlines import ancestor_ids, outside_quiet_hours
+from domain.deadlines import ancestor_ids, days_late, due_day, outside_quiet_hours
 from domain.escalations import concern_key, missed_month_key
 from domain.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
@@ -72,8 +72,9 @@ LADDER_RULES: Mapping[EscalationKind, LadderRule] = {
     EscalationKind.emergency: LadderRule((0 * DAY, 0 * DAY, 0 * DAY), quiet_hours=False),
 }
 
-# More new steps than this for one person in one run arrive as one digest.
-DIGEST_ABOVE = 3
+# More new steps than this for one person in one run arrive as one digest: each recipient
+# gets one message per run (emergencies and drop-outs aside).
+DIGEST_ABOVE = 1
 
 # Runs of the ladder take turns: the second one sees what the first one wrote.
 _LOCK = 0x4C41444445520001
@@ -98,12 +99,78 @@ class EscalationNotice:
     concern: ConcernKind | None  # a must-visit
     volunteers: tuple[str, ...]  # who should have done it
     unreachable: tuple[str, ...]  # people on the way the bot cannot reach
+    due_day: dt.date | None = None  # the local day it was due by
+    days_late: int = 0  # whole local days since then
+    child_id: int = 0
+
+
+@dataclass(frozen=True)
+class AreaCount:
+    """One school (for a township) or one township (for a district) in an area digest."""
+
+    name: str
+    children: int  # children with something newly overdue there
+    missed: int  # … a month not done
+    must_visits: int  # … a must-visit not made
+
+
+@dataclass(frozen=True)
+class AreaDigest:
+    """What a coordinator above the sites gets per run: counts per area just below theirs,
+    and (for the level right above the sites) the worst cases, with buttons."""
+
+    area_name: str
+    below: tuple[AreaCount, ...]
+    worst: tuple[EscalationNotice, ...]
+    total: int
+    unreachable: tuple[str, ...]
+
+
+# A township's digest shows this many of the worst cases; a district's, none.
+WORST_CASES = 5
 
 
 class EscalationText(Protocol):
     def escalation(self, to: Recipient, notice: EscalationNotice) -> Outgoing: ...
 
     def escalation_digest(self, to: Recipient, notices: Sequence[EscalationNotice]) -> Outgoing: ...
+
+    def area_digest(self, to: Recipient, digest: AreaDigest) -> Outgoing: ...
+
+
+def _worst_first(notice: EscalationNotice) -> tuple[int, int, str]:
+    """Must-visits before missed months, then the longest overdue."""
+    return (
+        0 if notice.kind is EscalationKind.must_visit else 1,
+        -notice.days_late,
+        notice.child_name,
+    )
+
+
+def area_digest(
+    area_name: str,
+    entries: Sequence[tuple[str, EscalationNotice]],
+    *,
+    with_worst: bool,
+) -> AreaDigest:
+    """Counts per area below (entries are (area below, notice)), worst cases if asked."""
+    children: dict[str, set[int]] = defaultdict(set)
+    missed: dict[str, int] = defaultdict(int)
+    visits: dict[str, int] = defaultdict(int)
+    for below, notice in entries:
+        children[below].add(notice.child_id)
+        if notice.kind is EscalationKind.must_visit:
+            visits[below] += 1
+        else:
+            missed[below] += 1
+    counts = sorted(
+        (AreaCount(name, len(kids), missed[name], visits[name]) for name, kids in children.items()),
+        key=lambda c: (-c.children, c.name),
+    )
+    notices = [notice for _, notice in entries]
+    worst = sorted(notices, key=_worst_first)[:WORST_CASES] if with_worst else []
+    unreachable = sorted({name for n in notices for name in n.unreachable})
+    return AreaDigest(area_name, tuple(counts), tuple(worst), len(notices), tuple(unreachable))
 
 
 @dataclass
@@ -474,6 +541,7 @@ async def _send_steps(
     )
 
     planned: list[tuple[_DueStep, int, Recipient, EscalationNotice]] = []
+    region_name: dict[int, str] = {}
     for due_step in steps:
         chain = children.chain[due_step.child_id]
         region_id, heads, skipped = _recipients_of_step(chain, due_step.step, coordinators, people)
@@ -498,6 +566,9 @@ async def _send_steps(
             site_name=children.site_name[due_step.child_id],
             deadline=due_step.deadline,
             overdue=now - due_step.deadline,
+            due_day=due_day(due_step.deadline, tz),
+            child_id=due_step.child_id,
+            days_late=days_late(due_step.deadline, now, tz),
             month=due_step.month,
             missing=missing.get(due_step.escalation_id, ()),
             concern=due_step.concern,
@@ -532,41 +603,82 @@ async def _send_steps(
     step_id = {(r.escalation_id, r.step, r.recipient_id): r.id for r in inserted}
 
     per_recipient: dict[int, list[tuple[int, _DueStep, EscalationNotice]]] = defaultdict(list)
-    for due_step, _, to, notice in planned:
+    # steps a coordinator above the sites gets as counts: (step id, area below, notice)
+    per_area: dict[tuple[int, int], list[tuple[int, int, EscalationNotice]]] = defaultdict(list)
+    above_sites: set[int] = set()  # regions right above a site: townships, say
+    for due_step, region_id, to, notice in planned:
         key = (due_step.escalation_id, due_step.step, to.person_id)
-        if key in step_id:
+        if key not in step_id:
+            continue
+        chain = children.chain[due_step.child_id]
+        if region_id != chain[0] and LADDER_RULES[due_step.kind].quiet_hours:
+            below = chain[chain.index(region_id) - 1]
+            per_area[(to.person_id, region_id)].append((step_id[key], below, notice))
+            if below == chain[0]:
+                above_sites.add(region_id)
+        else:
             per_recipient[to.person_id].append((step_id[key], due_step, notice))
+    if per_area:
+        wanted = {r for _, r in per_area} | {
+            b for entries in per_area.values() for _, b, _ in entries
+        }
+        region_name.update(
+            (row.id, row.name)
+            for row in await session.execute(
+                select(Region.id, Region.name).where(Region.id.in_(wanted))
+            )
+        )
 
-    messages = 0
+    batches: list[tuple[Recipient, dt.datetime, str, list[int], Outgoing]] = []
     for person_id, new_steps in per_recipient.items():
         to = people[person_id]
         urgent = any(not LADDER_RULES[s.kind].quiet_hours for _, s, _ in new_steps)
         not_before = now if urgent else outside_quiet_hours(now, tz)
         if len(new_steps) > DIGEST_ABOVE:
-            batches = [(f"escalation-digest:{new_steps[0][0]}", new_steps)]
+            groups = [(f"escalation-digest:{new_steps[0][0]}", new_steps)]
         else:
-            batches = [(f"escalation-step:{entry[0]}", [entry]) for entry in new_steps]
-        for dedupe_key, batch in batches:
-            notices = [notice for _, _, notice in batch]
+            groups = [(f"escalation-step:{entry[0]}", [entry]) for entry in new_steps]
+        for dedupe_key, group in groups:
+            notices = [notice for _, _, notice in group]
             message = (
                 text.escalation(to, notices[0])
                 if len(notices) == 1
                 else text.escalation_digest(to, notices)
             )
-            queued = await queue(
-                session,
-                to=to,
-                message=message,
-                not_before=not_before,
-                dedupe_key=dedupe_key,
-                media_dir=media_dir,
+            batches.append((to, not_before, dedupe_key, [sid for sid, _, _ in group], message))
+    for (person_id, region_id), entries in per_area.items():
+        to = people[person_id]
+        digest = area_digest(
+            region_name[region_id],
+            [(region_name[below], notice) for _, below, notice in entries],
+            with_worst=region_id in above_sites,
+        )
+        batches.append(
+            (
+                to,
+                outside_quiet_hours(now, tz),
+                f"escalation-area:{entries[0][0]}",
+                [sid for sid, _, _ in entries],
+                text.area_digest(to, digest),
             )
-            if queued is None:
-                continue
-            messages += 1
-            await session.execute(
-                update(EscalationStep)
-                .where(EscalationStep.id.in_([sid for sid, _, _ in batch]))
-                .values(outbox_id=queued.id)
-            )
+        )
+
+    messages = 0
+    for to, not_before, dedupe_key, step_ids, message in batches:
+        queued = await queue(
+            session,
+            to=to,
+            message=message,
+            not_before=not_before,
+            dedupe_key=dedupe_key,
+            media_dir=media_dir,
+        )
+        if queued is None:
+            continue
+        messages += 1
+        await session.execute(
+            update(EscalationStep)
+            .where(EscalationStep.id.in_(step_ids))
+            .values(outbox_id=queued.id)
+        )
     return len(step_id), messages

@@ -43,6 +43,7 @@ class Method(enum.StrEnum):
     send_message = "sendMessage"
     send_document = "sendDocument"
     send_photo = "sendPhoto"
+    edit_message_text = "editMessageText"  # an earlier message of the chat, by its `message_id`
 
 
 _COMMON = frozenset({"parse_mode", "reply_markup"})
@@ -50,6 +51,7 @@ _FIELDS = {
     Method.send_message: _COMMON | {"text"},
     Method.send_document: _COMMON | {"path", "file_id", "filename", "caption"},
     Method.send_photo: _COMMON | {"path", "file_id", "filename", "caption"},
+    Method.edit_message_text: _COMMON | {"message_id", "text"},
 }
 
 # Literals, not bound parameters, so the planner can match the partial index `ix_outbox_due`
@@ -63,9 +65,11 @@ def check_payload(method: Method, payload: Mapping[str, Any]) -> None:
     unknown = set(payload) - _FIELDS[method]
     if unknown:
         raise ValueError(f"{method} does not take {sorted(unknown)}")
-    if method is Method.send_message:
+    if method in (Method.send_message, Method.edit_message_text):
         if not isinstance(payload.get("text"), str) or not payload["text"]:
-            raise ValueError("sendMessage needs a text")
+            raise ValueError(f"{method} needs a text")
+        if method is Method.edit_message_text and not isinstance(payload.get("message_id"), int):
+            raise ValueError("editMessageText needs the message_id of the message to edit")
         return
     if ("path" in payload) == ("file_id" in payload):
         raise ValueError(f"{method} needs exactly one of path and file_id")

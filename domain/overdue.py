@@ -108,8 +108,30 @@ async def overdue(
             )
         )
     )
-    found = [item for key, item in items.items() if key not in handled]
+    found = await _with_concern_kinds(
+        session, [item for key, item in items.items() if key not in handled]
+    )
     return sorted(await _named(session, found), key=OverdueItem.sort_key)
+
+
+async def _with_concern_kinds(session: AsyncSession, items: list[OverdueItem]) -> list[OverdueItem]:
+    """A must-visit known only by its escalation says the concern's own kind (情绪低落),
+    not "other"."""
+    wanted = {i.concern_id for i in items if i.concern_id and i.concern_kind is None}
+    if not wanted:
+        return items
+    kinds: dict[int, ConcernKind] = {
+        concern_id: kind
+        for concern_id, kind in await session.execute(
+            select(Concern.id, Concern.kind).where(Concern.id.in_(wanted))
+        )
+    }
+    return [
+        replace(item, concern_kind=kinds.get(item.concern_id))
+        if item.concern_id in wanted
+        else item
+        for item in items
+    ]
 
 
 async def _missed_last_month(
@@ -311,6 +333,40 @@ async def open_escalation(session: AsyncSession, target: Target, at: dt.datetime
     )
 
 
+@dataclass(frozen=True)
+class Due:
+    """What a nudge names: the child, and what is due of them."""
+
+    child_name: str
+    month: Month | None = None
+    activities: tuple[Activity, ...] = ()
+    concern_kind: ConcernKind | None = None
+    concern_due: dt.datetime | None = None
+
+
+async def what_is_due(session: AsyncSession, target: Target, tz: ZoneInfo) -> Due:
+    child = await session.get_one(Child, target.child_id)
+    if target.kind is EscalationKind.missed_monthly and target.period_start is not None:
+        month = Month(target.period_start.year, target.period_start.month)
+        missing: tuple[Activity, ...] = ()
+        if target.pairing_id is not None:
+            missing = tuple(
+                item.activity
+                for item in await due_items(
+                    session,
+                    month=month,
+                    tz=tz,
+                    selection=Selection(pairing_ids=[target.pairing_id]),
+                    only_missing=True,
+                )
+            )
+        return Due(child.name, month=month, activities=missing)
+    if target.concern_id is not None:
+        concern = await session.get_one(Concern, target.concern_id)
+        return Due(child.name, concern_kind=concern.kind, concern_due=concern.due_at)
+    return Due(child.name)
+
+
 async def nudge(
     session: AsyncSession,
     target: Target,
@@ -318,8 +374,10 @@ async def nudge(
     text_for: Callable[[Person], str],
     actor: Identity,
     at: dt.datetime,
+    tz: ZoneInfo | None = None,
 ) -> bool:
-    """Queue a short reminder to the volunteer; once a day per item (False if already sent).
+    """Queue a short reminder to the volunteer; once a (local) day per item (False if
+    already sent).
 
     `text_for` renders it in the volunteer's language (texts live in the chat front).
     """
@@ -335,7 +393,7 @@ async def nudge(
         method=outbox.Method.send_message,
         payload={"text": text_for(to)},
         not_before=at,
-        dedupe_key=f"nudge:{target.item_key}:{at.date().isoformat()}",
+        dedupe_key=f"nudge:{target.item_key}:{(at.astimezone(tz) if tz else at).date()}",
     )
     if queued is not None:
         audit.record(

@@ -23,9 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import due
 from domain.calendar import Month
-from domain.deadlines import outside_quiet_hours, site_days
+from domain.deadlines import due_day, outside_quiet_hours, site_days
 from domain.messaging import Outgoing, Recipient, queue, recipients
-from domain.models import Activity, Child, Concern, ConcernKind, Pairing, Region, Volunteer
+from domain.models import (
+    Activity,
+    Child,
+    Concern,
+    ConcernKind,
+    Pairing,
+    Period,
+    Region,
+    Volunteer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,7 @@ _CHUNK = 5_000
 class OpenItem:
     activity: Activity
     last_day: dt.date  # the last day of its period, local time
+    this_month: bool = False  # due by the end of this month (a monthly item)
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class ConcernReminder:
     child_name: str
     kind: ConcernKind
     due_at: dt.datetime
+    due_day: dt.date  # the local day the visit is due by
 
 
 @dataclass(frozen=True)
@@ -130,8 +141,10 @@ async def digests(
             selection=due.Selection(pairing_ids=ids[start : start + _CHUNK]),
             only_missing=True,
         ):
-            last_day = (item.due_at.astimezone(tz) - dt.timedelta(days=1)).date()
-            items[item.pairing_id].append(OpenItem(item.activity, last_day))
+            last_day = due_day(item.due_at, tz)
+            items[item.pairing_id].append(
+                OpenItem(item.activity, last_day, this_month=item.period is Period.month)
+            )
 
     child_ids = sorted({p.child_id for p in pairings})
     concerns_of: dict[int, list[Concern]] = defaultdict(list)
@@ -152,7 +165,8 @@ async def digests(
                 )
             )
         concerns[pairing.person_id] += [
-            ConcernReminder(pairing.name, c.kind, c.due_at) for c in concerns_of[pairing.child_id]
+            ConcernReminder(pairing.name, c.kind, c.due_at, due_day(c.due_at, tz))
+            for c in concerns_of[pairing.child_id]
         ]
     return {
         person_id: ReminderDigest(

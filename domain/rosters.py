@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import due, duty
 from domain.calendar import Month
-from domain.deadlines import ancestor_ids, outside_quiet_hours
+from domain.deadlines import ancestor_ids, due_day, outside_quiet_hours
 from domain.inactivity import INACTIVE_AFTER, is_inactive
 from domain.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
@@ -70,6 +70,7 @@ class MustVisit:
     child_name: str
     kind: ConcernKind
     due_at: dt.datetime
+    due_day: dt.date | None = None  # the local day it is due by
 
 
 @dataclass
@@ -274,7 +275,7 @@ async def compute_week(
     ):
         for volunteer_id in child_volunteers.get(concern.child_id, []):
             volunteers[volunteer_id].must_visits.append(
-                MustVisit(concern.name, concern.kind, concern.due_at)
+                MustVisit(concern.name, concern.kind, concern.due_at, due_day(concern.due_at, tz))
             )
     shifts: dict[int, list[dt.date]] = defaultdict(list)
     for shift in await session.execute(

@@ -488,6 +488,18 @@ async def _pairing_work(uow: UnitOfWork, args: argparse.Namespace) -> tuple[Volu
     return volunteer, child, scope_path
 
 
+async def _tell_the_volunteer(
+    session: AsyncSession, settings: Settings, *, child_id: int, at: dt.datetime
+) -> None:
+    """The volunteer learns of the pairing change in chat, as when a coordinator makes it."""
+    from bot.i18n import make_i18n  # aiogram loads for this command only
+    from bot.news import pairing_changed
+
+    i18n = make_i18n()
+    with i18n.context():
+        await pairing_changed(session, i18n, child_id=child_id, at=at, tz=settings.tz)
+
+
 async def _pairing_command(
     settings: Settings, args: argparse.Namespace, change: Any, done: str
 ) -> int:
@@ -495,14 +507,16 @@ async def _pairing_command(
 
     async def work(uow: UnitOfWork) -> str:
         volunteer, child, scope_path = await _pairing_work(uow, args)
+        at = SystemClock().now()
         await change(
             uow.session,
             volunteer_id=volunteer.id,
             child_id=child.id,
             scope_path=scope_path,
             actor_id=None,
-            at=SystemClock().now(),
+            at=at,
         )
+        await _tell_the_volunteer(uow.session, settings, child_id=child.id, at=at)
         return _say(done, volunteer=volunteer.id, child=child.id, name=child.name)
 
     return await _in_transaction(settings, work, audit_details={"scope": args.scope})

@@ -16,6 +16,7 @@ from domain.models import (
     Child,
     Guardian,
     OutboxMessage,
+    Parent,
     Photo,
     PhotoStatus,
     Priority,
@@ -47,7 +48,8 @@ async def test_the_card_shows_the_archive_photos_and_what_awaits_review(
             s, telegram_id=WANG, name="王老师", scope_code="S1", at=clock.now()
         )
         child = Child(site_id=school.id, name="李小花", priority=Priority.key, address="中和村3组")
-        child.guardians = [Guardian(name="李奶奶", relation="祖母", phone="13900000000")]
+        child.guardians = [Guardian(name="李奶奶", relation="祖母", phone="+8613900000000")]
+        child.parents = [Parent(relation="father", work_place="广东东莞", phone="+8613812345678")]
         s.add(child)
         await s.flush()
         volunteer = await make_volunteer(
@@ -83,7 +85,8 @@ async def test_the_card_shows_the_archive_photos_and_what_awaits_review(
 
     wang.press(ChildOpen(child_id=child_id, view=ChildView.card).pack(), menu)
     card = await wang.next_message()
-    assert "李小花" in (card.text or "") and "李奶奶（祖母）" in (card.text or "")
+    assert "李小花" in (card.text or "") and "李奶奶（祖母）139 0000 0000" in (card.text or "")
+    assert "父亲：在广东东莞务工 138 1234 5678" in (card.text or "")  # not 父母（father）+86…
     assert "家访" in (card.text or "") and "待核查" in (card.text or "")
 
     wang.press(card.callback_data("照片"), card)

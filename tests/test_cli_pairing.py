@@ -9,7 +9,16 @@ from sqlalchemy import select
 
 from domain import regions
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
-from domain.models import AuditEntry, Child, Pairing, Person, RegionKind, Volunteer, VolunteerKind
+from domain.models import (
+    AuditEntry,
+    Child,
+    OutboxMessage,
+    Pairing,
+    Person,
+    RegionKind,
+    Volunteer,
+    VolunteerKind,
+)
 from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
 
@@ -83,6 +92,22 @@ async def test_pair_and_unpair_by_phone_and_name_within_a_scope(cli: Guanai, db_
     assert [(p.volunteer_id, p.child_id, p.ended_at is not None) for p in pairs] == [
         (ids["volunteer"], ids["child"], True)
     ]
+    told = await _told(db_url, 555)  # the volunteer learns of both, in chat
+    assert "从今天起由您照顾王小明（中和小学）" in told[0] and "您和王小明的结对已结束" in told[1]
+
+
+async def _told(db_url: str, chat_id: int) -> list[str]:
+    engine = make_engine(db_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = await session.scalars(
+                select(OutboxMessage.payload)
+                .where(OutboxMessage.chat_id == chat_id)
+                .order_by(OutboxMessage.id)
+            )
+            return [payload["text"] for payload in rows]
+    finally:
+        await engine.dispose()
 
 
 async def test_an_ambiguous_name_lists_the_candidates(cli: Guanai, db_url: str) -> None:

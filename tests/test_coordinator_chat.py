@@ -159,15 +159,24 @@ async def test_invite_pair_see_it_and_act_on_an_escalation(running_bot: RunningB
     wang.send_text("⏰ 逾期")
     late = await wang.next_message()
     assert "1. ⚠️ 李小花 · 张阿姨 — 2026年11月：" in (late.text or "")
-    assert "家访" in (late.text or "") and "逾期 1 天" in (late.text or "")
-    update_id = wang.press(late.callback_data("✉️ 1"), late)
+    assert "家访" in (late.text or "") and "已逾期 2 天" in (late.text or "")
+    assert late.button_texts()[:3] == ["✉️ 提醒 1", "🔁 改派 1", "✅ 已处理 1"]
+    update_id = wang.press(late.callback_data("✉️ 提醒 1"), late)
     assert (await fake.wait_callback_answer(update_id)).params["text"] == "已发给志愿者。"
-    update_id = wang.press(late.callback_data("✉️ 1"), late)
+    update_id = wang.press(late.callback_data("✉️ 提醒 1"), late)
     assert (await fake.wait_callback_answer(update_id)).params["text"] == "今天已经提醒过了。"
-    nudge = await committed(sessionmaker, lambda session: session.scalar(select(OutboxMessage)))
+    nudge = await committed(
+        sessionmaker,
+        lambda session: session.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith("nudge:"))
+        ),
+    )
     assert nudge.chat_id == VOLUNTEER
-    assert "张阿姨您好，王老师温馨提醒您" in nudge.payload["text"]
-    wang.press(late.callback_data("✅ 1"), late)
+    said = nudge.payload["text"]
+    assert "张阿姨您好，王老师温馨提醒您" in said
+    assert "李小花" in said and "家访" in said and "2026年11月" in said  # whose, and what
+    assert "小助手" not in said
+    wang.press(late.callback_data("✅ 已处理 1"), late)
     await fake.wait_until(lambda: "没有逾期事项" in (late.text or "") or None)
 
     # an escalation reaches the school and the township; the first to take it has it

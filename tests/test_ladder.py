@@ -23,9 +23,10 @@ from domain.models import (
     EscalationStep,
     OutboxMessage,
     Pairing,
+    RegionKind,
 )
 from tests.conftest import SHANGHAI
-from tests.factories import make_checkin, make_child, make_pairing, make_volunteer
+from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 from tests.workers_support import Programme, coordinator, make_programme, outbox_to
 
 NOVEMBER = Month(2026, 11)
@@ -87,7 +88,7 @@ async def test_a_missed_month_climbs_site_township_district_at_its_times(
     assert await outbox_to(session, p.township_head) == []
     assert (await climb(session, at(12, 4, 9), notices, tmp_path)).steps == 1
     [to_township] = await outbox_to(session, p.township_head)
-    assert "3" in to_township.payload["text"]  # three days overdue
+    assert "已逾期 4 天" in to_township.payload["text"]  # due by 30 November, now 4 December
     assert (await climb(session, at(12, 7, 23), notices, tmp_path)).steps == 0
     assert (await climb(session, at(12, 8, 9), notices, tmp_path)).steps == 1
     assert len(await outbox_to(session, p.district_head)) == 1
@@ -268,4 +269,53 @@ async def test_two_workers_at_once_and_reruns_send_each_step_once(
         steps = await session.scalar(select(func.count()).select_from(EscalationStep))
         messages = await session.scalar(select(func.count()).select_from(OutboxMessage))
     assert steps == 9  # three escalations × three steps
-    assert messages == 9
+    assert messages == 3  # one digest per recipient and run
+
+
+async def test_each_level_gets_one_digest_of_its_own_shape(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    """A district of two townships of two schools, three children each missing November:
+    at the top of the ladder the district reads its townships' counts, a township its
+    schools' counts and the worst cases, a school its children — one message each."""
+    p = await make_programme(session)  # 中和镇 / 中和小学 / 小明, one more school and township
+    other_township = await make_site(
+        session, parent=p.district, kind=RegionKind.township, name="清溪镇"
+    )
+    schools = [
+        p.school,
+        await make_site(session, parent=p.township, name="中和二小"),
+        await make_site(session, parent=other_township, name="清溪小学"),
+        await make_site(session, parent=other_township, name="清溪二小"),
+    ]
+    heads = [p.school_head] + [await coordinator(session, s) for s in schools[1:]]
+    other_head = await coordinator(session, other_township, name="清溪镇负责人")
+    for school in schools:
+        for n in range(3 if school is not p.school else 2):
+            volunteer = await make_volunteer(session, school)
+            child = await make_child(session, school, name=f"{school.name}孩子{n}")
+            await make_pairing(session, volunteer, child, started_at=at(11, 1))
+
+    for day in (1, 4, 8):
+        await climb(session, at(12, day), notices, tmp_path)
+
+    [to_district] = await outbox_to(session, p.district_head)
+    text = to_district.payload["text"]
+    assert "中和镇：6 名儿童" in text and "清溪镇：6 名儿童" in text
+    assert "孩子" not in text and "小明" not in text  # no child is named at the top
+    assert "reply_markup" not in to_district.payload
+
+    for township_head, mine, theirs in (
+        (p.township_head, ("中和小学", "中和二小"), "清溪"),
+        (other_head, ("清溪小学", "清溪二小"), "中和"),
+    ):
+        [digest] = await outbox_to(session, township_head)
+        text = digest.payload["text"]
+        assert all(f"{school}：3 名儿童" in text for school in mine), text
+        assert theirs not in text.split("\n", 1)[1]
+        rows = digest.payload["reply_markup"]["inline_keyboard"]
+        assert len(rows) == ladder.WORST_CASES  # the worst cases, each with its buttons
+
+    for head in heads:
+        [digest] = await outbox_to(session, head)  # one message, naming the children
+        assert "孩子" in digest.payload["text"] or "小明" in digest.payload["text"]

@@ -328,3 +328,35 @@ async def test_a_volunteer_is_found_by_phone_in_any_common_spelling(
         assert found.id == volunteer.id
     found = await lookup.volunteer_by_ref(session, str(person.telegram_id), scope_path="")
     assert found.id == volunteer.id
+
+
+async def test_a_must_visit_known_by_its_escalation_keeps_its_concern_kind(
+    session: AsyncSession, clock: FixedClock
+) -> None:
+    school = await make_site(session)
+    volunteer = await make_volunteer(session, school)
+    child = await make_child(session, school)
+    await make_pairing(session, volunteer, child, started_at=LONG_AGO)
+    raiser = await make_person(session)
+    concern = Concern(
+        child_id=child.id,
+        kind=ConcernKind.mood,
+        raised_by=raiser.id,
+        raised_at=clock.now() - dt.timedelta(days=4),
+        due_at=clock.now() + dt.timedelta(hours=1),  # moved later by the site, say
+    )
+    session.add(concern)
+    await session.flush()
+    await escalations.open_once(
+        session,
+        kind=EscalationKind.must_visit,
+        item_key=escalations.concern_key(concern.id),
+        child_id=child.id,
+        concern_id=concern.id,
+        at=clock.now() - dt.timedelta(days=1),
+    )
+
+    items = await overdue.overdue(session, scope_path=school.path, now=clock.now(), tz=SHANGHAI)
+
+    [item] = [i for i in items if i.kind is overdue.OverdueKind.must_visit]
+    assert item.concern_kind is ConcernKind.mood

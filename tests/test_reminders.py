@@ -50,7 +50,7 @@ async def test_on_the_reminder_day_each_volunteer_gets_one_digest(
     [message] = await outbox_to(session, person)
     text = message.payload["text"]
     assert "小明" in text and "小红" in text  # both children in one message
-    assert "谈心" in text and "11月30日" in text
+    assert "谈心" in text and "本月底前" in text and "11月30日" not in text
     assert message.not_before == at(20)
     assert message.dedupe_key == reminders.reminder_key(person.id, dt.date(2026, 11, 20))
 
@@ -85,7 +85,7 @@ async def test_the_day_before_a_must_visit_deadline_the_volunteer_is_reminded(
     assert await remind(session, at(11, 9), notices, tmp_path) == 1
 
     [message] = await outbox_to(session, await volunteer_person(session, p))
-    assert "情绪不好" in message.payload["text"] and "11月12日" in message.payload["text"]
+    assert "情绪低落" in message.payload["text"] and "11月12日" in message.payload["text"]
 
 
 async def test_a_site_sets_its_own_reminder_day_and_the_unreachable_are_skipped(

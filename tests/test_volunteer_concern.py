@@ -85,7 +85,7 @@ async def test_a_concern_can_be_raised_without_a_note_in_english(running_bot: Ru
     card = await user.next_message()
     user.press(card.callback_data("Raise a concern"), card)
     kinds = await user.next_message()
-    user.press(kinds.callback_data("Grades falling"), kinds)
+    user.press(kinds.callback_data("Falling grades"), kinds)
     skip = await user.next_message()
     user.press(skip.callback_data("Skip"), skip)
 

@@ -131,3 +131,11 @@ async def answer_visit_questions(
         user.press(question.callback_data(answer), question)
         await user.fake.wait_until(lambda asked=asked: question.text != asked or None)  # type: ignore[misc]
     return question
+
+
+def latin_words(text: str) -> list[str]:
+    """English words in a Chinese message (file formats and commands are allowed)."""
+    import re
+
+    allowed = {"Excel", "CSV", "xlsx", "csv", "WPS"}
+    return [word for word in re.findall(r"(?<![/.\w])[A-Za-z]{2,}", text) if word not in allowed]

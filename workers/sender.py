@@ -40,7 +40,13 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import SendDocument, SendMessage, SendPhoto, TelegramMethod
+from aiogram.methods import (
+    EditMessageText,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
 from aiogram.types import BufferedInputFile, Message
 from aiohttp import ClientConnectorError
 from aiolimiter import AsyncLimiter
@@ -211,9 +217,9 @@ class Sender:
         except Exception as error:
             return self._on_error(row, error, clock.now(), report)
         report.sent += 1
-        return _settle(
-            outbox.mark_sent, row.id, telegram_message_id=message.message_id, at=clock.now()
-        )
+        # an edit answers with the message (or True): it keeps the id it was given
+        message_id = getattr(message, "message_id", None) or row.payload.get("message_id")
+        return _settle(outbox.mark_sent, row.id, telegram_message_id=message_id, at=clock.now())
 
     def _on_error(
         self, row: OutboxMessage, error: Exception, now: dt.datetime, report: DrainReport
@@ -258,6 +264,8 @@ class Sender:
         outbox.check_payload(method, payload)
         if method is outbox.Method.send_message:
             return SendMessage(chat_id=row.chat_id, **payload)
+        if method is outbox.Method.edit_message_text:
+            return EditMessageText(chat_id=row.chat_id, **payload)  # type: ignore[return-value]
         filename = payload.pop("filename", None)
         file: Any = payload.pop("file_id", None)
         if file is None:

@@ -19,7 +19,14 @@ from domain.errors import DomainError
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_PACKAGES = ("bot", "domain", "guanai", "workers")
-KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None, "_say": None}
+KEYWORDS: dict[str, tuple[int, ...] | None] = {
+    "_": None,
+    "__": None,
+    "gettext": None,
+    "lazy_gettext": None,
+    "_say": None,
+    "ngettext": (1, 2),  # ngettext(singular, plural, n): a message with plural forms
+}
 LOCALES_DIR = Path(__file__).parent
 
 
@@ -37,14 +44,24 @@ def _domain_error_messages() -> set[str]:
     return found
 
 
-def used_message_ids() -> set[str]:
-    ids: set[str] = set()
-    for package in SOURCE_PACKAGES:
+def _extracted() -> list[str | tuple[str, ...]]:
+    return [
+        message
+        for package in SOURCE_PACKAGES
         for _file, _lineno, message, _comments, _context in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
-        ):
-            ids.add(message if isinstance(message, str) else message[0])
+        )
+    ]
+
+
+def used_message_ids() -> set[str]:
+    ids = {message if isinstance(message, str) else message[0] for message in _extracted()}
     return ids | _domain_error_messages()
+
+
+def plural_ids() -> dict[str, str]:
+    """singular id → plural id, of the messages said with `ngettext`."""
+    return {m[0]: m[1] for m in _extracted() if not isinstance(m, str) and len(m) > 1}
 
 
 def read_catalog(locale: str) -> Catalog:
@@ -57,11 +74,18 @@ def read_catalog(locale: str) -> Catalog:
 
 def sync() -> None:
     ids = used_message_ids()
+    plurals = plural_ids()
     for locale in ("zh", "en"):
         old = read_catalog(locale)
         new = Catalog(locale=locale, project="guanai", charset="utf-8")
         for msgid in sorted(ids):
             previous = old.get(msgid)
+            if msgid in plurals:
+                forms = ("",) * new.num_plurals
+                if previous and isinstance(previous.string, tuple | list):
+                    forms = tuple(previous.string)
+                new.add((msgid, plurals[msgid]), forms)
+                continue
             new.add(msgid, previous.string if previous else "")
         path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
         path.parent.mkdir(parents=True, exist_ok=True)

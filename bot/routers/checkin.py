@@ -34,6 +34,7 @@ from bot.callbacks import (
     VisitAnswer,
 )
 from bot.filters import When
+from bot.routers.common import show_main_menu
 from bot.routers.volunteer import my_pairing
 from domain import caseload, checkins, due
 from domain.calendar import Month
@@ -172,21 +173,25 @@ def _photo_of(message: Message) -> PhotoRef | None:
     return None
 
 
-async def _add_photo(message: Message, state: FSMContext) -> tuple[dict[str, Any], bool]:
-    """Keep the photo; True when it belongs to the album whose first photo was answered."""
+async def _add_photo(message: Message, state: FSMContext) -> tuple[dict[str, Any], bool, bool]:
+    """Keep the photo unless it is already in (the same picture sent twice counts once:
+    Telegram gives it the same `file_unique_id`); True when it belongs to the album whose
+    first photo was answered, and True when it was new."""
     ref = _photo_of(message)
     assert ref is not None  # the filter let only photos through
     data = await state.get_data()
     group = message.media_group_id
     same_album = group is not None and group == data.get("album")
-    data["photos"] = [*data["photos"], [ref.file_id, ref.file_unique_id, ref.file_size]]
+    new = all(photo[1] != ref.file_unique_id for photo in data["photos"])
+    if new:
+        data["photos"] = [*data["photos"], [ref.file_id, ref.file_unique_id, ref.file_size]]
     data["album"] = group
     await state.set_data(data)
-    return data, same_album
+    return data, same_album, new
 
 
 async def photo_sent(message: Message, state: FSMContext, clock: Clock, settings: Settings) -> None:
-    data, _same_album = await _add_photo(message, state)
+    data, _same_album, _new = await _add_photo(message, state)
     await _after_photos(message, state, data, _today(clock, settings))
 
 
@@ -228,8 +233,16 @@ async def more_photo(
     raw_state: str | None,
 ) -> None:
     """A photo after the photo step is kept: the rest of an album quietly, others answered."""
-    data, same_album = await _add_photo(message, state)
+    data, same_album, new = await _add_photo(message, state)
     today = _today(clock, settings)
+    if not new:
+        if not same_album:
+            await message.answer(
+                _("📷 This photo is already added ({count} in all).").format(
+                    count=len(data["photos"])
+                )
+            )
+        return
     if raw_state == CheckIn.summary.state:
         if same_album:
             await _edit_summary(bot, message.chat.id, data, today)
@@ -503,6 +516,95 @@ async def confirmed(
         await query.message.answer(
             _("✅ Saved. Thank you!") + "\n" + render.still_due(still_due, data["child"])
         )
+
+
+# ---------------------------------------------------------------- interrupted
+
+IN_CHECK_IN = StateFilter(CheckIn.activities, CheckIn.photos, CheckIn.questions, CheckIn.summary)
+
+
+async def interrupted(message: Message, state: FSMContext) -> None:
+    """A command or a menu tap in the middle of a check-in: nothing is dropped unasked."""
+    data = await state.get_data()
+    await message.answer(
+        _(
+            "Your check-in for {child} is not finished yet ({photos} photos so far). "
+            "Continue it, or discard it?"
+        ).format(child=data.get("child", ""), photos=len(data.get("photos") or [])),
+        reply_markup=keyboards.resume_or_discard(),
+    )
+
+
+async def resumed(
+    query: CallbackQuery,
+    state: FSMContext,
+    clock: Clock,
+    settings: Settings,
+    raw_state: str | None,
+) -> None:
+    """The step the check-in was at, asked again below."""
+    await query.answer()
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    await message.edit_reply_markup(reply_markup=None)
+    data = await state.get_data()
+    if raw_state == CheckIn.activities.state:
+        await message.answer(
+            _("What did you do with {child}? Tap all that apply, then “Next”.").format(
+                child=data["child"]
+            ),
+            reply_markup=keyboards.activities([Activity(a) for a in data["activities"]]),
+        )
+    elif raw_state == CheckIn.photos.state:
+        await message.answer(
+            _("Please send a photo or several (an album is fine), or tap “No photos”."),
+            reply_markup=keyboards.no_photos(),
+        )
+    elif raw_state == CheckIn.questions.state:
+        await _ask_question(message, data)
+    else:
+        await _show_summary(message, state, data, _today(clock, settings))
+
+
+async def discarded(query: CallbackQuery, state: FSMContext, me: Identity) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("The check-in was discarded. Nothing was saved."))
+        await show_main_menu(query.message, me)
+
+
+async def no_longer_valid(query: CallbackQuery) -> None:
+    await query.answer(_("This button is no longer valid."), show_alert=True)
+
+
+def make_guard_router() -> Router:
+    """Before every other router: a command or a menu tap that would start something else
+    during a check-in asks whether to continue or discard it, instead of silently dropping
+    its photos and answers (/cancel discards as asked; /help and /language keep it)."""
+    router = Router(name="checkin-guard")
+    router.message.filter(MagicData(F.me.is_volunteer))
+    router.callback_query.filter(MagicData(F.me.is_volunteer))
+    menu = (texts.MY_CHILDREN, texts.CHECK_IN, *texts.COORDINATOR_MENU)
+    router.message.register(
+        interrupted,
+        IN_CHECK_IN,
+        When(
+            (F.text.startswith("/") & ~F.text.regexp(r"^/(cancel|help|language)\b"))
+            | F.text.in_(menu)
+        ),
+    )
+    router.callback_query.register(
+        resumed, IN_CHECK_IN, CheckInStep.filter(F.act == CheckInAct.resume)
+    )
+    router.callback_query.register(
+        discarded, IN_CHECK_IN, CheckInStep.filter(F.act == CheckInAct.discard)
+    )
+    router.callback_query.register(
+        no_longer_valid, CheckInStep.filter(F.act.in_({CheckInAct.resume, CheckInAct.discard}))
+    )
+    return router
 
 
 def make_router() -> Router:

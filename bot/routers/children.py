@@ -54,7 +54,8 @@ async def card(
         lines.append(_("No check-ins yet."))
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("🖼 Photos"), callback_data=ChildOpen(child_id=child.id, view=ChildView.photos)
+        text=_("🖼 Photos, voice, places"),
+        callback_data=ChildOpen(child_id=child.id, view=ChildView.photos),
     )
     if shown.to_review:
         builder.button(
@@ -83,13 +84,17 @@ def _archive(child: Child) -> list[str]:
     for guardian in child.guardians:
         lines.append(
             _("Guardian: {name} ({relation}) {phone}").format(
-                name=guardian.name, relation=guardian.relation or "—", phone=guardian.phone or ""
+                name=guardian.name,
+                relation=formatting.relation(guardian.relation),
+                phone=formatting.phone(guardian.phone),
             )
         )
     for parent in child.parents:
         lines.append(
-            _("Parent ({relation}): works in {place} {phone}").format(
-                relation=parent.relation, place=parent.work_place or "—", phone=parent.phone or ""
+            _("{relation}: works in {place} {phone}").format(
+                relation=formatting.relation(parent.relation),
+                place=parent.work_place or "—",
+                phone=formatting.phone(parent.phone),
             )
         )
     for label, value in (
@@ -109,9 +114,28 @@ def _entry_line(entry: Entry, settings: Settings) -> str:
     line = (
         f"{formatting.day(checkin.occurred_at, settings.tz)} {entry.volunteer_name}: {activities}"
     )
+    if checkin.voice_file_id:
+        line += " · " + _("🎤 voice note")
+    if checkin.latitude is not None:
+        line += " · " + _("📍 location")
     if checkin.review is ReviewStatus.pending:
         line += " · " + _("to review")
     return line
+
+
+async def _send_voice_and_place(query: CallbackQuery, entry: Entry, settings: Settings) -> int:
+    """The visit's voice note and where it was recorded, as Telegram shows them."""
+    message = query.message
+    if not isinstance(message, Message):
+        return 0
+    checkin, sent = entry.checkin, 0
+    if checkin.voice_file_id:
+        await message.answer_voice(checkin.voice_file_id, caption=_entry_line(entry, settings))
+        sent += 1
+    if checkin.latitude is not None and checkin.longitude is not None:
+        await message.answer_location(checkin.latitude, checkin.longitude)
+        sent += 1
+    return sent
 
 
 async def _send_photos(
@@ -146,6 +170,7 @@ async def photos(
         sent += await _send_photos(
             query, entry.checkin.photos[:room], _entry_line(entry, settings), settings
         )
+        sent += await _send_voice_and_place(query, entry, settings)
     audit.record(
         session,
         at=clock.now(),
@@ -156,7 +181,7 @@ async def photos(
         details={"count": sent},
     )
     if not sent and isinstance(query.message, Message):
-        await query.message.answer(_("No photos yet."))
+        await query.message.answer(_("No photos, voice notes or places yet."))
 
 
 async def review(

@@ -120,6 +120,8 @@ async def language_chosen(
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.edit_text(_("Language set to English."))
+            if me is not None:  # the menu's buttons in the new language, or taps go unheard
+                await show_main_menu(query.message, me)
 
 
 def make_router() -> Router:

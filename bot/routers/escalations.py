@@ -11,11 +11,12 @@ from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import news, texts
 from bot.callbacks import EscalationAct, EscalationAction, VolunteerList
 from bot.filters import When
 from bot.replies import tell_taken
@@ -50,11 +51,23 @@ async def take(
     me: Identity,
     clock: Clock,
     settings: Settings,
+    i18n: I18n,
 ) -> None:
-    outcome = await escalations.take(session, callback_data.escalation_id, me, clock.now())
+    at = clock.now()
+    outcome = await escalations.take(session, callback_data.escalation_id, me, at)
     if not outcome.changed:
         await tell_taken(query, outcome, settings.tz)
         return
+    await news.escalation_settled(
+        session,
+        i18n,
+        escalation_id=callback_data.escalation_id,
+        by=me.name,
+        closed=False,
+        at=at,
+        tz=settings.tz,
+        except_chat=query.from_user.id,
+    )
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(
@@ -114,15 +127,20 @@ async def note_written(
     state: FSMContext,
     clock: Clock,
     settings: Settings,
+    i18n: I18n,
 ) -> None:
     escalation_id = int((await state.get_data())["escalation_id"])
     await state.clear()
+    at = clock.now()
     outcome = await escalations.resolve(
-        session, escalation_id, me, clock.now(), note=(message.text or "").strip()
+        session, escalation_id, me, at, note=(message.text or "").strip()
     )
     if outcome.taken_by is not None:
         await message.answer(_("Nothing was changed: someone else handled it meanwhile."))
         return
+    await news.escalation_settled(
+        session, i18n, escalation_id=escalation_id, by=me.name, closed=True, at=at, tz=settings.tz
+    )
     await message.answer(_("Closed. Thank you for looking after this child."))
 
 

@@ -13,10 +13,11 @@ from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import keyboards, texts
+from bot import keyboards, news, texts
 from bot.callbacks import JoinAct, JoinStep
 from bot.filters import When
 from bot.routers.common import show_main_menu
@@ -24,6 +25,7 @@ from domain import invitations, people
 from domain.clock import Clock
 from domain.models import InvitationRole, Region
 from domain.people import Identity
+from guanai.settings import Settings
 
 MAX_NAME = 100
 
@@ -164,6 +166,8 @@ async def consent_given(
     state: FSMContext,
     session: AsyncSession,
     clock: Clock,
+    settings: Settings,
+    i18n: I18n,
 ) -> None:
     data = await state.get_data()
     await state.clear()  # whatever happens next, this conversation is over
@@ -180,7 +184,8 @@ async def consent_given(
             )
         )
         return
-    await invitations.accept(
+    at = clock.now()
+    person = await invitations.accept(
         session,
         # a conversation begun before the hash was kept still has the token itself
         token=data.get("token_hash") or invitations.hash_of(str(data["token"])),
@@ -189,8 +194,9 @@ async def consent_given(
         name=str(data["name"]),
         phone=data.get("phone"),
         language=None,
-        at=clock.now(),
+        at=at,
     )
+    await news.invitation_used(session, i18n, person=person, at=at, tz=settings.tz)
     await message.answer(_("Welcome aboard! Thank you for caring for the children."))
     await _show_menu(message, session, query.from_user.id)
 

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, texts
+from bot import formatting, labels, news, texts
 from bot.callbacks import (
     OverdueAct,
     OverdueAction,
@@ -29,7 +29,7 @@ from domain import audit, escalations, overdue, scopes
 from domain.calendar import Month
 from domain.clock import Clock
 from domain.models import EscalationKind, Person
-from domain.overdue import OverdueItem, OverdueKind, Target
+from domain.overdue import Due, OverdueItem, OverdueKind, Target
 from domain.people import Identity
 from guanai.settings import Settings
 
@@ -101,27 +101,26 @@ async def _render(
         builder.row(
             *(
                 InlineKeyboardButton(
-                    text=f"{icon} {number}",
+                    text=label.format(number=number),
                     callback_data=OverdueAction(
                         act=act, ref_kind=ref_kind, ref=ref, month=month
                     ).pack(),
                 )
-                for icon, act in (
-                    ("✉️", OverdueAct.nudge),
-                    ("🔁", OverdueAct.reassign),
-                    ("✅", OverdueAct.handled),
+                for label, act in (
+                    (_("✉️ Remind {number}"), OverdueAct.nudge),
+                    (_("🔁 Reassign {number}"), OverdueAct.reassign),
+                    (_("✅ Handled {number}"), OverdueAct.handled),
                 )
             )
         )
     page_buttons(builder, page, len(items), PAGE, lambda p: OverduePage(page=p))
-    lines.append(_("✉️ message the volunteer · 🔁 another volunteer · ✅ handled"))
     return "\n".join(lines), builder.as_markup()
 
 
 def _line(item: OverdueItem, clock: Clock, settings: Settings) -> str:
     child = ("⚠️ " if item.key_child else "") + item.child_name
     volunteer = item.volunteer_name or _("nobody paired")
-    late = formatting.days_late(item.since, clock.now())
+    late = formatting.days_late(item.since, clock.now(), settings.tz)
     if item.kind is OverdueKind.missed and item.month is not None:
         what = _("{month}: {activities} not recorded").format(
             month=formatting.month(item.month),
@@ -135,8 +134,8 @@ def _line(item: OverdueItem, clock: Clock, settings: Settings) -> str:
         what = _("absent from school")
     else:
         what = _("emergency")
-    return _("{child} · {volunteer} — {what}, {days} days late").format(
-        child=child, volunteer=volunteer, what=what, days=late
+    return _("{child} · {volunteer} — {what}, {late}").format(
+        child=child, volunteer=volunteer, what=what, late=formatting.late(late)
     )
 
 
@@ -173,12 +172,14 @@ async def act(
     target = await _target(session, me, callback_data)
     at = clock.now()
     if callback_data.act is OverdueAct.nudge:
+        due = await overdue.what_is_due(session, target, settings.tz)
         sent = await overdue.nudge(
             session,
             target,
-            text_for=lambda person: _nudge_text(i18n, person, target, me),
+            text_for=lambda person: _nudge_text(i18n, person, due, me, settings),
             actor=me,
             at=at,
+            tz=settings.tz,
         )
         await query.answer(
             _("Sent to the volunteer.") if sent else _("Already sent today."), show_alert=True
@@ -204,24 +205,36 @@ async def act(
     if not outcome.changed:
         await tell_taken(query, outcome, settings.tz)
         return
+    await news.escalation_settled(
+        session, i18n, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=settings.tz
+    )
     await query.answer(_("Marked as handled."))
     text, markup = await _render(session, me, clock, settings, page=0)
     await answer_or_edit(query, text, markup)
 
 
-def _nudge_text(i18n: I18n, person: Person, target: Target, me: Identity) -> str:
-    """The reminder in the volunteer's own language."""
+def _nudge_text(i18n: I18n, person: Person, due: Due, me: Identity, settings: Settings) -> str:
+    """The reminder in the volunteer's own language: which child, and what is due."""
     locale = person.language if person.language in LOCALES else DEFAULT_LOCALE
     with i18n.use_locale(locale):
-        if target.kind is EscalationKind.missed_monthly:
-            what = _("this month's care record is not complete yet")
-        elif target.kind is EscalationKind.must_visit:
-            what = _("a must-visit is waiting")
+        if due.month is not None:
+            what = _("{child}: {activities} of {month} not recorded yet").format(
+                child=due.child_name,
+                month=formatting.month(due.month),
+                activities="、".join(str(labels.ACTIVITY[a]) for a in due.activities)
+                or _("monthly care"),
+            )
+        elif due.concern_kind is not None and due.concern_due is not None:
+            what = _("{child} needs a must-visit ({concern}), due by {day}").format(
+                child=due.child_name,
+                concern=labels.CONCERN[due.concern_kind],
+                day=formatting.day(due.concern_due, settings.tz),
+            )
         else:
-            what = _("a child needs your attention")
+            what = _("{child} needs your attention").format(child=due.child_name)
         return _(
             "Hello {name}, a gentle reminder from {coordinator}: {what}. "
-            "Please open the bot, see what is due and record your visit. Thank you!"
+            "When it is done, please record it here. Thank you!"
         ).format(name=person.name, coordinator=me.name, what=what)
 
 

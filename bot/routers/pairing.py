@@ -8,11 +8,12 @@ from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
+from bot import formatting, news, texts
 from bot.callbacks import ChildOpen, ChildView, PairAct, PairStep, VolunteerList
 from bot.filters import When
 from bot.keyboards import answer_or_edit, page_buttons
@@ -215,6 +216,7 @@ async def confirm(
     me: Identity,
     clock: Clock,
     settings: Settings,
+    i18n: I18n,
 ) -> None:
     child_name, volunteer_name, _previous = await _names(session, me, callback_data)
     _child, scope = await scopes.child(session, me.scopes, callback_data.child_id)
@@ -241,6 +243,15 @@ async def confirm(
             await tell_taken(query, outcome, settings.tz)
             return
         done = _("Done: {child} is now with {volunteer}, and the escalation is closed.")
+        await news.escalation_settled(
+            session,
+            i18n,
+            escalation_id=callback_data.escalation_id,
+            by=me.name,
+            closed=True,
+            at=at,
+            tz=settings.tz,
+        )
     else:
         await pairings.move_or_pair(
             session,
@@ -252,6 +263,9 @@ async def confirm(
             at=at,
         )
         done = _("Done: {volunteer} is now paired with {child}.")
+    await news.pairing_changed(
+        session, i18n, child_id=callback_data.child_id, at=at, tz=settings.tz
+    )
     await query.answer()
     await answer_or_edit(query, done.format(child=child_name, volunteer=volunteer_name))
 

@@ -313,6 +313,13 @@ class FakeTelegram:
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendMediaGroup": self._send_media_group,
+            # a location is kept as its text "📍 latitude,longitude", for tests to read
+            "sendLocation": lambda call: self.message_json(
+                self._record(
+                    call,
+                    text=f"📍 {call.params.get('latitude')},{call.params.get('longitude')}",
+                )
+            ),
             "editMessageText": self._edit_message_text,
             "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
