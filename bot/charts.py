@@ -91,7 +91,7 @@ def find_cjk_font(
 
 @functools.cache
 def cjk_font() -> FontProperties:
-    return find_cjk_font(packaged_font_file())
+    return find_cjk_font(packaged_font_file(), SYSTEM_FONT_DIRS)
 
 
 def completion_chart(bars: Sequence[Completion], *, title: str, axis_label: str) -> bytes:
