@@ -361,3 +361,18 @@ async def test_sigterm_ends_cleanly_logged_as_info(
     assert status == 0, log
     assert "Traceback" not in log and "ERROR" not in log
     assert "INFO guanai SIGTERM received: stopping" in log
+
+
+# ---------------------------------------------------------------- migrating
+
+
+async def test_processes_started_together_on_a_fresh_server_migrate_once() -> None:
+    """`guanai bot` and `guanai worker` started at once both migrate: one waits for the
+    other rather than failing on a half-created database."""
+    from guanai.migrate import migrate
+
+    name = fresh_name("together")
+    try:
+        await asyncio.gather(*(migrate(database_url(name)) for _ in range(3)))
+    finally:
+        await drop_database(name)
