@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import tempfile
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,10 @@ from guanai.settings import Settings
 
 #: Bot API calls made by a check give up after this long.
 BOT_API_TIMEOUT = 10
+#: While waiting at start, a server that does not answer is tried again this often.
+RETRY_SECONDS = 3.0
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseUnavailable(DomainError):
@@ -87,6 +93,28 @@ class OutboxStuck(DomainError):
         "the oldest unsent message has waited {minutes} minutes (the limit is {limit}): "
         "is `guanai worker` running?"
     )
+
+
+#: Unavailable now, perhaps not in a moment: worth waiting for at start.
+TRANSIENT = (DatabaseUnavailable, RedisUnavailable, BotApiUnavailable)
+
+
+async def wait_until_ready(
+    settings: Settings, check: Callable[[Settings], Awaitable[object]]
+) -> None:
+    """Run `check` until it passes; a server that does not answer yet is tried again for
+    up to STARTUP_WAIT_SECONDS, then its one line is the process's last word."""
+    deadline = time.monotonic() + settings.startup_wait_seconds
+    while True:
+        try:
+            await check(settings)
+            return
+        except TRANSIENT as error:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            log.warning("%s Trying again for up to %.0f s.", error, left)
+            await asyncio.sleep(min(RETRY_SECONDS, left))
 
 
 def safe_url(url: str) -> str:

@@ -26,6 +26,7 @@ from guanai.checks import (
     check_database,
     check_media_dir,
     check_redis,
+    wait_until_ready,
 )
 from guanai.migrate import migrate
 from guanai.settings import Settings
@@ -45,18 +46,18 @@ async def prepare(
     makes_charts: bool = False,
 ) -> None:
     """Fail fast, before anything starts, with one line that says what to do: the local
-    checks first (token, media folder, font), then the database, Redis and Telegram; then
-    migrate."""
+    checks first (token, media folder, font), then the database, Redis and Telegram (each
+    waited for up to STARTUP_WAIT_SECONDS); then migrate."""
     if needs_bot:
         settings.require_bot_token()
     if makes_files:
         check_media_dir(settings)
     if makes_charts:
         check_cjk_font()
-    await check_database(settings)
-    await check_redis(settings)
+    await wait_until_ready(settings, check_database)
+    await wait_until_ready(settings, check_redis)
     if needs_bot:
-        await check_bot_api(settings)
+        await wait_until_ready(settings, check_bot_api)
     await migrate(settings.database_url)
 
 

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     health_outbox_minutes: float = Field(
         default=15.0, gt=0, validation_alias="HEALTH_OUTBOX_MINUTES"
     )
+    # At start, wait this long for PostgreSQL, Redis and the Bot API to answer before giving
+    # up (compose sets it: after a reboot they start together).
+    startup_wait_seconds: float = Field(default=0.0, ge=0, validation_alias="STARTUP_WAIT_SECONDS")
 
     @cached_property
     def tz(self) -> ZoneInfo:

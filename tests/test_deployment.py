@@ -81,3 +81,9 @@ def test_tests_benchmarks_and_secrets_stay_out_of_the_image() -> None:
     ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
 
     assert {"tests", "bench", ".env", ".git"} <= ignored
+
+
+def test_services_wait_for_each_other_after_a_reboot(services: dict[str, Any]) -> None:
+    """depends_on holds at `docker compose up`, not when the daemon restarts them all."""
+    for name in LONG_RUNNING:
+        assert float(services[name]["environment"]["STARTUP_WAIT_SECONDS"]) >= 60

@@ -376,3 +376,49 @@ async def test_processes_started_together_on_a_fresh_server_migrate_once() -> No
         await asyncio.gather(*(migrate(database_url(name)) for _ in range(3)))
     finally:
         await drop_database(name)
+
+
+# ---------------------------------------------------------------- waiting at start
+
+
+async def test_a_server_not_answering_yet_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a reboot compose starts everything at once: PostgreSQL may answer a little
+    after the bot starts."""
+    from guanai import checks
+
+    monkeypatch.setattr(checks, "RETRY_SECONDS", 0.01)
+    answers: list[Exception | None] = [
+        checks.DatabaseUnavailable(url="x"),
+        checks.DatabaseUnavailable(url="x"),
+        None,
+    ]
+
+    async def database(settings: Settings) -> None:
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+
+    await checks.wait_until_ready(Settings(STARTUP_WAIT_SECONDS=30), database)
+
+    assert answers == []
+
+
+async def test_waiting_at_start_has_a_limit(
+    operator_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    db_url: str,
+) -> None:
+    started = asyncio.get_running_loop().time()
+    status, err = await guanai(
+        capsys,
+        ["worker", "--queue", "escalations"],
+        DATABASE_URL=db_url,
+        REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
+        STARTUP_WAIT_SECONDS="1",
+    )
+
+    assert status == 1
+    assert "REDIS_URL" in err
+    assert asyncio.get_running_loop().time() - started >= 1
+    assert "Trying again" in caplog.text
