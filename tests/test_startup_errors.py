@@ -31,7 +31,7 @@ from tests.test_charts import stale_font_cache
 
 TOKEN = "4242:TEST-TOKEN"
 SERVING = [["run"], ["bot"], ["worker"]]
-SETTINGS = ("BOT_TOKEN", "BOT_API_URL", "DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "MEDIA_DIR")
+SETTINGS = tuple(str(field.validation_alias) for field in Settings.model_fields.values())
 
 
 def closed_port() -> int:
