@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontManager, FontProperties
 
+from domain.errors import DomainError
 from domain.rosters import Completion
 
 # the font that comes with the dependencies: (package, file in it)
@@ -42,11 +43,16 @@ CJK_FAMILIES = (
     "Source Han Sans SC",
 )
 SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
-INSTALL_HINT = "run `uv sync` (it installs noto-cjk-sans-otc), or install fonts-noto-cjk"
 
 
-class MissingCjkFont(RuntimeError):
-    """No font that draws Chinese is installed: an installation fault, not a user's."""
+class MissingCjkFont(DomainError):
+    """No font that draws Chinese is installed: an installation fault, not a user's; the
+    message says what to install (processes that draw charts check at start)."""
+
+    message = (
+        "no font that draws Chinese for the roster charts: run `uv sync` (it installs "
+        "noto-cjk-sans-otc), or install fonts-noto-cjk."
+    )
 
 
 def packaged_font_file() -> Path | None:
@@ -86,7 +92,7 @@ def find_cjk_font(
         except ValueError:
             continue
         return wanted
-    raise MissingCjkFont(f"no CJK font found for chart labels: {INSTALL_HINT}")
+    raise MissingCjkFont()
 
 
 @functools.cache

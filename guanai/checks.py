@@ -81,13 +81,6 @@ class MediaDirNotWritable(DomainError):
     )
 
 
-class NoCjkFont(DomainError):
-    message = (
-        "no font that draws Chinese for the roster charts: run `uv sync` (it installs "
-        "noto-cjk-sans-otc), or install fonts-noto-cjk."
-    )
-
-
 class OutboxStuck(DomainError):
     message = (
         "the oldest unsent message has waited {minutes} minutes (the limit is {limit}): "
@@ -221,12 +214,10 @@ def check_media_dir(settings: Settings) -> None:
 
 
 def check_cjk_font() -> None:
-    from bot.charts import MissingCjkFont, cjk_font
+    """A font that draws Chinese, for the charts (raises `MissingCjkFont`)."""
+    from bot.charts import cjk_font
 
-    try:
-        cjk_font()
-    except MissingCjkFont as error:
-        raise NoCjkFont() from error
+    cjk_font()
 
 
 async def oldest_pending_minutes(settings: Settings, now: dt.datetime) -> float:
