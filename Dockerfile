@@ -1,16 +1,34 @@
-FROM python:3.11-slim
+# One image for every guanai service (docker-compose.yml builds it once as guanai:local).
+# The build stage installs the locked dependencies and guanai itself (not editable, so
+# everything is compiled to bytecode at build time); the final stage holds only that
+# environment and runs as an unprivileged user. Tests and benchmarks are not in it.
 
-ENV PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/app/.venv
-# roster charts label sites in Chinese: without a CJK font they would be empty boxes
-RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
-    && rm -rf /var/lib/apt/lists/*
-RUN pip install --no-cache-dir uv
-WORKDIR /app
-
+FROM python:3.11-slim AS build
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+RUN pip install --no-cache-dir uv==0.13.9
+WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-dev --no-install-project
-COPY . .
-RUN uv sync --locked --no-dev
+COPY guanai ./guanai
+COPY bot ./bot
+COPY workers ./workers
+COPY domain ./domain
+COPY migrations ./migrations
+RUN uv sync --locked --no-dev --no-editable
 
-ENV PATH="/app/.venv/bin:$PATH" MEDIA_DIR=/app/media
+FROM python:3.11-slim
+RUN groupadd --system --gid 10001 guanai \
+    && useradd --system --uid 10001 --gid guanai --create-home --home-dir /home/guanai \
+       --shell /usr/sbin/nologin guanai \
+    && mkdir -p /app/media && chown guanai:guanai /app/media
+COPY --from=build /app/.venv /app/.venv
+ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MEDIA_DIR=/app/media \
+    MPLCONFIGDIR=/home/guanai/.cache/matplotlib
+WORKDIR /app
+USER guanai
+# the CJK font comes with the dependencies: check it is there, and build matplotlib's
+# font cache now rather than at every start
+RUN python -c "from bot.charts import cjk_font; cjk_font()"
+STOPSIGNAL SIGTERM
 CMD ["guanai", "run"]

@@ -1,48 +1,103 @@
 """Charts for rosters, drawn with matplotlib's object API on the Agg canvas.
 
 No pyplot: it keeps global state and picks a GUI backend; a worker only needs PNG bytes.
-Chinese labels need a CJK font (Debian's fonts-wqy-microhei or fonts-noto-cjk); without
-one matplotlib would draw empty boxes, so drawing refuses to start instead.
+Chinese labels need a CJK font. It comes with the Python dependencies (Noto Sans CJK SC,
+in the `noto-cjk-sans-otc` package, SIL OFL 1.1); a system font (fonts-noto-cjk,
+fonts-wqy-microhei) is the fallback. Either is handed to matplotlib by its path, so nothing
+depends on matplotlib's font cache having been built after the font was installed.
+Without any, matplotlib would draw empty boxes, so drawing refuses to start instead.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import io
 from collections.abc import Sequence
+from pathlib import Path
 
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+from matplotlib.font_manager import FontManager, FontProperties
 
+from domain.errors import DomainError
 from domain.rosters import Completion
 
+# the font that comes with the dependencies: (package, file in it)
+PACKAGED_FONT = ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc")
+# files of the system's CJK fonts, by name, for a deployment without the package
+SYSTEM_FONT_FILES = (
+    "NotoSansCJK-Regular.ttc",
+    "NotoSansCJKsc-Regular.otf",
+    "NotoSansSC-Regular.otf",
+    "wqy-microhei.ttc",
+    "wqy-zenhei.ttc",
+    "SourceHanSansSC-Regular.otf",
+)
 CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
     "WenQuanYi Micro Hei",
     "WenQuanYi Zen Hei",
-    "Noto Sans CJK SC",
-    "Noto Sans CJK JP",
-    "Noto Sans SC",
     "Source Han Sans SC",
 )
+SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 
 
-class MissingCjkFont(RuntimeError):
-    """No font that draws Chinese is installed: an installation fault, not a user's."""
+class MissingCjkFont(DomainError):
+    """No font that draws Chinese is installed: an installation fault, not a user's; the
+    message says what to install (processes that draw charts check at start)."""
+
+    message = (
+        "no font that draws Chinese for the roster charts: run `uv sync` (it installs "
+        "noto-cjk-sans-otc), or install fonts-noto-cjk."
+    )
+
+
+def packaged_font_file() -> Path | None:
+    package, name = PACKAGED_FONT
+    try:
+        path = Path(str(importlib.resources.files(package).joinpath(name)))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def system_font_files(dirs: Sequence[Path] = SYSTEM_FONT_DIRS) -> list[Path]:
+    return [
+        path
+        for directory in dirs
+        if directory.is_dir()
+        for path in sorted(directory.rglob("*"))
+        if path.name in SYSTEM_FONT_FILES
+    ]
+
+
+def find_cjk_font(
+    packaged: Path | None,
+    system_dirs: Sequence[Path] = SYSTEM_FONT_DIRS,
+    manager: FontManager | None = None,
+) -> FontProperties:
+    """Register the CJK font files by path (the packaged one, else the system's), then
+    pick the first CJK family matplotlib can draw with."""
+    manager = manager or font_manager.fontManager
+    files = [packaged] if packaged is not None else system_font_files(system_dirs)
+    for path in files:
+        manager.addfont(path)
+    for family in CJK_FAMILIES:
+        wanted = FontProperties(family=family)
+        try:
+            manager.findfont(wanted, fallback_to_default=False)
+        except ValueError:
+            continue
+        return wanted
+    raise MissingCjkFont()
 
 
 @functools.cache
 def cjk_font() -> FontProperties:
-    for family in CJK_FAMILIES:
-        try:
-            path = font_manager.findfont(FontProperties(family=family), fallback_to_default=False)
-        except ValueError:
-            continue
-        return FontProperties(fname=path)
-    raise MissingCjkFont(
-        "no CJK font found for chart labels: install fonts-wqy-microhei or fonts-noto-cjk"
-    )
+    return find_cjk_font(packaged_font_file(), SYSTEM_FONT_DIRS)
 
 
 def completion_chart(

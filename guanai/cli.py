@@ -351,8 +351,8 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from guanai.checks import check_database  # not the bot's runtime: heavy to import
     from guanai.migrate import migrate
-    from guanai.runtime import check_database  # the bot's runtime is heavy to import
 
     await check_database(settings)
     await migrate(settings.database_url)
@@ -360,15 +360,28 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(settings: Settings, main: str, *, bot: bool, **options: Any) -> int:
+async def _serve(
+    settings: Settings,
+    main: str,
+    *,
+    bot: bool,
+    files: bool = False,
+    charts: bool = False,
+    **options: Any,
+) -> int:
     """Run `guanai.runtime.<main>` until SIGINT or SIGTERM."""
     from guanai import runtime  # the bot's routers and the workers: only commands that serve
 
-    await runtime.prepare(settings, needs_bot=bot)
+    await runtime.prepare(settings, needs_bot=bot, makes_files=files, makes_charts=charts)
     task = asyncio.ensure_future(getattr(runtime, main)(settings, **options))
     loop = asyncio.get_running_loop()
+
+    def stop(sig: signal.Signals) -> None:
+        logging.getLogger("guanai").info("%s received: stopping", sig.name)
+        task.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop, sig)
     with contextlib.suppress(asyncio.CancelledError):
         await task
     return 0
@@ -384,7 +397,7 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(_webhook(settings, args), "run_all", bot=True)
+    return await _serve(_webhook(settings, args), "run_all", bot=True, files=True, charts=True)
 
 
 async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
@@ -395,8 +408,12 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from workers.queues import Queue
 
     queue = Queue(args.queue)
-    # the main queue's worker drains the outbox, so it needs the bot's token
-    return await _serve(settings, "run_worker", bot=queue is Queue.main, queue=queue)
+    # the main queue's worker drains the outbox, so it needs the bot's token, and it draws
+    # the rosters' charts
+    main_queue = queue is Queue.main
+    return await _serve(
+        settings, "run_worker", bot=main_queue, files=True, charts=main_queue, queue=queue
+    )
 
 
 async def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -607,6 +624,28 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work)
 
 
+async def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
+    """One line per check; exit 0 when all pass (compose's health check), else 1."""
+    from guanai.checks import health
+
+    limit = args.outbox_minutes or settings.health_outbox_minutes
+    lines = await health(settings, SystemClock().now(), limit)
+    for line in lines:
+        result = _say(line.message, **line.params)
+        print(_say("{check}: {result}", check=_say(line.check), result=result))
+    return 0 if all(line.ok for line in lines) else 1
+
+
+def _diagnose(settings: Settings, error: Exception) -> DomainError | None:
+    """Why a command failed, when PostgreSQL or Redis is the cause (down, not migrated)."""
+    import uvloop
+
+    from guanai.checks import diagnose
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(diagnose(settings, error))
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise argparse.ArgumentTypeError(_say("expected a positive number: {value}", value=value))
@@ -772,6 +811,14 @@ def build_parser() -> argparse.ArgumentParser:
     from guanai import operator  # list, show and remove: light to import, like this module
 
     operator.add_commands(commands, add, site=site_commands, admin=admin_commands)
+    health = add(
+        "health", cmd_health, "check the database, Redis, Telegram and the outbox; exit 1 if not"
+    )
+    health.add_argument(
+        "--outbox-minutes",
+        type=_positive,
+        help="unhealthy when a due message has waited longer (default: HEALTH_OUTBOX_MINUTES)",
+    )
     return parser
 
 
@@ -780,12 +827,12 @@ def main(argv: list[str] | None = None) -> int:
     # a line for every update handled is noise at hundreds a second; failures still log
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    from guanai.settings import Settings  # pydantic: loaded once the arguments are good
-
-    settings = Settings()
     import uvloop
 
+    from guanai.settings import load_settings  # pydantic: loaded once the arguments are good
+
     try:
+        settings = load_settings()
         # uvloop: the event loop in C, a fifth less CPU per update for the bot (bench/checkins.py)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             return int(runner.run(args.handler(settings, args)))
@@ -793,6 +840,11 @@ def main(argv: list[str] | None = None) -> int:
         message = _say(error.message, **error.params)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        found = _diagnose(settings, error)
+        if found is None:
+            raise
+        message = _say(found.message, **found.params)
     print(_say("error: {message}", message=message), file=sys.stderr)
     return 1
 

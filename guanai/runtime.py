@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.app import make_bot, make_dispatcher, make_storage
 from domain.clock import SystemClock
 from domain.db import make_engine, make_sessionmaker
-from domain.errors import DomainError
+from guanai.checks import (
+    check_bot_api,
+    check_cjk_font,
+    check_database,
+    check_media_dir,
+    check_redis,
+    wait_until_ready,
+)
 from guanai.migrate import migrate
 from guanai.settings import Settings
 from workers.queues import Queue
@@ -36,47 +39,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(DomainError):
-    message = "cannot reach PostgreSQL at {url}: is it running, and is DATABASE_URL right?"
-
-
-class RedisUnavailable(DomainError):
-    message = "cannot reach Redis at {url}: is it running, and is REDIS_URL right?"
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-async def check_database(settings: Settings) -> None:
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except (OSError, OperationalError, DBAPIError) as error:
-        if "does not exist" in str(error):
-            return  # the server answers; `migrate` creates the database
-        raise DatabaseUnavailable(url=_safe_url(settings.database_url)) from error
-    finally:
-        await engine.dispose()
-
-
-async def check_redis(settings: Settings) -> None:
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=3)
-    try:
-        await redis.ping()
-    except (OSError, RedisError) as error:
-        raise RedisUnavailable(url=_safe_url(settings.redis_url)) from error
-    finally:
-        await redis.aclose()
-
-
-async def prepare(settings: Settings, *, needs_bot: bool) -> None:
-    """Fail fast, before anything starts: token, database, Redis, then migrate."""
+async def prepare(
+    settings: Settings,
+    *,
+    needs_bot: bool,
+    makes_files: bool = False,
+    makes_charts: bool = False,
+) -> None:
+    """Fail fast, before anything starts, with one line that says what to do: the local
+    checks first (token, media folder, font), then the database, Redis and Telegram (each
+    waited for up to STARTUP_WAIT_SECONDS); then migrate."""
     if needs_bot:
         settings.require_bot_token()
-    await check_database(settings)
-    await check_redis(settings)
+    if makes_files:
+        check_media_dir(settings)
+    if makes_charts:
+        check_cjk_font()
+    await wait_until_ready(settings, check_database)
+    await wait_until_ready(settings, check_redis)
+    if needs_bot:
+        await wait_until_ready(settings, check_bot_api)
     await migrate(settings.database_url)
 
 

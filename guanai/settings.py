@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.errors import DomainError
@@ -23,6 +23,28 @@ class MissingSetting(DomainError):
     message = (
         "BOT_TOKEN is not set: put BOT_TOKEN=<token from @BotFather> in .env or the environment."
     )
+
+
+#: The token `.env.example` carries, to be replaced by the real one.
+EXAMPLE_BOT_TOKEN = "123456789:replace-with-the-token-from-BotFather"
+
+
+class PlaceholderToken(DomainError):
+    message = (
+        "BOT_TOKEN is still the example's placeholder: put the token from @BotFather in .env "
+        "or the environment."
+    )
+
+
+class MalformedToken(DomainError):
+    message = (
+        "BOT_TOKEN does not look like a bot token (digits, a colon, then letters, like "
+        "123456:ABC-DEF1234): copy it again from @BotFather."
+    )
+
+
+class BadSetting(DomainError):
+    message = "{name} is not valid ({problem}): correct it in .env or the environment."
 
 
 class Settings(BaseSettings):
@@ -61,14 +83,28 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8080, ge=0, le=65535, validation_alias="WEBHOOK_PORT")
     webhook_path: str | None = Field(default=None, validation_alias="WEBHOOK_PATH")
 
+    # `guanai health` reports unhealthy when a due message has waited longer than this.
+    health_outbox_minutes: float = Field(
+        default=15.0, gt=0, validation_alias="HEALTH_OUTBOX_MINUTES"
+    )
+    # At start, wait this long for PostgreSQL, Redis and the Bot API to answer before giving
+    # up (compose sets it: after a reboot they start together).
+    startup_wait_seconds: float = Field(default=0.0, ge=0, validation_alias="STARTUP_WAIT_SECONDS")
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def require_bot_token(self) -> str:
-        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+        token = "" if self.bot_token is None else self.bot_token.get_secret_value().strip()
+        if not token:
             raise MissingSetting()
-        return self.bot_token.get_secret_value().strip()
+        if token == EXAMPLE_BOT_TOKEN:
+            raise PlaceholderToken()
+        bot_id, colon, secret = token.partition(":")
+        if not (colon and bot_id.isdigit() and secret) or any(c.isspace() for c in token):
+            raise MalformedToken()
+        return token
 
     @property
     def arq_queue(self) -> str:
@@ -105,3 +141,13 @@ class BadWebhookSecret(DomainError):
         "WEBHOOK_SECRET may hold only letters, digits, _ and - (at most 256): "
         "change it, or leave it unset to derive one from the token."
     )
+
+
+def load_settings() -> Settings:
+    """The settings, or one line naming the first variable that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        raise BadSetting(name=name, problem=first["msg"]) from None

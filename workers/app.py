@@ -60,7 +60,8 @@ def make_worker(
         ctx["deps"] = await stack.enter_async_context(open_deps(settings, clock or SystemClock()))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["stack"].aclose()
+        if "stack" in ctx:  # not when stopped before on_startup ran
+            await ctx["stack"].aclose()
 
     # Jobs enqueued by the chat; one spare try beyond the photo job's own count, for a run
     # that died before committing.

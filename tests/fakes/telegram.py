@@ -273,8 +273,11 @@ class FakeTelegram:
         bot_id: int = 4242,
         bot_username: str = "guanai_test_bot",
         enforce_rate_limit: float | None = None,
+        token: str | None = None,
     ) -> None:
         self.bot_id = bot_id
+        #: when set, a request made with any other token is refused with 401, as Telegram does
+        self.token = token
         self.bot_username = bot_username
         self.enforce_rate_limit = enforce_rate_limit
         self.base_url = ""
@@ -593,6 +596,8 @@ class FakeTelegram:
         self.calls.append(call)
         self._changes.notify()  # a long poll must be visible to waiters before it returns
         try:
+            if self.token is not None and request.match_info["token"] != self.token:
+                raise TelegramError(401, "Unauthorized")
             self._check_faults(call)
             if call.method.lower() == "getupdates":
                 if self.webhook is not None:
