@@ -635,7 +635,27 @@ class OutboxMessage(Base):
             "id",
             postgresql_where=text("status = 'pending'"),
         ),
+        # a chat's unsettled rows by id: a row goes only when no earlier one of its chat waits
+        Index(
+            "ix_outbox_chat_unsettled",
+            "chat_id",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
     )
+
+
+class OutboxPace(Base):
+    """When the senders may next write: to a chat (`chat_id`), or at all (`chat_id` 0).
+
+    Shared by every sender process, so together they keep Telegram's limits. Times are
+    the database's clock, the one clock all senders share.
+    """
+
+    __tablename__ = "outbox_pace"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    free_at: Mapped[dt.datetime]
 
 
 class ProcessedUpdate(Base):
