@@ -33,7 +33,7 @@ from sqlalchemy import (
     literal,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -656,6 +656,8 @@ class OutboxPace(Base):
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     free_at: Mapped[dt.datetime]
+    # the bot-wide slot only: when the last requests left, oldest first
+    recent: Mapped[list[dt.datetime] | None] = mapped_column(ARRAY(DateTime(timezone=True)))
 
 
 class ProcessedUpdate(Base):

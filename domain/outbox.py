@@ -73,11 +73,12 @@ from domain.models import (
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8  # with `backoff`, about eight minutes of retries before giving up
 BOT_WIDE = 0  # `outbox_pace.chat_id` of the bot-wide slot: no Telegram chat has the id 0
-# A claim late for its slot by up to this share of the interval keeps the cadence (the
-# next slot is still one interval after this one), so a sender's own latency does not
-# slow it down; later than that, the cadence restarts from now. Bounds bursts: at most
-# one request more than the rate in any second.
-LATE_SHARE = 0.25
+# The bot-wide pace: at most `round(rate)` requests in any `WINDOW` seconds (a little over
+# one, for the jitter between our clock and Telegram's count), and at least `GAP_SHARE`
+# of the mean interval between two, so a late request is made up for by the next one
+# without a burst.
+WINDOW = 1.02
+GAP_SHARE = 0.75
 PACE_KEPT = dt.timedelta(minutes=1)  # a chat's pace is forgotten this long after it frees
 
 
@@ -247,23 +248,29 @@ async def claim_next(
     session: AsyncSession,
     *,
     now: dt.datetime,
-    interval: float,
+    rate: float,
     private_interval: float,
     group_interval: float,
 ) -> Claim:
     """Claim the next row if the shared pace allows a request now, taking the slot.
 
+    The pace: at most `round(rate)` claims in any `WINDOW` seconds, and `GAP_SHARE /
+    rate` seconds at least between two. A claim late for its slot (the process was
+    busy) is made up by the next one, within the window. Per chat, `private_interval`
+    or `group_interval` (negative chat ids) between two.
+
     One statement, written once (`_CLAIM`): at 29 a second the time a claim takes sets
-    the sender's cadence. It locks the bot-wide slot, so senders claim one at a time;
-    if the slot is free it claims the first row that may go (`claim`'s rules) and moves
-    the slot `interval` seconds on, and the row's chat `private_interval` or
-    `group_interval` (negative chat ids). Commit at once and send: a claimed row never
-    waits for the pace. `wait` says when the next slot opens.
+    the sender's cadence. It locks the bot-wide slot, so senders claim one at a time,
+    then claims the first row that may go (`claim`'s rules) and moves the pace on.
+    Commit at once and send: a claimed row never waits for the pace. `wait` says when
+    the next slot opens.
     """
+    burst = max(round(rate), 1)
     params = {
         "now": now,
-        "interval": interval,
-        "late": interval * LATE_SHARE,
+        "burst": burst,
+        "window": WINDOW,
+        "gap": GAP_SHARE / rate,
         "private_interval": private_interval,
         "group_interval": group_interval,
     }
@@ -271,7 +278,7 @@ async def claim_next(
     if found is None:  # no bot-wide slot yet (a new database): make it, then claim
         await session.execute(
             insert(OutboxPace)
-            .values(chat_id=BOT_WIDE, free_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+            .values(chat_id=BOT_WIDE, free_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), recent=[])
             .on_conflict_do_nothing(index_elements=[OutboxPace.chat_id])
         )
         found = (await session.execute(_CLAIM, params)).one()
@@ -288,9 +295,10 @@ async def claim_next(
             attempts=found.attempts,
             claimed_at=now,
         )
-        return Claim(row=row, wait=max((found.next_free - db_now).total_seconds(), 0.0))
-    if found.free_at > db_now:
-        return Claim(wait=(found.free_at - db_now).total_seconds())
+        opens_at = _opens_at(found.next_free, found.next_recent, burst)
+        return Claim(row=row, wait=max((opens_at - db_now).total_seconds(), 0.0))
+    if found.opens_at > db_now:
+        return Claim(wait=(found.opens_at - db_now).total_seconds())
     # Due rows whose chats cool down: ask again when the first of them frees.
     soonest = await session.scalar(
         select(func.min(OutboxPace.free_at)).where(
@@ -301,18 +309,33 @@ async def claim_next(
     return Claim(wait=None if soonest is None else (soonest - db_now).total_seconds())
 
 
+def _opens_at(free_at: dt.datetime, recent: list[dt.datetime], burst: int) -> dt.datetime:
+    """When the next claim may be made (as `_CLAIM`'s `gate` reckons it)."""
+    if len(recent) < burst:
+        return free_at
+    return max(free_at, recent[-burst] + dt.timedelta(seconds=WINDOW))
+
+
 # The rules of `claim` (first of its chat, chat not cooling) plus the pace, as one
 # statement. Text, not built with the ORM: building and compiling that took 10 ms of
-# Python a claim, a third of the 34 ms between two requests.
+# Python a claim, a third of the 34 ms between two requests. `recent` holds the times of
+# the last `burst` claims, oldest first.
 _CLAIM = text(
     """
 WITH slot AS (
-    SELECT free_at, clock_timestamp() AS db_now
+    SELECT free_at, coalesce(recent, '{}') AS recent, clock_timestamp() AS db_now
     FROM outbox_pace WHERE chat_id = 0
     FOR UPDATE
+), gate AS (
+    SELECT free_at, recent, db_now,
+        CASE WHEN cardinality(recent) < CAST(:burst AS int) THEN free_at
+            ELSE greatest(free_at, recent[cardinality(recent) + 1 - CAST(:burst AS int)]
+                + make_interval(secs => CAST(:window AS float8)))
+        END AS opens_at
+    FROM slot
 ), pick AS (
     SELECT outbox.id FROM outbox
-    WHERE (SELECT slot.free_at <= slot.db_now FROM slot)
+    WHERE (SELECT gate.opens_at <= gate.db_now FROM gate)
       AND outbox.status = 'pending'
       AND outbox.not_before <= CAST(:now AS timestamptz)
       AND NOT EXISTS (
@@ -336,20 +359,23 @@ WITH slot AS (
     RETURNING outbox.id, outbox.chat_id, outbox.method, outbox.payload, outbox.dedupe_key,
         outbox.not_before, outbox.attempts
 ), paced AS (
-    INSERT INTO outbox_pace (chat_id, free_at)
-    SELECT 0, greatest(slot.free_at, slot.db_now - make_interval(secs => CAST(:late AS float8)))
-        + make_interval(secs => CAST(:interval AS float8))
-    FROM slot, claimed
+    INSERT INTO outbox_pace (chat_id, free_at, recent)
+    SELECT 0, gate.db_now + make_interval(secs => CAST(:gap AS float8)),
+        (gate.recent || gate.db_now)[
+            greatest(cardinality(gate.recent) + 2 - CAST(:burst AS int), 1):]
+    FROM gate, claimed
     UNION ALL
-    SELECT claimed.chat_id, slot.db_now + make_interval(secs => CASE WHEN claimed.chat_id < 0
-        THEN CAST(:group_interval AS float8) ELSE CAST(:private_interval AS float8) END)
-    FROM slot, claimed
-    ON CONFLICT (chat_id) DO UPDATE SET free_at = excluded.free_at
-    RETURNING chat_id, free_at
+    SELECT claimed.chat_id, gate.db_now + make_interval(secs => CASE WHEN claimed.chat_id < 0
+        THEN CAST(:group_interval AS float8) ELSE CAST(:private_interval AS float8) END), NULL
+    FROM gate, claimed
+    ON CONFLICT (chat_id) DO UPDATE SET free_at = excluded.free_at, recent = excluded.recent
+    RETURNING chat_id, free_at, recent
 )
-SELECT slot.free_at, slot.db_now, (SELECT paced.free_at FROM paced WHERE paced.chat_id = 0)
-    AS next_free, claimed.*
-FROM slot LEFT JOIN claimed ON true
+SELECT gate.opens_at, gate.db_now,
+    (SELECT paced.free_at FROM paced WHERE paced.chat_id = 0) AS next_free,
+    (SELECT paced.recent FROM paced WHERE paced.chat_id = 0) AS next_recent,
+    claimed.*
+FROM gate LEFT JOIN claimed ON true
 """
 )
 
@@ -555,15 +581,12 @@ async def uncertain(session: AsyncSession) -> list[UncertainMessage]:
 
 async def _uncertain_ids(session: AsyncSession, ids: Sequence[int]) -> list[int]:
     """The rows, locked; refuses the lot if one is missing or not uncertain."""
-    found = dict(
-        (
-            await session.execute(
-                select(OutboxMessage.id, OutboxMessage.status)
-                .where(OutboxMessage.id.in_(ids))
-                .with_for_update()
-            )
-        ).tuples()
+    result = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.status)
+        .where(OutboxMessage.id.in_(ids))
+        .with_for_update()
     )
+    found = {message_id: status for message_id, status in result}
     for message_id in ids:
         if message_id not in found:
             raise NoSuchOutboxRow(id=message_id)

@@ -26,6 +26,7 @@ from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork
 from domain.models import OutboxMessage, OutboxStatus, Person
 from domain.outbox import Method
+from guanai.cli import main as cli_main
 from guanai.settings import Settings
 from tests.conftest import RunningBot
 from tests.factories import make_person, make_site, make_volunteer
@@ -398,12 +399,11 @@ async def drain_until_settled(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: RunningClock,
     *senders: Sender,
-    timeout: float = 60,
 ) -> list[DrainReport]:
     """Drain with every sender at once, again until no row is pending or on its way;
     between drains, wait for the first deferred row to fall due."""
     reports: list[DrainReport] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(60):
         while waiting := [r for r in await rows(sessionmaker) if r.status in _UNSETTLED]:
             reports += await asyncio.gather(*(sender.drain(clock) for sender in senders))
             due = min(r.not_before for r in waiting)
@@ -590,3 +590,81 @@ async def test_a_sender_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     assert [u.chat_id for u in listed] == [
         chat for chat, text in messages if text == killed_at
     ]  # what `guanai outbox uncertain` shows the operator
+
+
+# ---------------------------------------------------------------------- the operator's word
+
+
+@pytest.fixture
+def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("LANG", raising=False)
+    monkeypatch.delenv("LC_ALL", raising=False)
+
+
+async def guanai(*argv: str) -> int:
+    """The command in a thread: it runs its own event loop, as it does from a shell."""
+    return await asyncio.to_thread(cli_main, list(argv))
+
+
+async def uncertain_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock
+) -> tuple[int, int, int]:
+    """Two messages cut off mid-send (one a reminder), and one that was sent."""
+    first, second, sent = await enqueue(
+        sessionmaker, clock.now(), (2501, "李小花的家访提醒"), (2502, "x"), (2503, "sent")
+    )
+    async with UnitOfWork(sessionmaker) as uow:
+        for row in await outbox.claim(uow.session, now=clock.now(), limit=3):
+            if row.id == sent:
+                await outbox.mark_sent(uow.session, row.id, telegram_message_id=1, at=clock.now())
+            else:
+                await outbox.mark_uncertain(uow.session, row.id, error="TelegramNetworkError")
+        (await uow.session.get_one(OutboxMessage, first)).dedupe_key = "reminder:17:2026-11-16"
+        await uow.commit()
+    return first, second, sent
+
+
+async def test_the_operator_lists_uncertain_messages_then_resends_or_drops_them(
+    cli_env: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first, second, sent = await uncertain_rows(sessionmaker, clock)
+
+    assert await guanai("outbox", "uncertain") == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == [
+        f"消息 {first}（sendMessage reminder）于 2026-11-16 10:00:00 发给 2501，不确定是否送达。",
+        f"消息 {second}（sendMessage）于 2026-11-16 10:00:00 发给 2502，不确定是否送达。",
+    ]  # ids, the recipient, the kind and when; never the text with a child's name
+
+    assert await guanai("outbox", "resend", str(first)) == 0
+    assert capsys.readouterr().out == f"消息 {first} 将重新发送。\n"
+    assert await guanai("outbox", "drop", str(second)) == 0
+    assert capsys.readouterr().out == f"消息 {second} 已放弃，不会再发送。\n"
+
+    status = {r.id: (r.status, r.not_before) for r in await rows(sessionmaker)}
+    assert status[first][0] is OutboxStatus.pending  # the next drain sends it
+    assert status[second][0] is OutboxStatus.failed
+    assert status[sent][0] is OutboxStatus.sent
+    assert await guanai("outbox", "uncertain") == 0
+    assert capsys.readouterr().out == "没有不确定是否送达的消息。\n"
+
+
+async def test_resend_and_drop_refuse_a_message_that_is_not_uncertain_and_change_nothing(
+    cli_env: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first, _, sent = await uncertain_rows(sessionmaker, clock)
+    before = [(r.id, r.status) for r in await rows(sessionmaker)]
+
+    assert await guanai("outbox", "resend", str(first), str(sent)) == 1
+    assert capsys.readouterr().err == f"错误：消息 {sent} 并非不确定是否送达，未做任何更改。\n"
+    assert await guanai("outbox", "drop", "999999") == 1
+    assert capsys.readouterr().err == "错误：没有编号为 999999 的待发消息，未做任何更改。\n"
+
+    assert [(r.id, r.status) for r in await rows(sessionmaker)] == before

@@ -88,7 +88,7 @@ class Sender:
         self.bot = bot
         self._sessionmaker = sessionmaker
         self._media_dir = media_dir.resolve()
-        self._interval = 1 / rate
+        self._rate = rate
         # a 429 stops this process at once; the others learn it from the database
         self._paused_until = 0.0
         self._progress = asyncio.Event()
@@ -144,7 +144,7 @@ class Sender:
                     claim = await outbox.claim_next(
                         uow.session,
                         now=clock.now(),
-                        interval=self._interval,
+                        rate=self._rate,
                         private_interval=PRIVATE_INTERVAL,
                         group_interval=GROUP_INTERVAL,
                     )

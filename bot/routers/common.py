@@ -18,9 +18,7 @@ from domain.db import UnitOfWork
 from domain.people import Identity
 
 
-async def start(
-    message: Message, state: FSMContext, me: Identity | None, uow: UnitOfWork
-) -> None:
+async def start(message: Message, state: FSMContext, me: Identity | None, uow: UnitOfWork) -> None:
     await state.clear()
     if me is not None and await outbox.clear_unreachable(uow.session, person_id=me.person_id):
         await uow.commit()  # they unblocked the bot: messages to them are queued again
