@@ -20,9 +20,9 @@ chat is on its way and no earlier one waits, whether due or deferred after a try
 5xx). Rows queued for a later time that were never tried do not hold the chat up.
 
 The pace is shared by every sender process through `outbox_pace`, in the database's
-clock: one bot-wide slot (`BOT_WIDE`) that a claim takes, pushing it one interval on,
-and that a 429 pushes `retry_after` on (`pause`); and per chat, when it may be written
-to again.
+clock: bot-wide (`BOT_WIDE`), the times of the last requests (at most 29 in a window a
+little over a second) and when the next may go, which a 429 pushes `retry_after` on
+(`pause`); and per chat, when it may be written to again.
 
 Payloads are JSON. `sendMessage`: `text`, optional `parse_mode` and `reply_markup` (the
 Bot API's JSON). `sendDocument` / `sendPhoto`: either `path` (relative to MEDIA_DIR,

@@ -1,6 +1,7 @@
 """The sender: drains the outbox through the real aiogram Bot, under Telegram's limits.
 
-Limits: at most `GLOBAL_RATE` requests a second overall, evenly spaced; one a second per
+Limits: at most `GLOBAL_RATE` requests a second overall (a sliding window, with a least
+gap between two, so a request made late is made up without a burst); one a second per
 private chat and one every three seconds per group (20 a minute). The pace lives in the
 database (`domain.outbox.claim_next`), so every sender process keeps it together: two
 workers at once send at 29 a second between them, not each. A row is claimed only when
