@@ -295,8 +295,8 @@ async def claim_next(
             attempts=found.attempts,
             claimed_at=now,
         )
-        opens_at = _opens_at(found.next_free, found.next_recent, burst)
-        return Claim(row=row, wait=max((opens_at - db_now).total_seconds(), 0.0))
+        next_opening = opens_at(found.next_free, found.next_recent, burst)
+        return Claim(row=row, wait=max((next_opening - db_now).total_seconds(), 0.0))
     if found.opens_at > db_now:
         return Claim(wait=(found.opens_at - db_now).total_seconds())
     # Due rows whose chats cool down: ask again when the first of them frees.
@@ -309,8 +309,9 @@ async def claim_next(
     return Claim(wait=None if soonest is None else (soonest - db_now).total_seconds())
 
 
-def _opens_at(free_at: dt.datetime, recent: list[dt.datetime], burst: int) -> dt.datetime:
-    """When the next claim may be made (as `_CLAIM`'s `gate` reckons it)."""
+def opens_at(free_at: dt.datetime, recent: list[dt.datetime], burst: int) -> dt.datetime:
+    """When the next claim may be made, given the bot-wide `free_at` and the times of the
+    last claims (`recent`, oldest first): as `_CLAIM`'s `gate` reckons it."""
     if len(recent) < burst:
         return free_at
     return max(free_at, recent[-burst] + dt.timedelta(seconds=WINDOW))

@@ -161,6 +161,8 @@ class Sender:
                     )
                     continue
                 if claim.wait is None and not in_flight:
+                    if self._progress.is_set():
+                        continue  # an answer was recorded while we asked: ask again
                     return  # nothing this sender could send: the next drain looks again
                 if claim.wait is not None and claim.wait < IDLE_POLL:
                     # the pace: the next slot is moments away; an answer does not bring it on
