@@ -33,7 +33,7 @@ from sqlalchemy import (
     literal,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # the command line's choices, light to import; re-exported here with the other enums
@@ -635,7 +635,29 @@ class OutboxMessage(Base):
             "id",
             postgresql_where=text("status = 'pending'"),
         ),
+        # a chat's unsettled rows by id: a row goes only when no earlier one of its chat waits
+        Index(
+            "ix_outbox_chat_unsettled",
+            "chat_id",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
     )
+
+
+class OutboxPace(Base):
+    """When the senders may next write: to a chat (`chat_id`), or at all (`chat_id` 0).
+
+    Shared by every sender process, so together they keep Telegram's limits. Times are
+    the database's clock, the one clock all senders share.
+    """
+
+    __tablename__ = "outbox_pace"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    free_at: Mapped[dt.datetime]
+    # the bot-wide slot only: when the last requests left, oldest first
+    recent: Mapped[list[dt.datetime] | None] = mapped_column(ARRAY(DateTime(timezone=True)))
 
 
 class ProcessedUpdate(Base):

@@ -6,12 +6,23 @@ A sender drains it under Telegram's limits. The life of a row:
        ▲                  │  ├──▶ failed      (refused for good: 400, 403, too many tries)
        └──── defer ───────┘  └──▶ uncertain   (the request may have reached Telegram)
 
-A claim is committed moments (a fraction of a second) before the HTTP request goes
-out, so `sending` means "the request may be on its way". A `sending` row whose claim
-is older than `CLAIM_TIMEOUT` belongs to a sender that died mid-send: it is marked
-`uncertain` and reported (logged, and counted in the sender's report), never resent
-automatically, because resending could deliver it twice. `CLAIM_TIMEOUT` is far above
-the longest a live sender holds a claim (one HTTP request, at most a minute).
+A sender claims a row only when its request is about to leave (`claim_next`: the pace
+allows a request now), and commits the claim right before the HTTP request goes out, so
+`sending` means "the request may be on its way". A `sending` row whose claim is older
+than `CLAIM_TIMEOUT` belongs to a sender that died mid-send: it is marked `uncertain`
+and reported (logged, counted in the sender's report, listed by `guanai outbox
+uncertain`), never resent automatically, because resending could deliver it twice; the
+operator resends or drops it (`resend`, `drop`). `CLAIM_TIMEOUT` is far above the
+longest a live sender holds a claim (one HTTP request, at most a minute).
+
+A chat's messages go in order (by id): a row is claimed only when no other row of its
+chat is on its way and no earlier one waits, whether due or deferred after a try (429,
+5xx). Rows queued for a later time that were never tried do not hold the chat up.
+
+The pace is shared by every sender process through `outbox_pace`, in the database's
+clock: bot-wide (`BOT_WIDE`), the times of the last requests (at most 29 in a window a
+little over a second) and when the next may go, which a 429 pushes `retry_after` on
+(`pause`); and per chat, when it may be written to again.
 
 Payloads are JSON. `sendMessage`: `text`, optional `parse_mode` and `reply_markup` (the
 Bot API's JSON). `sendDocument` / `sendPhoto`: either `path` (relative to MEDIA_DIR,
@@ -24,19 +35,59 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, any_, exists, func, literal, not_, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    any_,
+    delete,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from domain.models import Coordinator, OutboxMessage, OutboxStatus, Person, Region, Volunteer
+from domain.errors import DomainError
+from domain.models import (
+    Coordinator,
+    OutboxMessage,
+    OutboxPace,
+    OutboxStatus,
+    Person,
+    Region,
+    Volunteer,
+)
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8  # with `backoff`, about eight minutes of retries before giving up
+BOT_WIDE = 0  # `outbox_pace.chat_id` of the bot-wide slot: no Telegram chat has the id 0
+# The bot-wide pace: at most `round(rate)` requests in any `WINDOW` seconds (a little over
+# one, for the jitter between our clock and Telegram's count), and at least `GAP_SHARE`
+# of the mean interval between two, so a late request is made up for by the next one
+# without a burst.
+WINDOW = 1.02
+GAP_SHARE = 0.75
+PACE_KEPT = dt.timedelta(minutes=1)  # a chat's pace is forgotten this long after it frees
+
+
+class NoSuchOutboxRow(DomainError):
+    message = "There is no outbox message {id}; nothing was changed."
+
+
+class NotUncertain(DomainError):
+    message = "Outbox message {id} is not uncertain; nothing was changed."
 
 
 class Method(enum.StrEnum):
@@ -58,6 +109,42 @@ _FIELDS = {
 # even when asyncpg reuses a generic plan.
 _PENDING = literal(OutboxStatus.pending.value, literal_execute=True)
 _SENDING = literal(OutboxStatus.sending.value, literal_execute=True)
+
+
+def _first_of_its_chat(now: dt.datetime) -> ColumnElement[bool]:
+    """No other row of the row's chat is on its way, and no earlier one waits to go first
+    (due, or deferred after a try); read off `ix_outbox_chat_unsettled`."""
+    other = aliased(OutboxMessage, name="other")
+    return not_(
+        exists().where(
+            other.chat_id == OutboxMessage.chat_id,
+            other.status.in_([_PENDING, _SENDING]),
+            other.id != OutboxMessage.id,
+            or_(
+                other.status == _SENDING,
+                and_(
+                    other.id < OutboxMessage.id,
+                    or_(other.attempts > 0, other.not_before <= now),
+                ),
+            ),
+        )
+    )
+
+
+def _cooling() -> ColumnElement[bool]:
+    """The row's chat was written to too recently (per-chat limit), by any sender."""
+    return exists().where(
+        OutboxPace.chat_id == OutboxMessage.chat_id,
+        OutboxPace.free_at > func.clock_timestamp(),
+    )
+
+
+def _due(now: dt.datetime) -> ColumnElement[bool]:
+    return and_(
+        OutboxMessage.status == _PENDING,
+        OutboxMessage.not_before <= now,
+        _first_of_its_chat(now),
+    )
 
 
 def check_payload(method: Method, payload: Mapping[str, Any]) -> None:
@@ -114,23 +201,23 @@ async def claim(
     limit: int,
     skip_chats: Collection[int] = (),
 ) -> list[OutboxMessage]:
-    """Take up to `limit` due rows, oldest first, at most one per chat, leaving rows other
-    senders hold.
+    """Take up to `limit` due rows, oldest first, each the first of its chat, leaving rows
+    other senders hold and chats still cooling down.
 
-    `skip_chats` are chats the caller may not write to yet (per-chat limits); one row per
-    chat keeps a chat's messages in order. Commit at once, right before sending: the claim
-    is what stops a second sender taking the row.
+    `skip_chats` are further chats the caller may not write to yet. Commit at once, right
+    before sending: the claim is what stops a second sender taking the row. Takes no
+    pace: a sender claims through `claim_next`.
     """
     candidates = await session.execute(
         select(OutboxMessage.id, OutboxMessage.chat_id)
         .where(
-            OutboxMessage.status == _PENDING,
-            OutboxMessage.not_before <= now,
+            _due(now),
+            not_(_cooling()),
             not_(OutboxMessage.chat_id == any_(literal(list(skip_chats), ARRAY(BigInteger)))),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
-        .limit(limit * 3)  # room for a few chats with several rows due
-        .with_for_update(skip_locked=True)
+        .limit(limit * 3)  # room for rows that turn out to be locked by another sender
+        .with_for_update(of=OutboxMessage, skip_locked=True)
     )
     first_of_chat: dict[int, int] = {}
     for message_id, chat_id in candidates:
@@ -152,11 +239,178 @@ async def claim(
     return sorted(rows, key=lambda row: (row.not_before, row.id))
 
 
-async def has_due(session: AsyncSession, *, now: dt.datetime) -> bool:
-    """Whether any row could be sent now, whoever holds it."""
-    query = select(
-        exists().where(OutboxMessage.status == _PENDING, OutboxMessage.not_before <= now)
+@dataclass(frozen=True)
+class Claim:
+    """What `claim_next` found: a row to send now, or how long to wait before asking again
+    (`wait` seconds), or nothing to send (neither)."""
+
+    row: OutboxMessage | None = None
+    wait: float | None = None
+
+
+async def claim_next(
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    rate: float,
+    private_interval: float,
+    group_interval: float,
+) -> Claim:
+    """Claim the next row if the shared pace allows a request now, taking the slot.
+
+    The pace: at most `round(rate)` claims in any `WINDOW` seconds, and `GAP_SHARE /
+    rate` seconds at least between two. A claim late for its slot (the process was
+    busy) is made up by the next one, within the window. Per chat, `private_interval`
+    or `group_interval` (negative chat ids) between two.
+
+    One statement, written once (`_CLAIM`): at 29 a second the time a claim takes sets
+    the sender's cadence. It locks the bot-wide slot, so senders claim one at a time,
+    then claims the first row that may go (`claim`'s rules) and moves the pace on.
+    Commit at once and send: a claimed row never waits for the pace. `wait` says when
+    the next slot opens.
+    """
+    burst = max(round(rate), 1)
+    params = {
+        "now": now,
+        "burst": burst,
+        "window": WINDOW,
+        "gap": GAP_SHARE / rate,
+        "private_interval": private_interval,
+        "group_interval": group_interval,
+    }
+    found = (await session.execute(_CLAIM, params)).first()
+    if found is None:  # no bot-wide slot yet (a new database): make it, then claim
+        await session.execute(
+            insert(OutboxPace)
+            .values(chat_id=BOT_WIDE, free_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), recent=[])
+            .on_conflict_do_nothing(index_elements=[OutboxPace.chat_id])
+        )
+        found = (await session.execute(_CLAIM, params)).one()
+    db_now: dt.datetime = found.db_now
+    if found.id is not None:
+        row = OutboxMessage(
+            id=found.id,
+            chat_id=found.chat_id,
+            method=found.method,
+            payload=found.payload,
+            dedupe_key=found.dedupe_key,
+            status=OutboxStatus.sending,
+            not_before=found.not_before,
+            attempts=found.attempts,
+            claimed_at=now,
+        )
+        next_opening = opens_at(found.next_free, found.next_recent, burst)
+        return Claim(row=row, wait=max((next_opening - db_now).total_seconds(), 0.0))
+    if found.opens_at > db_now:
+        return Claim(wait=(found.opens_at - db_now).total_seconds())
+    # Due rows whose chats cool down: ask again when the first of them frees.
+    soonest = await session.scalar(
+        select(func.min(OutboxPace.free_at)).where(
+            OutboxPace.chat_id.in_(select(OutboxMessage.chat_id).where(_due(now))),
+            OutboxPace.free_at > db_now,
+        )
     )
+    return Claim(wait=None if soonest is None else (soonest - db_now).total_seconds())
+
+
+def opens_at(free_at: dt.datetime, recent: list[dt.datetime], burst: int) -> dt.datetime:
+    """When the next claim may be made, given the bot-wide `free_at` and the times of the
+    last claims (`recent`, oldest first): as `_CLAIM`'s `gate` reckons it."""
+    if len(recent) < burst:
+        return free_at
+    return max(free_at, recent[-burst] + dt.timedelta(seconds=WINDOW))
+
+
+# The rules of `claim` (first of its chat, chat not cooling) plus the pace, as one
+# statement. Text, not built with the ORM: building and compiling that took 10 ms of
+# Python a claim, a third of the 34 ms between two requests. `recent` holds the times of
+# the last `burst` claims, oldest first.
+_CLAIM = text(
+    """
+WITH slot AS (
+    SELECT free_at, coalesce(recent, '{}') AS recent, clock_timestamp() AS db_now
+    FROM outbox_pace WHERE chat_id = 0
+    FOR UPDATE
+), gate AS (
+    SELECT free_at, recent, db_now,
+        CASE WHEN cardinality(recent) < CAST(:burst AS int) THEN free_at
+            ELSE greatest(free_at, recent[cardinality(recent) + 1 - CAST(:burst AS int)]
+                + make_interval(secs => CAST(:window AS float8)))
+        END AS opens_at
+    FROM slot
+), pick AS (
+    SELECT outbox.id FROM outbox
+    WHERE (SELECT gate.opens_at <= gate.db_now FROM gate)
+      AND outbox.status = 'pending'
+      AND outbox.not_before <= CAST(:now AS timestamptz)
+      AND NOT EXISTS (
+          SELECT FROM outbox AS other
+          WHERE other.chat_id = outbox.chat_id
+            AND other.status IN ('pending', 'sending')
+            AND other.id <> outbox.id
+            AND (other.status = 'sending'
+                 OR other.id < outbox.id
+                    AND (other.attempts > 0 OR other.not_before <= CAST(:now AS timestamptz))))
+      AND NOT EXISTS (
+          SELECT FROM outbox_pace AS pace
+          WHERE pace.chat_id = outbox.chat_id AND pace.free_at > clock_timestamp())
+    ORDER BY outbox.not_before, outbox.id
+    LIMIT 1
+    FOR UPDATE OF outbox SKIP LOCKED
+), claimed AS (
+    UPDATE outbox
+    SET status = 'sending', claimed_at = CAST(:now AS timestamptz), attempts = outbox.attempts + 1
+    FROM pick WHERE outbox.id = pick.id
+    RETURNING outbox.id, outbox.chat_id, outbox.method, outbox.payload, outbox.dedupe_key,
+        outbox.not_before, outbox.attempts
+), paced AS (
+    INSERT INTO outbox_pace (chat_id, free_at, recent)
+    SELECT 0, gate.db_now + make_interval(secs => CAST(:gap AS float8)),
+        (gate.recent || gate.db_now)[
+            greatest(cardinality(gate.recent) + 2 - CAST(:burst AS int), 1):]
+    FROM gate, claimed
+    UNION ALL
+    SELECT claimed.chat_id, gate.db_now + make_interval(secs => CASE WHEN claimed.chat_id < 0
+        THEN CAST(:group_interval AS float8) ELSE CAST(:private_interval AS float8) END), NULL
+    FROM gate, claimed
+    ON CONFLICT (chat_id) DO UPDATE SET free_at = excluded.free_at, recent = excluded.recent
+    RETURNING chat_id, free_at, recent
+)
+SELECT gate.opens_at, gate.db_now,
+    (SELECT paced.free_at FROM paced WHERE paced.chat_id = 0) AS next_free,
+    (SELECT paced.recent FROM paced WHERE paced.chat_id = 0) AS next_recent,
+    claimed.*
+FROM gate LEFT JOIN claimed ON true
+"""
+)
+
+
+async def pause(session: AsyncSession, *, seconds: float) -> None:
+    """Telegram said to wait (429): no sender writes to anyone for `seconds` from now."""
+    statement = insert(OutboxPace).values(
+        chat_id=BOT_WIDE, free_at=func.clock_timestamp() + dt.timedelta(seconds=seconds)
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[OutboxPace.chat_id],
+            set_={"free_at": func.greatest(OutboxPace.free_at, statement.excluded.free_at)},
+        )
+    )
+
+
+async def forget_old_pace(session: AsyncSession) -> None:
+    """Drop the pace of chats that freed a while ago; the bot-wide slot stays."""
+    await session.execute(
+        delete(OutboxPace).where(
+            OutboxPace.chat_id != BOT_WIDE,
+            OutboxPace.free_at < func.clock_timestamp() - PACE_KEPT,
+        )
+    )
+
+
+async def has_due(session: AsyncSession, *, now: dt.datetime) -> bool:
+    """Whether any row could be sent now (pace aside), whoever holds it."""
+    query = select(exists().where(_due(now)))
     return bool(await session.scalar(query))
 
 
@@ -295,3 +549,86 @@ async def count_by_status(session: AsyncSession) -> dict[OutboxStatus, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
     return {status: int(count) for status, count in rows.all()}
+
+
+@dataclass(frozen=True)
+class UncertainMessage:
+    """A message that may or may not have arrived; ids only, never its text."""
+
+    id: int
+    chat_id: int
+    kind: str  # the method, and what the message is about (its dedupe key's first word)
+    at: dt.datetime  # when its request went out
+
+
+async def uncertain(session: AsyncSession) -> list[UncertainMessage]:
+    rows = await session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.chat_id,
+            OutboxMessage.method,
+            OutboxMessage.dedupe_key,
+            func.coalesce(OutboxMessage.claimed_at, OutboxMessage.created_at),
+        )
+        .where(OutboxMessage.status == OutboxStatus.uncertain)
+        .order_by(OutboxMessage.id)
+    )
+    return [
+        UncertainMessage(
+            id=id_,
+            chat_id=chat_id,
+            kind=f"{method} {key.partition(':')[0]}" if key else method,
+            at=at,
+        )
+        for id_, chat_id, method, key, at in rows
+    ]
+
+
+async def _uncertain_ids(session: AsyncSession, ids: Sequence[int]) -> list[int]:
+    """The rows, locked; refuses the lot if one is missing or not uncertain."""
+    result = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.status)
+        .where(OutboxMessage.id.in_(ids))
+        .with_for_update()
+    )
+    found = {message_id: status for message_id, status in result}
+    for message_id in ids:
+        if message_id not in found:
+            raise NoSuchOutboxRow(id=message_id)
+        if found[message_id] is not OutboxStatus.uncertain:
+            raise NotUncertain(id=message_id)
+    return sorted(set(ids))
+
+
+async def resend(session: AsyncSession, ids: Sequence[int], *, now: dt.datetime) -> list[int]:
+    """The operator's word: these uncertain messages did not arrive; send them again."""
+    chosen = await _uncertain_ids(session, ids)
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(chosen))
+        .values(status=OutboxStatus.pending, not_before=now, claimed_at=None, error=None)
+    )
+    return chosen
+
+
+async def drop(session: AsyncSession, ids: Sequence[int]) -> list[int]:
+    """The operator's word: never send these uncertain messages (they arrived, or no
+    longer matter)."""
+    chosen = await _uncertain_ids(session, ids)
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(chosen))
+        .values(status=OutboxStatus.failed, error="dropped by the operator")
+    )
+    return chosen
+
+
+async def clear_unreachable(session: AsyncSession, *, person_id: int) -> bool:
+    """The person talks to the bot again (e.g. /start after unblocking it): reachable.
+    True if they were marked unreachable."""
+    result = await session.execute(
+        update(Person)
+        .where(Person.id == person_id, Person.unreachable_at.is_not(None))
+        .values(unreachable_at=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -702,6 +702,90 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, _say("{line} (see {prog} --help)", line=line, prog=self.prog) + "\n")
 
 
+# ---------------------------------------------------------------- outbox: uncertain messages
+
+
+async def cmd_outbox_uncertain(settings: Settings, args: argparse.Namespace) -> int:
+    """Messages whose request may or may not have reached Telegram: ids only, no text."""
+    from domain import outbox
+
+    async def work(uow: UnitOfWork) -> str:
+        found = await outbox.uncertain(uow.session)
+        if not found:
+            return _say("No message is uncertain.")
+        return "\n".join(
+            _say(
+                "Message {id} to {chat} ({kind}), sent {when}: it may or may not have arrived.",
+                id=message.id,
+                chat=message.chat_id,
+                kind=message.kind,
+                when=message.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            for message in found
+        )
+
+    return await _in_transaction(settings, work)
+
+
+async def _outbox_decide(settings: Settings, ids: list[int], *, resend: bool) -> int:
+    from domain import audit, outbox
+
+    async def work(uow: UnitOfWork) -> str:
+        now = SystemClock().now()
+        if resend:
+            done = await outbox.resend(uow.session, ids, now=now)
+        else:
+            done = await outbox.drop(uow.session, ids)
+        for message_id in done:
+            audit.record(
+                uow.session,
+                at=now,
+                action="outbox.resent" if resend else "outbox.dropped",
+                subject_type="outbox",
+                subject_id=message_id,
+                details={"via": "cli"},
+            )
+        done_line = (
+            _("Message {id} will be sent again.")
+            if resend
+            else _("Message {id} was dropped; it will not be sent.")
+        )
+        return "\n".join(_say(done_line, id=message_id) for message_id in done)
+
+    return await _in_transaction(settings, work)
+
+
+async def cmd_outbox_resend(settings: Settings, args: argparse.Namespace) -> int:
+    return await _outbox_decide(settings, args.ids, resend=True)
+
+
+async def cmd_outbox_drop(settings: Settings, args: argparse.Namespace) -> int:
+    return await _outbox_decide(settings, args.ids, resend=False)
+
+
+def _add_outbox_commands(commands: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+    outbox_ = commands.add_parser(
+        "outbox",
+        help="messages that may or may not have arrived",
+        description="messages that may or may not have arrived",
+    )
+    outbox_commands = outbox_.add_subparsers(
+        dest="outbox_command", required=True, metavar="COMMAND"
+    )
+    add(
+        "uncertain",
+        cmd_outbox_uncertain,
+        "list the messages whose sending was cut off: they may or may not have arrived",
+        into=outbox_commands,
+    )
+    for name, handler, help_ in (
+        ("resend", cmd_outbox_resend, "send these uncertain messages again (they did not arrive)"),
+        ("drop", cmd_outbox_drop, "never send these uncertain messages (they arrived)"),
+    ):
+        sub = add(name, handler, help_, into=outbox_commands)
+        sub.add_argument("ids", metavar="ID", nargs="+", type=_positive, help="a message id")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="guanai", description="关爱 guanai — care for left-behind children")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -819,6 +903,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         help="unhealthy when a due message has waited longer (default: HEALTH_OUTBOX_MINUTES)",
     )
+    _add_outbox_commands(commands, add)
     return parser
 
 

@@ -90,11 +90,11 @@ async def test_claims_take_due_rows_oldest_first_one_per_chat_and_skip_held_ones
     async with UnitOfWork(sessionmaker) as uow:
         assert await outbox.has_due(uow.session, now=now)
         rest = await outbox.claim(uow.session, now=now, limit=5)
+        # chat 6's second row waits until its first, on its way, is settled
         assert [(r.chat_id, r.payload["text"]) for r in rest] == [
             (1, "to 1"),
             (3, "to 3"),
             (5, "to 5"),
-            (6, "to 6"),
         ]
         assert not await outbox.has_due(uow.session, now=now)
 
@@ -167,3 +167,42 @@ async def test_unreachable_people_are_listed_for_the_scope_that_holds_them(
     # the first time counts: someone unreachable for a month stays so since then
     whole_town = await outbox.unreachable_since(session, region_path=town.path, since=earlier)
     assert [u.person_id for u in whole_town] == [people[1].id, people[0].id]
+
+
+async def test_the_pace_lets_one_claim_through_per_slot_and_a_429_pauses_every_sender(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock
+) -> None:
+    now = clock.now()
+    async with UnitOfWork(sessionmaker) as uow:
+        for chat in (1, 2):
+            await outbox.enqueue(
+                uow.session,
+                chat_id=chat,
+                method=Method.send_message,
+                payload={"text": "x"},
+                not_before=now,
+            )
+        await uow.commit()
+    pace = {"now": now, "rate": 2.0, "private_interval": 1.0, "group_interval": 3.0}
+
+    async with UnitOfWork(sessionmaker) as uow:
+        first = await outbox.claim_next(uow.session, **pace)
+        second = await outbox.claim_next(uow.session, **pace)  # any sender, the same slot
+        await outbox.pause(uow.session, seconds=30)
+        paused = await outbox.claim_next(uow.session, **pace)
+        await uow.commit()
+
+    assert first.row is not None and first.row.chat_id == 1
+    assert first.wait is not None and 0.3 < first.wait <= 0.375  # 3/4 of half a second
+    assert second.row is None and second.wait is not None and 0.2 < second.wait <= 0.375
+    assert paused.row is None and paused.wait is not None and 29 < paused.wait <= 30
+
+
+def test_at_most_the_burst_in_a_window_and_a_gap_between_two() -> None:
+    at = dt.datetime(2026, 11, 16, 10, 0, tzinfo=dt.UTC)
+    seconds = [at + dt.timedelta(seconds=n / 29) for n in range(29)]
+    free_at = seconds[-1] + dt.timedelta(seconds=0.02)
+    # 29 in the window: the next waits until the first of them is a window old
+    assert outbox.opens_at(free_at, seconds, 29) == at + dt.timedelta(seconds=outbox.WINDOW)
+    # fewer: only the gap counts
+    assert outbox.opens_at(free_at, seconds[1:], 29) == free_at

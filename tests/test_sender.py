@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
+import sys
+import tempfile
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -16,13 +22,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import outbox
-from domain.clock import FixedClock
+from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork
 from domain.models import OutboxMessage, OutboxStatus, Person
 from domain.outbox import Method
+from guanai.cli import main as cli_main
 from guanai.settings import Settings
+from tests.conftest import RunningBot
+from tests.factories import make_person, make_site, make_volunteer
 from tests.fakes import FakeTelegram
-from workers.sender import BotTokenRejected, Sender
+from tests.fakes.telegram import JSON, Call
+from workers.sender import BotTokenRejected, DrainReport, Sender
 
 MakeSender = Callable[..., Sender]
 
@@ -369,3 +379,293 @@ async def test_a_rejected_token_stops_the_drain_and_keeps_the_messages(
 
     [row] = await rows(sessionmaker)
     assert (row.status, row.attempts, row.not_before) == (OutboxStatus.pending, 0, clock.now())
+
+
+# ---------------------------------------------------------------------- faults
+
+
+class RunningClock:
+    """Real time from a given start: rows deferred by a 429 fall due as seconds pass."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._start = start
+        self._started = time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return self._start + dt.timedelta(seconds=time.monotonic() - self._started)
+
+
+async def drain_until_settled(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: RunningClock,
+    *senders: Sender,
+) -> list[DrainReport]:
+    """Drain with every sender at once, again until no row is pending or on its way;
+    between drains, wait for the first deferred row to fall due."""
+    reports: list[DrainReport] = []
+    async with asyncio.timeout(60):
+        while waiting := [r for r in await rows(sessionmaker) if r.status in _UNSETTLED]:
+            reports += await asyncio.gather(*(sender.drain(clock) for sender in senders))
+            due = min(r.not_before for r in waiting)
+            await asyncio.sleep(max((due - clock.now()).total_seconds(), 0.05))
+    return reports
+
+
+_UNSETTLED = (OutboxStatus.pending, OutboxStatus.sending)
+
+
+def received(fake: FakeTelegram) -> dict[int, list[str]]:
+    by_chat: dict[int, list[str]] = {}
+    for message in fake.sent:
+        by_chat.setdefault(message.chat_id, []).append(message.text or "")
+    return by_chat
+
+
+@pytest.mark.faults
+async def test_after_a_429_every_chat_gets_its_messages_in_outbox_order(
+    fake_telegram: FakeTelegram,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_sender: MakeSender,
+) -> None:
+    clock = RunningClock(SystemClock().now())
+    chats = range(2001, 2021)
+    # round by round: each chat's first message, then each chat's second, …
+    messages = [(chat, f"{chat}: {n}") for n in range(3) for chat in chats]
+    await enqueue(sessionmaker, clock.now(), *messages)
+    for chat in (2003, 2008, 2015):  # their first message is refused: too many requests
+        fake_telegram.fail_next("sendMessage", status=429, retry_after=1, chat_id=chat)
+
+    reports = await drain_until_settled(sessionmaker, clock, make_sender())
+
+    assert sum(r.rate_limited for r in reports) == 3
+    assert received(fake_telegram) == {
+        chat: [f"{chat}: {n}" for n in range(3)] for chat in chats
+    }  # every chat, each message once, in the order it was queued
+    assert {r.status for r in await rows(sessionmaker)} == {OutboxStatus.sent}
+
+
+@pytest.mark.faults
+async def test_two_senders_at_once_share_the_rate_and_draw_no_429(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_sender: MakeSender,
+) -> None:
+    clock = RunningClock(SystemClock().now())
+    messages = [(2100 + i, f"message {i}") for i in range(90)]
+    await enqueue(sessionmaker, clock.now(), *messages)
+
+    async with FakeTelegram(enforce_rate_limit=30.0) as strict:
+        one, two = make_sender(strict.base_url), make_sender(strict.base_url)
+        reports = await drain_until_settled(sessionmaker, clock, one, two)
+
+    assert strict.rate_limited == 0
+    assert Counter((m.chat_id, m.text) for m in strict.sent) == Counter(messages)
+    assert reports[0].sent > 0 and reports[1].sent > 0  # both really took part
+    assert {r.status for r in await rows(sessionmaker)} == {OutboxStatus.sent}
+
+
+@pytest.mark.faults
+async def test_a_429_storm_slows_the_sender_without_loss(
+    fake_telegram: FakeTelegram,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_sender: MakeSender,
+) -> None:
+    clock = RunningClock(SystemClock().now())
+    messages = [(2200 + i, f"storm {i}") for i in range(12)]
+    await enqueue(sessionmaker, clock.now(), *messages)
+    fake_telegram.fail_next("sendMessage", status=429, retry_after=1, times=4)
+
+    reports = await drain_until_settled(sessionmaker, clock, make_sender())
+
+    assert sum(r.rate_limited for r in reports) == 4
+    assert Counter((m.chat_id, m.text) for m in fake_telegram.sent) == Counter(messages)
+    sends = [c.at for c in fake_telegram.calls if c.method == "sendMessage"]
+    refused = [c.at for c in fake_telegram.calls if c.status == 429]
+    for at in refused:  # until retry_after has passed, nothing new leaves
+        assert len([s for s in sends if at < s < at + 0.95]) <= 1  # one already on its way
+    assert sends[-1] - sends[0] >= 3.8  # four pauses of a second
+    assert {r.status for r in await rows(sessionmaker)} == {OutboxStatus.sent}
+
+
+@pytest.mark.faults
+async def test_a_user_who_blocked_the_bot_is_unreachable_until_they_send_start(
+    running_bot: RunningBot, make_sender: MakeSender
+) -> None:
+    fake, sessionmaker, clock = running_bot.fake, running_bot.sessionmaker, running_bot.clock
+    async with UnitOfWork(sessionmaker) as uow:
+        site = await make_site(uow.session)
+        for telegram_id in (2301, 2302):
+            person = await make_person(uow.session, telegram_id=telegram_id, name="志愿者")
+            await make_volunteer(uow.session, site, person=person)
+        await uow.commit()
+    await enqueue(sessionmaker, clock.now(), (2301, "提醒一"), (2302, "提醒二"))
+    fake.block(2301)
+
+    await make_sender().drain(clock)
+
+    assert [m.chat_id for m in fake.sent] == [2302]  # the others still get theirs
+    assert await unreachable_at(sessionmaker) == {2301: clock.now(), 2302: None}
+
+    fake.unblock(2301)
+    fake.user(2301).send_text("/start")
+    await fake.user(2301).next_message()  # the menu: the /start was handled and committed
+
+    assert await unreachable_at(sessionmaker) == {2301: None, 2302: None}
+
+
+async def unreachable_at(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> dict[int | None, dt.datetime | None]:
+    async with UnitOfWork(sessionmaker) as uow:
+        return {p.telegram_id: p.unreachable_at for p in await uow.session.scalars(select(Person))}
+
+
+class KillingTelegram(FakeTelegram):
+    """Kills a process with SIGKILL the moment the `kill_at`-th message reaches it: that
+    request left; the sender dies before its answer."""
+
+    def __init__(self, *, kill_at: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.kill_at = kill_at
+        self.victim: int | None = None
+        self.killed_at: str | None = None  # the text whose request the sender died awaiting
+
+    def _send_message(self, call: Call) -> JSON:
+        answer = super()._send_message(call)
+        if self.victim is not None and len(self.sent) == self.kill_at:
+            os.kill(self.victim, signal.SIGKILL)
+            self.victim, self.killed_at = None, self.sent[-1].text
+        return answer
+
+
+@pytest.mark.faults
+async def test_a_sender_killed_mid_send_loses_nothing_and_sends_nothing_twice(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_sender: MakeSender,
+) -> None:
+    start = SystemClock().now()
+    messages = [(2400 + n % 30, f"killed {n}") for n in range(60)]
+    await enqueue(sessionmaker, start, *messages)
+
+    async with KillingTelegram(kill_at=20, enforce_rate_limit=30.0) as fake:
+        env = {
+            **{k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL")},
+            "BOT_TOKEN": "4242:TEST-TOKEN",
+            "BOT_API_URL": fake.base_url,
+            "DATABASE_URL": settings.database_url,
+            "MEDIA_DIR": str(settings.media_dir),
+        }
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "guanai.cli",
+            "jobs",
+            "run",
+            "send-outbox",
+            env=env,
+            cwd=tempfile.gettempdir(),  # away from any developer .env
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        fake.victim = worker.pid
+        assert await asyncio.wait_for(worker.wait(), timeout=90) == -signal.SIGKILL
+
+        # a new sender, once the dead one's claims have timed out
+        later = RunningClock(start + outbox.CLAIM_TIMEOUT + dt.timedelta(minutes=1))
+        reports = await drain_until_settled(sessionmaker, later, make_sender(fake.base_url))
+
+    arrived = Counter(m.text for m in fake.sent)
+    assert max(arrived.values()) == 1  # nothing twice
+    status = {r.payload["text"]: r.status for r in await rows(sessionmaker)}
+    uncertain = {text for text, s in status.items() if s is OutboxStatus.uncertain}
+    sent = {text for text, s in status.items() if s is OutboxStatus.sent}
+    assert sent | uncertain == {text for _, text in messages}  # nothing lost
+    assert sent <= set(arrived)
+    # only requests that really left can be uncertain: the one the sender died awaiting
+    # (and, were the machine slow enough, the next one, already on its way)
+    assert fake.killed_at in uncertain
+    assert uncertain <= set(arrived)
+    assert sum(r.uncertain for r in reports) == len(uncertain)
+    async with UnitOfWork(sessionmaker) as uow:
+        listed = await outbox.uncertain(uow.session)
+    assert {u.id for u in listed} == {
+        r.id for r in await rows(sessionmaker) if r.payload["text"] in uncertain
+    }  # what `guanai outbox uncertain` shows the operator
+
+
+# ---------------------------------------------------------------------- the operator's word
+
+
+@pytest.fixture
+def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("LANG", raising=False)
+    monkeypatch.delenv("LC_ALL", raising=False)
+
+
+async def guanai(*argv: str) -> int:
+    """The command in a thread: it runs its own event loop, as it does from a shell."""
+    return await asyncio.to_thread(cli_main, list(argv))
+
+
+async def uncertain_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock
+) -> tuple[int, int, int]:
+    """Two messages cut off mid-send (one a reminder), and one that was sent."""
+    first, second, sent = await enqueue(
+        sessionmaker, clock.now(), (2501, "李小花的家访提醒"), (2502, "x"), (2503, "sent")
+    )
+    async with UnitOfWork(sessionmaker) as uow:
+        for row in await outbox.claim(uow.session, now=clock.now(), limit=3):
+            if row.id == sent:
+                await outbox.mark_sent(uow.session, row.id, telegram_message_id=1, at=clock.now())
+            else:
+                await outbox.mark_uncertain(uow.session, row.id, error="TelegramNetworkError")
+        (await uow.session.get_one(OutboxMessage, first)).dedupe_key = "reminder:17:2026-11-16"
+        await uow.commit()
+    return first, second, sent
+
+
+async def test_the_operator_lists_uncertain_messages_then_resends_or_drops_them(
+    cli_env: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first, second, sent = await uncertain_rows(sessionmaker, clock)
+
+    assert await guanai("outbox", "uncertain") == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == [
+        f"消息 {first}（sendMessage reminder）于 2026-11-16 10:00:00 发给 2501，不确定是否送达。",
+        f"消息 {second}（sendMessage）于 2026-11-16 10:00:00 发给 2502，不确定是否送达。",
+    ]  # ids, the recipient, the kind and when; never the text with a child's name
+
+    assert await guanai("outbox", "resend", str(first)) == 0
+    assert capsys.readouterr().out == f"消息 {first} 将重新发送。\n"
+    assert await guanai("outbox", "drop", str(second)) == 0
+    assert capsys.readouterr().out == f"消息 {second} 已放弃，不会再发送。\n"
+
+    status = {r.id: (r.status, r.not_before) for r in await rows(sessionmaker)}
+    assert status[first][0] is OutboxStatus.pending  # the next drain sends it
+    assert status[second][0] is OutboxStatus.failed
+    assert status[sent][0] is OutboxStatus.sent
+    assert await guanai("outbox", "uncertain") == 0
+    assert capsys.readouterr().out == "没有不确定是否送达的消息。\n"
+
+
+async def test_resend_and_drop_refuse_a_message_that_is_not_uncertain_and_change_nothing(
+    cli_env: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first, _, sent = await uncertain_rows(sessionmaker, clock)
+    before = [(r.id, r.status) for r in await rows(sessionmaker)]
+
+    assert await guanai("outbox", "resend", str(first), str(sent)) == 1
+    assert capsys.readouterr().err == f"错误：消息 {sent} 并非不确定是否送达，未做任何更改。\n"
+    assert await guanai("outbox", "drop", "999999") == 1
+    assert capsys.readouterr().err == "错误：没有编号为 999999 的待发消息，未做任何更改。\n"
+
+    assert [(r.id, r.status) for r in await rows(sessionmaker)] == before

@@ -1,21 +1,21 @@
 """The sender: drains the outbox through the real aiogram Bot, under Telegram's limits.
 
-Limits: at most `GLOBAL_RATE` requests a second overall, evenly spaced by an aiolimiter
-bucket of one (a bucket that holds more lets bursts through, and bursts followed a
-second later by more bursts are what a sliding one-second count, Telegram's and the
-fake's, refuses); one a second per private chat and one every three seconds per group
-(20 a minute). Per-chat limits are kept by not claiming rows of a chat that is still
-cooling down, so a chat's messages go out one after another, in order, while other
-chats fill the gaps. A few rows (`PREFETCH`) are claimed ahead of the bucket so a slow
-commit does not leave a gap in the pace; so a claimed row waits at most a fraction of a
-second before its request goes out.
+Limits: at most `GLOBAL_RATE` requests a second overall (a sliding window, with a least
+gap between two, so a request made late is made up without a burst); one a second per
+private chat and one every three seconds per group (20 a minute). The pace lives in the
+database (`domain.outbox.claim_next`), so every sender process keeps it together: two
+workers at once send at 29 a second between them, not each. A row is claimed only when
+the pace lets its request leave, and sent at once: a sender killed at any moment leaves
+at most the rows whose requests were on their way as `sending` (later `uncertain`).
+A chat's rows go one after another, in order; other chats fill the gaps.
 
 Answers: 429 defers the row by `retry_after` (through `not_before`, so it survives a
-restart) and pauses the whole sender for as long: Telegram does not say which limit was
-hit, and ours keeps the per-chat ones, so the bot-wide one is the likely culprit. 403
-fails the row and marks the person unreachable. 5xx and refused connections (the request
-never left) are retried with back-off. A timeout or a connection broken mid-request is
-recorded as uncertain: Telegram may have the message, so it is not repeated.
+restart; its chat's later rows wait behind it) and pauses every sender for as long:
+Telegram does not say which limit was hit, and ours keeps the per-chat ones, so the
+bot-wide one is the likely culprit. 403 fails the row and marks the person unreachable.
+5xx and refused connections (the request never left) are retried with back-off. A
+timeout or a connection broken mid-request is recorded as uncertain: Telegram may have
+the message, so it is not repeated.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,6 @@ from aiogram.methods import (
 )
 from aiogram.types import BufferedInputFile, Message
 from aiohttp import ClientConnectorError
-from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import outbox
@@ -61,11 +59,11 @@ from domain.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 GLOBAL_RATE = 29.0  # requests a second: one under Telegram's 30 for network jitter
-PREFETCH = 4  # rows claimed ahead of the bucket: at 29 a second, 0.14 s of sending
+MAX_IN_FLIGHT = 16  # requests awaiting their answer at once (a slow Bot API)
 PRIVATE_INTERVAL = 1.0  # seconds between two messages to one private chat
 GROUP_INTERVAL = 3.0  # groups (negative chat ids): 20 a minute
 DRAIN_BUDGET = 50.0  # seconds one drain may take; the next cron run carries on
-IDLE_POLL = 0.5  # longest wait for a cooling chat or another sender's lock
+IDLE_POLL = 0.5  # longest wait for a cooling chat, an answer, or another sender
 
 Settle = Callable[[AsyncSession], Awaitable[None]]
 
@@ -84,7 +82,7 @@ class DrainReport:
 
 
 class Sender:
-    """One per process: it owns the rate limits, so every drain in the process shares it."""
+    """One per process; the pace it keeps is shared with every other sender."""
 
     def __init__(
         self,
@@ -97,9 +95,8 @@ class Sender:
         self.bot = bot
         self._sessionmaker = sessionmaker
         self._media_dir = media_dir.resolve()
-        self._limiter = AsyncLimiter(1, 1 / rate)
-        self._queued = 0  # claimed rows waiting for the bucket
-        self._free_at: dict[int, float] = {}  # chat → loop time it may be written to again
+        self._rate = rate
+        # a 429 stops this process at once; the others learn it from the database
         self._paused_until = 0.0
         self._progress = asyncio.Event()
         self._draining = asyncio.Lock()
@@ -117,6 +114,7 @@ class Sender:
         async with self._draining:
             async with UnitOfWork(self._sessionmaker) as uow:
                 expired = await outbox.expire_claims(uow.session, now=clock.now())
+                await outbox.forget_old_pace(uow.session)
                 await uow.commit()
             if expired:
                 log.warning("outbox rows %s were left mid-send: marked uncertain", expired)
@@ -142,57 +140,49 @@ class Sender:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
         while loop.time() < deadline and self._fatal is None:
-            paused = self._paused_until > loop.time()  # Telegram asked us to wait (429)
-            if self._queued >= PREFETCH:
-                wake = math.inf  # wait for the rows ahead of the bucket to move on
-            else:
-                if not paused:
-                    rows = await self._claim(clock.now(), PREFETCH - self._queued)
-                    for row in rows:
-                        self._queued += 1
-                        task = asyncio.create_task(self._deliver(row, clock, report))
-                        in_flight.add(task)
-                        task.add_done_callback(in_flight.discard)
-                    if rows:
-                        continue
-                async with UnitOfWork(self._sessionmaker) as uow:
-                    if not await outbox.has_due(uow.session, now=clock.now()):
-                        return  # what is in flight is settled by `drain`
-                # Due rows wait for the pause to end, a cooling chat or another sender.
-                wake = (
-                    self._paused_until if paused else min(self._free_at.values(), default=math.inf)
-                )
-            delay = min(wake, deadline, loop.time() + IDLE_POLL) - loop.time()
             self._progress.clear()
+            if self._paused_until > loop.time():
+                wait = self._paused_until - loop.time()  # Telegram asked us to wait (429)
+            elif len(in_flight) >= MAX_IN_FLIGHT:
+                wait = IDLE_POLL  # until an answer comes in
+            else:
+                asked = loop.time()  # about when the database read its clock
+                async with UnitOfWork(self._sessionmaker) as uow:
+                    claim = await outbox.claim_next(
+                        uow.session,
+                        now=clock.now(),
+                        rate=self._rate,
+                        private_interval=PRIVATE_INTERVAL,
+                        group_interval=GROUP_INTERVAL,
+                    )
+                    await uow.commit()
+                if claim.row is not None:
+                    # the claim is committed: the request leaves now, not after a queue
+                    task = asyncio.create_task(self._deliver(claim.row, clock, report))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                    # the next slot: no need to ask before it opens
+                    await asyncio.sleep(
+                        max(min(asked + (claim.wait or 0), deadline) - loop.time(), 0)
+                    )
+                    continue
+                if claim.wait is None and not in_flight:
+                    if self._progress.is_set():
+                        continue  # an answer was recorded while we asked: ask again
+                    return  # nothing this sender could send: the next drain looks again
+                if claim.wait is not None and claim.wait < IDLE_POLL:
+                    # the pace: the next slot is moments away; an answer does not bring it on
+                    await asyncio.sleep(max(min(asked + claim.wait, deadline) - loop.time(), 0))
+                    continue
+                # A 429 pause, cooling chats, or our own answers that free a chat's next row.
+                wait = IDLE_POLL if claim.wait is None else min(claim.wait, IDLE_POLL)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(delay, 0.0)):
+                async with asyncio.timeout(max(min(wait, deadline - loop.time()), 0.0)):
                     await self._progress.wait()
 
-    async def _claim(self, now: dt.datetime, limit: int) -> list[OutboxMessage]:
-        """Claim what may go out now: one row per chat that is not cooling down."""
-        loop_now = asyncio.get_running_loop().time()
-        for chat in [chat for chat, free in self._free_at.items() if free <= loop_now]:
-            del self._free_at[chat]
-        async with UnitOfWork(self._sessionmaker) as uow:
-            rows = await outbox.claim(uow.session, now=now, limit=limit, skip_chats=self._free_at)
-            await uow.commit()
-        for row in rows:
-            self._free_at[row.chat_id] = math.inf  # busy until its answer is in
-        return rows
-
     async def _deliver(self, row: OutboxMessage, clock: Clock, report: DrainReport) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            await self._limiter.acquire()
-        finally:
-            self._queued -= 1
-            self._progress.set()
-        started = loop.time()
-        try:
-            if self._paused_until > started:  # a 429 came in while this row queued: not now
-                settle = _settle(outbox.release, row.id)
-            else:
-                settle = await self._attempt(row, clock, report)
+            settle = await self._attempt(row, clock, report)
             async with UnitOfWork(self._sessionmaker) as uow:
                 await settle(uow.session)
                 await uow.commit()
@@ -200,8 +190,6 @@ class Sender:
             # The row stays `sending`; the next drains declare it uncertain.
             log.exception("could not record the result for outbox row %d", row.id)
         finally:
-            interval = GROUP_INTERVAL if row.chat_id < 0 else PRIVATE_INTERVAL
-            self._free_at[row.chat_id] = started + interval
             self._progress.set()
 
     async def _attempt(self, row: OutboxMessage, clock: Clock, report: DrainReport) -> Settle:
@@ -231,7 +219,13 @@ class Sender:
             loop_now = asyncio.get_running_loop().time()
             self._paused_until = max(self._paused_until, loop_now + error.retry_after)
             until = now + dt.timedelta(seconds=error.retry_after)
-            return _settle(outbox.defer, row.id, until=until, error=text)
+            defer = _settle(outbox.defer, row.id, until=until, error=text)
+
+            async def defer_and_pause(session: AsyncSession) -> None:
+                await defer(session)
+                await outbox.pause(session, seconds=error.retry_after)
+
+            return defer_and_pause
         if isinstance(error, TelegramForbiddenError):
             report.failed += 1
             log.info("chat %d blocked the bot", row.chat_id)

@@ -12,14 +12,16 @@ from aiogram.utils.i18n import gettext as _
 from bot import keyboards, texts
 from bot.callbacks import CheckInAct, CheckInStep, LanguageChoice
 from bot.filters import When
-from domain import people
+from domain import outbox, people
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.people import Identity
 
 
-async def start(message: Message, state: FSMContext, me: Identity | None) -> None:
+async def start(message: Message, state: FSMContext, me: Identity | None, uow: UnitOfWork) -> None:
     await state.clear()
+    if me is not None and await outbox.clear_unreachable(uow.session, person_id=me.person_id):
+        await uow.commit()  # they unblocked the bot: messages to them are queued again
     if me is None:
         await message.answer(
             _(
