@@ -16,6 +16,7 @@ from domain import audit
 from domain.clock import Clock
 from domain.errors import DomainError, OutOfScope
 from domain.people import Identity
+from guanai.outages import describe, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,13 @@ async def reply_to_error(
     with i18n.use_locale(locale_for(me, user)):
         if isinstance(event.exception, DomainError):
             text = i18n.gettext(event.exception.message).format(**event.exception.params)
+        elif is_outage(event.exception):
+            # Redis or PostgreSQL gone mid-update: the transaction rolled back, so the
+            # user can simply send it again once the server is back
+            log.warning("update %s not handled: %s", update.update_id, describe(event.exception))
+            text = i18n.gettext(
+                "The service is unavailable for a moment. Please try again in a minute."
+            )
         else:
             log.exception("update %s failed", update.update_id, exc_info=event.exception)
             text = i18n.gettext("Sorry, something went wrong. Please try again in a moment.")

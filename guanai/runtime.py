@@ -26,11 +26,13 @@ from domain.clock import SystemClock
 from domain.db import make_engine, make_sessionmaker
 from domain.errors import DomainError
 from guanai.migrate import migrate
+from guanai.outages import Backoff, Outage, is_outage
 from guanai.settings import Settings
 from workers.queues import Queue
 
 if TYPE_CHECKING:
     from aiogram import Bot
+    from arq.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +128,67 @@ async def run_bot(settings: Settings) -> None:
         await engine.dispose()
 
 
+# How long a worker that lost Redis lets its running jobs finish before cancelling them
+JOBS_GRACE_SECONDS = 10.0
+
+
 async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
+    """The queue's arq worker, started again whenever it loses Redis.
+
+    arq's worker ends when a poll of Redis fails; alone, that would end `guanai worker`
+    for good and `guanai run` with it. It is made again after a wait that doubles up to
+    OUTAGE_RETRY_MAX_SECONDS, with a log line when the outage begins and one when it ends.
+    """
     # the worker's imaging and spreadsheet libraries load here, never in a bot-only process
     from workers.app import make_worker
 
-    worker = make_worker(settings, queue=queue, handle_signals=False)
+    outage = Outage(log, f"worker ({queue.value} queue)")
+    backoff = Backoff(settings.outage_retry_max_seconds)
+
+    def ready() -> None:
+        outage.over()
+        backoff.reset()
+
+    while True:
+        worker = make_worker(
+            settings, queue=queue, handle_signals=False, on_ready=ready, redis_retries=0
+        )
+        grace = 0.0  # SIGTERM, or a bug: running jobs are cancelled, as arq's close does
+        try:
+            await worker.async_run()
+            return  # a burst worker's end; a polling one never returns
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            outage.failed(error)
+            grace = JOBS_GRACE_SECONDS
+        finally:
+            await _close_worker(worker, grace=grace)
+        await asyncio.sleep(backoff.next())
+
+
+async def _close_worker(worker: Worker, *, grace: float) -> None:
+    """arq's `Worker.close` without needing Redis to answer: running jobs end (within
+    `grace` seconds, then are cancelled), their dependencies close, the pool is dropped."""
+    if worker.main_task is not None:
+        worker.main_task.cancel()
+    running = [task for task in worker.tasks.values() if not task.done()]
     try:
-        await worker.async_run()
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
     finally:
-        await worker.close()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        if "stack" in worker.ctx:  # arq's on_shutdown: the jobs' engine and Bot
+            await worker.ctx.pop("stack").aclose()
+        pool: ArqRedis | None = worker.pool
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1):
+                    await pool.delete(worker.health_check_key)
+            with contextlib.suppress(Exception):
+                await pool.aclose(close_connection_pool=True)
 
 
 async def run_all(settings: Settings) -> None:

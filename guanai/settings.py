@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     photo_max_attempts: int = Field(default=5, ge=1, le=20, validation_alias="PHOTO_MAX_ATTEMPTS")
     # The first retry of a failed download waits this long; each next one twice as long.
     photo_retry_seconds: float = Field(default=30.0, gt=0, validation_alias="PHOTO_RETRY_SECONDS")
+    # A worker that lost Redis or PostgreSQL tries again after 0.5 s, then twice as long
+    # each time, up to this many seconds, until the server is back.
+    outage_retry_max_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="OUTAGE_RETRY_MAX_SECONDS"
+    )
 
     @cached_property
     def tz(self) -> ZoneInfo:

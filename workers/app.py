@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from arq import cron, func
@@ -12,11 +14,14 @@ from arq.worker import Worker
 
 from domain.clock import Clock, SystemClock
 from domain.errors import DomainError
+from guanai.outages import Outage, is_outage
 from guanai.settings import Settings
 from workers import jobs
 from workers.context import Deps, open_deps
 from workers.periodic import MAX_TRIES, Periodic, on_queue
 from workers.queues import QUEUE_TIMEOUT, Queue, queue_name
+
+log = logging.getLogger(__name__)
 
 
 class NoJobsOnQueue(DomainError):
@@ -24,9 +29,21 @@ class NoJobsOnQueue(DomainError):
 
 
 def _cron(job: Periodic) -> CronJob:
+    outage = Outage(log, f"job {job.name}")
+
     async def run(ctx: dict[str, Any]) -> dict[str, int]:
+        """A run that cannot reach PostgreSQL or Redis is logged in a line (the first of
+        an outage only) and left to the next tick; the jobs are idempotent."""
         deps: Deps = ctx["deps"]
-        return dict(await job.run(deps, deps.clock.now(), None))
+        try:
+            result = dict(await job.run(deps, deps.clock.now(), None))
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            outage.failed(error)
+            return {}
+        outage.over()
+        return result
 
     return cron(
         run,
@@ -38,6 +55,12 @@ def _cron(job: Periodic) -> CronJob:
     )
 
 
+def _redis_settings(settings: Settings, *, retries: int) -> RedisSettings:
+    redis = RedisSettings.from_dsn(settings.redis_url)
+    redis.conn_retries = retries
+    return redis
+
+
 def make_worker(
     settings: Settings,
     *,
@@ -45,7 +68,12 @@ def make_worker(
     clock: Clock | None = None,
     burst: bool = False,
     handle_signals: bool = True,
+    on_ready: Callable[[], None] | None = None,
+    redis_retries: int = 5,
 ) -> Worker:
+    """`on_ready` is called once the worker has Redis and its dependencies and starts
+    polling; `redis_retries` are arq's own attempts to connect, a second apart (none when
+    a supervisor retries, as `guanai run` and `guanai worker` do)."""
     periodic = on_queue(queue)
     if not periodic:
         raise NoJobsOnQueue(queue=queue.value)
@@ -54,6 +82,8 @@ def make_worker(
         stack = contextlib.AsyncExitStack()
         ctx["stack"] = stack
         ctx["deps"] = await stack.enter_async_context(open_deps(settings, clock or SystemClock()))
+        if on_ready is not None:
+            on_ready()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await ctx["stack"].aclose()
@@ -70,7 +100,7 @@ def make_worker(
         cron_jobs=[_cron(job) for job in periodic],
         queue_name=queue_name(settings, queue),
         job_timeout=QUEUE_TIMEOUT[queue],
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_settings=_redis_settings(settings, retries=redis_retries),
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         timezone=settings.tz,  # type: ignore[arg-type]  # arq types it as datetime.timezone; any tzinfo works

@@ -1,0 +1,239 @@
+"""Redis or PostgreSQL restarted under a running `guanai run`: it carries on.
+
+A real `guanai run` process against the fake Bot API, with a private Redis or a private
+PostgreSQL (tests/servers.py) stopped and started again under it. During the outage a
+volunteer confirming a check-in is told, in Chinese, to try again, and nothing is stored;
+after it the bot answers and the workers poll again, with no restart, no traceback, one
+log line per outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.db import make_engine, make_sessionmaker
+from domain.models import CheckIn
+from tests.conftest import REDIS_URL, SHANGHAI
+from tests.fakes import FakeTelegram
+from tests.fakes.telegram import FakeUser, SentMessage
+from tests.servers import PrivatePostgres, PrivateRedis
+from tests.volunteering import VOLUNTEER, seed_school, settled
+
+pytestmark = pytest.mark.faults
+
+TRY_AGAIN = "服务暂时不可用"
+STRANGER = 7777
+WAIT = 20  # seconds, for what the tests can only poll for: the log, Redis's keys
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    server = PrivateRedis()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="module")
+async def private_postgres() -> AsyncIterator[PrivatePostgres]:
+    server = PrivatePostgres()
+    await server.init()
+    await server.start()
+    yield server
+    await server.remove()
+
+
+class Guanai:
+    """`guanai run` as a real process; its log goes to a file (a pipe could fill up)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL")},
+            "BOT_TOKEN": "4242:TEST-TOKEN",
+            # an outage in a test lasts seconds: retry within a second, not after minutes
+            "OUTAGE_RETRY_MAX_SECONDS": "0.5",
+            **env,
+        }
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "guanai.cli", "run"),
+                env=self.env,
+                cwd=tempfile.gettempdir(),
+                stdout=log,
+                stderr=log,
+            )
+
+    async def stop(self) -> str:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(self.process.wait(), timeout=30)
+        return self.log.read_text()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def logged(self, text: str, times: int = 1) -> None:
+        """Reads the log (no other signal exists) until `text` is in it `times` times;
+        fails at once if the process has ended."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                if self.log.read_text().count(text) >= times:
+                    return
+                assert self.running, self.log.read_text()
+                await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def guanai(fake_telegram: FakeTelegram, tmp_path: Path) -> AsyncIterator[Guanai]:
+    service = Guanai({"BOT_API_URL": fake_telegram.base_url}, tmp_path / "guanai.log")
+    yield service
+    if service.running:
+        await service.stop()
+
+
+async def _to_summary(user: FakeUser) -> SentMessage:
+    """打卡 → 谈心 → 下一步 → 没有照片: the summary with its 确认 button."""
+    user.send_text("✅ 打卡")
+    activities = await user.next_message()
+    user.press(activities.callback_data("谈心"), activities)
+    await user.fake.wait_until(lambda: "✅ 谈心" in activities.button_texts() or None)
+    user.press(activities.callback_data("下一步"), activities)
+    prompt = await user.next_message()
+    user.press(prompt.callback_data("没有照片"), prompt)
+    summary = await user.next_message()
+    await settled(user)  # the summary is sent before the conversation's state is written
+    return summary
+
+
+async def _checkins(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(CheckIn)) or 0)
+
+
+async def _answered_text(fake: FakeTelegram, update_id: int) -> str:
+    return str((await fake.wait_callback_answer(update_id, timeout=10)).params.get("text"))
+
+
+def _assert_quiet(log: str, returncode: int | None) -> None:
+    """Ended by SIGTERM as always; no traceback; the outage told in a line or two per part."""
+    assert returncode == 0, log
+    assert "Traceback" not in log, log
+    assert log.count("unavailable") <= 6, log
+
+
+async def _wait_for_key(redis: Redis, key: str) -> None:
+    """Polls Redis (no other signal exists) until the key is there."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            if await redis.exists(key):
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_guanai_run_rides_out_a_redis_restart(
+    guanai: Guanai,
+    private_redis: PrivateRedis,
+    fake_telegram: FakeTelegram,
+    db_url: str,
+    redis_prefix: str,
+) -> None:
+    engine = make_engine(db_url, pool_size=1)
+    sessionmaker = make_sessionmaker(engine)
+    redis = Redis.from_url(private_redis.url)
+    try:
+        await seed_school(sessionmaker, dt.datetime.now(SHANGHAI))
+        guanai.env |= {
+            "DATABASE_URL": db_url,
+            "REDIS_URL": private_redis.url,
+            "REDIS_PREFIX": redis_prefix,
+        }
+        await guanai.start()
+        await fake_telegram.wait_for_call("getUpdates", timeout=60)
+        volunteer = fake_telegram.user(VOLUNTEER)
+        summary = await _to_summary(volunteer)
+
+        await private_redis.stop()
+        confirm = volunteer.press(summary.callback_data("确认"), summary)
+        assert TRY_AGAIN in await _answered_text(fake_telegram, confirm)
+        stranger = fake_telegram.user(STRANGER)
+        stranger.send_text("/start")
+        assert TRY_AGAIN in ((await stranger.next_message(timeout=10)).text or "")
+        assert await _checkins(sessionmaker) == 0
+        # the outage outlasts the workers' polls: both lose Redis, and both wait
+        await guanai.logged("connection lost", times=2)
+
+        await private_redis.start()  # empty: the conversation is gone, as after a crash
+        stranger.send_text("/start")
+        assert "邀请链接" in ((await stranger.next_message(timeout=10)).text or "")
+        summary = await _to_summary(volunteer)
+        confirm = volunteer.press(summary.callback_data("确认"), summary)
+        assert "已保存" in ((await volunteer.next_message(timeout=10)).text or "")
+        assert await _checkins(sessionmaker) == 1
+        # both workers poll the new Redis: each records its health when it starts polling
+        await guanai.logged("back after the outage", times=2)
+        await _wait_for_key(redis, f"{redis_prefix}:queue:health-check")
+        await _wait_for_key(redis, f"{redis_prefix}:escalations:health-check")
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+        log = await guanai.stop()
+    _assert_quiet(log, guanai.process.returncode if guanai.process else None)
+
+
+async def test_guanai_run_rides_out_a_postgresql_restart(
+    guanai: Guanai,
+    private_postgres: PrivatePostgres,
+    fake_telegram: FakeTelegram,
+    redis_prefix: str,
+) -> None:
+    url = private_postgres.url("guanai")
+    guanai.env |= {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": redis_prefix}
+    await guanai.start()  # creates and migrates the database, then polls
+    await fake_telegram.wait_for_call("getUpdates", timeout=60)
+    engine = make_engine(url, pool_size=1)
+    sessionmaker = make_sessionmaker(engine)
+    try:
+        await seed_school(sessionmaker, dt.datetime.now(SHANGHAI))
+        volunteer = fake_telegram.user(VOLUNTEER)
+        summary = await _to_summary(volunteer)
+
+        await private_postgres.stop()
+        confirm = volunteer.press(summary.callback_data("确认"), summary)
+        assert TRY_AGAIN in await _answered_text(fake_telegram, confirm)
+        stranger = fake_telegram.user(STRANGER)
+        stranger.send_text("/start")
+        assert TRY_AGAIN in ((await stranger.next_message(timeout=10)).text or "")
+        # the outage outlasts a tick of the outbox's sender (every 5 s)
+        await guanai.logged("job send-outbox: connection lost")
+
+        await private_postgres.start()
+        assert await _checkins(sessionmaker) == 0  # nothing half-stored
+        stranger.send_text("/start")
+        assert "邀请链接" in ((await stranger.next_message(timeout=10)).text or "")
+        # the conversation survived in Redis: the same 确认 now saves, once
+        volunteer.press(summary.callback_data("确认"), summary)
+        assert "已保存" in ((await volunteer.next_message(timeout=10)).text or "")
+        assert await _checkins(sessionmaker) == 1
+        await guanai.logged("job send-outbox: back after the outage")
+    finally:
+        await engine.dispose()
+        log = await guanai.stop()
+    _assert_quiet(log, guanai.process.returncode if guanai.process else None)
