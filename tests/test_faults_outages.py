@@ -10,6 +10,7 @@ log line per outage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -20,12 +21,12 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.db import make_engine, make_sessionmaker
-from domain.models import CheckIn
-from tests.conftest import REDIS_URL, SHANGHAI
+from domain.models import CheckIn, Concern
+from tests.conftest import REDIS_URL, SHANGHAI, RunningBot
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import FakeUser, SentMessage
 from tests.servers import PrivatePostgres, PrivateRedis
@@ -269,3 +270,77 @@ async def test_guanai_run_ends_cleanly_on_sigterm_in_the_middle_of_an_outage(
 
     log = await guanai.stop()
     _assert_quiet(log, guanai.process.returncode if guanai.process else None)
+
+
+# PostgreSQL gone at the very moment of the commit: a deferred trigger ends the session
+# when the transaction commits, exactly as a server dying between the last statement and
+# the commit would.
+@contextlib.asynccontextmanager
+async def dying_at_commit(
+    sessionmaker: async_sessionmaker[AsyncSession], table: str
+) -> AsyncIterator[None]:
+    statements = (
+        """CREATE OR REPLACE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$""",
+        f"""CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON {table}
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION die_at_commit()""",
+    )
+    async with sessionmaker() as session:
+        for statement in statements:
+            await session.execute(text(statement))
+        await session.commit()
+    try:
+        yield
+    finally:
+        async with sessionmaker() as session:
+            await session.execute(text(f"DROP TRIGGER die_at_commit ON {table}"))
+            await session.commit()
+
+
+async def test_a_checkin_whose_commit_is_lost_is_never_called_saved(
+    running_bot: RunningBot,
+) -> None:
+    await seed_school(running_bot.sessionmaker, running_bot.clock.now())
+    volunteer = running_bot.fake.user(VOLUNTEER)
+    summary = await _to_summary(volunteer)
+
+    async with dying_at_commit(running_bot.sessionmaker, "checkins"):
+        confirm = volunteer.press(summary.callback_data("确认"), summary)
+        assert TRY_AGAIN in await _answered_text(running_bot.fake, confirm)
+        await settled(volunteer)
+    assert not [m for m in volunteer.messages if "已保存" in (m.text or "")]
+    assert await _checkins(running_bot.sessionmaker) == 0
+
+    volunteer.press(summary.callback_data("确认"), summary)  # the same summary, again
+    assert "已保存" in ((await volunteer.next_message()).text or "")
+    await settled(volunteer)
+    assert await _checkins(running_bot.sessionmaker) == 1
+
+
+async def test_a_concern_whose_commit_is_lost_is_never_called_noted(
+    running_bot: RunningBot,
+) -> None:
+    await seed_school(running_bot.sessionmaker, running_bot.clock.now())
+    volunteer = running_bot.fake.user(VOLUNTEER)
+    volunteer.send_text("👧 我的孩子")
+    overview = await volunteer.next_message()
+    volunteer.press(overview.callback_data("李小花"), overview)
+    card = await volunteer.next_message()
+    volunteer.press(card.callback_data("反映情况"), card)
+    kinds = await volunteer.next_message()
+    volunteer.press(kinds.callback_data("情绪低落"), kinds)
+    await volunteer.next_message()  # note, or skip
+    await settled(volunteer)
+
+    async with dying_at_commit(running_bot.sessionmaker, "concerns"):
+        volunteer.send_text("最近总是一个人哭")
+        assert TRY_AGAIN in ((await volunteer.next_message()).text or "")
+        await settled(volunteer)
+    async with running_bot.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Concern)) == 0
+
+    volunteer.send_text("最近总是一个人哭")  # the conversation waits for the note still
+    assert "关工委" in ((await volunteer.next_message()).text or "")
+    await settled(volunteer)
+    async with running_bot.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Concern)) == 1
