@@ -20,18 +20,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from arq import Retry
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.db import make_engine, make_sessionmaker
-from domain.models import CheckIn, Concern
+from bot.callbacks import EscalationAct, EscalationAction
+from domain.clock import FixedClock
+from domain.db import UnitOfWork, make_engine, make_sessionmaker
+from domain.models import CheckIn, Concern, Escalation, EscalationKind, EscalationStep, Person
+from guanai.settings import Settings
 from tests.conftest import REDIS_URL, SHANGHAI, RunningBot
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import FakeUser, SentMessage
-from tests.servers import PrivatePostgres, PrivateRedis
+from tests.servers import PrivatePostgres, PrivateRedis, free_port
 from tests.test_photos import jpeg, scene
-from tests.volunteering import VOLUNTEER, seed_school, settled
+from tests.volunteering import COORDINATOR, VOLUNTEER, seed_school, settled
+from workers import jobs
+from workers.context import Deps
 
 pytestmark = pytest.mark.faults
 
@@ -282,7 +289,7 @@ async def dying_at_commit(
     statements = (
         """CREATE OR REPLACE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$""",
-        f"""CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON {table}
+        f"""CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT OR UPDATE ON {table}
         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION die_at_commit()""",
     )
     async with sessionmaker() as session:
@@ -344,3 +351,82 @@ async def test_a_concern_whose_commit_is_lost_is_never_called_noted(
     await settled(volunteer)
     async with running_bot.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Concern)) == 1
+
+
+async def test_an_escalation_whose_commit_is_lost_is_never_called_taken_or_closed(
+    running_bot: RunningBot,
+) -> None:
+    fake, sessionmaker, now = running_bot.fake, running_bot.sessionmaker, running_bot.clock.now()
+    school = await seed_school(sessionmaker, now)
+    async with UnitOfWork(sessionmaker) as uow:
+        escalation = Escalation(
+            kind=EscalationKind.dropout, item_key="dropout:test", child_id=school.child_ids[0]
+        )
+        escalation.opened_at = now
+        uow.session.add(escalation)
+        await uow.session.flush()
+        coordinator_id = await uow.session.scalar(
+            select(Person.id).where(Person.telegram_id == COORDINATOR)
+        )
+        assert coordinator_id is not None
+        uow.session.add(
+            EscalationStep(
+                escalation_id=escalation.id,
+                step=0,
+                region_id=school.site.id,
+                recipient_id=coordinator_id,
+                decided_at=now,
+            )
+        )
+        await uow.commit()
+    buttons = InlineKeyboardBuilder()
+    for act in EscalationAct:
+        buttons.button(
+            text=act.value, callback_data=EscalationAction(escalation_id=escalation.id, act=act)
+        )
+    await running_bot.bot.send_message(
+        COORDINATOR, "李小花 未到校", reply_markup=buttons.as_markup()
+    )
+    coordinator = fake.user(COORDINATOR)
+    told = await coordinator.next_message()
+
+    async def state() -> tuple[bool, bool]:
+        async with sessionmaker() as session:
+            stored = await session.get_one(Escalation, escalation.id)
+            return stored.acknowledged_by is not None, stored.closed_at is not None
+
+    async with dying_at_commit(sessionmaker, "escalations"):
+        take = coordinator.press(told.callback_data("take"), told)
+        assert TRY_AGAIN in await _answered_text(fake, take)
+        await settled(coordinator)
+    assert await state() == (False, False)
+    take = coordinator.press(told.callback_data("take"), told)
+    assert "由您处理" in await _answered_text(fake, take)
+
+    coordinator.press(told.callback_data("resolve"), told)
+    assert "怎么解决" in ((await coordinator.next_message()).text or "")
+    async with dying_at_commit(sessionmaker, "escalations"):
+        coordinator.send_text("孩子已回校上课")
+        assert TRY_AGAIN in ((await coordinator.next_message()).text or "")
+        await settled(coordinator)
+    assert await state() == (True, False)
+    coordinator.send_text("孩子已回校上课")  # the conversation waits for the note still
+    assert "已办结" in ((await coordinator.next_message()).text or "")
+    await settled(coordinator)
+    assert await state() == (True, True)
+
+
+async def test_a_photo_job_that_cannot_reach_postgresql_is_tried_again_later(
+    settings: Settings, clock: FixedClock
+) -> None:
+    unreachable = settings.model_copy(
+        update={"database_url": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/guanai"}
+    )
+    engine = make_engine(unreachable.database_url, pool_size=1)
+    try:
+        deps = Deps(unreachable, make_sessionmaker(engine), clock)
+        with pytest.raises(Retry) as retry:
+            await jobs.store_photo({"deps": deps, "job_try": 2}, 1)
+    finally:
+        await engine.dispose()
+    assert retry.value.defer_score == 60_000  # PHOTO_RETRY_SECONDS, twice on the second try

@@ -19,6 +19,7 @@ from arq import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import care_record, housekeeping, ladder, photos, regions, reminders, rosters
+from guanai.outages import describe, is_outage
 from guanai.settings import Settings
 from workers.context import Deps
 from workers.downloads import TelegramDownloader
@@ -46,16 +47,26 @@ async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) ->
 async def store_photo(ctx: dict[str, Any], photo_id: int) -> str:
     """Download, clean, store and compare one check-in photo; retried while downloads fail."""
     deps: Deps = ctx["deps"]
-    async with deps.unit_of_work() as uow:
-        result = await photos.store_photo(
-            uow.session,
-            photo_id,
-            downloader=TelegramDownloader(deps.bot),
-            policy=photo_policy(deps.settings),
-            now=deps.clock.now(),
-            tries=ctx.get("job_try", 1),
-        )
-        await uow.commit()  # the attempt is counted even when the download failed
+    job_try = ctx.get("job_try", 1)
+    try:
+        async with deps.unit_of_work() as uow:
+            result = await photos.store_photo(
+                uow.session,
+                photo_id,
+                downloader=TelegramDownloader(deps.bot),
+                policy=photo_policy(deps.settings),
+                now=deps.clock.now(),
+                tries=job_try,
+            )
+            await uow.commit()  # the attempt is counted even when the download failed
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        # PostgreSQL out of reach: arq would fail the job for good and leave the photo
+        # pending forever; it is tried again later instead, like a failed download
+        retry_in = deps.settings.photo_retry_seconds * 2 ** (job_try - 1)
+        log.warning("photo %d: %s; trying again in %g s", photo_id, describe(error), retry_in)
+        raise Retry(defer=retry_in) from None
     log.info("photo %d: %s", photo_id, result.outcome)
     if result.retry_in is not None:
         raise Retry(defer=result.retry_in)

@@ -22,6 +22,7 @@ from bot.replies import tell_taken
 from bot.routers.pairing import choose_volunteer
 from domain import escalations, pairings
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.people import Identity
 from guanai.settings import Settings
 
@@ -46,15 +47,16 @@ def buttons_after_taking(escalation_id: int) -> InlineKeyboardMarkup:
 async def take(
     query: CallbackQuery,
     callback_data: EscalationAction,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
 ) -> None:
-    outcome = await escalations.take(session, callback_data.escalation_id, me, clock.now())
+    outcome = await escalations.take(uow.session, callback_data.escalation_id, me, clock.now())
     if not outcome.changed:
         await tell_taken(query, outcome, settings.tz)
         return
+    await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(
@@ -109,20 +111,22 @@ async def resolve(
 
 async def note_written(
     message: Message,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     state: FSMContext,
     clock: Clock,
     settings: Settings,
 ) -> None:
     escalation_id = int((await state.get_data())["escalation_id"])
-    await state.clear()
     outcome = await escalations.resolve(
-        session, escalation_id, me, clock.now(), note=(message.text or "").strip()
+        uow.session, escalation_id, me, clock.now(), note=(message.text or "").strip()
     )
     if outcome.taken_by is not None:
+        await state.clear()
         await message.answer(_("Nothing was changed: someone else handled it meanwhile."))
         return
+    uow.after_commit(state.clear)  # kept if the commit fails: the note can be sent again
+    await uow.commit()  # "closed" only once it is
     await message.answer(_("Closed. Thank you for looking after this child."))
 
 
