@@ -16,9 +16,13 @@ from domain import audit
 from domain.clock import Clock
 from domain.errors import DomainError, OutOfScope
 from domain.people import Identity
-from guanai.outages import describe, is_outage
+from guanai.outages import Outage, describe, is_outage
 
 log = logging.getLogger(__name__)
+
+# Updates refused while Redis or PostgreSQL is away: a line when the first is, one when an
+# update is handled again (bot.middlewares), not one per update
+OUTAGE = Outage(log, "bot")
 
 
 async def reply_to_error(
@@ -51,7 +55,8 @@ async def reply_to_error(
         elif is_outage(event.exception):
             # Redis or PostgreSQL gone mid-update: the transaction rolled back, so the
             # user can simply send it again once the server is back
-            log.warning("update %s not handled: %s", update.update_id, describe(event.exception))
+            OUTAGE.failed(event.exception)
+            log.debug("update %s not handled: %s", update.update_id, describe(event.exception))
             text = i18n.gettext(
                 "The service is unavailable for a moment. Please try again in a minute."
             )

@@ -12,6 +12,7 @@ import logging
 import socket
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 
@@ -46,7 +47,10 @@ def is_outage(error: BaseException) -> bool:
         sqlstate = getattr(current, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
-        current, seen = current.__cause__, seen + 1
+        # redis raises some of its own while handling a lost connection ("WatchError: A
+        # ConnectionError occurred on while watching"), without naming it the cause
+        implied = current.__context__ if isinstance(current, RedisError) else None
+        current, seen = current.__cause__ or implied, seen + 1
     return False
 
 
@@ -74,7 +78,7 @@ class Outage:
         if self._since_failures is None:
             self._since_failures = 0
             self._log.warning(
-                "%s: connection lost (%s); trying again until it is back",
+                "%s: connection lost (%s); waiting for it to come back",
                 self._what,
                 describe(error),
             )

@@ -148,7 +148,7 @@ def _assert_quiet(log: str, returncode: int | None) -> None:
     """Ended by SIGTERM as always; no traceback; each part tells of the outage once."""
     assert returncode == 0, log
     assert "Traceback" not in log, log
-    for part in ("worker (main queue)", "worker (escalations queue)", "job send-outbox"):
+    for part in ("bot", "worker (main queue)", "worker (escalations queue)", "job send-outbox"):
         assert log.count(f"{part}: connection lost") <= 1, log
 
 
@@ -198,6 +198,7 @@ async def test_guanai_run_rides_out_a_redis_restart(
         await private_redis.start()  # empty: the conversation is gone, as after a crash
         stranger.send_text("/start")
         assert "邀请链接" in ((await stranger.next_message(timeout=10)).text or "")
+        await guanai.logged("bot: back after the outage (2 failed attempts)")
         summary = await _to_summary(volunteer, photo=jpeg(scene(1)))
         volunteer.press(summary.callback_data("确认"), summary)
         assert "已保存" in ((await volunteer.next_message(timeout=10)).text or "")
@@ -246,6 +247,7 @@ async def test_guanai_run_rides_out_a_postgresql_restart(
         assert await _checkins(sessionmaker) == 0  # nothing half-stored
         stranger.send_text("/start")
         assert "邀请链接" in ((await stranger.next_message(timeout=10)).text or "")
+        await guanai.logged("bot: back after the outage (2 failed attempts)")
         # the conversation survived in Redis: the same 确认 now saves, once
         volunteer.press(summary.callback_data("确认"), summary)
         assert "已保存" in ((await volunteer.next_message(timeout=10)).text or "")

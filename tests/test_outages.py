@@ -7,7 +7,7 @@ import logging
 import asyncpg
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from guanai.outages import Backoff, Outage, describe, is_outage
@@ -15,6 +15,17 @@ from guanai.outages import Backoff, Outage, describe, is_outage
 
 class _AdapterError(Exception):
     """What SQLAlchemy's asyncpg adapter raises, the driver's error as its cause."""
+
+
+def _watch_error() -> WatchError:
+    """What arq's enqueue gets when Redis drops the connection inside its WATCH."""
+    try:
+        try:
+            raise RedisConnectionError("Error while reading from 127.0.0.1:6379")
+        except RedisConnectionError:
+            raise WatchError("A ConnectionError occurred on while watching one or more keys")  # noqa: B904
+    except WatchError as error:
+        return error
 
 
 def _wrapped(driver_error: Exception, **kwargs: bool) -> OperationalError:
@@ -33,6 +44,7 @@ def _wrapped(driver_error: Exception, **kwargs: bool) -> OperationalError:
         TimeoutError(),
         OSError(113, "No route to host"),
         RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+        _watch_error(),
         asyncpg.exceptions.AdminShutdownError("terminating connection"),
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
         asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
@@ -52,6 +64,7 @@ def test_a_server_out_of_reach_is_an_outage(error: Exception) -> None:
         PermissionError(13, "Permission denied"),  # the media folder, not a server
         FileNotFoundError(2, "No such file"),
         ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
+        WatchError("Watched variable changed."),
         asyncpg.exceptions.UniqueViolationError("duplicate key"),
         IntegrityError("INSERT", (), _AdapterError("duplicate key")),
         _wrapped(asyncpg.exceptions.UndefinedTableError('relation "children" does not exist')),
@@ -80,7 +93,7 @@ def test_an_outage_is_logged_when_it_begins_and_when_it_ends(
         outage.over()
     assert [record.getMessage() for record in caplog.records] == [
         "worker (main queue): connection lost (ConnectionRefusedError: [Errno 111] "
-        "Connection refused); trying again until it is back",
+        "Connection refused); waiting for it to come back",
         "worker (main queue): back after the outage (50 failed attempts)",
     ]
 
