@@ -1,10 +1,12 @@
-"""Redis or PostgreSQL restarted under a running `guanai run`: it carries on.
+"""Redis or PostgreSQL lost under a running bot and its workers: they carry on.
 
 A real `guanai run` process against the fake Bot API, with a private Redis or a private
 PostgreSQL (tests/servers.py) stopped and started again under it. During the outage a
 volunteer confirming a check-in is told, in Chinese, to try again, and nothing is stored;
 after it the bot answers and the workers poll again, with no restart, no traceback, one
-log line per outage.
+log line per outage. In-process: a commit lost at the last moment (a deferred trigger
+ends the session) is never called saved, and the conversation waits to be sent again; a
+photo job that cannot reach PostgreSQL is retried later.
 """
 
 from __future__ import annotations
