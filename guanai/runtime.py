@@ -84,7 +84,13 @@ async def prepare(settings: Settings, *, needs_bot: bool) -> None:
 @contextlib.asynccontextmanager
 async def bot_parts(settings: Settings) -> AsyncIterator[tuple[Bot, Redis]]:
     bot = make_bot(settings)
-    redis = Redis.from_url(settings.redis_url)
+    # a Redis that hangs (stopped, or cut off without a reset) is an outage like one that
+    # refuses: without timeouts, a user's update would wait for it forever
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
     try:
         yield bot, redis
     finally:

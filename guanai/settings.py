@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     outage_retry_max_seconds: float = Field(
         default=30.0, gt=0, validation_alias="OUTAGE_RETRY_MAX_SECONDS"
     )
+    # The bot's Redis (conversations, the job queue) counts as unavailable when it does not
+    # answer within this many seconds: the user is told to try again instead of waiting.
+    redis_timeout_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="REDIS_TIMEOUT_SECONDS"
+    )
 
     @cached_property
     def tz(self) -> ZoneInfo:

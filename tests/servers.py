@@ -12,6 +12,7 @@ import asyncio
 import glob
 import os
 import shutil
+import signal
 import socket
 import tempfile
 from pathlib import Path
@@ -63,8 +64,18 @@ class PrivateRedis:
         finally:
             await client.aclose()
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers, like a hung server."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     async def stop(self) -> None:
         if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGCONT)
             self._process.kill()
             await self._process.wait()
         self._process = None

@@ -283,6 +283,35 @@ async def test_guanai_run_ends_cleanly_on_sigterm_in_the_middle_of_an_outage(
     _assert_quiet(log, guanai.process.returncode if guanai.process else None)
 
 
+async def test_guanai_run_answers_try_again_while_redis_hangs(
+    guanai: Guanai,
+    private_redis: PrivateRedis,
+    fake_telegram: FakeTelegram,
+    db_url: str,
+    redis_prefix: str,
+) -> None:
+    guanai.env |= {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": private_redis.url,
+        "REDIS_PREFIX": redis_prefix,
+        "REDIS_TIMEOUT_SECONDS": "1",
+    }
+    await guanai.start()
+    await fake_telegram.wait_for_call("getUpdates", timeout=60)
+    stranger = fake_telegram.user(STRANGER)
+    try:
+        private_redis.pause()  # no answer, no reset: the bot must not wait for ever
+        stranger.send_text("/start")
+        assert TRY_AGAIN in ((await stranger.next_message(timeout=10)).text or "")
+        private_redis.resume()
+        stranger.send_text("/start")
+        assert "邀请链接" in ((await stranger.next_message(timeout=10)).text or "")
+    finally:
+        private_redis.resume()
+        log = await guanai.stop()
+    _assert_quiet(log, guanai.process.returncode if guanai.process else None)
+
+
 # PostgreSQL gone at the very moment of the commit: a deferred trigger ends the session
 # when the transaction commits, exactly as a server dying between the last statement and
 # the commit would.
