@@ -157,7 +157,11 @@ async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
 
     while True:
         worker = make_worker(
-            settings, queue=queue, handle_signals=False, on_ready=ready, redis_retries=0
+            settings,
+            queue=queue,
+            handle_signals=False,
+            on_ready=ready,
+            redis_pool=_worker_redis(settings),
         )
         grace = 0.0  # SIGTERM, or a bug: running jobs are cancelled, as arq's close does
         try:
@@ -171,6 +175,18 @@ async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
         finally:
             await _close_worker(worker, grace=grace)
         await asyncio.sleep(backoff.next())
+
+
+def _worker_redis(settings: Settings) -> ArqRedis:
+    """The worker's Redis, connected on first use: a refusal ends the attempt at once (the
+    loop above retries) and a Redis that stops answering is a timeout, not a poll that
+    waits for ever (arq sets no timeout on commands)."""
+    redis: ArqRedis = ArqRedis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
+    return redis
 
 
 async def _close_worker(worker: Worker, *, grace: float) -> None:

@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     outage_retry_max_seconds: float = Field(
         default=30.0, gt=0, validation_alias="OUTAGE_RETRY_MAX_SECONDS"
     )
-    # The bot's Redis (conversations, the job queue) counts as unavailable when it does not
-    # answer within this many seconds: the user is told to try again instead of waiting.
+    # Redis counts as unavailable when it does not answer within this many seconds: the bot
+    # tells the user to try again, a worker starts again, instead of waiting for ever.
     redis_timeout_seconds: float = Field(
         default=5.0, gt=0, validation_alias="REDIS_TIMEOUT_SECONDS"
     )

@@ -283,7 +283,7 @@ async def test_guanai_run_ends_cleanly_on_sigterm_in_the_middle_of_an_outage(
     _assert_quiet(log, guanai.process.returncode if guanai.process else None)
 
 
-async def test_guanai_run_answers_try_again_while_redis_hangs(
+async def test_guanai_run_rides_out_a_redis_that_hangs(
     guanai: Guanai,
     private_redis: PrivateRedis,
     fake_telegram: FakeTelegram,
@@ -300,12 +300,16 @@ async def test_guanai_run_answers_try_again_while_redis_hangs(
     await fake_telegram.wait_for_call("getUpdates", timeout=60)
     stranger = fake_telegram.user(STRANGER)
     try:
-        private_redis.pause()  # no answer, no reset: the bot must not wait for ever
+        private_redis.pause()  # no answer, no reset: nobody may wait for it for ever
         stranger.send_text("/start")
         assert TRY_AGAIN in ((await stranger.next_message(timeout=10)).text or "")
+        await guanai.logged("worker (main queue): connection lost (TimeoutError")
+        await guanai.logged("worker (escalations queue): connection lost (TimeoutError")
         private_redis.resume()
         stranger.send_text("/start")
         assert "邀请链接" in ((await stranger.next_message(timeout=10)).text or "")
+        await guanai.logged("worker (main queue): back after the outage")
+        await guanai.logged("worker (escalations queue): back after the outage")
     finally:
         private_redis.resume()
         log = await guanai.stop()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from arq import cron, func
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.cron import CronJob
 from arq.worker import Worker
 
@@ -55,12 +55,6 @@ def _cron(job: Periodic) -> CronJob:
     )
 
 
-def _redis_settings(settings: Settings, *, retries: int) -> RedisSettings:
-    redis = RedisSettings.from_dsn(settings.redis_url)
-    redis.conn_retries = retries
-    return redis
-
-
 def make_worker(
     settings: Settings,
     *,
@@ -69,11 +63,11 @@ def make_worker(
     burst: bool = False,
     handle_signals: bool = True,
     on_ready: Callable[[], None] | None = None,
-    redis_retries: int = 5,
+    redis_pool: ArqRedis | None = None,
 ) -> Worker:
     """`on_ready` is called once the worker has Redis and its dependencies and starts
-    polling; `redis_retries` are arq's own attempts to connect, a second apart (none when
-    a supervisor retries, as `guanai run` and `guanai worker` do)."""
+    polling. Without `redis_pool` the worker connects itself, as arq does (five tries a
+    second apart, then no timeout on commands)."""
     periodic = on_queue(queue)
     if not periodic:
         raise NoJobsOnQueue(queue=queue.value)
@@ -100,7 +94,8 @@ def make_worker(
         cron_jobs=[_cron(job) for job in periodic],
         queue_name=queue_name(settings, queue),
         job_timeout=QUEUE_TIMEOUT[queue],
-        redis_settings=_redis_settings(settings, retries=redis_retries),
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_pool=redis_pool,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         timezone=settings.tz,  # type: ignore[arg-type]  # arq types it as datetime.timezone; any tzinfo works
