@@ -54,7 +54,7 @@ class PrivateRedis:
         )
         client = Redis.from_url(self.url)
         try:
-            for _ in range(200):
+            for _ in range(500):  # 10 s, for a machine under load
                 try:
                     await client.ping()
                     return
