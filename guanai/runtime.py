@@ -117,7 +117,7 @@ async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
 
 
 async def run_bot(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=settings.database_timeout_seconds)
     try:
         async with bot_parts(settings) as (bot, redis), arq_pool(settings) as arq_redis:
             dp = make_dispatcher(

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(
         default=5.0, gt=0, validation_alias="REDIS_TIMEOUT_SECONDS"
     )
+    # The bot counts PostgreSQL as unavailable when connecting, or a statement, takes longer
+    # than this: the user is told to try again instead of waiting (the workers, whose
+    # reports may take long, have no such limit).
+    database_timeout_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="DATABASE_TIMEOUT_SECONDS"
+    )
 
     @cached_property
     def tz(self) -> ZoneInfo:

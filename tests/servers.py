@@ -137,6 +137,29 @@ class PrivatePostgres:
             *("-D", str(self.data), "-m", "fast", "-w", "stop"),
         )
 
+    def _processes(self) -> list[int]:
+        """The postmaster and its children (the backends, the background workers)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def pause(self) -> None:
+        """SIGSTOP to every process of the cluster: connections stay open and nothing
+        answers, like a server hung or cut off by the network."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
+
     async def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
             await self.stop()

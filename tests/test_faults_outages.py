@@ -226,7 +226,12 @@ async def test_guanai_run_rides_out_a_postgresql_restart(
     redis_prefix: str,
 ) -> None:
     url = private_postgres.url("guanai")
-    guanai.env |= {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": redis_prefix}
+    guanai.env |= {
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": redis_prefix,
+        "DATABASE_TIMEOUT_SECONDS": "2",
+    }
     await guanai.start()  # creates and migrates the database, then polls
     await fake_telegram.wait_for_call("getUpdates", timeout=60)
     engine = make_engine(url, pool_size=1)
@@ -256,10 +261,20 @@ async def test_guanai_run_rides_out_a_postgresql_restart(
         await settled(volunteer)
         assert await _checkins(sessionmaker) == 1
         await guanai.logged("job send-outbox: back after the outage")
+
+        # a PostgreSQL that hangs, rather than refuses, is an outage too
+        private_postgres.pause()
+        try:
+            stranger.send_text("/start")
+            assert TRY_AGAIN in ((await stranger.next_message(timeout=15)).text or "")
+        finally:
+            private_postgres.resume()
+        stranger.send_text("/start")
+        assert "邀请链接" in ((await stranger.next_message(timeout=10)).text or "")
     finally:
         await engine.dispose()
         log = await guanai.stop()
-    _assert_quiet(log, guanai.process.returncode if guanai.process else None)
+    _assert_quiet(log, guanai.process.returncode if guanai.process else None, outages=2)
 
 
 async def test_guanai_run_rides_out_a_redis_that_hangs_and_stops_cleanly_mid_outage(
