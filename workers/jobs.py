@@ -13,7 +13,8 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from arq import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,29 +45,43 @@ async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) ->
     return {"forgotten": count}
 
 
+PhotoJob = TypeVar("PhotoJob", bound=Callable[[dict[str, Any], int], Coroutine[Any, Any, str]])
+
+
+def _retried_in_outages(job: PhotoJob) -> PhotoJob:
+    """PostgreSQL out of reach: arq would fail the job for good (it retries only on
+    `Retry`) and leave the photo pending forever; it is tried again later instead, with
+    the same doubling wait as a failed download."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], photo_id: int) -> str:
+        try:
+            return await job(ctx, photo_id)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            deps: Deps = ctx["deps"]
+            retry_in = deps.settings.photo_retry_seconds * 2 ** (ctx.get("job_try", 1) - 1)
+            log.warning("photo %d: %s; trying again in %g s", photo_id, describe(error), retry_in)
+            raise Retry(defer=retry_in) from None
+
+    return cast(PhotoJob, run)
+
+
+@_retried_in_outages
 async def store_photo(ctx: dict[str, Any], photo_id: int) -> str:
     """Download, clean, store and compare one check-in photo; retried while downloads fail."""
     deps: Deps = ctx["deps"]
-    job_try = ctx.get("job_try", 1)
-    try:
-        async with deps.unit_of_work() as uow:
-            result = await photos.store_photo(
-                uow.session,
-                photo_id,
-                downloader=TelegramDownloader(deps.bot),
-                policy=photo_policy(deps.settings),
-                now=deps.clock.now(),
-                tries=job_try,
-            )
-            await uow.commit()  # the attempt is counted even when the download failed
-    except Exception as error:
-        if not is_outage(error):
-            raise
-        # PostgreSQL out of reach: arq would fail the job for good and leave the photo
-        # pending forever; it is tried again later instead, like a failed download
-        retry_in = deps.settings.photo_retry_seconds * 2 ** (job_try - 1)
-        log.warning("photo %d: %s; trying again in %g s", photo_id, describe(error), retry_in)
-        raise Retry(defer=retry_in) from None
+    async with deps.unit_of_work() as uow:
+        result = await photos.store_photo(
+            uow.session,
+            photo_id,
+            downloader=TelegramDownloader(deps.bot),
+            policy=photo_policy(deps.settings),
+            now=deps.clock.now(),
+            tries=ctx.get("job_try", 1),
+        )
+        await uow.commit()  # the attempt is counted even when the download failed
     log.info("photo %d: %s", photo_id, result.outcome)
     if result.retry_in is not None:
         raise Retry(defer=result.retry_in)
