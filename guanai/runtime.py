@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -32,7 +33,6 @@ from workers.queues import Queue
 
 if TYPE_CHECKING:
     from aiogram import Bot
-    from arq.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,6 @@ async def run_bot(settings: Settings) -> None:
         await engine.dispose()
 
 
-# How long a worker that lost Redis lets its running jobs finish before cancelling them
-JOBS_GRACE_SECONDS = 10.0
-
-
 async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
     """The queue's arq worker, started again whenever it loses Redis.
 
@@ -175,6 +171,10 @@ async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
         finally:
             await _close_worker(worker, grace=grace)
         await asyncio.sleep(backoff.next())
+
+
+# How long a worker that lost Redis lets its running jobs finish before cancelling them
+JOBS_GRACE_SECONDS = 10.0
 
 
 def _worker_redis(settings: Settings) -> ArqRedis:

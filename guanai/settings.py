@@ -34,15 +34,6 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     redis_prefix: str = Field(default="guanai", validation_alias="REDIS_PREFIX")
-    timezone: str = Field(default="Asia/Shanghai", validation_alias="TIMEZONE")
-    media_dir: Path = Field(default=Path("./media"), validation_alias="MEDIA_DIR")
-    # Photos whose perceptual hashes differ in at most this many of 64 bits count as the same.
-    photo_similarity_threshold: int = Field(
-        default=6, ge=0, le=15, validation_alias="PHOTO_SIMILARITY_THRESHOLD"
-    )
-    photo_max_attempts: int = Field(default=5, ge=1, le=20, validation_alias="PHOTO_MAX_ATTEMPTS")
-    # The first retry of a failed download waits this long; each next one twice as long.
-    photo_retry_seconds: float = Field(default=30.0, gt=0, validation_alias="PHOTO_RETRY_SECONDS")
     # A worker that lost Redis or PostgreSQL tries again after 0.5 s, then twice as long
     # each time, up to this many seconds, until the server is back.
     outage_retry_max_seconds: float = Field(
@@ -59,6 +50,15 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(
         default=30.0, gt=0, validation_alias="DATABASE_TIMEOUT_SECONDS"
     )
+    timezone: str = Field(default="Asia/Shanghai", validation_alias="TIMEZONE")
+    media_dir: Path = Field(default=Path("./media"), validation_alias="MEDIA_DIR")
+    # Photos whose perceptual hashes differ in at most this many of 64 bits count as the same.
+    photo_similarity_threshold: int = Field(
+        default=6, ge=0, le=15, validation_alias="PHOTO_SIMILARITY_THRESHOLD"
+    )
+    photo_max_attempts: int = Field(default=5, ge=1, le=20, validation_alias="PHOTO_MAX_ATTEMPTS")
+    # The first retry of a failed download waits this long; each next one twice as long.
+    photo_retry_seconds: float = Field(default=30.0, gt=0, validation_alias="PHOTO_RETRY_SECONDS")
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,26 +25,33 @@ from workers.queues import QUEUE_TIMEOUT, Queue, queue_name
 log = logging.getLogger(__name__)
 
 
+@functools.cache
+def _outage(name: str) -> Outage:
+    return Outage(log, f"job {name}")
+
+
+async def _unless_outage(job: Periodic, deps: Deps) -> dict[str, int]:
+    """A run that cannot reach PostgreSQL or Redis is logged in a line (the first of an
+    outage only) and left to the next tick; the jobs are idempotent."""
+    try:
+        result = dict(await job.run(deps, deps.clock.now(), None))
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        _outage(job.name).failed(error)
+        return {}
+    _outage(job.name).over()
+    return result
+
+
 class NoJobsOnQueue(DomainError):
     message = "No periodic job runs on the {queue} queue yet."
 
 
 def _cron(job: Periodic) -> CronJob:
-    outage = Outage(log, f"job {job.name}")
-
     async def run(ctx: dict[str, Any]) -> dict[str, int]:
-        """A run that cannot reach PostgreSQL or Redis is logged in a line (the first of
-        an outage only) and left to the next tick; the jobs are idempotent."""
         deps: Deps = ctx["deps"]
-        try:
-            result = dict(await job.run(deps, deps.clock.now(), None))
-        except Exception as error:
-            if not is_outage(error):
-                raise
-            outage.failed(error)
-            return {}
-        outage.over()
-        return result
+        return await _unless_outage(job, deps)
 
     return cron(
         run,
