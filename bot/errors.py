@@ -16,8 +16,13 @@ from domain import audit
 from domain.clock import Clock
 from domain.errors import DomainError, OutOfScope
 from domain.people import Identity
+from guanai.outages import Outage, describe, is_outage
 
 log = logging.getLogger(__name__)
+
+# Updates refused while Redis or PostgreSQL is away: a line when the first is, one when an
+# update is handled again (bot.middlewares), not one per update
+OUTAGE = Outage(log, "bot")
 
 
 async def reply_to_error(
@@ -47,6 +52,14 @@ async def reply_to_error(
     with i18n.use_locale(locale_for(me, user)):
         if isinstance(event.exception, DomainError):
             text = i18n.gettext(event.exception.message).format(**event.exception.params)
+        elif is_outage(event.exception):
+            # Redis or PostgreSQL gone mid-update: the transaction rolled back, so the
+            # user can simply send it again once the server is back
+            OUTAGE.failed(event.exception)
+            log.debug("update %s not handled: %s", update.update_id, describe(event.exception))
+            text = i18n.gettext(
+                "The service is unavailable for a moment. Please try again in a minute."
+            )
         else:
             log.exception("update %s failed", update.update_id, exc_info=event.exception)
             text = i18n.gettext("Sorry, something went wrong. Please try again in a moment.")

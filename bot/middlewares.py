@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import errors
 from domain import people
 from domain.db import UnitOfWork
 from domain.models import ProcessedUpdate
@@ -55,6 +56,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             data["session"] = uow.session
             result = await handler(event, data)
             await uow.commit()
+            errors.OUTAGE.over()
             return result
 
 

@@ -17,8 +17,17 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def make_engine(url: str, *, pool_size: int = 10, timeout: float | None = None) -> AsyncEngine:
+    """`timeout`: seconds to connect, and for each statement, before PostgreSQL counts as
+    gone (None: asyncpg's 60 s to connect and no limit on statements)."""
+    connect_args = {} if timeout is None else {"timeout": timeout, "command_timeout": timeout}
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker
 from redis.asyncio import Redis
 
 from bot.app import make_bot, make_dispatcher, make_storage
@@ -29,6 +30,7 @@ from guanai.checks import (
     wait_until_ready,
 )
 from guanai.migrate import migrate
+from guanai.outages import Backoff, Outage, is_outage
 from guanai.settings import Settings
 from workers.queues import Queue
 
@@ -65,7 +67,13 @@ async def prepare(
 @contextlib.asynccontextmanager
 async def bot_parts(settings: Settings) -> AsyncIterator[tuple[Bot, Redis]]:
     bot = make_bot(settings)
-    redis = Redis.from_url(settings.redis_url)
+    # a Redis that hangs (stopped, or cut off without a reset) is an outage like one that
+    # refuses: without timeouts, a user's update would wait for it forever
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
     try:
         yield bot, redis
     finally:
@@ -92,7 +100,7 @@ async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
 
 
 async def run_bot(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=settings.database_timeout_seconds)
     try:
         async with bot_parts(settings) as (bot, redis), arq_pool(settings) as arq_redis:
             dp = make_dispatcher(
@@ -133,14 +141,82 @@ async def serve_webhook(
 
 
 async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
+    """The queue's arq worker, started again whenever it loses Redis.
+
+    arq's worker ends when a poll of Redis fails; alone, that would end `guanai worker`
+    for good and `guanai run` with it. It is made again after a wait that doubles up to
+    OUTAGE_RETRY_MAX_SECONDS, with a log line when the outage begins and one when it ends.
+    """
     # the worker's imaging and spreadsheet libraries load here, never in a bot-only process
     from workers.app import make_worker
 
-    worker = make_worker(settings, queue=queue, handle_signals=False)
+    outage = Outage(log, f"worker ({queue.value} queue)")
+    backoff = Backoff(settings.outage_retry_max_seconds)
+
+    def ready() -> None:
+        outage.over()
+        backoff.reset()
+
+    while True:
+        worker = make_worker(
+            settings,
+            queue=queue,
+            handle_signals=False,
+            on_ready=ready,
+            redis_pool=_worker_redis(settings),
+        )
+        grace = 0.0  # SIGTERM, or a bug: running jobs are cancelled, as arq's close does
+        try:
+            await worker.async_run()
+            return  # a burst worker's end; a polling one never returns
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            outage.failed(error)
+            grace = JOBS_GRACE_SECONDS
+        finally:
+            await _close_worker(worker, grace=grace)
+        await asyncio.sleep(backoff.next())
+
+
+# How long a worker that lost Redis lets its running jobs finish before cancelling them
+JOBS_GRACE_SECONDS = 10.0
+
+
+def _worker_redis(settings: Settings) -> ArqRedis:
+    """The worker's Redis, connected on first use: a refusal ends the attempt at once (the
+    loop above retries) and a Redis that stops answering is a timeout, not a poll that
+    waits for ever (arq sets no timeout on commands)."""
+    redis: ArqRedis = ArqRedis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
+    return redis
+
+
+async def _close_worker(worker: Worker, *, grace: float) -> None:
+    """arq's `Worker.close` without needing Redis to answer: running jobs end (within
+    `grace` seconds, then are cancelled), their dependencies close, the pool is dropped."""
+    if worker.main_task is not None:
+        worker.main_task.cancel()
+    running = [task for task in worker.tasks.values() if not task.done()]
     try:
-        await worker.async_run()
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
     finally:
-        await worker.close()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        if "stack" in worker.ctx:  # arq's on_shutdown: the jobs' engine and Bot
+            await worker.ctx.pop("stack").aclose()
+        pool: ArqRedis | None = worker.pool
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1):
+                    await pool.delete(worker.health_check_key)
+            with contextlib.suppress(Exception):
+                await pool.aclose(close_connection_pool=True)
 
 
 async def run_all(settings: Settings) -> None:

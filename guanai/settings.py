@@ -58,6 +58,22 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     redis_prefix: str = Field(default="guanai", validation_alias="REDIS_PREFIX")
+    # A worker that lost Redis or PostgreSQL tries again after 0.5 s, then twice as long
+    # each time, up to this many seconds, until the server is back.
+    outage_retry_max_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="OUTAGE_RETRY_MAX_SECONDS"
+    )
+    # Redis counts as unavailable when it does not answer within this many seconds: the bot
+    # tells the user to try again, a worker starts again, instead of waiting for ever.
+    redis_timeout_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="REDIS_TIMEOUT_SECONDS"
+    )
+    # The bot counts PostgreSQL as unavailable when connecting, or a statement, takes longer
+    # than this: the user is told to try again instead of waiting (the workers, whose
+    # reports may take long, have no such limit).
+    database_timeout_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="DATABASE_TIMEOUT_SECONDS"
+    )
     timezone: str = Field(default="Asia/Shanghai", validation_alias="TIMEZONE")
     media_dir: Path = Field(default=Path("./media"), validation_alias="MEDIA_DIR")
     # Photos whose perceptual hashes differ in at most this many of 64 bits count as the same.

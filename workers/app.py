@@ -3,20 +3,45 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from arq import cron, func
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.cron import CronJob
 from arq.worker import Worker
 
 from domain.clock import Clock, SystemClock
 from domain.errors import DomainError
+from guanai.outages import Outage, is_outage
 from guanai.settings import Settings
 from workers import jobs
 from workers.context import Deps, open_deps
 from workers.periodic import MAX_TRIES, Periodic, on_queue
 from workers.queues import QUEUE_TIMEOUT, Queue, queue_name
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _outage(name: str) -> Outage:
+    return Outage(log, f"job {name}")
+
+
+async def _unless_outage(job: Periodic, deps: Deps) -> dict[str, int]:
+    """A run that cannot reach PostgreSQL or Redis is logged in a line (the first of an
+    outage only) and left to the next tick; the jobs are idempotent."""
+    try:
+        result = dict(await job.run(deps, deps.clock.now(), None))
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        _outage(job.name).failed(error)
+        return {}
+    _outage(job.name).over()
+    return result
 
 
 class NoJobsOnQueue(DomainError):
@@ -30,7 +55,7 @@ def _cron(job: Periodic, prefix: str) -> CronJob:
 
     async def run(ctx: dict[str, Any]) -> dict[str, int]:
         deps: Deps = ctx["deps"]
-        return dict(await job.run(deps, deps.clock.now(), None))
+        return await _unless_outage(job, deps)
 
     return cron(
         run,
@@ -49,7 +74,12 @@ def make_worker(
     clock: Clock | None = None,
     burst: bool = False,
     handle_signals: bool = True,
+    on_ready: Callable[[], None] | None = None,
+    redis_pool: ArqRedis | None = None,
 ) -> Worker:
+    """`on_ready` is called once the worker has Redis and its dependencies and starts
+    polling. Without `redis_pool` the worker connects itself, as arq does (five tries a
+    second apart, then no timeout on commands)."""
     periodic = on_queue(queue)
     if not periodic:
         raise NoJobsOnQueue(queue=queue.value)
@@ -58,6 +88,8 @@ def make_worker(
         stack = contextlib.AsyncExitStack()
         ctx["stack"] = stack
         ctx["deps"] = await stack.enter_async_context(open_deps(settings, clock or SystemClock()))
+        if on_ready is not None:
+            on_ready()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         if "stack" in ctx:  # not when stopped before on_startup ran
@@ -76,6 +108,7 @@ def make_worker(
         queue_name=queue_name(settings, queue),
         job_timeout=QUEUE_TIMEOUT[queue],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_pool=redis_pool,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         timezone=settings.tz,  # type: ignore[arg-type]  # arq types it as datetime.timezone; any tzinfo works

@@ -13,12 +13,14 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from arq import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import care_record, housekeeping, ladder, photos, regions, reminders, rosters
+from guanai.outages import describe, is_outage
 from guanai.settings import Settings
 from workers.context import Deps
 from workers.downloads import TelegramDownloader
@@ -43,6 +45,30 @@ async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) ->
     return {"forgotten": count}
 
 
+PhotoJob = TypeVar("PhotoJob", bound=Callable[[dict[str, Any], int], Coroutine[Any, Any, str]])
+
+
+def _retried_in_outages(job: PhotoJob) -> PhotoJob:
+    """PostgreSQL out of reach: arq would fail the job for good (it retries only on
+    `Retry`) and leave the photo pending forever; it is tried again later instead, with
+    the same doubling wait as a failed download."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], photo_id: int) -> str:
+        try:
+            return await job(ctx, photo_id)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            deps: Deps = ctx["deps"]
+            retry_in = deps.settings.photo_retry_seconds * 2 ** (ctx.get("job_try", 1) - 1)
+            log.warning("photo %d: %s; trying again in %g s", photo_id, describe(error), retry_in)
+            raise Retry(defer=retry_in) from None
+
+    return cast(PhotoJob, run)
+
+
+@_retried_in_outages
 async def store_photo(ctx: dict[str, Any], photo_id: int) -> str:
     """Download, clean, store and compare one check-in photo; retried while downloads fail."""
     deps: Deps = ctx["deps"]

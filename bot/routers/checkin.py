@@ -510,6 +510,7 @@ async def confirmed(
         selection=Selection(pairing_ids=[recorded.pairing_id]),
         only_missing=True,
     )
+    await uow.commit()  # "saved" only once it is: a commit that fails is "try again"
     await query.answer(_("Saved."))
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)

@@ -17,6 +17,7 @@ from bot.filters import When
 from bot.routers.volunteer import my_pairing
 from domain import caseload, concerns
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.models import ConcernKind
 from domain.people import Identity
 from guanai.settings import Settings
@@ -69,20 +70,20 @@ async def kind_chosen(
 async def note_typed(
     message: Message,
     state: FSMContext,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
     i18n: I18n,
 ) -> None:
     note = (message.text or "").strip()[:MAX_NOTE] or None
-    await _raise(message, state, session, me, clock, settings, i18n, note=note)
+    await _raise(message, state, uow, me, clock, settings, i18n, note=note)
 
 
 async def note_skipped(
     query: CallbackQuery,
     state: FSMContext,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -91,13 +92,13 @@ async def note_skipped(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _raise(query.message, state, session, me, clock, settings, i18n, note=None)
+        await _raise(query.message, state, uow, me, clock, settings, i18n, note=None)
 
 
 async def _raise(
     message: Message,
     state: FSMContext,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -105,13 +106,14 @@ async def _raise(
     *,
     note: str | None,
 ) -> None:
+    session = uow.session
     data = await state.get_data()
-    await state.clear()
     now = clock.now()
     pairing = await caseload.active_pairing(
         session, volunteer_ids=me.volunteer_ids, child_id=int(data["child_id"])
     )
     if pairing is None:  # unpaired while the volunteer was typing
+        await state.clear()
         await message.answer(_("This child is not paired with you."))
         return
     raised = await concerns.raise_concern(
@@ -131,6 +133,8 @@ async def _raise(
         now=now,
         tz=settings.tz,
     )
+    uow.after_commit(state.clear)  # kept if the commit fails: the note can be sent again
+    await uow.commit()  # "noted" only once it is
     await message.answer(
         _(
             "Noted: {child} — {kind}. A visit is due by {day}; the care office has been told. "

@@ -23,6 +23,7 @@ from bot.replies import tell_taken
 from bot.routers.pairing import choose_volunteer
 from domain import escalations, pairings
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.people import Identity
 from guanai.settings import Settings
 
@@ -47,19 +48,19 @@ def buttons_after_taking(escalation_id: int) -> InlineKeyboardMarkup:
 async def take(
     query: CallbackQuery,
     callback_data: EscalationAction,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
     i18n: I18n,
 ) -> None:
     at = clock.now()
-    outcome = await escalations.take(session, callback_data.escalation_id, me, at)
+    outcome = await escalations.take(uow.session, callback_data.escalation_id, me, at)
     if not outcome.changed:
         await tell_taken(query, outcome, settings.tz)
         return
     await news.escalation_settled(
-        session,
+        uow.session,
         i18n,
         escalation_id=callback_data.escalation_id,
         by=me.name,
@@ -68,6 +69,7 @@ async def take(
         tz=settings.tz,
         except_chat=query.from_user.id,
     )
+    await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(
@@ -122,7 +124,7 @@ async def resolve(
 
 async def note_written(
     message: Message,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     state: FSMContext,
     clock: Clock,
@@ -130,17 +132,25 @@ async def note_written(
     i18n: I18n,
 ) -> None:
     escalation_id = int((await state.get_data())["escalation_id"])
-    await state.clear()
     at = clock.now()
     outcome = await escalations.resolve(
-        session, escalation_id, me, at, note=(message.text or "").strip()
+        uow.session, escalation_id, me, at, note=(message.text or "").strip()
     )
     if outcome.taken_by is not None:
+        await state.clear()
         await message.answer(_("Nothing was changed: someone else handled it meanwhile."))
         return
     await news.escalation_settled(
-        session, i18n, escalation_id=escalation_id, by=me.name, closed=True, at=at, tz=settings.tz
+        uow.session,
+        i18n,
+        escalation_id=escalation_id,
+        by=me.name,
+        closed=True,
+        at=at,
+        tz=settings.tz,
     )
+    uow.after_commit(state.clear)  # kept if the commit fails: the note can be sent again
+    await uow.commit()  # "closed" only once it is
     await message.answer(_("Closed. Thank you for looking after this child."))
 
 
