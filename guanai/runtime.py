@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from bot.app import make_bot, make_dispatcher, make_storage
 from domain.clock import SystemClock
 from domain.db import make_engine, make_sessionmaker
+from domain.errors import DomainError
 from guanai.checks import (
     check_bot_api,
     check_cjk_font,
@@ -223,8 +224,13 @@ async def run_all(settings: Settings) -> None:
     """The bot and a worker for each queue in one process: what a small deployment runs."""
     from workers.periodic import on_queue
 
-    async with asyncio.TaskGroup() as group:
-        group.create_task(run_bot(settings))
-        for queue in Queue:
-            if on_queue(queue):
-                group.create_task(run_worker(settings, queue))
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(run_bot(settings))
+            for queue in Queue:
+                if on_queue(queue):
+                    group.create_task(run_worker(settings, queue))
+    except* DomainError as failed:
+        # a part that cannot start (a webhook Telegram refuses, a port taken) says why in one
+        # line, as it does alone, not as a group of tracebacks
+        raise failed.exceptions[0] from None

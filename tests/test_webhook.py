@@ -35,6 +35,7 @@ from bot.webhook import (
 )
 from domain.db import make_engine
 from domain.models import ProcessedUpdate
+from guanai import runtime
 from guanai.cli import main
 from guanai.settings import BadWebhookSecret, Settings
 from tests.conftest import REDIS_URL, RunningBot, database_url, drop_database, fresh_name
@@ -237,3 +238,19 @@ def test_guanai_run_refuses_a_bad_webhook_secret_in_one_line(
     assert main(["run", "--webhook", "https://bot.example.org/telegram"]) == 1
     err = capsys.readouterr().err  # in the language of the first CLI test run in-process
     assert "WEBHOOK_SECRET" in err and len(err.strip().splitlines()) == 1
+
+
+async def test_guanai_run_says_in_one_line_why_its_bot_cannot_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(settings: Settings) -> None:
+        raise WebhookRefused(url="ftp://bot.example.org/telegram", reason="invalid webhook URL")
+
+    async def working(settings: Settings, queue: object) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(runtime, "run_bot", refused)
+    monkeypatch.setattr(runtime, "run_worker", working)
+
+    with pytest.raises(WebhookRefused):  # the error itself, which `guanai` prints as one line
+        await runtime.run_all(settings)
