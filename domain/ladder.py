@@ -137,6 +137,13 @@ class EscalationText(Protocol):
 
     def area_digest(self, to: Recipient, digest: AreaDigest) -> Outgoing: ...
 
+    async def settled_by_themselves(
+        self, session: AsyncSession, escalation_ids: Sequence[int], *, at: dt.datetime, tz: ZoneInfo
+    ) -> int:
+        """Every sent copy of these escalations, closed because what was due is now
+        recorded, says so and loses its buttons; returns how many edits were queued."""
+        ...
+
 
 def _worst_first(notice: EscalationNotice) -> tuple[int, int, str]:
     """Must-visits before missed months, then the longest overdue."""
@@ -179,6 +186,7 @@ class LadderReport:
     closed: int = 0
     steps: int = 0
     messages: int = 0
+    edited: int = 0  # copies of escalations closed by themselves, edited to say so
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -227,7 +235,10 @@ async def climb(
     months = _Missing(session, tz, scope_path)
     report.opened = await _open_missed_month(session, months, now=now, tz=tz)
     report.opened += await _open_overdue_concerns(session, now=now, scope_path=scope_path)
-    missing, report.closed = await _close_settled(session, months, now=now, scope_path=scope_path)
+    missing, closed = await _close_settled(session, months, now=now, scope_path=scope_path)
+    report.closed = len(closed)
+    if closed:
+        report.edited = await text.settled_by_themselves(session, closed, at=now, tz=tz)
     due_steps = await _due_steps(session, now=now, tz=tz, scope_path=scope_path)
     if due_steps:
         report.steps, report.messages = await _send_steps(
@@ -322,8 +333,9 @@ async def _open_overdue_concerns(
 
 async def _close_settled(
     session: AsyncSession, months: _Missing, *, now: dt.datetime, scope_path: str | None
-) -> tuple[dict[int, tuple[Activity, ...]], int]:
-    """Close what needs no one any more; returns what is still missing per escalation."""
+) -> tuple[dict[int, tuple[Activity, ...]], list[int]]:
+    """Close what needs no one any more; returns what is still missing per escalation,
+    and the ids of those closed."""
     open_months = (
         await session.execute(
             select(Escalation.id, Escalation.pairing_id, Escalation.period_start)
@@ -343,13 +355,15 @@ async def _close_settled(
             still_missing[row.id] = tuple(missing[row.pairing_id])
         else:
             done.append(row.id)
+    closed: list[int] = []
     for chunk in _chunks(sorted(done)):
-        await session.execute(
+        closed += await session.scalars(
             update(Escalation)
             .where(Escalation.id.in_(chunk), Escalation.closed_at.is_(None))
             .values(closed_at=now, resolution="done")
+            .returning(Escalation.id)
         )
-    visited = await session.execute(
+    closed += await session.scalars(
         update(Escalation)
         .where(
             Escalation.kind == EscalationKind.must_visit,
@@ -359,8 +373,10 @@ async def _close_settled(
             Escalation.child_id.in_(select(Child.id).where(_in_scope(scope_path))),
         )
         .values(closed_at=now, resolution="done")
+        .returning(Escalation.id)
+        .execution_options(synchronize_session=False)
     )
-    return still_missing, len(done) + int(visited.rowcount or 0)  # type: ignore[attr-defined]
+    return still_missing, closed
 
 
 @dataclass(frozen=True)
