@@ -118,6 +118,24 @@ async def test_a_late_check_in_stops_the_climb(
     assert await outbox_to(session, p.township_head) == []
 
 
+async def test_closing_by_itself_leaves_no_live_buttons_on_its_copies(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    await climb(session, at(12, 1), notices, tmp_path)
+    [message] = await outbox_to(session, p.school_head)
+    assert message.payload["reply_markup"]  # not sent yet: rewritten in the outbox
+
+    await complete_month(session, p.pairing, at(11, 28))
+    report = await climb(session, at(12, 2), notices, tmp_path)
+
+    assert (report.closed, report.edited) == (1, 1)
+    await session.refresh(message)
+    assert "reply_markup" not in message.payload
+    settled = "✅ 小明：该做的已经记录，此事已办结（12月2日 10:00）。"
+    assert message.payload["text"].endswith(settled)
+
+
 async def test_an_acknowledgement_stops_the_climb(
     session: AsyncSession, notices: Notices, tmp_path: Path
 ) -> None:
