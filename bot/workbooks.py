@@ -97,6 +97,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
     for line in people.iter_rows(min_row=2):
         for cell in line:
             cell.alignment = _WRAP
+    _fit_rows(people, 2, people.max_row)  # or a printed roster cuts what is still due
 
     completion = workbook.create_sheet()
     _sheet(

@@ -443,6 +443,9 @@ async def play(month: Month, sessionmaker: async_sessionmaker[AsyncSession]) -> 
     assert by_name["张阿姨"][2] == a1 and by_name["张阿姨"][6] == "11月25日"
     assert set(by_name["李老师"][2].split("、")) == {a2, a3}
     assert "11月18日" in by_name["李老师"][3] and not by_name["李老师"][6]
+    # printed, a row is as tall as its wrapped lines: what is still due is not cut off
+    li_row = 2 + [row[1] for row in rows[1:]].index("李老师")
+    assert (sheet.row_dimensions[li_row].height or 0) >= 3 * 14.5, "the roster cuts its rows"
     township = {row[1]: row for row in load_workbook(io.BytesIO(roster_books["中和镇"]))
                 .worksheets[0].iter_rows(min_row=2, values_only=True)}  # fmt: skip
     assert set(township) == {"张阿姨", "李老师", "陈叔叔", "刘姐姐"}
