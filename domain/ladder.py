@@ -202,10 +202,12 @@ class _Missing:
         self._months: dict[Month, tuple[dict[int, list[Activity]], dict[int, int]]] = {}
 
     async def of(self, month: Month) -> tuple[dict[int, list[Activity]], dict[int, int]]:
-        """(pairing → missing activities, pairing → child) of the month."""
+        """(pairing → missing activities, pairing → child) of the month: what fell due by
+        its end (the semester's letter is not missed before the semester's last month)."""
         if month not in self._months:
             missing: dict[int, list[Activity]] = defaultdict(list)
             child_of: dict[int, int] = {}
+            month_end = month.end(self._tz)
             async for batch in due.due_batches(
                 self._session,
                 month=month,
@@ -214,6 +216,8 @@ class _Missing:
                 only_missing=True,
             ):
                 for item in batch:
+                    if item.due_at > month_end:
+                        continue
                     missing[item.pairing_id].append(item.activity)
                     child_of[item.pairing_id] = item.child_id
             self._months[month] = (missing, child_of)

@@ -16,6 +16,7 @@ from domain import due, ladder
 from domain.calendar import Month
 from domain.db import UnitOfWork
 from domain.models import (
+    Activity,
     Concern,
     ConcernKind,
     Escalation,
@@ -101,6 +102,20 @@ async def test_a_missed_month_climbs_site_township_district_at_its_times(
         (3, p.district_head.id, p.district.id),
     ]
     assert all(s.outbox_id is not None for s in steps)
+
+
+async def test_the_semester_letter_is_not_missed_before_the_semesters_last_month(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+
+    await climb(session, at(12, 1), notices, tmp_path)
+
+    escalation = await session.scalar(select(Escalation))
+    assert escalation is not None and "home_visit" in escalation.details["missing"]
+    assert Activity.parent_letter.value not in escalation.details["missing"]
+    [message] = await outbox_to(session, p.school_head)
+    assert "给父母写信" not in message.payload["text"]  # the reminder said: by 28 February
 
 
 async def test_a_late_check_in_stops_the_climb(

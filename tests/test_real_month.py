@@ -528,6 +528,7 @@ async def play(month: Month, sessionmaker: async_sessionmaker[AsyncSession]) -> 
         said = chinese(digest.text or "")
         assert set(re.findall(r"\d+\. (\S+?)，", said)) == mine, said
         assert "已逾期 1 天（应于2026年11月底前完成）" in said and dates_in(said) == set()
+        assert "给父母写信" not in said  # due by the semester's end, as the reminder said
         assert digest.button_texts()
     assert unread(month.user(TOWNSHIP_HEAD)) == [] and unread(month.user(DISTRICT_HEAD)) == []
 
@@ -544,3 +545,6 @@ async def play(month: Month, sessionmaker: async_sessionmaker[AsyncSession]) -> 
     if keep:
         for file_name, data in month.documents.items():
             (Path(keep) / file_name).write_bytes(data)
+        (Path(keep) / "messages.txt").write_text(
+            "\n\n".join(f"→ {m.chat_id} {m.method}\n{m.text}" for m in fake.sent)
+        )
