@@ -325,7 +325,7 @@ async def play(month: Month, sessionmaker: async_sessionmaker[AsyncSession]) -> 
         await check_in(month, zhang, a1, ("家访", "谈心"), photos=2, answers=VISIT_ANSWERS)
     )
     assert "检查作业" in saved.split("还要做")[1]
-    month.at(local(6, 17))
+    month.at(local(6, 7, 30))  # before school: still the 5th in UTC
     await check_in(month, chen, b1, ("谈心", "检查作业"))
 
     # 10 November, 07:00 in Beijing (still the 9th in UTC): a must-visit is raised
@@ -387,6 +387,8 @@ async def play(month: Month, sessionmaker: async_sessionmaker[AsyncSession]) -> 
 
     # 16 November (a Monday): the coordinator moves a child to another volunteer and puts
     # a volunteer on duty on Wednesdays
+    month.at(local(16, 7, 30))  # Monday morning in Beijing, Sunday night in UTC
+    await check_in(month, liu, c2, ("谈心",))
     month.at(local(16, 9))
     await pair(month, 0, a2, "李老师", act="改派")
     wang = heads[0]
@@ -450,7 +452,7 @@ async def play(month: Month, sessionmaker: async_sessionmaker[AsyncSession]) -> 
                 .worksheets[0].iter_rows(min_row=2, values_only=True)}  # fmt: skip
     assert set(township) == {"张阿姨", "李老师", "陈叔叔", "刘姐姐"}
     assert "11月18日" in township["陈叔叔"][3]
-    assert township["刘姐姐"][3] is None  # her visit was the week before (14 November)
+    assert township["刘姐姐"][3] == f"{c2} 谈心 11月16日"  # last week's, by the local day
     month.documents.update({f"值班表 {k}.xlsx": v for k, v in roster_books.items()})
 
     # 24 November, 08:30: the record, the day before the 25th, to the schools and the township
@@ -506,6 +508,8 @@ async def play(month: Month, sessionmaker: async_sessionmaker[AsyncSession]) -> 
     assert "11月10日：情绪低落" in must["家访情况 / 发现的问题"]  # raised at 07:00 local
     assert must["采取的措施"] == "情绪低落（11月14日已走访）"
     assert row_of[(a2, "李老师")]["检查作业"] == "11月18日"
+    assert row_of[(b1, "陈叔叔")]["谈心"] == row_of[(b1, "陈叔叔")]["检查作业"] == "11月6日"
+    assert row_of[(c2, "刘姐姐")]["谈心"] == "11月16日"
     assert (
         "照片 1 张" in row_of[(b2, "陈叔叔")]["备注"]
         and row_of[(b2, "陈叔叔")]["谈心"] == "11月18日"
