@@ -175,7 +175,7 @@ async def escalation_settled(
     i18n: I18n,
     *,
     escalation_id: int,
-    by: str,
+    by: str | None,
     closed: bool,
     at: dt.datetime,
     tz: ZoneInfo,
@@ -184,7 +184,8 @@ async def escalation_settled(
     """Every copy of an escalation message, at every level, says who took it or that it is
     resolved, and loses its buttons: a copy not sent yet is rewritten in the outbox; a
     sent one is edited through an `editMessageText` row (so the sender's limits hold).
-    `except_chat` is the presser's chat, whose copy the handler has already changed."""
+    `except_chat` is the presser's chat, whose copy the handler has already changed.
+    `by` None: nobody closed it; the ladder did, since what was due is recorded now."""
     escalation = await session.get_one(Escalation, escalation_id)
     child = await session.get_one(Child, escalation.child_id)
     copies = list(
@@ -208,7 +209,9 @@ async def escalation_settled(
             continue
         reader = await session.scalar(select(Person).where(Person.telegram_id == copy.chat_id))
         with i18n.use_locale(_locale(reader) if reader else DEFAULT_LOCALE):
-            if closed:
+            if closed and by is None:
+                line = _("✅ {child}: settled, what was due has been recorded ({when}).")
+            elif closed:
                 line = _("✅ {child}: resolved by {name} ({when}).")
             else:
                 line = _("✋ {child}: {name} is handling it (since {when}).")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,7 @@ from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
 from bot.labels import CONCERN, activities, day, join, month_name
 from domain import outbox
 from domain.calendar import Month
-from domain.care_record import RecordRow, SiteRecord, SiteSummary
+from domain.care_record import SiteRecord, SiteSummary
 from domain.concerns import Raised
 from domain.ladder import AreaDigest, EscalationNotice
 from domain.messaging import Outgoing, Recipient
@@ -203,6 +202,27 @@ class Notices:
             lines += self._unreachable(digest.unreachable)
         return Outgoing(Method.send_message, {"text": "\n".join(lines), **payload})
 
+    async def settled_by_themselves(
+        self, session: AsyncSession, escalation_ids: Sequence[int], *, at: dt.datetime, tz: ZoneInfo
+    ) -> int:
+        """The copies of escalations the ladder closed because what was due is recorded
+        now (a late visit, a must-visit made) say so and lose their buttons."""
+        from bot import news  # news renders the chat's answers too
+
+        edited = 0
+        with self.i18n.context():
+            for escalation_id in escalation_ids:
+                edited += await news.escalation_settled(
+                    session,
+                    self.i18n,
+                    escalation_id=escalation_id,
+                    by=None,
+                    closed=True,
+                    at=at,
+                    tz=tz,
+                )
+        return edited
+
     def _buttons(self, items: Sequence[tuple[int, str]]) -> dict[str, Any]:
         """A row of 我来处理 / 改派 / 已解决 per escalation, as the Bot API's JSON (built
         directly: aiogram's keyboard builder deep-copies every button, too slow for a
@@ -353,7 +373,7 @@ class Notices:
             ).format(site=record.site_name, month=month, rows=len(record.rows), gaps=gaps)
             from bot.workbooks import care_record_workbook
 
-            workbook = care_record_workbook(record, self._record_rows(record), locale, to.name)
+            workbook = care_record_workbook(record, record.rows, locale, to.name)
         return [
             Outgoing(Method.send_message, {"text": text}),
             Outgoing(
@@ -371,14 +391,6 @@ class Notices:
                 "have been told; please ask them, or fill it in by hand this month."
             ).format(region=region, month=month_name(month, locale))
         return Outgoing(Method.send_message, {"text": text})
-
-    def _record_rows(self, record: SiteRecord) -> list[RecordRow]:
-        """Rows as printed: a key child without a surrogate parent says so."""
-        nobody = _("(no surrogate parent)")
-        return [
-            row if row.volunteer_name is not None else replace(row, volunteer_name=nobody)
-            for row in record.rows
-        ]
 
     def township_summary(
         self, to: Recipient, township: str, month: Month, sites: Sequence[SiteSummary]

@@ -97,6 +97,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
     for line in people.iter_rows(min_row=2):
         for cell in line:
             cell.alignment = _WRAP
+    _fit_rows(people, 2, people.max_row)  # or a printed roster cuts what is still due
 
     completion = workbook.create_sheet()
     _sheet(
@@ -253,6 +254,8 @@ def _measures(row: RecordRow, locale: str) -> str:
 def _remarks(row: RecordRow) -> str:
     """备注: what is missing this month, and the photos the visits brought."""
     lines = []
+    if row.volunteer_name is None:
+        lines.append(_("Missing: a surrogate parent"))
     if row.missing:
         lines.append(_("Missing: {activities}").format(activities=activities(row.missing)))
     if row.photos:
@@ -313,9 +316,10 @@ def care_record_workbook(
             row.child_name,
             sexes.get(row.sex, "") if row.sex else "",
             " ".join(p for p in (row.grade, row.class_name) if p),
-            row.volunteer_name or "",
+            row.volunteer_name or _("(no surrogate parent)"),
         ]
-        missing_columns = []
+        # a key child without a surrogate parent is incomplete: the missing one is marked
+        missing_columns = [] if row.volunteer_name else [len(cells), len(cells) + len(shown) + 3]
         for column, activity in enumerate(shown, start=len(cells) + 1):
             dates = row.done.get(activity, ())
             cells.append("\n".join(day(d, locale) for d in dates))

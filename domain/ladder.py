@@ -137,6 +137,13 @@ class EscalationText(Protocol):
 
     def area_digest(self, to: Recipient, digest: AreaDigest) -> Outgoing: ...
 
+    async def settled_by_themselves(
+        self, session: AsyncSession, escalation_ids: Sequence[int], *, at: dt.datetime, tz: ZoneInfo
+    ) -> int:
+        """Every sent copy of these escalations, closed because what was due is now
+        recorded, says so and loses its buttons; returns how many edits were queued."""
+        ...
+
 
 def _worst_first(notice: EscalationNotice) -> tuple[int, int, str]:
     """Must-visits before missed months, then the longest overdue."""
@@ -179,6 +186,7 @@ class LadderReport:
     closed: int = 0
     steps: int = 0
     messages: int = 0
+    edited: int = 0  # copies of escalations closed by themselves, edited to say so
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -194,10 +202,12 @@ class _Missing:
         self._months: dict[Month, tuple[dict[int, list[Activity]], dict[int, int]]] = {}
 
     async def of(self, month: Month) -> tuple[dict[int, list[Activity]], dict[int, int]]:
-        """(pairing → missing activities, pairing → child) of the month."""
+        """(pairing → missing activities, pairing → child) of the month: what fell due by
+        its end (the semester's letter is not missed before the semester's last month)."""
         if month not in self._months:
             missing: dict[int, list[Activity]] = defaultdict(list)
             child_of: dict[int, int] = {}
+            month_end = month.end(self._tz)
             async for batch in due.due_batches(
                 self._session,
                 month=month,
@@ -206,6 +216,8 @@ class _Missing:
                 only_missing=True,
             ):
                 for item in batch:
+                    if item.due_at > month_end:
+                        continue
                     missing[item.pairing_id].append(item.activity)
                     child_of[item.pairing_id] = item.child_id
             self._months[month] = (missing, child_of)
@@ -227,7 +239,10 @@ async def climb(
     months = _Missing(session, tz, scope_path)
     report.opened = await _open_missed_month(session, months, now=now, tz=tz)
     report.opened += await _open_overdue_concerns(session, now=now, scope_path=scope_path)
-    missing, report.closed = await _close_settled(session, months, now=now, scope_path=scope_path)
+    missing, closed = await _close_settled(session, months, now=now, scope_path=scope_path)
+    report.closed = len(closed)
+    if closed:
+        report.edited = await text.settled_by_themselves(session, closed, at=now, tz=tz)
     due_steps = await _due_steps(session, now=now, tz=tz, scope_path=scope_path)
     if due_steps:
         report.steps, report.messages = await _send_steps(
@@ -322,8 +337,9 @@ async def _open_overdue_concerns(
 
 async def _close_settled(
     session: AsyncSession, months: _Missing, *, now: dt.datetime, scope_path: str | None
-) -> tuple[dict[int, tuple[Activity, ...]], int]:
-    """Close what needs no one any more; returns what is still missing per escalation."""
+) -> tuple[dict[int, tuple[Activity, ...]], list[int]]:
+    """Close what needs no one any more; returns what is still missing per escalation,
+    and the ids of those closed."""
     open_months = (
         await session.execute(
             select(Escalation.id, Escalation.pairing_id, Escalation.period_start)
@@ -343,13 +359,15 @@ async def _close_settled(
             still_missing[row.id] = tuple(missing[row.pairing_id])
         else:
             done.append(row.id)
+    closed: list[int] = []
     for chunk in _chunks(sorted(done)):
-        await session.execute(
+        closed += await session.scalars(
             update(Escalation)
             .where(Escalation.id.in_(chunk), Escalation.closed_at.is_(None))
             .values(closed_at=now, resolution="done")
+            .returning(Escalation.id)
         )
-    visited = await session.execute(
+    closed += await session.scalars(
         update(Escalation)
         .where(
             Escalation.kind == EscalationKind.must_visit,
@@ -359,8 +377,10 @@ async def _close_settled(
             Escalation.child_id.in_(select(Child.id).where(_in_scope(scope_path))),
         )
         .values(closed_at=now, resolution="done")
+        .returning(Escalation.id)
+        .execution_options(synchronize_session=False)
     )
-    return still_missing, len(done) + int(visited.rowcount or 0)  # type: ignore[attr-defined]
+    return still_missing, closed
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from domain import due, ladder
 from domain.calendar import Month
 from domain.db import UnitOfWork
 from domain.models import (
+    Activity,
     Concern,
     ConcernKind,
     Escalation,
@@ -103,6 +104,20 @@ async def test_a_missed_month_climbs_site_township_district_at_its_times(
     assert all(s.outbox_id is not None for s in steps)
 
 
+async def test_the_semester_letter_is_not_missed_before_the_semesters_last_month(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+
+    await climb(session, at(12, 1), notices, tmp_path)
+
+    escalation = await session.scalar(select(Escalation))
+    assert escalation is not None and "home_visit" in escalation.details["missing"]
+    assert Activity.parent_letter.value not in escalation.details["missing"]
+    [message] = await outbox_to(session, p.school_head)
+    assert "给父母写信" not in message.payload["text"]  # the reminder said: by 28 February
+
+
 async def test_a_late_check_in_stops_the_climb(
     session: AsyncSession, notices: Notices, tmp_path: Path
 ) -> None:
@@ -116,6 +131,24 @@ async def test_a_late_check_in_stops_the_climb(
     escalation = await session.scalar(select(Escalation))
     assert escalation is not None and escalation.resolution == "done"
     assert await outbox_to(session, p.township_head) == []
+
+
+async def test_closing_by_itself_leaves_no_live_buttons_on_its_copies(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    await climb(session, at(12, 1), notices, tmp_path)
+    [message] = await outbox_to(session, p.school_head)
+    assert message.payload["reply_markup"]  # not sent yet: rewritten in the outbox
+
+    await complete_month(session, p.pairing, at(11, 28))
+    report = await climb(session, at(12, 2), notices, tmp_path)
+
+    assert (report.closed, report.edited) == (1, 1)
+    await session.refresh(message)
+    assert "reply_markup" not in message.payload
+    settled = "✅ 小明：该做的已经记录，此事已办结（12月2日 10:00）。"
+    assert message.payload["text"].endswith(settled)
 
 
 async def test_an_acknowledgement_stops_the_climb(
