@@ -46,5 +46,21 @@ def join(parts: Iterable[str]) -> str:
     return _(", ").join(parts)
 
 
+def labelled(label: str, value: str) -> str:
+    """ "label: value", with the reader's colon (：in Chinese)."""
+    return _("{label}: {value}").format(label=label, value=value)
+
+
+def with_details(head: str, details: Iterable[str]) -> str:
+    """ "head (a, b)", with the reader's brackets (（）in Chinese); just `head` without any."""
+    listed = [detail for detail in details if detail]
+    if not listed:
+        return head
+    together = listed[0]
+    for detail in listed[1:]:  # details of one thing: "，" in Chinese, not a list's "、"
+        together = _("{first}, {then}").format(first=together, then=detail)
+    return _("{head} ({details})").format(head=head, details=together)
+
+
 def activities(items: Iterable[Activity]) -> str:
     return join(str(ACTIVITY[a]) for a in items)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from bot import formatting, texts
+from bot import formatting, labels, texts
 from domain.caseload import ChildCard, ChildSummary
 from domain.due import DueItem
 from domain.models import Activity, CheckIn, Concern, Period
@@ -79,7 +79,7 @@ def child_card(card: ChildCard, *, now: dt.datetime, tz: ZoneInfo) -> str:
     school = " ".join(part for part in (child.school, child.grade, child.class_name) if part)
     if school:
         details.append(school)
-    lines = [head + (f" ({'，'.join(details)})" if details else "")]
+    lines = [labels.with_details(head, details)]
     if child.address:
         lines.append(_("🏠 Address: {address}").format(address=child.address))
     for guardian in child.guardians:

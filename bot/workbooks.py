@@ -19,7 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.labels import ACTIVITY, CONCERN, activities, day, join, month_name
+from bot.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
 from bot.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 from domain.calendar import Month
 from domain.care_record import RecordRow, SiteRecord, SiteSummary
@@ -84,7 +84,7 @@ def roster_workbook(roster: ScopeRoster, locale: str) -> bytes:
                     f"{d.child_name} {ACTIVITY[d.activity]} {day(d.day, locale)}"
                     for d in v.last_week
                 ),
-                join(f"{o.child_name}: {activities(o.activities)}" for o in v.owed),
+                join(labelled(o.child_name, activities(o.activities)) for o in v.owed),
                 join(
                     f"{m.child_name} {CONCERN[m.kind]} {day(m.due_day or m.due_at.date(), locale)}"
                     for m in v.must_visits

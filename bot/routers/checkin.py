@@ -23,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import keyboards, render, texts
+from bot import keyboards, labels, render, texts
 from bot.callbacks import (
     ActivityToggle,
     CheckInAct,
@@ -148,7 +148,7 @@ async def activities_done(query: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(CheckIn.photos)
     if isinstance(query.message, Message):
         done = render.activity_names(Activity(a) for a in data["activities"])
-        await query.message.edit_text(f"{data['child']}: {done}")
+        await query.message.edit_text(labels.labelled(data["child"], done))
         await query.message.answer(
             _("Please send a photo or several (an album is fine), or tap “No photos”."),
             reply_markup=keyboards.no_photos(),

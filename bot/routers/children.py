@@ -104,16 +104,15 @@ def _archive(child: Child) -> list[str]:
         (_("Interests"), child.interests),
     ):
         if value:
-            lines.append(f"{label}: {value}")
+            lines.append(labels.labelled(str(label), value))
     return lines
 
 
 def _entry_line(entry: Entry, settings: Settings) -> str:
     checkin = entry.checkin
     activities = "、".join(str(labels.ACTIVITY[a.activity]) for a in checkin.activities)
-    line = (
-        f"{formatting.day(checkin.occurred_at, settings.tz)} {entry.volunteer_name}: {activities}"
-    )
+    when = formatting.day(checkin.occurred_at, settings.tz)
+    line = labels.labelled(f"{when} {entry.volunteer_name}", activities)
     if checkin.voice_file_id:
         line += " · " + _("🎤 voice note")
     if checkin.latitude is not None:
