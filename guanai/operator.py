@@ -481,33 +481,31 @@ def add_commands(commands: Any, add: Any, *, site: Any, admin: Any) -> None:
         parser = commands.add_parser(name, help=help_, description=help_)
         return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
 
-    volunteers = group("volunteers", "the volunteers of a site")
-    listed = add("list", cmd_volunteers_list, "list a site's volunteers", into=volunteers)
-    listed.add_argument("--site", required=True, metavar="CODE", help="a site or region")
-    shown = add("show", cmd_volunteers_show, "show a volunteer", into=volunteers)
-    removed = add(
-        "remove",
-        cmd_volunteers_remove,
-        "remove a volunteer never paired (refused otherwise)",
-        into=volunteers,
-    )
-    for sub in (shown, removed):
-        sub.add_argument("id", metavar="ID", type=_id, help="the volunteer id (from list)")
-        sub.add_argument("--scope", metavar="CODE", help=scope_help)
-
-    children = group("children", "the children of a site")
-    listed = add("list", cmd_children_list, "list a site's children", into=children)
-    listed.add_argument("--site", required=True, metavar="CODE", help="a site or region")
-    shown = add("show", cmd_children_show, "show a child's archive", into=children)
-    removed = add(
-        "remove",
-        cmd_children_remove,
-        "remove a child's archive with nothing on record (refused otherwise)",
-        into=children,
-    )
-    for sub in (shown, removed):
-        sub.add_argument("id", metavar="ID", type=_id, help="the child id (from list)")
-        sub.add_argument("--scope", metavar="CODE", help=scope_help)
+    for name, (list_, show, remove), whose, what, kept in (
+        (
+            "volunteers",
+            (cmd_volunteers_list, cmd_volunteers_show, cmd_volunteers_remove),
+            "the volunteers of a site",
+            "volunteer",
+            "remove a volunteer never paired (refused otherwise)",
+        ),
+        (
+            "children",
+            (cmd_children_list, cmd_children_show, cmd_children_remove),
+            "the children of a site",
+            "child",
+            "remove a child's archive with nothing on record (refused otherwise)",
+        ),
+    ):
+        entity = group(name, whose)
+        listed = add("list", list_, f"list a site's {name}", into=entity)
+        listed.add_argument("--site", required=True, metavar="CODE", help="a site or region")
+        for sub in (
+            add("show", show, f"show a {what}", into=entity),
+            add("remove", remove, kept, into=entity),
+        ):
+            sub.add_argument("id", metavar="ID", type=_id, help=f"the {what} id (from list)")
+            sub.add_argument("--scope", metavar="CODE", help=scope_help)
 
     invitations = group("invitations", "invitation links")
     listed = add("list", cmd_invitations_list, "list invitations still usable", into=invitations)
