@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.methods import Response, TelegramMethod
-from aiogram.types import BotCommand, BotCommandScopeDefault, InputFile
+from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
-from aiohttp import BytesPayload, FormData
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import errors, texts
 from bot.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
 from bot.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
+from bot.patches import BotSession, check_versions
 from bot.routers import (
     archives,
     checkin,
@@ -41,58 +37,11 @@ from bot.routers import (
 from domain.clock import Clock
 from guanai.settings import Settings
 
-T = TypeVar("T")
-
 CONVERSATION_TTL = 3600  # an abandoned conversation is cleared after an hour
 
 
-class BotSession(AiohttpSession):
-    """aiogram's session, keeping the `Response[T]` classes it parses answers with.
-
-    aiogram builds `Response[T]` for every call; pydantic caches generic classes only
-    weakly, so each is rebuilt (milliseconds) after every garbage collection: a fifth of
-    the bot's time per update in bench/checkins.py before they were kept here.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._response_types: dict[Any, Any] = {}
-
-    def check_response(
-        self, bot: Bot, method: TelegramMethod[T], status_code: int, content: str
-    ) -> Response[T]:
-        returning = method.__returning__
-        if returning not in self._response_types:
-            self._response_types[returning] = Response[returning]  # type: ignore[valid-type]
-        return super().check_response(bot, method, status_code, content)
-
-    def build_form_data(  # type: ignore[override]
-        self, bot: Bot, method: TelegramMethod[T]
-    ) -> FormData | BytesPayload:
-        """A JSON body, which the Bot API takes too, unless a file is uploaded: aiogram
-        builds a form (a multipart writer, then url-encoding) for every call, a tenth of
-        the bot's time per update in bench/checkins.py."""
-        files: dict[str, InputFile] = {}
-        fields: dict[str, Any] = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            if prepared is not None and prepared != "":  # what aiogram's form leaves out
-                fields[key] = prepared
-        if files:
-            return super().build_form_data(bot, method)
-        return BytesPayload(self.json_dumps(fields).encode(), content_type="application/json")
-
-    async def close(self) -> None:
-        """aiogram waits 250 ms after closing, for SSL connections to wind down; a Bot API
-        served over plain http (a local Bot API server, the tests' fake) has none to wait
-        for, and every test that runs a bot would pay it."""
-        if self.api.base.startswith("https:"):
-            await super().close()
-        elif self._session is not None and not self._session.closed:
-            await self._session.close()
-
-
 def make_bot(settings: Settings) -> Bot:
+    check_versions()  # the session's patches: refused in one line outside their range
     session = BotSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
     return Bot(settings.require_bot_token(), session=session)
 

@@ -182,6 +182,27 @@ async def store_photo(
     return StoreResult(Outcome.stored)
 
 
+# A photo still pending this long after its check-in was committed may have lost its job
+# (the enqueue after the commit failed): the sweep queues it again.
+SWEEP_GRACE = dt.timedelta(minutes=2)
+
+
+async def stranded(
+    session: AsyncSession, *, now: dt.datetime, grace: dt.timedelta = SWEEP_GRACE
+) -> list[int]:
+    """Ids of the photos still pending `grace` after their check-in was committed, oldest
+    first. Most have a job queued or waiting to retry; queueing them again under the same
+    job id is a no-op for those, so only a photo whose job was lost gets a new one. The
+    attempts a photo's jobs count decide when it is given up, not this."""
+    rows = await session.scalars(
+        select(Photo.id)
+        .join(CheckIn, CheckIn.id == Photo.checkin_id)
+        .where(Photo.status == PhotoStatus.pending, CheckIn.created_at <= now - grace)
+        .order_by(Photo.id)
+    )
+    return list(rows)
+
+
 def phash_of(image: Image.Image) -> int:
     """imagehash's pHash as the signed 64-bit integer PostgreSQL's BIGINT holds."""
     value = int(str(imagehash.phash(image)), 16)

@@ -19,6 +19,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from bot.app import make_bot, make_dispatcher, make_storage
+from bot.patches import check_versions
 from domain.clock import SystemClock
 from domain.db import make_engine, make_sessionmaker
 from domain.errors import DomainError
@@ -52,6 +53,7 @@ async def prepare(
     """Fail fast, before anything starts, with one line that says what to do: the local
     checks first (token, media folder, font), then the database, Redis and Telegram (each
     waited for up to STARTUP_WAIT_SECONDS); then migrate."""
+    check_versions()  # aiogram and pydantic as bot/patches.py was written for
     if needs_bot:
         settings.require_bot_token()
     if makes_files:

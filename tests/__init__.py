@@ -1,3 +1,1 @@
-from bot.deferred_types import defer_aiogram_types
-
-defer_aiogram_types()
+import bot.patches  # noqa: F401  (aiogram's types built on first use: before aiogram loads)

@@ -7,6 +7,7 @@ test read the Retry it raises) or through a real arq burst worker on Redis.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import os
 import random
@@ -25,10 +26,12 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from domain import photos
 from domain.clock import FixedClock
 from domain.models import AuditEntry, CheckIn, Photo, PhotoStatus, ReviewStatus
 from domain.photos import PHOTO_FAILED, SIMILAR_PHOTO, STORED_SIDE, phash_of
 from guanai.settings import Settings
+from tests.cli_support import Guanai, deployment
 from tests.factories import make_checkin, make_photo
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import MAX_DOWNLOAD_SIZE
@@ -36,6 +39,7 @@ from workers import jobs
 from workers.app import make_worker
 from workers.context import Deps
 from workers.enqueue import store_photo_later
+from workers.periodic import run_once
 
 # ---------------------------------------------------------------------- images
 
@@ -584,3 +588,103 @@ async def test_a_large_photo_is_stored_smaller_and_still_upright(
     assert red > 200 and blue < 60
     red, _, blue = stored.getpixel((stored.width // 2, stored.height * 3 // 4))  # type: ignore[misc]
     assert red < 60 and blue > 200
+
+
+# ---------------------------------------------------------------------- the sweep
+
+
+async def committed_at(sessionmaker: async_sessionmaker[AsyncSession], photo: Photo) -> dt.datetime:
+    return (await checkin_of(sessionmaker, photo)).created_at
+
+
+async def sweep(
+    photo_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    at: dt.datetime,
+) -> dict[str, int]:
+    deps = Deps(photo_settings, sessionmaker, clock)
+    try:
+        return dict(await run_once(deps, "photo-sweep", now=at, scope=None))
+    finally:
+        await deps.close()
+
+
+async def test_a_photo_whose_job_was_lost_is_stored_after_one_sweep(
+    arq_redis: ArqRedis,
+    guanai: Guanai,
+    photo_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fake_telegram: FakeTelegram,
+    clock: FixedClock,
+) -> None:
+    """The check-in committed, then its photo's enqueue failed: no job, the row pending."""
+    photo = await add_photo(sessionmaker, fake_telegram, jpeg(scene(30)))
+    committed = await committed_at(sessionmaker, photo)
+    guanai.env.update(deployment(photo_settings))
+
+    # within the grace period the job may still be on its way: left alone
+    at = (committed + dt.timedelta(minutes=1)).isoformat()
+    early = await guanai("jobs", "run", "photo-sweep", "--now", at)
+    assert (early.code, early.out.strip()) == (0, "photo-sweep done: pending 0, queued 0")
+    await run_burst_worker(photo_settings, clock)
+    assert (await reload(sessionmaker, photo)).status is PhotoStatus.pending
+
+    at = (committed + photos.SWEEP_GRACE + dt.timedelta(seconds=1)).isoformat()
+    swept = await guanai("jobs", "run", "photo-sweep", "--now", at)
+    assert (swept.code, swept.out.strip()) == (0, "photo-sweep done: pending 1, queued 1")
+    await run_burst_worker(photo_settings, clock)
+
+    stored = await reload(sessionmaker, photo)
+    assert (stored.status, stored.attempts) == (PhotoStatus.stored, 1)
+    assert stored_files(photo_settings) == [photo_settings.media_dir / str(stored.stored_path)]
+
+
+async def test_a_photo_already_queued_is_not_queued_twice_by_the_sweep(
+    arq_redis: ArqRedis,
+    photo_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fake_telegram: FakeTelegram,
+    clock: FixedClock,
+) -> None:
+    photo = await add_photo(sessionmaker, fake_telegram, jpeg(scene(31)))
+    assert await store_photo_later(arq_redis, photo_settings, photo.id)
+    later = await committed_at(sessionmaker, photo) + dt.timedelta(hours=1)
+
+    assert await sweep(photo_settings, sessionmaker, clock, later) == {"pending": 1, "queued": 0}
+    await run_burst_worker(photo_settings, clock)
+
+    assert (await reload(sessionmaker, photo)).status is PhotoStatus.stored
+    assert get_file_calls(fake_telegram) == 1
+
+
+async def test_the_sweep_leaves_stored_and_failed_photos_alone(
+    arq_redis: ArqRedis,
+    photo_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fake_telegram: FakeTelegram,
+    clock: FixedClock,
+) -> None:
+    async with sessionmaker() as session:
+        checkin = await make_checkin(session)
+        done = [
+            await make_photo(session, checkin=checkin, status=PhotoStatus.stored, attempts=1),
+            await make_photo(
+                session, checkin=checkin, status=PhotoStatus.failed, attempts=3, error="too_big"
+            ),
+        ]
+        await session.commit()
+    later = checkin.created_at + dt.timedelta(hours=1)
+
+    assert await sweep(photo_settings, sessionmaker, clock, later) == {"pending": 0, "queued": 0}
+    await run_burst_worker(photo_settings, clock)
+
+    for photo in done:
+        again = await reload(sessionmaker, photo)
+        assert (again.status, again.attempts, again.error) == (
+            photo.status,
+            photo.attempts,
+            photo.error,
+        )
+    assert get_file_calls(fake_telegram) == 0
+    assert await arq_redis.zcard(photo_settings.arq_queue) == 0

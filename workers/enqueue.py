@@ -7,16 +7,18 @@ from arq.connections import ArqRedis
 from guanai.settings import Settings
 
 
-async def store_photo_later(redis: ArqRedis, settings: Settings, photo_id: int) -> None:
+async def store_photo_later(redis: ArqRedis, settings: Settings, photo_id: int) -> bool:
     """Queue the download of a `Photo` row holding the file_id of the largest size.
 
     The job id makes a second call for the same photo a no-op while the first is queued or
     its result is kept; it carries the Redis prefix because arq's job keys do not. A job
     that starts before the photo's transaction has committed waits and tries again.
+    True when a job was queued, False when one for the photo was there already.
     """
-    await redis.enqueue_job(
+    job = await redis.enqueue_job(
         "store_photo",
         photo_id,
         _job_id=f"{settings.redis_prefix}:photo:{photo_id}",
         _queue_name=settings.arq_queue,
     )
+    return job is not None

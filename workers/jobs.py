@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from arq import Retry
+from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import care_record, housekeeping, ladder, photos, regions, reminders, rosters
@@ -24,6 +25,7 @@ from guanai.outages import describe, is_outage
 from guanai.settings import Settings
 from workers.context import Deps
 from workers.downloads import TelegramDownloader
+from workers.enqueue import store_photo_later
 
 if TYPE_CHECKING:
     from bot.notices import Notices
@@ -162,3 +164,23 @@ async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
 async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
     """The monthly care records due tomorrow, to sites and townships."""
     return {"queued": await _in_scope(deps, now, scope, care_record.send_care_records)}
+
+
+async def sweep_photos(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Queue again the photos still pending a while after their check-in (`photos.SWEEP_GRACE`):
+    one whose job was lost (its enqueue failed after the commit) is stored a sweep later.
+    The job id is the chat's own, so a photo whose job is queued, running or waiting to
+    retry is not queued twice; its attempts still decide when it is given up."""
+    async with deps.unit_of_work() as uow:
+        pending = await photos.stranded(uow.session, now=now)
+    queued = 0
+    if pending:
+        pool = await create_pool(RedisSettings.from_dsn(deps.settings.redis_url))
+        try:
+            for photo_id in pending:
+                queued += await store_photo_later(pool, deps.settings, photo_id)
+        finally:
+            await pool.aclose()
+    if queued:
+        log.warning("photo sweep: %d of %d pending photos had no job; queued", queued, len(pending))
+    return {"pending": len(pending), "queued": queued}
