@@ -34,6 +34,7 @@ from domain.archive_import import (
 )
 from domain.calendar import Month
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.models import Region
 from domain.people import Identity
 from domain.spreadsheets import MAX_FILE_SIZE, FileTooLarge, SheetLimits, UnsupportedFile
@@ -68,6 +69,7 @@ async def kind_chosen(
     callback_data: ImportWhat,
     state: FSMContext,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     bot: Bot,
     clock: Clock,
@@ -78,7 +80,7 @@ async def kind_chosen(
         return
     await state.update_data(kind=callback_data.kind.value)
     if "file_id" in await state.get_data():
-        await _import(query.message, state, session, me, bot, clock, settings)
+        await _import(query.message, state, uow, me, bot, clock, settings)
         return
     await state.set_state(ImportStates.waiting_file)
     await query.message.answer(
@@ -94,6 +96,7 @@ async def document_received(
     message: Message,
     state: FSMContext,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     bot: Bot,
     clock: Clock,
@@ -114,7 +117,7 @@ async def document_received(
     if "kind" not in await state.get_data():
         await message.answer(_("What does the file hold?"), reply_markup=keyboards.import_kinds())
         return
-    await _import(message, state, session, me, bot, clock, settings)
+    await _import(message, state, uow, me, bot, clock, settings)
 
 
 async def photo_instead_of_file(message: Message) -> None:
@@ -128,6 +131,7 @@ async def site_chosen(
     callback_data: ImportSite,
     state: FSMContext,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     bot: Bot,
     clock: Clock,
@@ -144,19 +148,20 @@ async def site_chosen(
         return
     await query.answer()
     await state.update_data(site_id=callback_data.site_id)
-    await _import(query.message, state, session, me, bot, clock, settings)
+    await _import(query.message, state, uow, me, bot, clock, settings)
 
 
 async def _import(
     message: Message,
     state: FSMContext,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     bot: Bot,
     clock: Clock,
     settings: Settings,
 ) -> None:
     """The file and what it holds are known: find the site, then download and apply."""
+    session = uow.session
     data: dict[str, Any] = await state.get_data()
     site_id = data.get("site_id")
     if site_id is None:
@@ -201,6 +206,7 @@ async def _import(
         at=clock.now(),
         limits=sheet_limits(settings),
     )
+    await uow.commit()  # imported before we say so
     await state.clear()
     await _report(message, result)
 

@@ -16,6 +16,7 @@ from bot.callbacks import ChildOpen, ChildView, ReviewAct, ReviewAction
 from bot.i18n import DEFAULT_LOCALE, LOCALES
 from domain import audit, scopes, timeline
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.models import CheckIn, Child, Person, Photo, Priority, ReviewStatus
 from domain.people import Identity
 from domain.timeline import Entry
@@ -229,6 +230,7 @@ async def decide(
     query: CallbackQuery,
     callback_data: ReviewAction,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -257,6 +259,7 @@ async def decide(
             session, callback_data.checkin_id, me, text_for=text_for, at=clock.now()
         )
         done = _("The volunteer has been asked.")
+    await uow.commit()  # decided before we say so
     await query.answer(done)
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)

@@ -18,6 +18,7 @@ from bot.filters import When
 from bot.keyboards import answer_or_edit, page_buttons
 from domain import invitations, regions, scopes
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.errors import NotBelowScope
 from domain.models import InvitationRole, Region, VolunteerKind
 from domain.people import Identity
@@ -46,6 +47,7 @@ async def choose_place(
     query: CallbackQuery,
     callback_data: InvitePlace,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -64,7 +66,7 @@ async def choose_place(
         places = roots
     if kind is not InviteFor.coordinator and len(places) == 1 and places[0].kind.is_site:
         await query.answer()
-        await _make(query, kind, places[0], session, me, clock, settings)
+        await _make(query, kind, places[0], uow, me, clock, settings)
         return
     builder = InlineKeyboardBuilder()
     start_at = callback_data.page * PAGE
@@ -102,21 +104,21 @@ async def _below(session: AsyncSession, region: Region) -> list[Region]:
 async def make(
     query: CallbackQuery,
     callback_data: InviteMake,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
 ) -> None:
-    region = await scopes.region(session, me.scopes, callback_data.region_id)
+    region = await scopes.region(uow.session, me.scopes, callback_data.region_id)
     await query.answer()
-    await _make(query, callback_data.kind, region, session, me, clock, settings)
+    await _make(query, callback_data.kind, region, uow, me, clock, settings)
 
 
 async def _make(
     query: CallbackQuery,
     kind: InviteFor,
     region: Region,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -130,13 +132,14 @@ async def _make(
     else:
         role, volunteer_kind = InvitationRole.volunteer, VolunteerKind(kind.value)
     made = await invitations.create(
-        session,
+        uow.session,
         region=region,
         role=role,
         volunteer_kind=volunteer_kind,
         created_by=me.person_id,
         at=clock.now(),
     )
+    await uow.commit()  # a link that works once it is shown
     link = await invitation_link(bot, made.token)
     text = _(
         "Invitation for: {who}, {place}\n"
@@ -212,6 +215,7 @@ async def revoke(
     query: CallbackQuery,
     callback_data: InviteRevoke,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -224,6 +228,7 @@ async def revoke(
         actor_id=me.person_id,
         at=clock.now(),
     )
+    await uow.commit()  # revoked before we say so
     await query.answer(_("Invitation #{id} revoked.").format(id=callback_data.invitation_id))
     await answer_or_edit(query, *await _listing(session, me, clock, settings))
 

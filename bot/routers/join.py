@@ -23,6 +23,7 @@ from bot.filters import When
 from bot.routers.common import show_main_menu
 from domain import invitations, people
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.models import InvitationRole, Region
 from domain.people import Identity
 from guanai.settings import Settings
@@ -41,6 +42,7 @@ async def open_link(
     command: CommandObject,
     state: FSMContext,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity | None,
     clock: Clock,
 ) -> None:
@@ -60,6 +62,7 @@ async def open_link(
             language=None,
             at=clock.now(),
         )
+        await uow.commit()  # joined before we say so
         await message.answer(_("You have joined {site}.").format(site=site.name))
         await _show_menu(message, session, message.from_user.id)
         return
@@ -165,6 +168,7 @@ async def consent_given(
     callback_data: JoinStep,
     state: FSMContext,
     session: AsyncSession,
+    uow: UnitOfWork,
     clock: Clock,
     settings: Settings,
     i18n: I18n,
@@ -197,6 +201,7 @@ async def consent_given(
         at=at,
     )
     await news.invitation_used(session, i18n, person=person, at=at, tz=settings.tz)
+    await uow.commit()  # joined before we say so
     await message.answer(_("Welcome aboard! Thank you for caring for the children."))
     await _show_menu(message, session, query.from_user.id)
 

@@ -28,6 +28,7 @@ from bot.routers.pairing import choose_volunteer
 from domain import audit, escalations, overdue, scopes
 from domain.calendar import Month
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.models import EscalationKind, Person
 from domain.overdue import Due, OverdueItem, OverdueKind, Target
 from domain.people import Identity
@@ -161,6 +162,7 @@ async def act(
     query: CallbackQuery,
     callback_data: OverdueAction,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -181,6 +183,7 @@ async def act(
             at=at,
             tz=settings.tz,
         )
+        await uow.commit()  # queued before we say so
         await query.answer(
             _("Sent to the volunteer.") if sent else _("Already sent today."), show_alert=True
         )
@@ -208,6 +211,7 @@ async def act(
     await news.escalation_settled(
         session, i18n, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=settings.tz
     )
+    await uow.commit()  # handled before we say so
     await query.answer(_("Marked as handled."))
     text, markup = await _render(session, me, clock, settings, page=0)
     await answer_or_edit(query, text, markup)

@@ -20,6 +20,7 @@ from bot.keyboards import answer_or_edit, page_buttons
 from bot.replies import tell_taken
 from domain import escalations, lookup, pairings, scopes
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.models import Person, Priority, Region
 from domain.people import Identity
 from guanai.settings import Settings
@@ -213,6 +214,7 @@ async def confirm(
     query: CallbackQuery,
     callback_data: PairStep,
     session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
     clock: Clock,
     settings: Settings,
@@ -266,6 +268,7 @@ async def confirm(
     await news.pairing_changed(
         session, i18n, child_id=callback_data.child_id, at=at, tz=settings.tz
     )
+    await uow.commit()  # paired before we say so
     await query.answer()
     await answer_or_edit(query, done.format(child=child_name, volunteer=volunteer_name))
 
