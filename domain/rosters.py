@@ -247,11 +247,14 @@ async def compute_week(
         )
     }
     owed: dict[int, list[Activity]] = defaultdict(list)
+    month_end = week.month.end(tz)
     async for batch in due.due_batches(
         session, month=week.month, tz=tz, selection=due.Selection(scope_path=scope_path)
     ):
         for item in batch:
-            if item.pairing_id not in pairings:
+            # this month's items only: the semester's letter is not due before its last
+            # month, as the ladder and the care record count it
+            if item.pairing_id not in pairings or item.due_at > month_end:
                 continue
             site = sites[volunteers[item.volunteer_id].site_id]
             site.required += item.required

@@ -232,3 +232,22 @@ async def test_one_roster_that_cannot_be_drawn_costs_nobody_else_theirs(
     assert await outbox_to(session, p.township_head) == []
     # not made, so the next run makes it
     assert await make_rosters(session, MONDAY + dt.timedelta(hours=1), notices, tmp_path) == 3
+
+
+@pytest.mark.parametrize(("month", "letter_owed"), [(11, False), (2, True)])
+async def test_the_semester_letter_is_owed_in_the_semesters_last_month_only(
+    session: AsyncSession, month: int, letter_owed: bool
+) -> None:
+    p = await make_programme(session)
+    p.pairing.started_at = SEPTEMBER_1
+    await session.flush()
+    monday = dt.datetime(2026, 11, 16, 8, tzinfo=SHANGHAI)
+    if month == 2:
+        monday = dt.datetime(2027, 2, 15, 8, tzinfo=SHANGHAI)
+
+    data = await rosters.compute_week(session, now=monday, tz=SHANGHAI, scope_path=p.school.path)
+
+    [volunteer] = data.volunteers
+    owed = {activity for line in volunteer.owed for activity in line.activities}
+    assert Activity.home_visit in owed
+    assert (Activity.parent_letter in owed) is letter_owed
