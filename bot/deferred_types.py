@@ -8,7 +8,8 @@ and the worker's memory (aiogram/aiogram#1513).
 
 Here the loop only records those names; once aiogram is imported they are put into each
 type's module, where pydantic looks when it builds a model the first time it is used.
-Call this before anything imports aiogram: the `bot`, `workers` and `tests` packages do.
+Call this before anything imports aiogram: the `bot` and `tests` packages do (only the
+Telegram front, `bot/`, imports aiogram: tests/test_import_graph.py).
 """
 
 from __future__ import annotations

@@ -435,7 +435,7 @@ def _moment(value: str, settings: Settings) -> dt.datetime:
 
 
 async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
-    from workers.context import open_deps
+    from guanai.wiring import open_deps
     from workers.periodic import run_once
 
     clock = FixedClock(_moment(args.now, settings)) if args.now else SystemClock()

@@ -25,15 +25,16 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.front import TelegramFront
 from domain.clock import FixedClock
 from domain.models import AuditEntry, CheckIn, Photo, PhotoStatus, ReviewStatus
 from domain.photos import PHOTO_FAILED, SIMILAR_PHOTO, STORED_SIDE, phash_of
 from guanai.settings import Settings
+from guanai.wiring import make_worker
 from tests.factories import make_checkin, make_photo
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import MAX_DOWNLOAD_SIZE
 from workers import jobs
-from workers.app import make_worker
 from workers.context import Deps
 from workers.enqueue import store_photo_later
 
@@ -122,7 +123,7 @@ async def ctx(
     clock: FixedClock,
 ) -> AsyncIterator[dict[str, Any]]:
     """What the worker's on_startup puts in ctx, for calling the job directly."""
-    deps = Deps(photo_settings, sessionmaker, clock)
+    deps = Deps(photo_settings, sessionmaker, clock, TelegramFront(photo_settings, sessionmaker))
     yield {"deps": deps, "job_try": 1}
     await deps.close()
 

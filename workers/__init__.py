@@ -1,3 +1,2 @@
-from bot.deferred_types import defer_aiogram_types
-
-defer_aiogram_types()
+"""The arq workers: periodic jobs and the jobs the chat enqueues; they know the core only,
+and reach a chat front through the interfaces of `domain.ports` (see `guanai.wiring`)."""

@@ -20,7 +20,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, render, texts
@@ -44,8 +43,8 @@ from domain.db import UnitOfWork
 from domain.due import Selection
 from domain.models import Activity
 from domain.people import Identity
+from domain.ports import PhotoQueue
 from guanai.settings import Settings
-from workers.enqueue import store_photo_later
 
 QUESTIONS = list(VisitQuestion)
 MAX_NOTE = 2000
@@ -479,7 +478,7 @@ async def confirmed(
     me: Identity,
     clock: Clock,
     settings: Settings,
-    arq_redis: ArqRedis,
+    photo_queue: PhotoQueue,
     raw_state: str | None,
 ) -> None:
     """Store the check-in once. A second press (or a redelivered one) finds the first."""
@@ -502,7 +501,7 @@ async def confirmed(
     )
     uow.after_commit(state.clear)  # kept if the commit fails, so confirm can be pressed again
     for photo_id in recorded.photo_ids:
-        uow.after_commit(functools.partial(store_photo_later, arq_redis, settings, photo_id))
+        uow.after_commit(functools.partial(photo_queue.store_later, photo_id))
     still_due = await due.due_items(
         session,
         month=Month.of(now, settings.tz),
