@@ -613,11 +613,11 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
                 token=invitation.token,
                 expires=expires,
             )
-        from aiogram.utils.deep_linking import create_deep_link
+        from bot.botapi import start_link
 
         return _say(
             "{link}\nSend this link to one person; it is valid until {expires}.",
-            link=create_deep_link(username, "start", invitation.token),
+            link=start_link(username, invitation.token),
             expires=expires,
         )
 
@@ -656,17 +656,12 @@ async def _bot_username(settings: Settings) -> str | None:
     """The bot's username from Telegram's getMe, when a token is configured."""
     if settings.bot_token is None:
         return None
-    from aiogram.exceptions import TelegramAPIError
+    from bot.botapi import BotApiError, bot_username
 
-    from bot.app import make_bot
-
-    bot = make_bot(settings)
     try:
-        return (await bot.me()).username
-    except (TelegramAPIError, OSError) as error:
+        return await bot_username(settings)
+    except BotApiError as error:
         raise TelegramUnavailable(url=settings.bot_api_url) from error
-    finally:
-        await bot.session.close()
 
 
 def _telegram_id(value: str) -> int:
