@@ -124,7 +124,7 @@ def make_dispatcher(
         photo_queue=photo_queue,
     )
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
-    dp.update.outer_middleware(IdentityMiddleware())
+    dp.update.outer_middleware(IdentityMiddleware(settings.tz))
     GuanaiI18nMiddleware(i18n).setup(dp)
     dp.include_routers(
         errors.make_router(),

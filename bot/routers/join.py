@@ -7,6 +7,8 @@ hour), and declining drops them.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import phonenumbers
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart, StateFilter
@@ -25,7 +27,6 @@ from domain import invitations, people
 from domain.clock import Clock
 from domain.models import InvitationRole, Region
 from domain.people import Identity
-from guanai.settings import Settings
 
 MAX_NAME = 100
 
@@ -166,7 +167,7 @@ async def consent_given(
     state: FSMContext,
     session: AsyncSession,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     data = await state.get_data()
@@ -196,7 +197,7 @@ async def consent_given(
         language=None,
         at=at,
     )
-    await news.invitation_used(session, i18n, person=person, at=at, tz=settings.tz)
+    await news.invitation_used(session, i18n, person=person, at=at, tz=tz)
     await message.answer(_("Welcome aboard! Thank you for caring for the children."))
     await _show_menu(message, session, query.from_user.id)
 
