@@ -9,14 +9,16 @@ and use them, and `guanai/` hands one to the other. Light to import: the bot loa
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from domain.care_record import RecordText
 from domain.clock import Clock
 from domain.ladder import EscalationText
-from domain.photos import Downloader
 from domain.reminders import ReminderText
 from domain.rosters import RosterText
+
+if TYPE_CHECKING:
+    from domain.photos import Downloader  # the imaging libraries: never in the bot's process
 
 
 class PhotoQueue(Protocol):
