@@ -8,14 +8,16 @@ run without a token.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import make_bot
-from bot.downloads import TelegramDownloader
-from bot.notices import Notices
-from bot.sender import Sender
+from bot.notices import Notices  # loaded before the worker freezes its objects
 from guanai.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.downloads import TelegramDownloader
+    from bot.sender import Sender
 
 
 class TelegramFront:
@@ -27,6 +29,10 @@ class TelegramFront:
     @property
     def sender(self) -> Sender:
         if self._sender is None:
+            # the routers come with make_bot: only into a worker that sends or downloads
+            from bot.app import make_bot
+            from bot.sender import Sender
+
             self._sender = Sender(
                 make_bot(self._settings), self._sessionmaker, media_dir=self._settings.media_dir
             )
@@ -35,6 +41,8 @@ class TelegramFront:
     @property
     def downloader(self) -> TelegramDownloader:
         """Users' files come through the sender's Bot."""
+        from bot.downloads import TelegramDownloader
+
         return TelegramDownloader(self.sender.bot)
 
     @property
