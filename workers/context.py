@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.clock import Clock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
-from domain.photos import Downloader
 from domain.ports import Front, NoticeText, OutboxSender
 from guanai.settings import Settings
+
+if TYPE_CHECKING:
+    from domain.photos import Downloader  # the imaging libraries load with workers.jobs
 
 #: Makes the chat front the jobs send through (`guanai.wiring` hands over Telegram's).
 FrontFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], Front]
