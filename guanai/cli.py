@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
     Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 
-# The values of workers.queues.Queue (importing `workers` loads aiogram; a test checks them).
+# The values of workers.queues.Queue (parsing arguments imports no `workers` module; a test
+# checks them).
 QUEUES = ("main", "escalations")
 # The catalogues, read by path: importing `bot.locales` would load the bot and aiogram.
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "bot" / "locales"
