@@ -19,7 +19,7 @@ PACKAGES = ("domain", "bot", "workers", "guanai")
 
 #: package → the top-level packages it must never import
 FORBIDDEN = {
-    "domain": {"bot", "workers", "aiogram", "arq"},
+    "domain": {"bot", "workers", "guanai", "aiogram", "arq"},  # the core knows no wiring
     "bot": {"workers"},
     "workers": {"bot", "aiogram"},
     "guanai": {"aiogram"},  # aiogram lives in the Telegram front (`bot/`) only
