@@ -31,8 +31,9 @@ from domain.clock import SystemClock
 from domain.models import OutboxMessage, OutboxStatus
 from guanai.migrate import migrate
 from guanai.settings import Settings
+from guanai.wiring import open_deps
 from tests.fakes import FakeTelegram
-from workers.context import Deps, open_deps
+from workers.context import Deps
 
 SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 

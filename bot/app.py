@@ -9,7 +9,6 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
-from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +34,7 @@ from bot.routers import (
     volunteer,
 )
 from domain.clock import Clock
+from domain.ports import PhotoQueue
 from guanai.settings import Settings
 
 CONVERSATION_TTL = 3600  # an abandoned conversation is cleared after an hour
@@ -61,10 +61,10 @@ def make_dispatcher(
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: RedisStorage,
     clock: Clock,
-    arq_redis: ArqRedis,
+    photo_queue: PhotoQueue,
     i18n: I18n | None = None,
 ) -> Dispatcher:
-    """`arq_redis` reaches handlers by name, to enqueue jobs after the update commits.
+    """`photo_queue` reaches handlers by name, to queue photos after the update commits.
 
     Updates of one chat are handled one at a time: an album's photos arrive as separate
     updates and must not race on the conversation's state. The lock is in-process (one
@@ -79,10 +79,10 @@ def make_dispatcher(
         clock=clock,
         sessionmaker=sessionmaker,
         i18n=i18n,
-        arq_redis=arq_redis,
+        photo_queue=photo_queue,
     )
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
-    dp.update.outer_middleware(IdentityMiddleware())
+    dp.update.outer_middleware(IdentityMiddleware(settings.tz))
     GuanaiI18nMiddleware(i18n).setup(dp)
     dp.include_routers(
         errors.make_router(),

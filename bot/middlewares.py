@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
@@ -61,10 +62,17 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
 
 class IdentityMiddleware(BaseMiddleware):
-    """Loads the sender's roles once per update into `me` (None for strangers)."""
+    """Loads the sender's roles once per update into `me` (None for strangers), and the
+    timezone of their site into `tz` (`default` for strangers): handlers tell days and
+    months in it."""
+
+    def __init__(self, default_tz: ZoneInfo) -> None:
+        self._default_tz = default_tz
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         session: AsyncSession = data["session"]
-        data["me"] = await people.identify(session, user.id) if user else None
+        me = await people.identify(session, user.id) if user else None
+        data["me"] = me
+        data["tz"] = people.timezone_of(me, default=self._default_tz)
         return await handler(event, data)

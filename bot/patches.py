@@ -116,7 +116,7 @@ def defer_aiogram_types() -> None:
     Gain: the bot imports in 65 MB instead of 168; `guanai.runtime` and `workers.app`
     together in 121 MB and 1.3-1.5 s instead of 223 MB and 3.3-3.9 s.
 
-    Call it before anything imports aiogram: the `bot`, `workers` and `tests` packages do.
+    Call it before anything imports aiogram: the `bot` and `tests` packages do.
     Outside its range it changes nothing (aiogram builds its types as it always did) and
     start-up refuses with one line.
     """

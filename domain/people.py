@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -41,6 +42,13 @@ class Identity:
     @property
     def is_volunteer(self) -> bool:
         return bool(self.volunteer_ids)
+
+
+def timezone_of(me: Identity | None, *, default: ZoneInfo) -> ZoneInfo:
+    """The timezone of the person's site, in which their days, dates and months are told.
+    Every site keeps the deployment's (TIMEZONE, `default`) today; a site's own timezone,
+    when there is one, is read here, from `me`'s volunteer places and scopes."""
+    return default
 
 
 def _identity_query() -> Select[Any]:

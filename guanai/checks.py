@@ -179,27 +179,14 @@ async def check_redis(settings: Settings) -> None:
 
 async def check_bot_api(settings: Settings) -> str:
     """Telegram knows the token (getMe); returns the bot's username."""
-    from aiogram.exceptions import (
-        TelegramAPIError,
-        TelegramNetworkError,
-        TelegramNotFound,
-        TelegramUnauthorizedError,
-    )
+    from bot.botapi import BotApiUnreachable, TokenUnknown, bot_username
 
-    from bot.app import make_bot
-
-    bot = make_bot(settings)  # refuses a missing, placeholder or malformed token
     try:
-        me = await bot.get_me(request_timeout=BOT_API_TIMEOUT)
-    except TelegramUnauthorizedError as error:  # a token Telegram does not know
-        raise TokenRefused(status=f"401 {error.message}") from error
-    except TelegramNotFound as error:  # one it cannot even parse
-        raise TokenRefused(status=f"404 {error.message}") from error
-    except (TelegramNetworkError, TelegramAPIError, OSError, TimeoutError) as error:
+        return await bot_username(settings, request_timeout=BOT_API_TIMEOUT) or ""
+    except TokenUnknown as error:
+        raise TokenRefused(status=error.status) from error
+    except BotApiUnreachable as error:
         raise BotApiUnavailable(url=settings.bot_api_url) from error
-    finally:
-        await bot.session.close()
-    return me.username or ""
 
 
 def check_media_dir(settings: Settings) -> None:

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
     Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 
-# The values of workers.queues.Queue (importing `workers` loads aiogram; a test checks them).
+# The values of workers.queues.Queue (parsing arguments imports no `workers` module; a test
+# checks them).
 QUEUES = ("main", "escalations")
 # The catalogues, read by path: importing `bot.locales` would load the bot and aiogram.
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "bot" / "locales"
@@ -435,7 +436,7 @@ def _moment(value: str, settings: Settings) -> dt.datetime:
 
 
 async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
-    from workers.context import open_deps
+    from guanai.wiring import open_deps
     from workers.periodic import run_once
 
     clock = FixedClock(_moment(args.now, settings)) if args.now else SystemClock()
@@ -613,11 +614,11 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
                 token=invitation.token,
                 expires=expires,
             )
-        from aiogram.utils.deep_linking import create_deep_link
+        from bot.botapi import start_link
 
         return _say(
             "{link}\nSend this link to one person; it is valid until {expires}.",
-            link=create_deep_link(username, "start", invitation.token),
+            link=start_link(username, invitation.token),
             expires=expires,
         )
 
@@ -656,17 +657,12 @@ async def _bot_username(settings: Settings) -> str | None:
     """The bot's username from Telegram's getMe, when a token is configured."""
     if settings.bot_token is None:
         return None
-    from aiogram.exceptions import TelegramAPIError
+    from bot.botapi import BotApiError, bot_username
 
-    from bot.app import make_bot
-
-    bot = make_bot(settings)
     try:
-        return (await bot.me()).username
-    except (TelegramAPIError, OSError) as error:
+        return await bot_username(settings)
+    except BotApiError as error:
         raise TelegramUnavailable(url=settings.bot_api_url) from error
-    finally:
-        await bot.session.close()
 
 
 def _telegram_id(value: str) -> int:

@@ -34,6 +34,7 @@ from guanai.checks import (
 from guanai.migrate import migrate
 from guanai.outages import Backoff, Outage, is_outage
 from guanai.settings import Settings
+from guanai.wiring import photo_queue
 from workers.queues import Queue
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ async def run_bot(settings: Settings) -> None:
                 sessionmaker=make_sessionmaker(engine),
                 storage=make_storage(settings, redis),
                 clock=SystemClock(),
-                arq_redis=arq_redis,
+                photo_queue=photo_queue(arq_redis, settings),
             )
             settle_startup_objects()
             if settings.webhook_url:
@@ -151,7 +152,7 @@ async def run_worker(settings: Settings, queue: Queue = Queue.main) -> None:
     OUTAGE_RETRY_MAX_SECONDS, with a log line when the outage begins and one when it ends.
     """
     # the worker's imaging and spreadsheet libraries load here, never in a bot-only process
-    from workers.app import make_worker
+    from guanai.wiring import make_worker
 
     outage = Outage(log, f"worker ({queue.value} queue)")
     backoff = Backoff(settings.outage_retry_max_seconds)

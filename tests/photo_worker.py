@@ -11,7 +11,7 @@ from pathlib import Path
 
 from domain.clock import SystemClock
 from guanai.settings import Settings
-from workers.app import make_worker
+from guanai.wiring import make_worker
 
 
 def peak_rss_kb() -> int:

@@ -58,6 +58,21 @@ def test_the_bot_and_workers_import_aiogram_with_its_types_unbuilt() -> None:
     assert out.split() == ["False", "False", "打卡", "True"]
 
 
+def test_the_bot_loads_none_of_the_workers_libraries() -> None:
+    """Imaging (Pillow, numpy, imagehash), charts and workbooks load only in a worker:
+    in the bot they would add ~14 MB for nothing (bench/checkins.py's peak memory)."""
+    out = _run(
+        """
+        import sys
+        import guanai.runtime, bot.routers.checkin
+        heavy = ("PIL", "numpy", "imagehash", "matplotlib", "openpyxl")
+        loaded = {name.split(".")[0] for name in sys.modules} & set(heavy)
+        print(sorted(loaded | {name for name in sys.modules if name == "workers.jobs"}))
+        """
+    )
+    assert out.strip() == "[]"
+
+
 def test_every_aiogram_type_and_method_still_builds_on_first_use() -> None:
     """What aiogram's import-time build guaranteed, checked here once for all of them."""
     out = _run(

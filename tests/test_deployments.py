@@ -32,6 +32,7 @@ from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import OutboxMessage, OutboxStatus
 from domain.outbox import Method
 from guanai.settings import Settings
+from guanai.wiring import make_worker
 from tests.conftest import (
     REDIS_URL,
     SHANGHAI,
@@ -43,7 +44,6 @@ from tests.conftest import (
 from tests.fakes import FakeTelegram
 from tests.test_volunteer_checkin import Walk
 from tests.volunteering import VOLUNTEER, seed_school
-from workers.app import make_worker
 
 TEN = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)
 ARQ_KEYS = (job_key_prefix, in_progress_key_prefix, result_key_prefix, retry_key_prefix)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
+from bot.sender import Sender
 from domain import ladder
 from domain.db import UnitOfWork
 from domain.models import Concern, ConcernKind, Coordinator, OutboxMessage, Priority, RegionKind
@@ -17,7 +18,6 @@ from tests.conftest import SHANGHAI, RunningBot
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.test_coordinator_chat import committed
 from tests.volunteering import latin_words
-from workers.sender import Sender
 
 SCHOOL, TOWNSHIP, DISTRICT = 9301, 9302, 9303
 

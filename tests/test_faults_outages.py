@@ -29,6 +29,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import EscalationAct, EscalationAction
+from bot.front import TelegramFront
 from domain.clock import FixedClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import CheckIn, Concern, Escalation, EscalationKind, EscalationStep, Person
@@ -460,7 +461,8 @@ async def test_a_photo_job_that_cannot_reach_postgresql_is_tried_again_later(
     )
     engine = make_engine(unreachable.database_url, pool_size=1)
     try:
-        deps = Deps(unreachable, make_sessionmaker(engine), clock)
+        sessionmaker = make_sessionmaker(engine)
+        deps = Deps(unreachable, sessionmaker, clock, TelegramFront(unreachable, sessionmaker))
         with pytest.raises(Retry) as retry:
             await jobs.store_photo({"deps": deps, "job_try": 2}, 1)
     finally:

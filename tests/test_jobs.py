@@ -14,10 +14,10 @@ from domain.db import UnitOfWork
 from domain.models import OutboxMessage, OutboxStatus
 from domain.outbox import Method
 from guanai.settings import Settings
+from guanai.wiring import make_worker
 from tests.cli_support import Guanai, deployment
 from tests.conftest import SHANGHAI
 from tests.fakes import FakeTelegram
-from workers.app import make_worker
 from workers.periodic import PERIODIC
 from workers.queues import Queue
 

@@ -26,17 +26,18 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.front import TelegramFront
 from domain import photos
 from domain.clock import FixedClock
 from domain.models import AuditEntry, CheckIn, Photo, PhotoStatus, ReviewStatus
 from domain.photos import PHOTO_FAILED, SIMILAR_PHOTO, STORED_SIDE, phash_of
 from guanai.settings import Settings
+from guanai.wiring import make_worker
 from tests.cli_support import Guanai, deployment
 from tests.factories import make_checkin, make_photo
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import MAX_DOWNLOAD_SIZE
 from workers import jobs
-from workers.app import make_worker
 from workers.context import Deps
 from workers.enqueue import store_photo_later
 from workers.periodic import run_once
@@ -126,7 +127,7 @@ async def ctx(
     clock: FixedClock,
 ) -> AsyncIterator[dict[str, Any]]:
     """What the worker's on_startup puts in ctx, for calling the job directly."""
-    deps = Deps(photo_settings, sessionmaker, clock)
+    deps = Deps(photo_settings, sessionmaker, clock, TelegramFront(photo_settings, sessionmaker))
     yield {"deps": deps, "job_try": 1}
     await deps.close()
 
@@ -603,7 +604,7 @@ async def sweep(
     clock: FixedClock,
     at: dt.datetime,
 ) -> dict[str, int]:
-    deps = Deps(photo_settings, sessionmaker, clock)
+    deps = Deps(photo_settings, sessionmaker, clock, TelegramFront(photo_settings, sessionmaker))
     try:
         return dict(await run_once(deps, "photo-sweep", now=at, scope=None))
     finally:

@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.front import TelegramFront
 from bot.workbooks import MISSING_FILL
 from domain import people, regions
 from domain.db import UnitOfWork
@@ -275,7 +276,12 @@ async def check_in(
 
 async def test_a_real_month_of_three_schools(running_bot: RunningBot) -> None:
     sessionmaker = running_bot.sessionmaker
-    deps = Deps(running_bot.settings, sessionmaker, running_bot.clock)
+    deps = Deps(
+        running_bot.settings,
+        sessionmaker,
+        running_bot.clock,
+        TelegramFront(running_bot.settings, sessionmaker),
+    )
     month = Month(running_bot, deps)
     try:
         await play(month, sessionmaker)

@@ -21,18 +21,19 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sender import BotTokenRejected, Sender
 from domain import outbox
 from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork
 from domain.models import OutboxMessage, OutboxStatus, Person
 from domain.outbox import Method
+from domain.ports import DrainReport
 from guanai.cli import main as cli_main
 from guanai.settings import Settings
 from tests.conftest import RunningBot
 from tests.factories import make_person, make_site, make_volunteer
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import JSON, Call
-from workers.sender import BotTokenRejected, DrainReport, Sender
 
 MakeSender = Callable[..., Sender]
 

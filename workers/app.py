@@ -18,7 +18,7 @@ from domain.errors import DomainError
 from guanai.outages import Outage, is_outage
 from guanai.settings import Settings
 from workers import jobs
-from workers.context import Deps, open_deps
+from workers.context import Deps, FrontFactory, open_deps
 from workers.periodic import MAX_TRIES, Periodic, on_queue
 from workers.queues import QUEUE_TIMEOUT, Queue, queue_name
 
@@ -70,6 +70,7 @@ def _cron(job: Periodic, prefix: str) -> CronJob:
 def make_worker(
     settings: Settings,
     *,
+    front: FrontFactory,
     queue: Queue = Queue.main,
     clock: Clock | None = None,
     burst: bool = False,
@@ -77,9 +78,10 @@ def make_worker(
     on_ready: Callable[[], None] | None = None,
     redis_pool: ArqRedis | None = None,
 ) -> Worker:
-    """`on_ready` is called once the worker has Redis and its dependencies and starts
-    polling. Without `redis_pool` the worker connects itself, as arq does (five tries a
-    second apart, then no timeout on commands)."""
+    """`front` makes the chat front the jobs send through (`guanai.wiring.make_worker`
+    hands over Telegram's). `on_ready` is called once the worker has Redis and its
+    dependencies and starts polling. Without `redis_pool` the worker connects itself, as
+    arq does (five tries a second apart, then no timeout on commands)."""
     periodic = on_queue(queue)
     if not periodic:
         raise NoJobsOnQueue(queue=queue.value)
@@ -87,7 +89,9 @@ def make_worker(
     async def on_startup(ctx: dict[str, Any]) -> None:
         stack = contextlib.AsyncExitStack()
         ctx["stack"] = stack
-        ctx["deps"] = await stack.enter_async_context(open_deps(settings, clock or SystemClock()))
+        ctx["deps"] = await stack.enter_async_context(
+            open_deps(settings, clock or SystemClock(), front)
+        )
         if on_ready is not None:
             on_ready()
 

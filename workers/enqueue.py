@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from arq.connections import ArqRedis
 
 from guanai.settings import Settings
@@ -22,3 +24,14 @@ async def store_photo_later(redis: ArqRedis, settings: Settings, photo_id: int) 
         _queue_name=settings.arq_queue,
     )
     return job is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class ArqPhotoQueue:
+    """`domain.ports.PhotoQueue` on arq: what the chat front is handed to queue photos."""
+
+    redis: ArqRedis
+    settings: Settings
+
+    async def store_later(self, photo_id: int) -> None:
+        await store_photo_later(self.redis, self.settings, photo_id)

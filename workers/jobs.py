@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from arq import Retry
 from arq.connections import RedisSettings, create_pool
@@ -24,11 +24,7 @@ from domain import care_record, housekeeping, ladder, photos, regions, reminders
 from guanai.outages import describe, is_outage
 from guanai.settings import Settings
 from workers.context import Deps
-from workers.downloads import TelegramDownloader
 from workers.enqueue import store_photo_later
-
-if TYPE_CHECKING:
-    from bot.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +76,7 @@ async def store_photo(ctx: dict[str, Any], photo_id: int) -> str:
         result = await photos.store_photo(
             uow.session,
             photo_id,
-            downloader=TelegramDownloader(deps.bot),
+            downloader=deps.downloader,
             policy=photo_policy(deps.settings),
             now=deps.clock.now(),
             tries=ctx.get("job_try", 1),
@@ -102,27 +98,19 @@ def photo_policy(settings: Settings) -> photos.PhotoPolicy:
     )
 
 
-@functools.cache
-def _notices() -> Notices:
-    """The renderer of the workers' texts, made once (it compiles the catalogues)."""
-    from bot.notices import Notices  # aiogram: loaded by the jobs that render, only
-
-    return Notices()
-
-
 async def _scope_path(session: AsyncSession, scope: str | None) -> str | None:
     return None if scope is None else (await regions.by_code(session, scope)).path
 
 
 async def _in_scope(deps: Deps, now: dt.datetime, scope: str | None, service: Any) -> Any:
     """One unit of work around a service that decides what to tell whom in a scope and
-    queues the messages, rendered by the workers' notices."""
+    queues the messages, rendered by the front's texts."""
     async with deps.unit_of_work() as uow:
         result = await service(
             uow.session,
             now=now,
             tz=deps.settings.tz,
-            text=_notices(),
+            text=deps.texts,
             media_dir=deps.settings.media_dir,
             scope_path=await _scope_path(uow.session, scope),
         )
@@ -152,7 +140,7 @@ async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
         )
     if plan is None:
         return {"queued": 0}
-    drawn = rosters.draw_rosters(plan, _notices())
+    drawn = rosters.draw_rosters(plan, deps.texts)
     async with deps.unit_of_work() as uow:
         queued = await rosters.queue_rosters(
             uow.session, plan, drawn, tz=deps.settings.tz, media_dir=deps.settings.media_dir

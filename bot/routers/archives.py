@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -254,11 +255,11 @@ def _messages(lines: list[str]) -> list[str]:
 
 
 async def export_children(
-    message: Message, session: AsyncSession, me: Identity, clock: Clock, settings: Settings
+    message: Message, session: AsyncSession, me: Identity, clock: Clock, tz: ZoneInfo
 ) -> None:
     """Each scope's children's archives, and this month's check-ins in it."""
     now = clock.now()
-    month = Month.of(now, settings.tz)
+    month = Month.of(now, tz)
     for scope in me.scopes:
         children = await archive_export.children_xlsx(
             session,
@@ -276,7 +277,7 @@ async def export_children(
             session,
             scope_code=scope.code,
             month=month,
-            tz=settings.tz,
+            tz=tz,
             scope_paths=_scope_paths(me),
             actor_id=me.person_id,
             at=now,

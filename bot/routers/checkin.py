@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.filters import MagicData, StateFilter
@@ -20,7 +21,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, labels, render, texts
@@ -44,8 +44,7 @@ from domain.db import UnitOfWork
 from domain.due import Selection
 from domain.models import Activity
 from domain.people import Identity
-from guanai.settings import Settings
-from workers.enqueue import store_photo_later
+from domain.ports import PhotoQueue
 
 QUESTIONS = list(VisitQuestion)
 MAX_NOTE = 2000
@@ -190,18 +189,16 @@ async def _add_photo(message: Message, state: FSMContext) -> tuple[dict[str, Any
     return data, same_album, new
 
 
-async def photo_sent(message: Message, state: FSMContext, clock: Clock, settings: Settings) -> None:
+async def photo_sent(message: Message, state: FSMContext, clock: Clock, tz: ZoneInfo) -> None:
     data, _same_album, _new = await _add_photo(message, state)
-    await _after_photos(message, state, data, _today(clock, settings))
+    await _after_photos(message, state, data, _today(clock, tz))
 
 
-async def no_photos(
-    query: CallbackQuery, state: FSMContext, clock: Clock, settings: Settings
-) -> None:
+async def no_photos(query: CallbackQuery, state: FSMContext, clock: Clock, tz: ZoneInfo) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _after_photos(query.message, state, await state.get_data(), _today(clock, settings))
+        await _after_photos(query.message, state, await state.get_data(), _today(clock, tz))
 
 
 async def _after_photos(
@@ -229,12 +226,12 @@ async def more_photo(
     state: FSMContext,
     bot: Bot,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     raw_state: str | None,
 ) -> None:
     """A photo after the photo step is kept: the rest of an album quietly, others answered."""
     data, same_album, new = await _add_photo(message, state)
-    today = _today(clock, settings)
+    today = _today(clock, tz)
     if not new:
         if not same_album:
             await message.answer(
@@ -283,7 +280,7 @@ async def question_answered(
     callback_data: VisitAnswer,
     state: FSMContext,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     data = await state.get_data()
     question = callback_data.question
@@ -302,7 +299,7 @@ async def question_answered(
             _question_text(following), reply_markup=keyboards.visit_answers(following)
         )
     else:
-        await _show_summary(query.message, state, data, _today(clock, settings), edit=True)
+        await _show_summary(query.message, state, data, _today(clock, tz), edit=True)
 
 
 async def answer_expected(message: Message) -> None:
@@ -312,8 +309,8 @@ async def answer_expected(message: Message) -> None:
 # ---------------------------------------------------------------- summary, extras, day
 
 
-def _today(clock: Clock, settings: Settings) -> dt.date:
-    return clock.now().astimezone(settings.tz).date()
+def _today(clock: Clock, tz: ZoneInfo) -> dt.date:
+    return clock.now().astimezone(tz).date()
 
 
 def _summary_text(data: dict[str, Any], today: dt.date) -> str:
@@ -381,7 +378,7 @@ async def _edit_summary(
     )
 
 
-async def extra_sent(message: Message, state: FSMContext, clock: Clock, settings: Settings) -> None:
+async def extra_sent(message: Message, state: FSMContext, clock: Clock, tz: ZoneInfo) -> None:
     """A text note, a voice note or a location, added to the summary shown again below."""
     data = await state.get_data()
     dropped = 0
@@ -402,7 +399,7 @@ async def extra_sent(message: Message, state: FSMContext, clock: Clock, settings
                 "characters of this note were not kept."
             ).format(limit=MAX_NOTE, dropped=dropped)
         )
-    await _show_summary(message, state, data, _today(clock, settings))
+    await _show_summary(message, state, data, _today(clock, tz))
 
 
 async def extra_expected(message: Message) -> None:
@@ -420,7 +417,7 @@ async def day_chosen(
     state: FSMContext,
     bot: Bot,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     if not 0 <= callback_data.days_back <= MAX_DAYS_BACK:
         await query.answer(_("This button is no longer valid."), show_alert=True)
@@ -434,12 +431,12 @@ async def day_chosen(
             bot,
             query.message.chat.id,
             {**data, "summary_id": query.message.message_id},
-            _today(clock, settings),
+            _today(clock, tz),
         )
 
 
 async def earlier_days(
-    query: CallbackQuery, state: FSMContext, bot: Bot, clock: Clock, settings: Settings
+    query: CallbackQuery, state: FSMContext, bot: Bot, clock: Clock, tz: ZoneInfo
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
@@ -448,7 +445,7 @@ async def earlier_days(
             bot,
             query.message.chat.id,
             {**data, "summary_id": query.message.message_id},
-            _today(clock, settings),
+            _today(clock, tz),
             earlier=True,
         )
 
@@ -478,8 +475,8 @@ async def confirmed(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
-    arq_redis: ArqRedis,
+    tz: ZoneInfo,
+    photo_queue: PhotoQueue,
     raw_state: str | None,
 ) -> None:
     """Store the check-in once. A second press (or a redelivered one) finds the first."""
@@ -502,11 +499,11 @@ async def confirmed(
     )
     uow.after_commit(state.clear)  # kept if the commit fails, so confirm can be pressed again
     for photo_id in recorded.photo_ids:
-        uow.after_commit(functools.partial(store_photo_later, arq_redis, settings, photo_id))
+        uow.after_commit(functools.partial(photo_queue.store_later, photo_id))
     still_due = await due.due_items(
         session,
-        month=Month.of(now, settings.tz),
-        tz=settings.tz,
+        month=Month.of(now, tz),
+        tz=tz,
         selection=Selection(pairing_ids=[recorded.pairing_id]),
         only_missing=True,
     )
@@ -540,7 +537,7 @@ async def resumed(
     query: CallbackQuery,
     state: FSMContext,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     raw_state: str | None,
 ) -> None:
     """The step the check-in was at, asked again below."""
@@ -565,7 +562,7 @@ async def resumed(
     elif raw_state == CheckIn.questions.state:
         await _ask_question(message, data)
     else:
-        await _show_summary(message, state, data, _today(clock, settings))
+        await _show_summary(message, state, data, _today(clock, tz))
 
 
 async def discarded(query: CallbackQuery, state: FSMContext, me: Identity) -> None:

@@ -3,6 +3,8 @@ photos, and the check-ins awaiting review with approve / question buttons."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import F, Router
 from aiogram.filters import MagicData
 from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
@@ -32,7 +34,7 @@ async def card(
     session: AsyncSession,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     shown = await timeline.card(session, callback_data.child_id, me, clock.now())
     child = shown.child
@@ -45,12 +47,12 @@ async def card(
             _("Paired with {name} ({kind}) since {day}").format(
                 name=paired.name,
                 kind=texts.VOLUNTEER_KIND[paired.kind.value],
-                day=formatting.day(paired.since, settings.tz),
+                day=formatting.day(paired.since, tz),
             )
         )
     if shown.recent:
         lines.append(_("Recent check-ins:"))
-        lines += [f"• {_entry_line(entry, settings)}" for entry in shown.recent]
+        lines += [f"• {_entry_line(entry, tz)}" for entry in shown.recent]
     else:
         lines.append(_("No check-ins yet."))
     builder = InlineKeyboardBuilder()
@@ -109,10 +111,10 @@ def _archive(child: Child) -> list[str]:
     return lines
 
 
-def _entry_line(entry: Entry, settings: Settings) -> str:
+def _entry_line(entry: Entry, tz: ZoneInfo) -> str:
     checkin = entry.checkin
     activities = "、".join(str(labels.ACTIVITY[a.activity]) for a in checkin.activities)
-    when = formatting.day(checkin.occurred_at, settings.tz)
+    when = formatting.day(checkin.occurred_at, tz)
     line = labels.labelled(f"{when} {entry.volunteer_name}", activities)
     if checkin.voice_file_id:
         line += " · " + _("🎤 voice note")
@@ -123,14 +125,14 @@ def _entry_line(entry: Entry, settings: Settings) -> str:
     return line
 
 
-async def _send_voice_and_place(query: CallbackQuery, entry: Entry, settings: Settings) -> int:
+async def _send_voice_and_place(query: CallbackQuery, entry: Entry, tz: ZoneInfo) -> int:
     """The visit's voice note and where it was recorded, as Telegram shows them."""
     message = query.message
     if not isinstance(message, Message):
         return 0
     checkin, sent = entry.checkin, 0
     if checkin.voice_file_id:
-        await message.answer_voice(checkin.voice_file_id, caption=_entry_line(entry, settings))
+        await message.answer_voice(checkin.voice_file_id, caption=_entry_line(entry, tz))
         sent += 1
     if checkin.latitude is not None and checkin.longitude is not None:
         await message.answer_location(checkin.latitude, checkin.longitude)
@@ -159,6 +161,7 @@ async def photos(
     me: Identity,
     clock: Clock,
     settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
     sent = 0
@@ -168,9 +171,9 @@ async def photos(
         if room <= 0:
             break
         sent += await _send_photos(
-            query, entry.checkin.photos[:room], _entry_line(entry, settings), settings
+            query, entry.checkin.photos[:room], _entry_line(entry, tz), settings
         )
-        sent += await _send_voice_and_place(query, entry, settings)
+        sent += await _send_voice_and_place(query, entry, tz)
     audit.record(
         session,
         at=clock.now(),
@@ -190,6 +193,7 @@ async def review(
     session: AsyncSession,
     me: Identity,
     settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
     pending = await timeline.entries(session, child.id, limit=MAX_REVIEW, pending_review=True)
@@ -202,7 +206,7 @@ async def review(
         return
     for entry in pending:
         checkin = entry.checkin
-        line = _entry_line(entry, settings)
+        line = _entry_line(entry, tz)
         await _send_photos(query, checkin.photos, line, settings)
         reason = texts.REVIEW_REASON.get(checkin.review_reason or "")
         text = _("{line}\nWhy to review: {reason}").format(
@@ -233,7 +237,7 @@ async def decide(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     if callback_data.act is ReviewAct.approve:
@@ -252,7 +256,7 @@ async def decide(
                     name=person.name,
                     coordinator=me.name,
                     child=child.name,
-                    day=formatting.day(checkin.occurred_at, settings.tz),
+                    day=formatting.day(checkin.occurred_at, tz),
                 )
 
         await timeline.question(

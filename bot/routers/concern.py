@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import F, Router
 from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -20,7 +22,6 @@ from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.models import ConcernKind
 from domain.people import Identity
-from guanai.settings import Settings
 
 MAX_NOTE = 1000
 
@@ -73,11 +74,11 @@ async def note_typed(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     note = (message.text or "").strip()[:MAX_NOTE] or None
-    await _raise(message, state, uow, me, clock, settings, i18n, note=note)
+    await _raise(message, state, uow, me, clock, tz, i18n, note=note)
 
 
 async def note_skipped(
@@ -86,13 +87,13 @@ async def note_skipped(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _raise(query.message, state, uow, me, clock, settings, i18n, note=None)
+        await _raise(query.message, state, uow, me, clock, tz, i18n, note=None)
 
 
 async def _raise(
@@ -101,7 +102,7 @@ async def _raise(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
     *,
     note: str | None,
@@ -131,7 +132,7 @@ async def _raise(
         site=raised.site.name,
         i18n=i18n,
         now=now,
-        tz=settings.tz,
+        tz=tz,
     )
     uow.after_commit(state.clear)  # kept if the commit fails: the note can be sent again
     await uow.commit()  # "noted" only once it is
@@ -142,7 +143,7 @@ async def _raise(
         ).format(
             child=raised.child.name,
             kind=texts.CONCERNS[raised.concern.kind],
-            day=formatting.day(raised.concern.due_at, settings.tz),
+            day=formatting.day(raised.concern.due_at, tz),
         )
     )
 

@@ -6,6 +6,8 @@ anyone else pressing is told who and when, and nothing changes.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import F, Router
 from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -25,7 +27,6 @@ from domain import escalations, pairings
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.people import Identity
-from guanai.settings import Settings
 
 
 class ResolveNote(StatesGroup):
@@ -51,13 +52,13 @@ async def take(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     at = clock.now()
     outcome = await escalations.take(uow.session, callback_data.escalation_id, me, at)
     if not outcome.changed:
-        await tell_taken(query, outcome, settings.tz)
+        await tell_taken(query, outcome, tz)
         return
     await news.escalation_settled(
         uow.session,
@@ -66,7 +67,7 @@ async def take(
         by=me.name,
         closed=False,
         at=at,
-        tz=settings.tz,
+        tz=tz,
         except_chat=query.from_user.id,
     )
     await uow.commit()  # "yours" only once it is
@@ -82,11 +83,11 @@ async def reassign(
     callback_data: EscalationAction,
     session: AsyncSession,
     me: Identity,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     outcome = await escalations.claim(session, callback_data.escalation_id, me)
     if not outcome.changed:
-        await tell_taken(query, outcome, settings.tz)
+        await tell_taken(query, outcome, tz)
         return
     escalation = outcome.escalation
     from_volunteer = await pairings.responsible(session, escalation.child_id, escalation.pairing_id)
@@ -99,7 +100,7 @@ async def reassign(
         ),
         session,
         me,
-        settings,
+        tz,
     )
 
 
@@ -109,11 +110,11 @@ async def resolve(
     session: AsyncSession,
     me: Identity,
     state: FSMContext,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     outcome = await escalations.claim(session, callback_data.escalation_id, me)
     if not outcome.changed:
-        await tell_taken(query, outcome, settings.tz)
+        await tell_taken(query, outcome, tz)
         return
     await state.set_state(ResolveNote.note)
     await state.update_data(escalation_id=callback_data.escalation_id)
@@ -128,7 +129,7 @@ async def note_written(
     me: Identity,
     state: FSMContext,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     escalation_id = int((await state.get_data())["escalation_id"])
@@ -147,7 +148,7 @@ async def note_written(
         by=me.name,
         closed=True,
         at=at,
-        tz=settings.tz,
+        tz=tz,
     )
     uow.after_commit(state.clear)  # kept if the commit fails: the note can be sent again
     await uow.commit()  # "closed" only once it is

@@ -3,6 +3,8 @@ list pending and used invitations; revoke a pending one."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import Bot, F, Router
 from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
@@ -22,7 +24,6 @@ from domain.db import UnitOfWork
 from domain.errors import NotBelowScope
 from domain.models import InvitationRole, Region, VolunteerKind
 from domain.people import Identity
-from guanai.settings import Settings
 
 PAGE = 8
 
@@ -50,7 +51,7 @@ async def choose_place(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     """Walk down the region tree of one's scope to the place to invite for."""
     kind = callback_data.kind
@@ -66,7 +67,7 @@ async def choose_place(
         places = roots
     if kind is not InviteFor.coordinator and len(places) == 1 and places[0].kind.is_site:
         await query.answer()
-        await _make(query, kind, places[0], uow, me, clock, settings)
+        await _make(query, kind, places[0], uow, me, clock, tz)
         return
     builder = InlineKeyboardBuilder()
     start_at = callback_data.page * PAGE
@@ -107,11 +108,11 @@ async def make(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     region = await scopes.region(uow.session, me.scopes, callback_data.region_id)
     await query.answer()
-    await _make(query, callback_data.kind, region, uow, me, clock, settings)
+    await _make(query, callback_data.kind, region, uow, me, clock, tz)
 
 
 async def _make(
@@ -121,7 +122,7 @@ async def _make(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     bot = query.bot
     assert bot is not None
@@ -147,7 +148,7 @@ async def _make(
     ).format(
         who=_kind_label(kind),
         place=region.name,
-        until=formatting.day(made.invitation.expires_at, settings.tz),
+        until=formatting.day(made.invitation.expires_at, tz),
         link=link,
     )
     if isinstance(query.message, Message):
@@ -164,14 +165,14 @@ async def show_list(
     session: AsyncSession,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     await query.answer()
-    await answer_or_edit(query, *await _listing(session, me, clock, settings))
+    await answer_or_edit(query, *await _listing(session, me, clock, tz))
 
 
 async def _listing(
-    session: AsyncSession, me: Identity, clock: Clock, settings: Settings
+    session: AsyncSession, me: Identity, clock: Clock, tz: ZoneInfo
 ) -> tuple[str, InlineKeyboardMarkup]:
     lines: list[str] = []
     builder = InlineKeyboardBuilder()
@@ -184,7 +185,7 @@ async def _listing(
                     id=invitation.id,
                     who=_invitation_kind(invitation.role, invitation.volunteer_kind),
                     place=listed.region_name,
-                    until=formatting.day(invitation.expires_at, settings.tz),
+                    until=formatting.day(invitation.expires_at, tz),
                 )
             )
             builder.button(
@@ -197,7 +198,7 @@ async def _listing(
                 _("✅ {name} joined {place} on {day}").format(
                     name=listed.used_by_name or "—",
                     place=listed.region_name,
-                    day=formatting.day(listed.invitation.used_at, settings.tz),
+                    day=formatting.day(listed.invitation.used_at, tz),
                 )
             )
     builder.adjust(2)
@@ -218,7 +219,7 @@ async def revoke(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     scope = await scopes.invitation(session, me.scopes, callback_data.invitation_id)
     await invitations.revoke(
@@ -230,7 +231,7 @@ async def revoke(
     )
     await uow.commit()  # revoked before we say so
     await query.answer(_("Invitation #{id} revoked.").format(id=callback_data.invitation_id))
-    await answer_or_edit(query, *await _listing(session, me, clock, settings))
+    await answer_or_edit(query, *await _listing(session, me, clock, tz))
 
 
 def make_router() -> Router:

@@ -7,6 +7,8 @@ hour), and declining drops them.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import phonenumbers
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart, StateFilter
@@ -26,7 +28,6 @@ from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.models import InvitationRole, Region
 from domain.people import Identity
-from guanai.settings import Settings
 
 MAX_NAME = 100
 
@@ -170,7 +171,7 @@ async def consent_given(
     session: AsyncSession,
     uow: UnitOfWork,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     data = await state.get_data()
@@ -200,7 +201,7 @@ async def consent_given(
         language=None,
         at=at,
     )
-    await news.invitation_used(session, i18n, person=person, at=at, tz=settings.tz)
+    await news.invitation_used(session, i18n, person=person, at=at, tz=tz)
     await uow.commit()  # joined before we say so
     await message.answer(_("Welcome aboard! Thank you for caring for the children."))
     await _show_menu(message, session, query.from_user.id)

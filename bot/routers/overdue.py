@@ -3,6 +3,8 @@ item, message the volunteer, move the child to another volunteer, or mark it han
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import F, Router
 from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
@@ -32,7 +34,6 @@ from domain.db import UnitOfWork
 from domain.models import EscalationKind, Person
 from domain.overdue import Due, OverdueItem, OverdueKind, Target
 from domain.people import Identity
-from guanai.settings import Settings
 
 PAGE = 5
 
@@ -43,10 +44,10 @@ async def start(
     session: AsyncSession,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     await state.clear()
-    text, markup = await _render(session, me, clock, settings, page=0)
+    text, markup = await _render(session, me, clock, tz, page=0)
     await message.answer(text, reply_markup=markup)
 
 
@@ -56,28 +57,26 @@ async def turn_page(
     session: AsyncSession,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
-    text, markup = await _render(session, me, clock, settings, page=callback_data.page)
+    text, markup = await _render(session, me, clock, tz, page=callback_data.page)
     await query.answer()
     await answer_or_edit(query, text, markup)
 
 
 async def _items(
-    session: AsyncSession, me: Identity, clock: Clock, settings: Settings
+    session: AsyncSession, me: Identity, clock: Clock, tz: ZoneInfo
 ) -> list[OverdueItem]:
     found: list[OverdueItem] = []
     for scope in scopes.outermost(me.scopes):
-        found += await overdue.overdue(
-            session, scope_path=scope.path, now=clock.now(), tz=settings.tz
-        )
+        found += await overdue.overdue(session, scope_path=scope.path, now=clock.now(), tz=tz)
     return sorted(found, key=OverdueItem.sort_key)
 
 
 async def _render(
-    session: AsyncSession, me: Identity, clock: Clock, settings: Settings, *, page: int
+    session: AsyncSession, me: Identity, clock: Clock, tz: ZoneInfo, *, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    items = await _items(session, me, clock, settings)
+    items = await _items(session, me, clock, tz)
     if not items:
         return _("Nothing is overdue in your area. Thank you all!"), None
     pages = (len(items) + PAGE - 1) // PAGE
@@ -97,7 +96,7 @@ async def _render(
     ]
     builder = InlineKeyboardBuilder()
     for number, item in enumerate(shown, start=page * PAGE + 1):
-        lines.append(f"{number}. {_line(item, clock, settings)}")
+        lines.append(f"{number}. {_line(item, clock, tz)}")
         ref_kind, ref, month = _ref(item)
         builder.row(
             *(
@@ -118,10 +117,10 @@ async def _render(
     return "\n".join(lines), builder.as_markup()
 
 
-def _line(item: OverdueItem, clock: Clock, settings: Settings) -> str:
+def _line(item: OverdueItem, clock: Clock, tz: ZoneInfo) -> str:
     child = ("⚠️ " if item.key_child else "") + item.child_name
     volunteer = item.volunteer_name or _("nobody paired")
-    late = formatting.days_late(item.since, clock.now(), settings.tz)
+    late = formatting.days_late(item.since, clock.now(), tz)
     if item.kind is OverdueKind.missed and item.month is not None:
         what = _("{month}: {activities} not recorded").format(
             month=formatting.month(item.month),
@@ -165,7 +164,7 @@ async def act(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     if callback_data.ref_kind is OverdueRef.pairing and not 1 <= callback_data.month % 100 <= 12:
@@ -174,14 +173,14 @@ async def act(
     target = await _target(session, me, callback_data)
     at = clock.now()
     if callback_data.act is OverdueAct.nudge:
-        due = await overdue.what_is_due(session, target, settings.tz)
+        due = await overdue.what_is_due(session, target, tz)
         sent = await overdue.nudge(
             session,
             target,
-            text_for=lambda person: _nudge_text(i18n, person, due, me, settings),
+            text_for=lambda person: _nudge_text(i18n, person, due, me, tz),
             actor=me,
             at=at,
-            tz=settings.tz,
+            tz=tz,
         )
         await uow.commit()  # queued before we say so
         await query.answer(
@@ -199,25 +198,25 @@ async def act(
             ),
             session,
             me,
-            settings,
+            tz,
         )
         return
     outcome = await escalations.resolve(
         session, escalation.id, me, at, note=None, resolution="handled"
     )
     if not outcome.changed:
-        await tell_taken(query, outcome, settings.tz)
+        await tell_taken(query, outcome, tz)
         return
     await news.escalation_settled(
-        session, i18n, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=settings.tz
+        session, i18n, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=tz
     )
     await uow.commit()  # handled before we say so
     await query.answer(_("Marked as handled."))
-    text, markup = await _render(session, me, clock, settings, page=0)
+    text, markup = await _render(session, me, clock, tz, page=0)
     await answer_or_edit(query, text, markup)
 
 
-def _nudge_text(i18n: I18n, person: Person, due: Due, me: Identity, settings: Settings) -> str:
+def _nudge_text(i18n: I18n, person: Person, due: Due, me: Identity, tz: ZoneInfo) -> str:
     """The reminder in the volunteer's own language: which child, and what is due."""
     locale = person.language if person.language in LOCALES else DEFAULT_LOCALE
     with i18n.use_locale(locale):
@@ -232,7 +231,7 @@ def _nudge_text(i18n: I18n, person: Person, due: Due, me: Identity, settings: Se
             what = _("{child} needs a must-visit ({concern}), due by {day}").format(
                 child=due.child_name,
                 concern=labels.CONCERN[due.concern_kind],
-                day=formatting.day(due.concern_due, settings.tz),
+                day=formatting.day(due.concern_due, tz),
             )
         else:
             what = _("{child} needs your attention").format(child=due.child_name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import F, Router
 from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
@@ -19,7 +21,6 @@ from domain.calendar import Month
 from domain.clock import Clock
 from domain.models import Region
 from domain.people import Identity
-from guanai.settings import Settings
 
 PAGE = 10
 
@@ -30,12 +31,12 @@ async def start(
     session: AsyncSession,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     await state.clear()
     for scope in scopes.outermost(me.scopes):
         region = await regions.by_code(session, scope.code)
-        text, markup = await _render(session, region, me, clock, settings, page=0)
+        text, markup = await _render(session, region, me, clock, tz, page=0)
         await message.answer(text, reply_markup=markup)
 
 
@@ -45,10 +46,10 @@ async def drill(
     session: AsyncSession,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     region = await scopes.region(session, me.scopes, callback_data.region_id)
-    text, markup = await _render(session, region, me, clock, settings, page=callback_data.page)
+    text, markup = await _render(session, region, me, clock, tz, page=callback_data.page)
     await query.answer()
     await answer_or_edit(query, text, markup)
 
@@ -58,15 +59,13 @@ async def _render(
     region: Region,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     *,
     page: int,
 ) -> tuple[str, InlineKeyboardMarkup]:
     now = clock.now()
-    month = Month.of(now, settings.tz)
-    figures = await overview.overview(
-        session, scope_path=region.path, month=month, tz=settings.tz, now=now
-    )
+    month = Month.of(now, tz)
+    figures = await overview.overview(session, scope_path=region.path, month=month, tz=tz, now=now)
     audit.record(
         session,
         at=now,

@@ -3,6 +3,8 @@ move the child to another volunteer, or end a pairing. Every press re-checks the
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import F, Router
 from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -23,7 +25,6 @@ from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.models import Person, Priority, Region
 from domain.people import Identity
-from guanai.settings import Settings
 
 PAGE = 8
 
@@ -73,7 +74,7 @@ async def show_child(
     callback_data: ChildOpen,
     session: AsyncSession,
     me: Identity,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
     site = await session.get_one(Region, child.site_id)
@@ -91,7 +92,7 @@ async def show_child(
             _("• {name} ({kind}), since {day}").format(
                 name=person.name,
                 kind=texts.VOLUNTEER_KIND[volunteer.kind.value],
-                day=formatting.day(pairing.started_at, settings.tz),
+                day=formatting.day(pairing.started_at, tz),
             )
         )
         builder.button(
@@ -118,13 +119,13 @@ async def choose_volunteer(
     callback_data: VolunteerList,
     session: AsyncSession,
     me: Identity,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
     if callback_data.escalation_id:
         outcome = await escalations.claim(session, callback_data.escalation_id, me)
         if not outcome.changed:
-            await tell_taken(query, outcome, settings.tz)
+            await tell_taken(query, outcome, tz)
             return
     already = {p.volunteer_id for p in await pairings.current(session, child.id)}
     choices = [
@@ -217,7 +218,7 @@ async def confirm(
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
     child_name, volunteer_name, _previous = await _names(session, me, callback_data)
@@ -242,7 +243,7 @@ async def confirm(
             at=at,
         )
         if not outcome.changed:
-            await tell_taken(query, outcome, settings.tz)
+            await tell_taken(query, outcome, tz)
             return
         done = _("Done: {child} is now with {volunteer}, and the escalation is closed.")
         await news.escalation_settled(
@@ -252,7 +253,7 @@ async def confirm(
             by=me.name,
             closed=True,
             at=at,
-            tz=settings.tz,
+            tz=tz,
         )
     else:
         await pairings.move_or_pair(
@@ -265,9 +266,7 @@ async def confirm(
             at=at,
         )
         done = _("Done: {volunteer} is now paired with {child}.")
-    await news.pairing_changed(
-        session, i18n, child_id=callback_data.child_id, at=at, tz=settings.tz
-    )
+    await news.pairing_changed(session, i18n, child_id=callback_data.child_id, at=at, tz=tz)
     await uow.commit()  # paired before we say so
     await query.answer()
     await answer_or_edit(query, done.format(child=child_name, volunteer=volunteer_name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import F, Router
 from aiogram.filters import MagicData
 from aiogram.types import CallbackQuery, Message
@@ -15,18 +17,15 @@ from domain import caseload
 from domain.clock import Clock
 from domain.models import Pairing
 from domain.people import Identity
-from guanai.settings import Settings
 
 
 async def my_children(
-    message: Message, session: AsyncSession, me: Identity, clock: Clock, settings: Settings
+    message: Message, session: AsyncSession, me: Identity, clock: Clock, tz: ZoneInfo
 ) -> None:
     now = clock.now()
-    summaries = await caseload.my_children(
-        session, volunteer_ids=me.volunteer_ids, now=now, tz=settings.tz
-    )
+    summaries = await caseload.my_children(session, volunteer_ids=me.volunteer_ids, now=now, tz=tz)
     await message.answer(
-        render.my_children(summaries, now=now, tz=settings.tz),
+        render.my_children(summaries, now=now, tz=tz),
         reply_markup=keyboards.children((s.child_id, s.name) for s in summaries)
         if summaries
         else None,
@@ -56,7 +55,7 @@ async def open_card(
     session: AsyncSession,
     me: Identity,
     clock: Clock,
-    settings: Settings,
+    tz: ZoneInfo,
 ) -> None:
     pairing = await my_pairing(query, session, me, clock, callback_data.child_id)
     if pairing is None:
@@ -66,7 +65,7 @@ async def open_card(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(
-            render.child_card(card, now=now, tz=settings.tz),
+            render.child_card(card, now=now, tz=tz),
             reply_markup=keyboards.child_card(card.child.id),
         )
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -55,6 +54,7 @@ from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.errors import DomainError
 from domain.models import OutboxMessage
+from domain.ports import DrainReport
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +70,6 @@ Settle = Callable[[AsyncSession], Awaitable[None]]
 
 class BotTokenRejected(DomainError):
     message = "Telegram rejected BOT_TOKEN: check it with @BotFather."
-
-
-@dataclasses.dataclass
-class DrainReport:
-    sent: int = 0
-    deferred: int = 0
-    failed: int = 0
-    uncertain: int = 0
-    rate_limited: int = 0
 
 
 class Sender:

@@ -1,0 +1,49 @@
+"""Where the Telegram front, the workers and the core are put together, and nowhere else:
+the workers are handed the front they send through, download with and render for; the
+bot is handed the queue it puts photos on. `bot/` and `workers/` never import each other.
+
+The front and the workers are imported when asked for, so a bot-only process never
+loads the workers' imaging and spreadsheet libraries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from domain.clock import Clock
+from guanai.settings import Settings
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+    from arq.worker import Worker
+
+    from domain.ports import PhotoQueue
+    from workers.context import Deps
+
+
+def make_worker(settings: Settings, **options: Any) -> Worker:
+    """`workers.app.make_worker` with the Telegram front."""
+    from bot.front import TelegramFront
+    from workers.app import make_worker
+
+    return make_worker(settings, front=TelegramFront, **options)
+
+
+@contextlib.asynccontextmanager
+async def open_deps(settings: Settings, clock: Clock) -> AsyncIterator[Deps]:
+    """What the jobs use, with the Telegram front (loaded before the worker's objects are
+    frozen)."""
+    from bot.front import TelegramFront
+    from workers.context import open_deps
+
+    async with open_deps(settings, clock, TelegramFront) as deps:
+        yield deps
+
+
+def photo_queue(redis: ArqRedis, settings: Settings) -> PhotoQueue:
+    """The queue the bot hands check-in photos to, after the update commits."""
+    from workers.enqueue import ArqPhotoQueue
+
+    return ArqPhotoQueue(redis, settings)
