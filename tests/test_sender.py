@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.patches import BotSession
 from bot.sender import BotTokenRejected, Sender
 from domain import outbox
 from domain.clock import FixedClock, SystemClock
@@ -46,7 +46,7 @@ async def make_sender(
 
     def make(bot_api_url: str | None = None, timeout: float = 60) -> Sender:
         api = TelegramAPIServer.from_base(bot_api_url or settings.bot_api_url)
-        bot = Bot(settings.require_bot_token(), session=AiohttpSession(api=api, timeout=timeout))
+        bot = Bot(settings.require_bot_token(), session=BotSession(api=api, timeout=timeout))
         sender = Sender(bot, sessionmaker, media_dir=settings.media_dir)
         made.append(sender)
         return sender
