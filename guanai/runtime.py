@@ -211,16 +211,27 @@ async def _close_worker(worker: Worker, *, grace: float) -> None:
     finally:
         for task in running:
             task.cancel()
-        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        # each step bounded: a server slow to answer while we stop must not keep the
+        # process from ending
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_STEP_SECONDS):
+                await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
         if "stack" in worker.ctx:  # arq's on_shutdown: the jobs' engine and Bot
-            await worker.ctx.pop("stack").aclose()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_STEP_SECONDS):
+                    await worker.ctx.pop("stack").aclose()
         pool: ArqRedis | None = worker.pool
         if pool is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1):
                     await pool.delete(worker.health_check_key)
             with contextlib.suppress(Exception):
-                await pool.aclose(close_connection_pool=True)
+                async with asyncio.timeout(CLOSE_STEP_SECONDS):
+                    await pool.aclose(close_connection_pool=True)
+
+
+# The longest one step of stopping a worker may take (its jobs' end, their engine, its pool)
+CLOSE_STEP_SECONDS = 5.0
 
 
 async def run_all(settings: Settings) -> None:
