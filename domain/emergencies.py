@@ -1,0 +1,449 @@
+"""Emergencies and drop-outs (应急机制 / 控辍保学, DOMAIN.md practice 9).
+
+"Child, school, guardian and government must reach each other at once on an incident."
+An incident is an escalation of kind `emergency` (or `dropout`) that the ladder sends to
+every level at once, day or night, and again every site interval until someone takes
+it. It stays open until closed with an outcome; each step of following it (registered,
+persuasion visits 劝返, returned to school, found, handed to the police, an entrusted
+guardian named) is an `IncidentStep` with who and when.
+
+A drop-out follows 控辍保学: registered the day it is reported; the head teacher and the
+village cadre try to bring the child back (劝返复学); "if that fails it reports in writing
+to the county education bureau and township government" — after the site's deadline.
+
+A report of bullying or abuse is sensitive: the reporter and the coordinators above the
+site (township, district) see it, not the site's volunteers; every view is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import audit, regions
+from domain.escalations import open_once
+from domain.models import (
+    Child,
+    Coordinator,
+    Escalation,
+    EscalationKind,
+    Guardian,
+    IncidentStep,
+    Pairing,
+    Parent,
+    Person,
+    Region,
+    RegionKind,
+    Volunteer,
+    VolunteerKind,
+)
+
+DEFAULT_REPEAT_MINUTES = 30  # "not taken within 30 minutes → sent again"
+DEFAULT_REPORT_DAYS = 15  # persuasion (劝返) before the written report
+LEVELS = 3  # site, township, district: one round of an emergency reaches all three
+
+
+class Incident(enum.StrEnum):
+    dropout = "dropout"  # 辍学或不愿上学
+    missing = "missing"  # 离家出走或失联
+    injury = "injury"  # 意外伤害或重病
+    unsupervised = "unsupervised"  # 无人监护
+    bullying = "bullying"  # 受欺凌或侵害
+    other = "other"  # 其他紧急情况
+
+
+SENSITIVE = frozenset({Incident.bullying})
+
+
+class StepKind(enum.StrEnum):
+    registered = "registered"  # 登记
+    persuasion = "persuasion"  # 劝返: by whom, the day, the result
+    returned = "returned"  # 返校复学 (closes)
+    report = "report"  # 情况报告 made
+    found = "found"  # found: the day, where (closes)
+    police = "police"  # handed to the police: the day, the station (closes)
+    guardian = "guardian"  # entrusted guardian named, letter signed (closes)
+    note = "note"  # anything else worth recording
+    closed = "closed"  # closed with an outcome
+
+
+# The steps that close an incident with their outcome.
+CLOSING = frozenset(
+    {StepKind.returned, StepKind.found, StepKind.police, StepKind.guardian, StepKind.closed}
+)
+
+# The steps that fit each incident (besides note and closed, which fit all).
+FITTING: dict[Incident, tuple[StepKind, ...]] = {
+    Incident.dropout: (StepKind.persuasion, StepKind.returned),
+    Incident.missing: (StepKind.found, StepKind.police),
+    Incident.unsupervised: (StepKind.guardian,),
+}
+
+
+def escalation_kind(incident: Incident) -> EscalationKind:
+    return EscalationKind.dropout if incident is Incident.dropout else EscalationKind.emergency
+
+
+def incident_of(escalation: Escalation) -> Incident | None:
+    value = (escalation.details or {}).get("incident")
+    return Incident(value) if isinstance(value, str) and value in Incident.__members__ else None
+
+
+# rules ------------------------------------------------------------------------------
+
+
+def may_raise(
+    site_path: str,
+    *,
+    paired: bool,
+    teacher_site_paths: Iterable[str] = (),
+    scope_paths: Iterable[str] = (),
+) -> bool:
+    """A volunteer for their children, a teacher for any child of their site, a
+    coordinator for any child in their scope."""
+    return (
+        paired
+        or any(site_path == path for path in teacher_site_paths)
+        or any(regions.within(site_path, path) for path in scope_paths)
+    )
+
+
+def may_see(
+    incident: Incident | None,
+    site_path: str,
+    *,
+    viewer_id: int,
+    reporter_id: int | None,
+    scope_paths: Iterable[str],
+    paired: bool = False,
+) -> bool:
+    """Who may see an incident: anyone responsible for the child; a sensitive one only
+    the reporter and the coordinators above the site (township, district)."""
+    if viewer_id == reporter_id:
+        return True
+    scopes = list(scope_paths)
+    if incident in SENSITIVE:
+        return any(
+            regions.within(site_path, path) and len(path) < len(site_path) for path in scopes
+        )
+    return paired or any(regions.within(site_path, path) for path in scopes)
+
+
+def urgent_steps_due(
+    *, last_step: int, last_sent_at: dt.datetime | None, now: dt.datetime, every: dt.timedelta
+) -> list[int]:
+    """The ladder's steps due now for an emergency nobody has taken: the first round
+    reaches all levels at once (steps 1-3); each later round r (steps 3r+1 … 3r+3) is
+    due `every` after the previous one was sent, day or night."""
+    if last_step == 0 or last_sent_at is None:
+        return list(range(1, LEVELS + 1))
+    if now < last_sent_at + every:
+        return []
+    first = (round_of(last_step) + 1) * LEVELS + 1
+    return list(range(first, first + LEVELS))
+
+
+def level_of(step: int) -> int:
+    """The level (1 site, 2 township, 3 district) a step of an emergency goes to."""
+    return (step - 1) % LEVELS + 1
+
+
+def round_of(step: int) -> int:
+    return (step - 1) // LEVELS
+
+
+def report_due(
+    *, opened_on: dt.date, today: dt.date, days: int, returned: bool, reported: bool
+) -> bool:
+    """控辍保学: the written report is due once persuasion has not brought the child back
+    within the site's deadline."""
+    return not returned and not reported and today >= opened_on + dt.timedelta(days=days)
+
+
+# settings inherited up the region tree -----------------------------------------------
+
+
+async def _inherited(
+    session: AsyncSession, site_paths: Iterable[str], column: str, default: int
+) -> dict[str, int]:
+    """Per site path: the value set nearest up the tree, else the default."""
+    paths = set(site_paths)
+    ids = {i for path in paths for i in regions_ids(path)}
+    set_here = {
+        row.path: int(row.value)
+        for row in await session.execute(
+            select(Region.path, getattr(Region, column).label("value")).where(
+                Region.id.in_(ids), getattr(Region, column).is_not(None)
+            )
+        )
+    }
+    result = {}
+    for path in paths:
+        found = [p for p in set_here if regions.within(path, p)]
+        result[path] = set_here[max(found, key=len)] if found else default
+    return result
+
+
+def regions_ids(path: str) -> list[int]:
+    return [int(part) for part in path.split("/") if part]
+
+
+async def repeat_every(session: AsyncSession, site_paths: Iterable[str]) -> dict[str, dt.timedelta]:
+    minutes = await _inherited(
+        session, site_paths, "emergency_repeat_minutes", DEFAULT_REPEAT_MINUTES
+    )
+    return {path: dt.timedelta(minutes=m) for path, m in minutes.items()}
+
+
+async def report_days(session: AsyncSession, site_path: str) -> int:
+    return (await _inherited(session, [site_path], "dropout_report_days", DEFAULT_REPORT_DAYS))[
+        site_path
+    ]
+
+
+# raising and following -----------------------------------------------------------------
+
+
+async def raise_incident(
+    session: AsyncSession,
+    *,
+    child_id: int,
+    incident: Incident,
+    note: str | None,
+    reporter_id: int,
+    now: dt.datetime,
+    tz: ZoneInfo,
+) -> Escalation:
+    """Open an incident (the caller has checked `may_raise`); it is registered today and
+    the ladder's next run tells every level."""
+    escalation = await open_once(
+        session,
+        kind=escalation_kind(incident),
+        item_key=f"incident:{child_id}:{uuid.uuid4().hex}",
+        child_id=child_id,
+        at=now,
+        details={"incident": incident.value, "note": note, "reported_by": reporter_id},
+    )
+    session.add(
+        IncidentStep(
+            escalation_id=escalation.id,
+            kind=StepKind.registered.value,
+            on_day=now.astimezone(tz).date(),
+            note=note,
+            actor_id=reporter_id,
+            recorded_at=now,
+        )
+    )
+    audit.record(
+        session,
+        at=now,
+        action="incident.raise",
+        actor_id=reporter_id,
+        subject_type="escalation",
+        subject_id=escalation.id,
+        details={"child_id": child_id, "incident": incident.value},
+    )
+    return escalation
+
+
+async def record_step(
+    session: AsyncSession,
+    escalation: Escalation,
+    *,
+    kind: StepKind,
+    actor_id: int,
+    now: dt.datetime,
+    on_day: dt.date | None = None,
+    by_whom: str | None = None,
+    place: str | None = None,
+    note: str | None = None,
+) -> IncidentStep:
+    """One step of following the incident (the caller has checked it may be seen); a
+    closing step closes it with that outcome and stops the re-sending."""
+    step = IncidentStep(
+        escalation_id=escalation.id,
+        kind=kind.value,
+        on_day=on_day,
+        by_whom=by_whom,
+        place=place,
+        note=note,
+        actor_id=actor_id,
+        recorded_at=now,
+    )
+    session.add(step)
+    if kind in CLOSING and escalation.closed_at is None:
+        if escalation.acknowledged_by is None:
+            escalation.acknowledged_by = actor_id
+            escalation.acknowledged_at = now
+        escalation.closed_at = now
+        escalation.resolution = kind.value
+        escalation.resolution_note = note
+    await session.flush()
+    audit.record(
+        session,
+        at=now,
+        action=f"incident.{kind.value}",
+        actor_id=actor_id,
+        subject_type="escalation",
+        subject_id=escalation.id,
+        details={"child_id": escalation.child_id, "step_id": step.id},
+    )
+    return step
+
+
+@dataclass(frozen=True)
+class Contact:
+    role: str  # guardian / parent / head_teacher / supervisor
+    name: str
+    relation: str | None
+    phone: str | None
+
+
+async def contacts(session: AsyncSession, child_ids: Sequence[int]) -> dict[int, list[Contact]]:
+    """Each child's contacts in the order an emergency calls them: guardians, parents,
+    the head teacher (a paired teacher), the village supervisor (a village's coordinator)."""
+    found: dict[int, list[Contact]] = defaultdict(list)
+    if not child_ids:
+        return found
+    for guardian in await session.scalars(
+        select(Guardian)
+        .where(Guardian.child_id.in_(child_ids))
+        .order_by(Guardian.child_id, Guardian.entrusted, Guardian.id)
+    ):
+        found[guardian.child_id].append(
+            Contact("guardian", guardian.name, guardian.relation, guardian.phone)
+        )
+    for parent in await session.scalars(
+        select(Parent).where(Parent.child_id.in_(child_ids)).order_by(Parent.child_id, Parent.id)
+    ):
+        found[parent.child_id].append(Contact("parent", "", parent.relation, parent.phone))
+    for row in await session.execute(
+        select(Pairing.child_id, Person.name, Person.phone)
+        .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
+        .join(Person, Person.id == Volunteer.person_id)
+        .where(
+            Pairing.child_id.in_(child_ids),
+            Pairing.ended_at.is_(None),
+            Volunteer.kind == VolunteerKind.teacher,
+        )
+        .order_by(Pairing.child_id, Pairing.id)
+    ):
+        found[row.child_id].append(Contact("head_teacher", row.name, None, row.phone))
+    sites = dict(
+        (
+            await session.execute(
+                select(Child.id, Region.path)
+                .join(Region, Region.id == Child.site_id)
+                .where(Child.id.in_(child_ids))
+            )
+        ).tuples()
+    )
+    villages = (
+        (
+            await session.execute(
+                select(Region.path, Person.name, Person.phone)
+                .join(Coordinator, Coordinator.region_id == Region.id)
+                .join(Person, Person.id == Coordinator.person_id)
+                .where(
+                    Region.id.in_({i for p in sites.values() for i in regions_ids(p)}),
+                    Region.kind == RegionKind.village,
+                    Coordinator.removed_at.is_(None),
+                )
+                .order_by(func.length(Region.path).desc(), Person.id)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    for child_id, path in sites.items():
+        for village_path, name, phone in villages:
+            if regions.within(path, village_path):
+                found[child_id].append(Contact("supervisor", name, None, phone))
+    return found
+
+
+@dataclass(frozen=True)
+class PageStep:
+    kind: StepKind
+    recorded_at: dt.datetime
+    on_day: dt.date | None
+    by_whom: str | None
+    place: str | None
+    note: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    """What an incident's page shows: the child, what happened, and every step."""
+
+    escalation: Escalation
+    incident: Incident
+    child: Child
+    site: Region
+    reporter: str | None
+    taken_by: str | None
+    steps: tuple[PageStep, ...]
+    report_days: int
+
+
+async def page(session: AsyncSession, escalation: Escalation) -> Page:
+    child = await session.get_one(Child, escalation.child_id)
+    site = await session.get_one(Region, child.site_id)
+    reporter_id = (escalation.details or {}).get("reported_by")
+    reporter = await session.get(Person, reporter_id) if reporter_id else None
+    taker = (
+        await session.get(Person, escalation.acknowledged_by)
+        if escalation.acknowledged_by
+        else None
+    )
+    rows = await session.execute(
+        select(IncidentStep, Person.name)
+        .outerjoin(Person, Person.id == IncidentStep.actor_id)
+        .where(IncidentStep.escalation_id == escalation.id)
+        .order_by(IncidentStep.recorded_at, IncidentStep.id)
+    )
+    steps = tuple(
+        PageStep(
+            StepKind(step.kind),
+            step.recorded_at,
+            step.on_day,
+            step.by_whom,
+            step.place,
+            step.note,
+            name,
+        )
+        for step, name in rows.tuples()
+    )
+    return Page(
+        escalation=escalation,
+        incident=incident_of(escalation) or Incident.other,
+        child=child,
+        site=site,
+        reporter=reporter.name if reporter else None,
+        taken_by=taker.name if taker else None,
+        steps=steps,
+        report_days=await report_days(session, site.path),
+    )
+
+
+def audit_view(
+    session: AsyncSession, escalation: Escalation, viewer_id: int, at: dt.datetime
+) -> None:
+    audit.record(
+        session,
+        at=at,
+        action="incident.view",
+        actor_id=viewer_id,
+        subject_type="escalation",
+        subject_id=escalation.id,
+        details={"child_id": escalation.child_id},
+    )
