@@ -33,6 +33,22 @@ CONCERN = {
     ConcernKind.other: __("other worry"),
 }
 
+INCIDENT = {
+    "dropout": __("absent without reason / drop-out risk"),
+    "missing": __("ran away or missing"),
+    "injury": __("injury or serious illness"),
+    "unsupervised": __("nobody looking after the child"),
+    "bullying": __("bullying or abuse"),
+    "other": __("other emergency"),
+}
+
+CONTACT_ROLE = {
+    "guardian": __("guardian"),
+    "parent": __("parent"),
+    "head_teacher": __("head teacher"),
+    "supervisor": __("village supervisor"),
+}
+
 
 def day(value: dt.date, locale: str) -> str:
     return format_skeleton("MMMd", value, locale=locale)

@@ -18,9 +18,9 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
-from bot.callbacks import EscalationAct, EscalationAction
+from bot.callbacks import EscalationAct, EscalationAction, IncidentPage
 from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
-from bot.labels import CONCERN, activities, day, join, month_name
+from bot.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
 from domain import outbox
 from domain.calendar import Month
 from domain.care_record import SiteRecord, SiteSummary
@@ -116,6 +116,8 @@ class Notices:
         )
 
     def escalation(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
+        if notice.incident is not None:
+            return self.emergency(to, notice)
         with self.speaking_to(to) as locale:
             lines = [
                 _("⏰ Overdue (step {step}): {child}, {site}").format(
@@ -128,6 +130,68 @@ class Notices:
                 lines.append(_("Paired volunteer: {names}").format(names=join(notice.volunteers)))
             lines += self._unreachable(notice.unreachable)
             markup = self._buttons([(notice.escalation_id, "")])
+        return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+
+    def emergency(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
+        """An emergency or a drop-out, to every level at once: the child, what happened,
+        who reported it and whom to call, in order, with their numbers."""
+        with self.speaking_to(to):
+            what = INCIDENT.get(notice.incident or "other", INCIDENT["other"])
+            lines = [
+                _("🚨 Emergency: {child}, {site}").format(
+                    child=notice.child_name, site=notice.site_name
+                )
+                if notice.round == 0
+                else _("🚨 Still nobody has taken it (reminder {round}): {child}, {site}").format(
+                    round=notice.round, child=notice.child_name, site=notice.site_name
+                ),
+                _("What happened: {what}").format(what=what),
+            ]
+            if notice.note:
+                lines.append(_("Their words: {note}").format(note=notice.note))
+            if notice.reported_by:
+                lines.append(_("Reported by {name}").format(name=notice.reported_by))
+            if notice.contacts:
+                lines.append(_("Contacts:"))
+                for contact in notice.contacts:
+                    who = " ".join(
+                        part
+                        for part in (
+                            ""
+                            if contact.role == "parent" and contact.relation
+                            else str(CONTACT_ROLE.get(contact.role, contact.role)),
+                            formatting.relation(contact.relation) if contact.relation else "",
+                            contact.name,
+                        )
+                        if part
+                    )
+                    lines.append(
+                        _("• {who}: {phone}").format(
+                            who=who, phone=formatting.phone(contact.phone) or _("no phone")
+                        )
+                    )
+            if notice.volunteers:
+                lines.append(_("Paired volunteer: {names}").format(names=join(notice.volunteers)))
+            lines += self._unreachable(notice.unreachable)
+            lines.append(_("Whoever takes it: tap “I'll handle it”; everyone will see who."))
+            markup = {
+                "inline_keyboard": [
+                    [
+                        {
+                            "text": _("✋ I'll handle it"),
+                            "callback_data": EscalationAction(
+                                escalation_id=notice.escalation_id, act=EscalationAct.take
+                            ).pack(),
+                        },
+                        {
+                            "text": _("📋 Its page"),
+                            "callback_data": IncidentPage(
+                                escalation_id=notice.escalation_id
+                            ).pack(),
+                        },
+                    ]
+                ]
+            }
         return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
 
     def escalation_digest(self, to: Recipient, notices: Sequence[EscalationNotice]) -> Outgoing:

@@ -337,32 +337,27 @@ async def contacts(session: AsyncSession, child_ids: Sequence[int]) -> dict[int,
         .order_by(Pairing.child_id, Pairing.id)
     ):
         found[row.child_id].append(Contact("head_teacher", row.name, None, row.phone))
-    sites = dict(
-        (
-            await session.execute(
-                select(Child.id, Region.path)
-                .join(Region, Region.id == Child.site_id)
-                .where(Child.id.in_(child_ids))
-            )
-        ).tuples()
-    )
-    villages = (
-        (
-            await session.execute(
-                select(Region.path, Person.name, Person.phone)
-                .join(Coordinator, Coordinator.region_id == Region.id)
-                .join(Person, Person.id == Coordinator.person_id)
-                .where(
-                    Region.id.in_({i for p in sites.values() for i in regions_ids(p)}),
-                    Region.kind == RegionKind.village,
-                    Coordinator.removed_at.is_(None),
-                )
-                .order_by(func.length(Region.path).desc(), Person.id)
-            )
+    sites = {
+        child_id: path
+        for child_id, path in await session.execute(
+            select(Child.id, Region.path)
+            .join(Region, Region.id == Child.site_id)
+            .where(Child.id.in_(child_ids))
         )
-        .tuples()
-        .all()
-    )
+    }
+    villages = (
+        await session.execute(
+            select(Region.path, Person.name, Person.phone)
+            .join(Coordinator, Coordinator.region_id == Region.id)
+            .join(Person, Person.id == Coordinator.person_id)
+            .where(
+                Region.id.in_({i for p in sites.values() for i in regions_ids(p)}),
+                Region.kind == RegionKind.village,
+                Coordinator.removed_at.is_(None),
+            )
+            .order_by(func.length(Region.path).desc(), Person.id)
+        )
+    ).all()
     for child_id, path in sites.items():
         for village_path, name, phone in villages:
             if regions.within(path, village_path):
@@ -421,7 +416,7 @@ async def page(session: AsyncSession, escalation: Escalation) -> Page:
             step.note,
             name,
         )
-        for step, name in rows.tuples()
+        for step, name in rows
     )
     return Page(
         escalation=escalation,

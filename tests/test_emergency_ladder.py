@@ -1,0 +1,111 @@
+"""Emergencies on the ladder: every level in one run, with the child's contacts; sent
+again after the site's interval at 03:00 local time; taken, the re-sending stops."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.notices import Notices
+from domain import emergencies, ladder
+from domain.emergencies import Incident
+from domain.models import (
+    Coordinator,
+    EscalationKind,
+    Guardian,
+    IncidentStep,
+    Parent,
+    Person,
+)
+from tests.conftest import SHANGHAI
+from tests.workers_support import make_programme, outbox_to
+
+NIGHT = dt.datetime(2026, 11, 18, 3, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="module")
+def notices() -> Notices:
+    return Notices()
+
+
+async def climb(session: AsyncSession, now: dt.datetime, tmp_path: Path) -> ladder.LadderReport:
+    return await ladder.climb(session, now=now, tz=SHANGHAI, text=Notices(), media_dir=tmp_path)
+
+
+async def test_a_drop_out_reaches_every_level_at_once_and_again_every_interval_at_night(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    p.school.emergency_repeat_minutes = 20
+    session.add(
+        Guardian(child_id=p.child.id, name="李奶奶", relation="祖母", phone="+8613812345678")
+    )
+    session.add(Parent(child_id=p.child.id, relation="father", phone="13987654321"))
+    reporter = await session.get_one(Person, p.volunteer.person_id)
+    await session.flush()
+    escalation = await emergencies.raise_incident(
+        session,
+        child_id=p.child.id,
+        incident=Incident.dropout,
+        note="三天没来上学",
+        reporter_id=reporter.id,
+        now=NIGHT,
+        tz=SHANGHAI,
+    )
+    assert escalation.kind is EscalationKind.dropout
+    [registered] = await session.scalars(select(IncidentStep))
+    assert registered.kind == "registered" and registered.on_day == NIGHT.date()
+
+    report = await climb(session, NIGHT, tmp_path)
+
+    assert report.steps == 3
+    for head in (p.school_head, p.township_head, p.district_head):
+        [message] = await outbox_to(session, head)
+        assert message.not_before == NIGHT  # quiet hours do not apply
+        text = message.payload["text"]
+        assert "小明" in text and "辍学" in text and "三天没来上学" in text
+        assert reporter.name in text
+        assert text.index("李奶奶") < text.index("父亲")
+        assert "138 1234 5678" in text and "139 8765 4321" in text
+
+    assert (await climb(session, NIGHT + dt.timedelta(minutes=19), tmp_path)).steps == 0
+    again = await climb(session, NIGHT + dt.timedelta(minutes=20), tmp_path)
+    assert again.steps == 3
+    for head in (p.school_head, p.township_head, p.district_head):
+        _first, second = await outbox_to(session, head)
+        assert second.not_before == NIGHT + dt.timedelta(minutes=20)
+        assert "提醒" in second.payload["text"]
+
+    escalation.acknowledged_by = p.township_head.id  # taken (in chat: the button)
+    escalation.acknowledged_at = NIGHT + dt.timedelta(minutes=25)
+    assert (await climb(session, NIGHT + dt.timedelta(hours=2), tmp_path)).steps == 0
+
+
+async def test_the_default_interval_is_thirty_minutes_and_a_missing_level_is_passed_over(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    await session.execute(  # nobody at the school any more
+        update(Coordinator)
+        .where(Coordinator.person_id == p.school_head.id)
+        .values(removed_at=NIGHT)
+    )
+    await emergencies.raise_incident(
+        session,
+        child_id=p.child.id,
+        incident=Incident.missing,
+        note=None,
+        reporter_id=p.volunteer.person_id,
+        now=NIGHT,
+        tz=SHANGHAI,
+    )
+    await climb(session, NIGHT, tmp_path)
+    assert len(await outbox_to(session, p.township_head)) == 1  # once, not twice
+    assert (await climb(session, NIGHT + dt.timedelta(minutes=29), tmp_path)).steps == 0
+    await climb(session, NIGHT + dt.timedelta(minutes=30), tmp_path)
+    assert len(await outbox_to(session, p.township_head)) == 2
+    assert len(await outbox_to(session, p.district_head)) == 2
