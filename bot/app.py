@@ -25,6 +25,7 @@ from bot.routers import (
     concern,
     coordinator,
     duty,
+    emergency,
     escalations,
     fallback,
     invite,
@@ -100,6 +101,7 @@ def make_dispatcher(
         volunteer.make_router(),
         checkin.make_router(),
         concern.make_router(),
+        emergency.make_router(),
         coordinator.make_router(),
         fallback.make_router(),
     )

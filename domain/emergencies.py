@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, regions
+from domain.errors import ChildOutOfScope, EscalationOutOfScope, UnknownChild, UnknownEscalation
 from domain.escalations import open_once
 from domain.models import (
     Child,
@@ -442,3 +445,200 @@ def audit_view(
         subject_id=escalation.id,
         details={"child_id": escalation.child_id},
     )
+
+
+# who is reporting -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """What the person reporting may do for this child."""
+
+    child: Child
+    site: Region
+    may_raise_visits: bool  # a teacher of the site or a coordinator: must-visits too
+
+
+async def reporter_for(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    volunteer_ids: Sequence[int],
+    scope_paths: Sequence[str],
+    child_id: int,
+) -> Reporter:
+    """The child, if this person may report about them; else `ChildOutOfScope` (or
+    `UnknownChild`), which the chat front answers with a clear refusal (audited)."""
+    child = await session.get(Child, child_id)
+    if child is None or child.left_at is not None:
+        raise UnknownChild()
+    site = await session.get_one(Region, child.site_id)
+    paired = bool(volunteer_ids) and (
+        await session.scalar(
+            select(Pairing.id)
+            .where(
+                Pairing.child_id == child.id,
+                Pairing.volunteer_id.in_(volunteer_ids),
+                Pairing.ended_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+    teacher_sites = (
+        list(
+            await session.scalars(
+                select(Region.path)
+                .join(Volunteer, Volunteer.site_id == Region.id)
+                .where(
+                    Volunteer.id.in_(volunteer_ids),
+                    Volunteer.kind == VolunteerKind.teacher,
+                    Volunteer.removed_at.is_(None),
+                )
+            )
+        )
+        if volunteer_ids
+        else []
+    )
+    if not may_raise(
+        site.path, paired=paired, teacher_site_paths=teacher_sites, scope_paths=scope_paths
+    ):
+        raise ChildOutOfScope(child.id)
+    visits = site.path in teacher_sites or any(regions.within(site.path, p) for p in scope_paths)
+    return Reporter(child=child, site=site, may_raise_visits=visits)
+
+
+async def paired_volunteers(session: AsyncSession, child_id: int) -> list[Person]:
+    """The people paired with the child now: the ones a must-visit is for."""
+    return list(
+        await session.scalars(
+            select(Person)
+            .join(Volunteer, Volunteer.person_id == Person.id)
+            .join(Pairing, Pairing.volunteer_id == Volunteer.id)
+            .where(Pairing.child_id == child_id, Pairing.ended_at.is_(None))
+            .order_by(Pairing.id)
+        )
+    )
+
+
+async def escalation_for(
+    session: AsyncSession,
+    escalation_id: int,
+    *,
+    viewer_id: int,
+    volunteer_ids: Sequence[int],
+    scope_paths: Sequence[str],
+) -> Escalation:
+    """An incident this person may see; else `EscalationOutOfScope` (audited by the
+    front): a sensitive one only by its reporter and the levels above the site."""
+    escalation = await session.get(Escalation, escalation_id)
+    if escalation is None or escalation.kind not in (
+        EscalationKind.emergency,
+        EscalationKind.dropout,
+    ):
+        raise UnknownEscalation()
+    child = await session.get_one(Child, escalation.child_id)
+    site = await session.get_one(Region, child.site_id)
+    paired = bool(volunteer_ids) and (
+        await session.scalar(
+            select(Pairing.id)
+            .where(
+                Pairing.child_id == child.id,
+                Pairing.volunteer_id.in_(volunteer_ids),
+                Pairing.ended_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+    reporter = (escalation.details or {}).get("reported_by")
+    if not may_see(
+        incident_of(escalation),
+        site.path,
+        viewer_id=viewer_id,
+        reporter_id=int(str(reporter)) if reporter is not None else None,
+        scope_paths=scope_paths,
+        paired=paired,
+    ):
+        raise EscalationOutOfScope(escalation.id)
+    return escalation
+
+
+_DAY = re.compile(r"(?:(\d{4})[年/.-])?(\d{1,2})[月/.-](\d{1,2})[日号]?")
+
+
+def parse_step(kind: StepKind, words: str, *, today: dt.date) -> dict[str, Any]:
+    """The fields of a step from one typed message: the first date in it (11月20日, 11/20,
+    今天, 昨天; else today), and the words before and after it — who went (persuasion),
+    where (found, police station) — the rest is the note."""
+    text = " ".join(words.split())
+    on_day, before, after = today, text, ""
+    match = _DAY.search(text)
+    if match:
+        year = int(match.group(1)) if match.group(1) else today.year
+        try:
+            on_day = dt.date(year, int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            match = None
+        else:
+            if on_day > today + dt.timedelta(days=31) and not match.group(
+                1
+            ):  # "12月30日" in January
+                on_day = on_day.replace(year=year - 1)
+            before, after = text[: match.start()].strip(), text[match.end() :].strip()
+    if not match:
+        for word, back in (("今天", 0), ("昨天", 1), ("前天", 2)):
+            if word in text:
+                on_day = today - dt.timedelta(days=back)
+                before, _, after = (part.strip() for part in text.partition(word))
+                break
+    fields: dict[str, Any] = {"on_day": on_day}
+    if kind is StepKind.persuasion:
+        fields["by_whom"] = before[:100] or None
+        fields["note"] = after or None
+    elif kind in (StepKind.found, StepKind.police):
+        fields["place"] = (after or before)[:200] or None
+        fields["note"] = before if after and before else None
+    else:
+        fields["note"] = text or None
+    return fields
+
+
+async def children_to_report(
+    session: AsyncSession,
+    *,
+    volunteer_ids: Sequence[int],
+    scope_paths: Sequence[str],
+    limit: int,
+) -> list[tuple[int, str]]:
+    """The children someone may report about, by name: their paired children, a
+    teacher's school's children, a coordinator's (the first `limit`)."""
+    conditions = []
+    if volunteer_ids:
+        conditions.append(
+            Child.id.in_(
+                select(Pairing.child_id).where(
+                    Pairing.volunteer_id.in_(volunteer_ids), Pairing.ended_at.is_(None)
+                )
+            )
+        )
+        conditions.append(
+            Child.site_id.in_(
+                select(Volunteer.site_id).where(
+                    Volunteer.id.in_(volunteer_ids),
+                    Volunteer.kind == VolunteerKind.teacher,
+                    Volunteer.removed_at.is_(None),
+                )
+            )
+        )
+    for path in scope_paths:
+        conditions.append(Child.site_id.in_(select(Region.id).where(Region.path.startswith(path))))
+    if not conditions:
+        return []
+    rows = await session.execute(
+        select(Child.id, Child.name)
+        .where(or_(*conditions), Child.left_at.is_(None))
+        .order_by(Child.name, Child.id)
+        .limit(limit)
+    )
+    return [(row.id, row.name) for row in rows]

@@ -33,7 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import due
 from domain.calendar import Month
 from domain.deadlines import ancestor_ids, days_late, due_day, outside_quiet_hours
-from domain.emergencies import Contact, contacts, level_of, repeat_every, round_of, urgent_steps_due
+from domain.emergencies import (
+    SENSITIVE,
+    Contact,
+    contacts,
+    level_of,
+    repeat_every,
+    round_of,
+    urgent_steps_due,
+)
 from domain.escalations import concern_key, missed_month_key
 from domain.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
@@ -513,6 +521,10 @@ async def _due_steps(
     return result
 
 
+def _sensitive(due_step: _DueStep) -> bool:
+    return (due_step.details or {}).get("incident") in SENSITIVE
+
+
 @dataclass(frozen=True)
 class _Children:
     """What the messages need to know about the escalated children, loaded in bulk."""
@@ -611,6 +623,8 @@ async def _send_steps(
         chain = children.chain[due_step.child_id]
         is_urgent = not LADDER_RULES[due_step.kind].quiet_hours
         level = level_of(due_step.step) if is_urgent else due_step.step
+        if is_urgent and level == 1 and _sensitive(due_step):
+            continue  # bullying or abuse: the levels above the site only
         region_id, heads, skipped = _recipients_of_step(chain, level, coordinators, people)
         if is_urgent:  # a level passed over to the next one up is told once per round
             heads = [

@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, labels, texts
-from bot.callbacks import ChildOpen, ChildView, ReviewAct, ReviewAction
+from bot.callbacks import ChildOpen, ChildView, EmergencyStart, ReviewAct, ReviewAction
 from bot.i18n import DEFAULT_LOCALE, LOCALES
 from domain import audit, scopes, timeline
 from domain.clock import Clock
@@ -62,6 +62,9 @@ async def card(
             text=_("🔍 To review ({count})").format(count=shown.to_review),
             callback_data=ChildOpen(child_id=child.id, view=ChildView.review),
         )
+    builder.button(
+        text=_("🚨 Emergency or must-visit"), callback_data=EmergencyStart(child_id=child.id)
+    )
     builder.button(
         text=_("🤝 Pairing"), callback_data=ChildOpen(child_id=child.id, view=ChildView.pairing)
     )

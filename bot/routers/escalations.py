@@ -17,13 +17,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import news, texts
-from bot.callbacks import EscalationAct, EscalationAction, VolunteerList
+from bot.callbacks import EscalationAct, EscalationAction, IncidentPage, VolunteerList
 from bot.filters import When
 from bot.replies import tell_taken
 from bot.routers.pairing import choose_volunteer
 from domain import escalations, pairings
 from domain.clock import Clock
 from domain.db import UnitOfWork
+from domain.models import EscalationKind
 from domain.people import Identity
 from guanai.settings import Settings
 
@@ -72,6 +73,15 @@ async def take(
     await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
     if isinstance(query.message, Message):
+        if outcome.escalation.kind in (EscalationKind.emergency, EscalationKind.dropout):
+            # an incident is closed on its page, with an outcome
+            markup = InlineKeyboardBuilder()
+            markup.button(
+                text=_("📋 Its page"),
+                callback_data=IncidentPage(escalation_id=callback_data.escalation_id),
+            )
+            await query.message.edit_reply_markup(reply_markup=markup.as_markup())
+            return
         await query.message.edit_reply_markup(
             reply_markup=buttons_after_taking(callback_data.escalation_id)
         )

@@ -1,0 +1,474 @@
+"""🚨 An emergency, a drop-out or a must-visit, raised in three taps from a child's card:
+🚨 → what happened → a few words (or “Send now”). Everyone responsible is told by the
+ladder's next run; its page shows every step, and steps are recorded from there."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiogram import F, Router
+from aiogram.filters import Command, MagicData, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import formatting, labels, news, notices, texts
+from bot.callbacks import (
+    EmergencyChoice,
+    EmergencySkipNote,
+    EmergencyStart,
+    IncidentPage,
+    IncidentRecord,
+)
+from bot.filters import When
+from bot.keyboards import Button, _chunks, _rows
+from domain import concerns, emergencies
+from domain.clock import Clock
+from domain.db import UnitOfWork
+from domain.emergencies import Incident, StepKind
+from domain.models import ConcernKind
+from domain.people import Identity
+from guanai.settings import Settings
+
+MAX_NOTE = 1000
+VISIT = "visit-"  # a must-visit's choice: "visit-mood"
+FIVE_MUST_VISITS = (
+    ConcernKind.mood,
+    ConcernKind.health,
+    ConcernKind.grades,
+    ConcernKind.late_or_early,
+    ConcernKind.quarrel,
+)
+
+
+class Report(StatesGroup):
+    kind = State()
+    note = State()
+
+
+class Record(StatesGroup):
+    words = State()
+
+
+def _scope_paths(me: Identity) -> list[str]:
+    return [scope.path for scope in me.scopes]
+
+
+async def _reporter(session: AsyncSession, me: Identity, child_id: int) -> emergencies.Reporter:
+    return await emergencies.reporter_for(
+        session,
+        person_id=me.person_id,
+        volunteer_ids=me.volunteer_ids,
+        scope_paths=_scope_paths(me),
+        child_id=child_id,
+    )
+
+
+def _capitalised(label: object) -> str:
+    text = str(label)
+    return text[:1].upper() + text[1:]
+
+
+def kinds_keyboard(*, visits: bool) -> InlineKeyboardMarkup:
+    incidents: list[Button] = [
+        (_capitalised(labels.INCIDENT[i.value]), EmergencyChoice(what=i.value)) for i in Incident
+    ]
+    must_visits: list[Button] = [
+        (
+            _("Must visit: {kind}").format(kind=labels.CONCERN[k]),
+            EmergencyChoice(what=VISIT + k.value),
+        )
+        for k in FIVE_MUST_VISITS
+    ]
+    return _rows(*_chunks(incidents, 2), *(_chunks(must_visits, 2) if visits else []))
+
+
+MAX_LISTED = 40
+
+
+async def choose_child(
+    message: Message, state: FSMContext, session: AsyncSession, me: Identity
+) -> None:
+    """/sos: the children this person may report about; a coordinator with many opens the
+    child's card instead."""
+    await state.clear()
+    children = await emergencies.children_to_report(
+        session,
+        volunteer_ids=me.volunteer_ids,
+        scope_paths=_scope_paths(me),
+        limit=MAX_LISTED + 1,
+    )
+    if not children:
+        await message.answer(_("There is no child in your care to report about."))
+        return
+    if len(children) > MAX_LISTED:
+        await message.answer(_("Too many children to list: open the child's card (👧) instead."))
+        return
+    await message.answer(
+        _("🚨 About which child?"),
+        reply_markup=_rows(
+            *_chunks([(name, EmergencyStart(child_id=child_id)) for child_id, name in children], 3)
+        ),
+    )
+
+
+async def start(
+    query: CallbackQuery,
+    callback_data: EmergencyStart,
+    state: FSMContext,
+    session: AsyncSession,
+    me: Identity,
+) -> None:
+    reporter = await _reporter(session, me, callback_data.child_id)
+    await query.answer()
+    await state.clear()
+    await state.set_state(Report.kind)
+    await state.set_data({"child_id": reporter.child.id})
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("🚨 What has happened to {child}?").format(child=reporter.child.name),
+            reply_markup=kinds_keyboard(visits=reporter.may_raise_visits),
+        )
+
+
+async def kind_chosen(
+    query: CallbackQuery, callback_data: EmergencyChoice, state: FSMContext
+) -> None:
+    what = callback_data.what
+    known = {i.value for i in Incident} | {VISIT + k.value for k in FIVE_MUST_VISITS}
+    if what not in known:
+        await query.answer(_("Please choose with the buttons above, or send /cancel."))
+        return
+    await state.update_data(what=what)
+    await state.set_state(Report.note)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(
+            _("A few words on what happened (type them), or tap “Send now”."),
+            reply_markup=_rows([(_("Send now"), EmergencySkipNote())]),
+        )
+
+
+async def note_typed(
+    message: Message,
+    state: FSMContext,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    note = (message.text or "").strip()[:MAX_NOTE] or None
+    await _report(message, state, uow, me, clock, settings, i18n, note=note)
+
+
+async def note_skipped(
+    query: CallbackQuery,
+    state: FSMContext,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await _report(query.message, state, uow, me, clock, settings, i18n, note=None)
+
+
+async def _report(
+    message: Message,
+    state: FSMContext,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
+    *,
+    note: str | None,
+) -> None:
+    session = uow.session
+    data = await state.get_data()
+    now = clock.now()
+    reporter = await _reporter(session, me, int(data["child_id"]))
+    what = str(data["what"])
+    if what.startswith(VISIT):
+        if not reporter.may_raise_visits:
+            await state.clear()
+            await message.answer(_("Only a teacher or a coordinator can raise it from here."))
+            return
+        await _raise_visit(message, state, uow, me, reporter, settings, i18n, now, what, note)
+        return
+    incident = Incident(what)
+    escalation = await emergencies.raise_incident(
+        session,
+        child_id=reporter.child.id,
+        incident=incident,
+        note=note,
+        reporter_id=me.person_id,
+        now=now,
+        tz=settings.tz,
+    )
+    uow.after_commit(state.clear)
+    await uow.commit()  # "reported" only once it is
+    if incident in emergencies.SENSITIVE:
+        told = _("The township and district care offices are being told now; only they see it.")
+    else:
+        told = _("The school's, township's and district's care offices are being told now.")
+    await message.answer(
+        _("🚨 Reported: {child} — {what}. {told}").format(
+            child=reporter.child.name, what=labels.INCIDENT[incident.value], told=told
+        ),
+        reply_markup=_rows([(_("📋 Its page"), IncidentPage(escalation_id=escalation.id))]),
+    )
+
+
+async def _raise_visit(
+    message: Message,
+    state: FSMContext,
+    uow: UnitOfWork,
+    me: Identity,
+    reporter: emergencies.Reporter,
+    settings: Settings,
+    i18n: I18n,
+    now: dt.datetime,
+    what: str,
+    note: str | None,
+) -> None:
+    session = uow.session
+    raised = await concerns.raise_concern(
+        session,
+        child_id=reporter.child.id,
+        kind=ConcernKind(what.removeprefix(VISIT)),
+        note=note,
+        raised_by=me.person_id,
+        now=now,
+    )
+    await notices.concern_raised(
+        session,
+        raised,
+        raised_by=me.name,
+        site=raised.site.name,
+        i18n=i18n,
+        now=now,
+        tz=settings.tz,
+    )
+    volunteers = await emergencies.paired_volunteers(session, reporter.child.id)
+    await news.must_visit_raised(
+        session, i18n, raised=raised, raised_by=me.name, to=volunteers, at=now, tz=settings.tz
+    )
+    uow.after_commit(state.clear)
+    await uow.commit()
+    due = formatting.day(raised.concern.due_at, settings.tz)
+    if volunteers:
+        text = _("Noted: {child} — {kind}. {names} must visit by {day}; they have been told.")
+    else:
+        text = _("Noted: {child} — {kind}, a visit due by {day}. Nobody is paired with the child!")
+    await message.answer(
+        text.format(
+            child=reporter.child.name,
+            kind=texts.CONCERNS[raised.concern.kind],
+            names="、".join(v.name for v in volunteers),
+            day=due,
+        )
+    )
+
+
+async def kind_expected(message: Message) -> None:
+    await message.answer(_("Please choose with the buttons above, or send /cancel."))
+
+
+async def note_expected(message: Message) -> None:
+    await message.answer(_("Please type a few words, or tap “Send now” above."))
+
+
+# the page and its steps --------------------------------------------------------------------
+
+
+def _step_line(step: emergencies.PageStep, settings: Settings) -> str:
+    parts = [formatting.when(step.recorded_at, settings.tz), str(labels.INCIDENT_STEP[step.kind])]
+    if step.on_day:
+        parts.append(formatting.day(step.on_day, settings.tz))
+    parts += [p for p in (step.by_whom, step.place, step.note) if p]
+    if step.actor:
+        parts.append(_("recorded by {name}").format(name=step.actor))
+    return "• " + "，".join(parts)
+
+
+async def show_page(
+    query: CallbackQuery,
+    callback_data: IncidentPage,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    session = uow.session
+    escalation = await emergencies.escalation_for(
+        session,
+        callback_data.escalation_id,
+        viewer_id=me.person_id,
+        volunteer_ids=me.volunteer_ids,
+        scope_paths=_scope_paths(me),
+    )
+    page = await emergencies.page(session, escalation)
+    emergencies.audit_view(session, escalation, me.person_id, clock.now())
+    await uow.commit()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(page_text(page, settings), reply_markup=page_buttons(page))
+
+
+def page_text(page: emergencies.Page, settings: Settings) -> str:
+    escalation = page.escalation
+    lines = [
+        _("🚨 {child}, {site}: {what}").format(
+            child=page.child.name, site=page.site.name, what=labels.INCIDENT[page.incident.value]
+        ),
+        _("Reported by {name} at {when}").format(
+            name=page.reporter or "—", when=formatting.when(escalation.opened_at, settings.tz)
+        ),
+    ]
+    if page.taken_by and escalation.acknowledged_at:
+        lines.append(
+            _("Taken by {name} at {when}").format(
+                name=page.taken_by, when=formatting.when(escalation.acknowledged_at, settings.tz)
+            )
+        )
+    if escalation.closed_at is not None:
+        lines.append(
+            _("Closed at {when}: {outcome}").format(
+                when=formatting.when(escalation.closed_at, settings.tz),
+                outcome=labels.INCIDENT_STEP.get(
+                    escalation.resolution or StepKind.closed.value,
+                    "",
+                ),
+            )
+        )
+    else:
+        lines.append(_("Open."))
+    lines.append(_("Steps:"))
+    lines += [_step_line(step, settings) for step in page.steps]
+    return "\n".join(lines)
+
+
+def page_buttons(page: emergencies.Page) -> InlineKeyboardMarkup | None:
+    if page.escalation.closed_at is not None:
+        return None
+    kinds = [*emergencies.FITTING.get(page.incident, ()), StepKind.note, StepKind.closed]
+    if page.incident is Incident.dropout:
+        kinds.insert(2, StepKind.report)
+    buttons: list[Button] = [
+        (
+            labels.INCIDENT_STEP_BUTTON[kind],
+            IncidentRecord(escalation_id=page.escalation.id, step=kind.value),
+        )
+        for kind in kinds
+    ]
+    return _rows(*_chunks(buttons, 2))
+
+
+# what each step asks for, in one message typed by the recorder
+PROMPTS = {
+    StepKind.persuasion: __("Who went, on which day, with what result?"),
+    StepKind.returned: __("On which day did the child return to school?"),
+    StepKind.found: __("On which day, and where, was the child found?"),
+    StepKind.police: __("On which day, and to which police station?"),
+    StepKind.guardian: __("The entrusted guardian (name, relation, phone), the letter's day."),
+    StepKind.note: __("What should be recorded?"),
+    StepKind.closed: __("How did it end?"),
+}
+
+
+async def record_start(
+    query: CallbackQuery,
+    callback_data: IncidentRecord,
+    state: FSMContext,
+    session: AsyncSession,
+    me: Identity,
+) -> None:
+    escalation = await emergencies.escalation_for(
+        session,
+        callback_data.escalation_id,
+        viewer_id=me.person_id,
+        volunteer_ids=me.volunteer_ids,
+        scope_paths=_scope_paths(me),
+    )
+    if callback_data.step not in StepKind.__members__:
+        await query.answer()
+        return
+    kind = StepKind(callback_data.step)
+    await query.answer()
+    if kind is StepKind.report:
+        await state.clear()
+        await _send_report(query, session, escalation.id)
+        return
+    await state.set_state(Record.words)
+    await state.set_data({"escalation_id": escalation.id, "step": kind.value})
+    if isinstance(query.message, Message):
+        await query.message.answer(str(PROMPTS.get(kind, PROMPTS[StepKind.note])))
+
+
+async def record_typed(
+    message: Message,
+    state: FSMContext,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    session = uow.session
+    data = await state.get_data()
+    escalation = await emergencies.escalation_for(
+        session,
+        int(data["escalation_id"]),
+        viewer_id=me.person_id,
+        volunteer_ids=me.volunteer_ids,
+        scope_paths=_scope_paths(me),
+    )
+    now = clock.now()
+    words = (message.text or "").strip()[:MAX_NOTE]
+    fields = emergencies.parse_step(
+        StepKind(data["step"]), words, today=now.astimezone(settings.tz).date()
+    )
+    await emergencies.record_step(
+        session, escalation, kind=StepKind(data["step"]), actor_id=me.person_id, now=now, **fields
+    )
+    page = await emergencies.page(session, escalation)
+    uow.after_commit(state.clear)
+    await uow.commit()
+    await message.answer(page_text(page, settings), reply_markup=page_buttons(page))
+
+
+async def _send_report(query: CallbackQuery, session: AsyncSession, escalation_id: int) -> None:
+    if isinstance(query.message, Message):
+        await query.message.answer(_("The written report is not ready yet."))
+
+
+def make_router() -> Router:
+    router = Router(name="emergency")
+    router.message.filter(MagicData(F.me.is_volunteer | F.me.is_coordinator))
+    router.callback_query.filter(MagicData(F.me.is_volunteer | F.me.is_coordinator))
+    router.message.register(choose_child, Command("sos"))
+    router.callback_query.register(start, EmergencyStart.filter())
+    router.callback_query.register(kind_chosen, StateFilter(Report.kind), EmergencyChoice.filter())
+    router.message.register(kind_expected, StateFilter(Report.kind))
+    router.message.register(
+        note_typed, StateFilter(Report.note), When(F.text & ~F.text.startswith("/"))
+    )
+    router.callback_query.register(
+        note_skipped, StateFilter(Report.note), EmergencySkipNote.filter()
+    )
+    router.message.register(note_expected, StateFilter(Report.note))
+    router.callback_query.register(show_page, IncidentPage.filter())
+    router.callback_query.register(record_start, IncidentRecord.filter())
+    router.message.register(
+        record_typed, StateFilter(Record.words), When(F.text & ~F.text.startswith("/"))
+    )
+    return router
