@@ -642,3 +642,56 @@ async def children_to_report(
         .limit(limit)
     )
     return [(row.id, row.name) for row in rows]
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What the written report on a drop-out (情况报告) says, from what was recorded."""
+
+    page: Page
+    township: str | None  # the township government it goes to
+    county: str | None  # the county (district) whose education bureau it goes to
+    guardians: tuple[Contact, ...]
+    parents: tuple[tuple[str, str | None, str | None], ...]  # relation, work place, phone
+    persuasions: tuple[PageStep, ...]
+    registered_on: dt.date
+    today: dt.date
+    days: int  # since it was registered
+
+
+async def report_facts(
+    session: AsyncSession, escalation: Escalation, *, now: dt.datetime, tz: ZoneInfo
+) -> ReportFacts:
+    shown = await page(session, escalation)
+    above = await session.execute(
+        select(Region.kind, Region.name)
+        .where(Region.id.in_(regions_ids(shown.site.path)))
+        .order_by(func.length(Region.path).desc())
+    )
+    names: dict[RegionKind, str] = {}
+    for kind, name in above:
+        names.setdefault(kind, name)
+    found = await contacts(session, [shown.child.id])
+    guardians = tuple(c for c in found.get(shown.child.id, []) if c.role == "guardian")
+    parents = tuple(
+        (p.relation, p.work_place, p.phone)
+        for p in await session.scalars(
+            select(Parent).where(Parent.child_id == shown.child.id).order_by(Parent.id)
+        )
+    )
+    registered = next(
+        (s.on_day for s in shown.steps if s.kind is StepKind.registered and s.on_day),
+        escalation.opened_at.astimezone(tz).date(),
+    )
+    today = now.astimezone(tz).date()
+    return ReportFacts(
+        page=shown,
+        township=names.get(RegionKind.township),
+        county=names.get(RegionKind.district),
+        guardians=guardians,
+        parents=parents,
+        persuasions=tuple(s for s in shown.steps if s.kind is StepKind.persuasion),
+        registered_on=registered,
+        today=today,
+        days=(today - registered).days,
+    )

@@ -34,6 +34,7 @@ from tests.volunteering import latin_words, settled
 from workers.sender import Sender
 
 SCHOOL, TOWNSHIP, DISTRICT = 9401, 9402, 9403
+REPORTS = Path("/tmp/guanai-reports")  # where the last report is left, to render and look at
 VOLUNTEER, OTHER_VOLUNTEER, TEACHER = 9410, 9411, 9412
 
 
@@ -173,7 +174,51 @@ async def test_a_drop_out_in_three_taps_reaches_every_level_is_resent_at_3am_and
     assert [s.kind for s in steps] == ["registered", "persuasion"]
     assert steps[0].on_day == dt.date(2026, 11, 17)
     assert steps[1].on_day == dt.date(2026, 11, 17) and steps[1].note == "家长同意下周一返校"
+
+    # persuasion fails: before the site's deadline (15 days) the report is not yet due …
+    update_id = township.press(page.callback_data("书面报告"), page)
+    answer = await fake.wait_callback_answer(update_id)
+    assert "12月2日" in str(answer.params.get("text")), answer.params
+    clock.move(dt.timedelta(days=10))
+    township.press(page.callback_data("劝返"), page)
+    await township.next_message()
+    township.send_text("班主任孙老师 11月27日 孩子仍在外地打工的父亲处，不愿回校")
+    page = await township.next_message()
+    clock.move(dt.timedelta(days=5))  # 2 December: 15 days since it was registered
+    township.press(page.callback_data("书面报告"), page)
+    sent = await township.next_message()
+    assert sent.file is not None and (sent.file.file_name or "").endswith(".docx")
+    text = docx_text(sent.file.data)
+    for expected in (
+        "秀山区教育局",
+        "中和镇人民政府",
+        "李小花",
+        "2026年11月17日",
+        "班主任孙老师、村干部李主任",
+        "家长同意下周一返校",
+        "2026年11月27日",
+        "不愿回校",
+        "15",
+        "李奶奶",
+        "138 0000 0001",
+    ):
+        assert expected in text, expected
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "dropout-report.docx").write_bytes(sent.file.data)  # rendered and looked at
+    async with running_bot.sessionmaker() as session:
+        kinds = list(await session.scalars(select(IncidentStep.kind).order_by(IncidentStep.id)))
+    assert kinds == ["registered", "persuasion", "persuasion", "report"]
     assert seeded.child_id
+
+
+def docx_text(data: bytes) -> str:
+    import io
+
+    from docx import Document
+
+    document = Document(io.BytesIO(data))
+    cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
 
 
 async def _acknowledged(session: AsyncSession) -> Escalation | None:

@@ -10,13 +10,13 @@ from aiogram import F, Router
 from aiogram.filters import Command, MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, news, notices, texts
+from bot import formatting, labels, news, notices, reports, texts
 from bot.callbacks import (
     EmergencyChoice,
     EmergencySkipNote,
@@ -30,7 +30,7 @@ from domain import concerns, emergencies
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.emergencies import Incident, StepKind
-from domain.models import ConcernKind
+from domain.models import ConcernKind, Escalation
 from domain.people import Identity
 from guanai.settings import Settings
 
@@ -390,25 +390,28 @@ async def record_start(
     query: CallbackQuery,
     callback_data: IncidentRecord,
     state: FSMContext,
-    session: AsyncSession,
+    uow: UnitOfWork,
     me: Identity,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
 ) -> None:
     escalation = await emergencies.escalation_for(
-        session,
+        uow.session,
         callback_data.escalation_id,
         viewer_id=me.person_id,
         volunteer_ids=me.volunteer_ids,
         scope_paths=_scope_paths(me),
     )
-    if callback_data.step not in StepKind.__members__:
-        await query.answer()
+    if callback_data.step not in StepKind.__members__ or escalation.closed_at is not None:
+        await query.answer(_("This was already closed."), show_alert=True)
         return
     kind = StepKind(callback_data.step)
-    await query.answer()
     if kind is StepKind.report:
         await state.clear()
-        await _send_report(query, session, escalation.id)
+        await _send_report(query, uow, escalation, me, clock, settings, i18n)
         return
+    await query.answer()
     await state.set_state(Record.words)
     await state.set_data({"escalation_id": escalation.id, "step": kind.value})
     if isinstance(query.message, Message):
@@ -446,9 +449,56 @@ async def record_typed(
     await message.answer(page_text(page, settings), reply_markup=page_buttons(page))
 
 
-async def _send_report(query: CallbackQuery, session: AsyncSession, escalation_id: int) -> None:
+async def _send_report(
+    query: CallbackQuery,
+    uow: UnitOfWork,
+    escalation: Escalation,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    """控辍保学: the written report, once persuasion has not brought the child back by the
+    site's deadline; made from what was recorded, and recorded as a step itself."""
+    session = uow.session
+    now = clock.now()
+    facts = await emergencies.report_facts(session, escalation, now=now, tz=settings.tz)
+    returned = any(s.kind is StepKind.returned for s in facts.page.steps)
+    if not emergencies.report_due(
+        opened_on=facts.registered_on,
+        today=facts.today,
+        days=facts.page.report_days,
+        returned=returned,
+        reported=False,
+    ):
+        due = facts.registered_on + dt.timedelta(days=facts.page.report_days)
+        await query.answer(
+            _(
+                "Persuasion goes on until {day}; the written report is due then if the child "
+                "is not back at school."
+            ).format(day=formatting.day(due, settings.tz)),
+            show_alert=True,
+        )
+        return
+    with i18n.use_locale("zh"):  # for the county education bureau and the township
+        document = reports.dropout_report(facts, settings.tz)
+    await emergencies.record_step(
+        session,
+        escalation,
+        kind=StepKind.report,
+        actor_id=me.person_id,
+        now=now,
+        on_day=facts.today,
+    )
+    await uow.commit()
+    await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(_("The written report is not ready yet."))
+        await query.message.answer_document(
+            BufferedInputFile(
+                document, filename=f"控辍保学情况报告-{facts.page.child.name}-{facts.today}.docx"
+            ),
+            caption=_("The written report, ready to print, sign and stamp."),
+        )
 
 
 def make_router() -> Router:
