@@ -203,12 +203,16 @@ async def test_a_drop_out_in_three_taps_reaches_every_level_is_resent_at_3am_and
         "138 0000 0001",
     ):
         assert expected in text, expected
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "dropout-report.docx").write_bytes(sent.file.data)  # rendered and looked at
+    _keep(sent.file.data)  # rendered (soffice, pdftoppm) and looked at
     async with running_bot.sessionmaker() as session:
         kinds = list(await session.scalars(select(IncidentStep.kind).order_by(IncidentStep.id)))
     assert kinds == ["registered", "persuasion", "persuasion", "report"]
     assert seeded.child_id
+
+
+def _keep(data: bytes) -> None:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "dropout-report.docx").write_bytes(data)
 
 
 def docx_text(data: bytes) -> str:
