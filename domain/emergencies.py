@@ -39,6 +39,7 @@ from domain.models import (
     Escalation,
     EscalationKind,
     Guardian,
+    Guardianship,
     IncidentStep,
     Pairing,
     Parent,
@@ -268,6 +269,7 @@ async def record_step(
     by_whom: str | None = None,
     place: str | None = None,
     note: str | None = None,
+    close: bool = True,
 ) -> IncidentStep:
     """One step of following the incident (the caller has checked it may be seen); a
     closing step closes it with that outcome and stops the re-sending."""
@@ -282,7 +284,7 @@ async def record_step(
         recorded_at=now,
     )
     session.add(step)
-    if kind in CLOSING and escalation.closed_at is None:
+    if kind in CLOSING and close and escalation.closed_at is None:
         if escalation.acknowledged_by is None:
             escalation.acknowledged_by = actor_id
             escalation.acknowledged_at = now
@@ -694,4 +696,79 @@ async def report_facts(
         registered_on=registered,
         today=today,
         days=(today - registered).days,
+    )
+
+
+_PHONE = re.compile(r"^\+?\d[\d-]{6,}$")
+
+
+@dataclass(frozen=True)
+class EntrustedGuardian:
+    name: str
+    relation: str | None
+    phone: str | None
+    letter_signed_on: dt.date | None  # 委托监护责任确认书: None while not signed
+
+
+def parse_guardian(words: str, *, today: dt.date) -> EntrustedGuardian | None:
+    """“李桂兰 姑姑 13800000003 11月20日”: the name first, then the relation, a phone
+    number and the day the letter was signed, in any order after the name; None without
+    a name."""
+    letter: dt.date | None = None
+    text = " ".join(words.replace("，", " ").replace("、", " ").replace(",", " ").split())
+    match = _DAY.search(text)
+    if match:
+        letter = parse_step(StepKind.note, match.group(0), today=today)["on_day"]
+        text = (text[: match.start()] + " " + text[match.end() :]).strip()
+    elif "今天" in text:
+        letter, text = today, text.replace("今天", " ")
+    tokens = text.split()
+    phone = next((t for t in tokens if _PHONE.match(t)), None)
+    rest = [t for t in tokens if t != phone and t not in ("签订", "签字", "已签")]
+    if not rest:
+        return None
+    return EntrustedGuardian(
+        name=rest[0][:100],
+        relation=rest[1][:32] if len(rest) > 1 else None,
+        phone=phone,
+        letter_signed_on=letter,
+    )
+
+
+async def name_entrusted_guardian(
+    session: AsyncSession,
+    escalation: Escalation,
+    guardian: EntrustedGuardian,
+    *,
+    actor_id: int,
+    now: dt.datetime,
+) -> IncidentStep:
+    """无人监护: the entrusted guardian (委托监护人) is named; with the responsibility letter
+    signed the child is in their care and the incident closes — until then the child
+    still counts as 无人监护."""
+    child = await session.get_one(Child, escalation.child_id)
+    session.add(
+        Guardian(
+            child_id=child.id,
+            name=guardian.name,
+            relation=guardian.relation,
+            phone=guardian.phone,
+            entrusted=True,
+            letter_signed_on=guardian.letter_signed_on,
+        )
+    )
+    signed = guardian.letter_signed_on is not None
+    if signed:
+        child.guardianship = Guardianship.entrusted
+    else:
+        child.guardianship = Guardianship.none
+    return await record_step(
+        session,
+        escalation,
+        kind=StepKind.guardian,
+        actor_id=actor_id,
+        now=now,
+        on_day=guardian.letter_signed_on,
+        by_whom=" ".join(p for p in (guardian.relation, guardian.name) if p),
+        close=signed,
     )

@@ -17,6 +17,7 @@ from domain.models import (
     Coordinator,
     EscalationKind,
     Guardian,
+    Guardianship,
     IncidentStep,
     Parent,
     Person,
@@ -109,3 +110,64 @@ async def test_the_default_interval_is_thirty_minutes_and_a_missing_level_is_pas
     await climb(session, NIGHT + dt.timedelta(minutes=30), tmp_path)
     assert len(await outbox_to(session, p.township_head)) == 2
     assert len(await outbox_to(session, p.district_head)) == 2
+
+
+async def test_a_missing_child_found_or_an_entrusted_guardian_with_the_letter_closes_it(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    missing = await emergencies.raise_incident(
+        session,
+        child_id=p.child.id,
+        incident=Incident.missing,
+        note="昨晚没回家",
+        reporter_id=p.volunteer.person_id,
+        now=NIGHT,
+        tz=SHANGHAI,
+    )
+    later = NIGHT + dt.timedelta(hours=5)
+    await emergencies.record_step(
+        session,
+        missing,
+        kind=emergencies.StepKind.found,
+        actor_id=p.township_head.id,
+        now=later,
+        **emergencies.parse_step(
+            emergencies.StepKind.found, "11月18日 在县城外婆家", today=later.date()
+        ),
+    )
+    assert missing.closed_at == later and missing.resolution == "found"
+    page = await emergencies.page(session, missing)
+    reporter = await session.get_one(Person, p.volunteer.person_id)
+    assert [(s.kind, s.actor) for s in page.steps] == [
+        (emergencies.StepKind.registered, reporter.name),
+        (emergencies.StepKind.found, "镇负责人"),
+    ]
+    assert page.steps[1].place == "在县城外婆家"
+
+    alone = await emergencies.raise_incident(
+        session,
+        child_id=p.child.id,
+        incident=Incident.unsupervised,
+        note="奶奶住院了",
+        reporter_id=p.volunteer.person_id,
+        now=NIGHT,
+        tz=SHANGHAI,
+    )
+    named = emergencies.parse_guardian("李桂兰 姑姑 13800000003", today=later.date())
+    assert named is not None
+    await emergencies.name_entrusted_guardian(
+        session, alone, named, actor_id=p.school_head.id, now=later
+    )
+    assert alone.closed_at is None and p.child.guardianship is Guardianship.none
+    signed = emergencies.parse_guardian("李桂兰 姑姑 13800000003 11月18日", today=later.date())
+    assert signed is not None
+    await emergencies.name_entrusted_guardian(
+        session, alone, signed, actor_id=p.school_head.id, now=later
+    )
+    assert alone.closed_at == later and alone.resolution == "guardian"
+    assert p.child.guardianship is Guardianship.entrusted
+    letters = list(
+        await session.scalars(select(Guardian.letter_signed_on).where(Guardian.entrusted))
+    )
+    assert dt.date(2026, 11, 18) in letters

@@ -6,10 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 from domain.emergencies import (
+    EntrustedGuardian,
     Incident,
+    StepKind,
     level_of,
     may_raise,
     may_see,
+    parse_guardian,
+    parse_step,
     report_due,
     round_of,
     urgent_steps_due,
@@ -86,3 +90,42 @@ def test_the_drop_out_report_is_due_after_the_sites_deadline_unless_back() -> No
     assert due(dt.date(2026, 11, 17))
     assert not due(dt.date(2026, 11, 20), returned=True)
     assert not due(dt.date(2026, 11, 20), reported=True)
+
+
+TODAY = dt.date(2026, 11, 20)
+
+
+def test_a_persuasion_visit_is_read_from_one_message() -> None:
+    fields = parse_step(
+        StepKind.persuasion, "班主任王老师、村干部李主任 11月18日 家长同意下周一返校", today=TODAY
+    )
+    assert fields == {
+        "on_day": dt.date(2026, 11, 18),
+        "by_whom": "班主任王老师、村干部李主任",
+        "note": "家长同意下周一返校",
+    }
+    assert parse_step(StepKind.persuasion, "王老师 昨天 没见到人", today=TODAY)["on_day"] == (
+        dt.date(2026, 11, 19)
+    )
+    # a December visit typed in January belongs to last year
+    january = dt.date(2027, 1, 3)
+    assert parse_step(StepKind.persuasion, "王老师 12/30", today=january)["on_day"] == (
+        dt.date(2026, 12, 30)
+    )
+    assert parse_step(StepKind.persuasion, "王老师 13月40日", today=TODAY)["on_day"] == TODAY
+
+
+def test_found_and_police_keep_the_place() -> None:
+    found = parse_step(StepKind.found, "11月18日 在县城外婆家", today=TODAY)
+    assert found["on_day"] == dt.date(2026, 11, 18) and found["place"] == "在县城外婆家"
+    police = parse_step(StepKind.police, "11/19 中和派出所", today=TODAY)
+    assert police["on_day"] == dt.date(2026, 11, 19) and police["place"] == "中和派出所"
+
+
+def test_an_entrusted_guardian_is_read_from_one_message() -> None:
+    assert parse_guardian("李桂兰 姑姑 13800000003 11月20日 签订", today=TODAY) == (
+        EntrustedGuardian("李桂兰", "姑姑", "13800000003", dt.date(2026, 11, 20))
+    )
+    pending = parse_guardian("李桂兰，姑姑", today=TODAY)
+    assert pending == EntrustedGuardian("李桂兰", "姑姑", None, None)
+    assert parse_guardian("11月20日", today=TODAY) is None

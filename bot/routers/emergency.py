@@ -437,15 +437,33 @@ async def record_typed(
     )
     now = clock.now()
     words = (message.text or "").strip()[:MAX_NOTE]
-    fields = emergencies.parse_step(
-        StepKind(data["step"]), words, today=now.astimezone(settings.tz).date()
-    )
-    await emergencies.record_step(
-        session, escalation, kind=StepKind(data["step"]), actor_id=me.person_id, now=now, **fields
-    )
+    today = now.astimezone(settings.tz).date()
+    kind = StepKind(data["step"])
+    letter_pending = False
+    if kind is StepKind.guardian:
+        guardian = emergencies.parse_guardian(words, today=today)
+        if guardian is None:
+            await message.answer(str(PROMPTS[StepKind.guardian]))
+            return
+        await emergencies.name_entrusted_guardian(
+            session, escalation, guardian, actor_id=me.person_id, now=now
+        )
+        letter_pending = guardian.letter_signed_on is None
+    else:
+        fields = emergencies.parse_step(kind, words, today=today)
+        await emergencies.record_step(
+            session, escalation, kind=kind, actor_id=me.person_id, now=now, **fields
+        )
     page = await emergencies.page(session, escalation)
     uow.after_commit(state.clear)
     await uow.commit()
+    if letter_pending:
+        await message.answer(
+            _(
+                "Noted. Until the responsibility letter is signed the child still counts "
+                "as unsupervised: record the guardian again with the letter's day."
+            )
+        )
     await message.answer(page_text(page, settings), reply_markup=page_buttons(page))
 
 
