@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
-from domain import emergencies, ladder
+from domain import emergencies, ladder, overdue
 from domain.emergencies import Incident
 from domain.models import (
     Coordinator,
@@ -171,3 +171,28 @@ async def test_a_missing_child_found_or_an_entrusted_guardian_with_the_letter_cl
         await session.scalars(select(Guardian.letter_signed_on).where(Guardian.entrusted))
     )
     assert dt.date(2026, 11, 18) in letters
+
+
+async def test_bullying_is_left_out_of_the_sites_overdue_list_but_not_the_townships(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    bullying = await emergencies.raise_incident(
+        session,
+        child_id=p.child.id,
+        incident=Incident.bullying,
+        note=None,
+        reporter_id=p.volunteer.person_id,
+        now=NIGHT,
+        tz=SHANGHAI,
+    )
+    await climb(session, NIGHT, tmp_path)
+    assert await outbox_to(session, p.school_head) == []  # not told at the site either
+    assert len(await outbox_to(session, p.township_head)) == 1
+
+    def ids(items: list[overdue.OverdueItem]) -> set[int | None]:
+        return {i.escalation_id for i in items}
+
+    at_site = await overdue.overdue(session, scope_path=p.school.path, now=NIGHT, tz=SHANGHAI)
+    above = await overdue.overdue(session, scope_path=p.township.path, now=NIGHT, tz=SHANGHAI)
+    assert bullying.id not in ids(at_site) and bullying.id in ids(above)

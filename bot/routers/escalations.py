@@ -21,10 +21,9 @@ from bot.callbacks import EscalationAct, EscalationAction, IncidentPage, Volunte
 from bot.filters import When
 from bot.replies import tell_taken
 from bot.routers.pairing import choose_volunteer
-from domain import escalations, pairings
+from domain import emergencies, escalations, pairings
 from domain.clock import Clock
 from domain.db import UnitOfWork
-from domain.models import EscalationKind
 from domain.people import Identity
 from guanai.settings import Settings
 
@@ -73,12 +72,18 @@ async def take(
     await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
     if isinstance(query.message, Message):
-        if outcome.escalation.kind in (EscalationKind.emergency, EscalationKind.dropout):
-            # an incident is closed on its page, with an outcome
+        if emergencies.incident_of(outcome.escalation) is not None:
+            # an incident is followed on its page, and closed with an outcome
             markup = InlineKeyboardBuilder()
             markup.button(
                 text=_("📋 Its page"),
                 callback_data=IncidentPage(escalation_id=callback_data.escalation_id),
+            )
+            markup.button(
+                text=_("Resolved"),
+                callback_data=EscalationAction(
+                    escalation_id=callback_data.escalation_id, act=EscalationAct.resolve
+                ),
             )
             await query.message.edit_reply_markup(reply_markup=markup.as_markup())
             return
