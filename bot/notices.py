@@ -99,6 +99,8 @@ class Notices:
             )
         if notice.kind is EscalationKind.must_visit and notice.concern is not None:
             return _("must-visit not made ({concern})").format(concern=CONCERN[notice.concern])
+        if notice.incident is not None:
+            return str(INCIDENT.get(notice.incident, INCIDENT["other"]))
         if notice.kind is EscalationKind.dropout:
             return _("absent from school (drop-out reported)")
         return _("emergency reported")
@@ -196,7 +198,10 @@ class Notices:
 
     def escalation_digest(self, to: Recipient, notices: Sequence[EscalationNotice]) -> Outgoing:
         with self.speaking_to(to) as locale:
-            lines = [_("⏰ {count} new overdue items in your area:").format(count=len(notices))]
+            if all(n.incident is not None for n in notices):
+                lines = [_("🚨 {count} more emergencies in your area:").format(count=len(notices))]
+            else:
+                lines = [_("⏰ {count} new overdue items in your area:").format(count=len(notices))]
             shown = notices[:DIGEST_ITEMS]
             for number, notice in enumerate(shown, start=1):
                 lines.append(

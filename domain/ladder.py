@@ -86,6 +86,9 @@ LADDER_RULES: Mapping[EscalationKind, LadderRule] = {
 # gets one message per run (emergencies and drop-outs aside).
 DIGEST_ABOVE = 1
 
+# Emergencies one person gets in one run as messages of their own; more come as a digest.
+URGENT_ALONE = 5
+
 # Runs of the ladder take turns: the second one sees what the first one wrote.
 _LOCK = 0x4C41444445520001
 
@@ -739,7 +742,12 @@ async def _send_steps(
         not_before = now if urgent else outside_quiet_hours(now, tz)
         alone = [e for e in new_steps if not LADDER_RULES[e[1].kind].quiet_hours]
         together = [e for e in new_steps if LADDER_RULES[e[1].kind].quiet_hours]
-        groups = [(f"escalation-step:{entry[0]}", [entry]) for entry in alone]  # each its own
+        # each emergency its own message; beyond a handful in one run, the rest in one
+        # digest, so a district's coordinator hears of 100 within Telegram's per-chat pace
+        groups = [(f"escalation-step:{entry[0]}", [entry]) for entry in alone[:URGENT_ALONE]]
+        if len(alone) > URGENT_ALONE:
+            rest = alone[URGENT_ALONE:]
+            groups.append((f"escalation-digest:{rest[0][0]}", rest))
         if len(together) > DIGEST_ABOVE:
             groups.append((f"escalation-digest:{together[0][0]}", together))
         else:

@@ -196,3 +196,26 @@ async def test_bullying_is_left_out_of_the_sites_overdue_list_but_not_the_townsh
     at_site = await overdue.overdue(session, scope_path=p.school.path, now=NIGHT, tz=SHANGHAI)
     above = await overdue.overdue(session, scope_path=p.township.path, now=NIGHT, tz=SHANGHAI)
     assert bullying.id not in ids(at_site) and bullying.id in ids(above)
+
+
+async def test_many_emergencies_at_once_come_as_a_few_messages_and_one_digest(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    for _ in range(ladder.URGENT_ALONE + 3):
+        await emergencies.raise_incident(
+            session,
+            child_id=p.child.id,
+            incident=Incident.injury,
+            note=None,
+            reporter_id=p.volunteer.person_id,
+            now=NIGHT,
+            tz=SHANGHAI,
+        )
+    report = await climb(session, NIGHT, tmp_path)
+    assert report.steps == 3 * (ladder.URGENT_ALONE + 3)
+    messages = await outbox_to(session, p.district_head)
+    assert len(messages) == ladder.URGENT_ALONE + 1
+    digest = messages[-1].payload["text"]
+    assert "3" in digest and "意外伤害或重病" in digest
+    assert len(messages[-1].payload["reply_markup"]["inline_keyboard"]) == 3
