@@ -27,10 +27,12 @@ from domain.models import (
     RegionKind,
     VolunteerKind,
 )
-from tests.conftest import SHANGHAI, RunningBot
+from tests.conftest import SHANGHAI, RunningBot, forget_queued_jobs
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.test_coordinator_chat import committed
 from tests.volunteering import latin_words, settled
+from workers import jobs
+from workers.context import Deps
 from workers.sender import Sender
 
 SCHOOL, TOWNSHIP, DISTRICT = 9401, 9402, 9403
@@ -131,8 +133,16 @@ async def test_a_drop_out_in_three_taps_reaches_every_level_is_resent_at_3am_and
     reported = await user.next_message()
     assert "已报告" in (reported.text or "") and "李小花" in (reported.text or "")
 
-    report = await _climb(running_bot, tmp_path)  # one run of the notifier
-    assert report.steps == 3
+    # the ladder is asked to run now, not at its next tick: one run tells every level
+    queue = running_bot.settings.arq_escalation_queue
+    queued = [job.decode() for job in await running_bot.arq_redis.zrange(queue, 0, -1)]
+    [job_id] = [job for job in queued if ":climb-now:" in job]
+    await forget_queued_jobs(running_bot.arq_redis, queue)
+    escalation_id = int(job_id.rsplit(":", 1)[1])
+    deps = Deps(running_bot.settings, running_bot.sessionmaker, clock)
+    report = await jobs.climb_ladder_now({"deps": deps}, escalation_id)
+    assert report["steps"] == 3
+    await Sender(running_bot.bot, running_bot.sessionmaker, media_dir=tmp_path).drain(clock)
     heads = [fake.user(SCHOOL), fake.user(TOWNSHIP), fake.user(DISTRICT)]
     first = [await head.next_message() for head in heads]
     for message in first:

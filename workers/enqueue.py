@@ -22,3 +22,15 @@ async def store_photo_later(redis: ArqRedis, settings: Settings, photo_id: int) 
         _queue_name=settings.arq_queue,
     )
     return job is not None
+
+
+async def climb_now(redis: ArqRedis, settings: Settings, escalation_id: int) -> bool:
+    """An emergency was reported: run the ladder now on the escalations queue, once per
+    emergency (its job id); the cron's next tick is there if Redis is not."""
+    job = await redis.enqueue_job(
+        "climb_ladder_now",
+        escalation_id,
+        _job_id=f"{settings.redis_prefix}:climb-now:{escalation_id}",
+        _queue_name=settings.arq_escalation_queue,
+    )
+    return job is not None

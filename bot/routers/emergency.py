@@ -5,6 +5,7 @@ ladder's next run; its page shows every step, and steps are recorded from there.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from aiogram import F, Router
 from aiogram.filters import Command, MagicData, StateFilter
@@ -14,6 +15,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, labels, news, notices, reports, texts
@@ -33,6 +35,7 @@ from domain.emergencies import Incident, StepKind
 from domain.models import ConcernKind, Escalation
 from domain.people import Identity
 from guanai.settings import Settings
+from workers.enqueue import climb_now
 
 MAX_NOTE = 1000
 VISIT = "visit-"  # a must-visit's choice: "visit-mood"
@@ -162,9 +165,10 @@ async def note_typed(
     clock: Clock,
     settings: Settings,
     i18n: I18n,
+    arq_redis: ArqRedis,
 ) -> None:
     note = (message.text or "").strip()[:MAX_NOTE] or None
-    await _report(message, state, uow, me, clock, settings, i18n, note=note)
+    await _report(message, state, uow, me, clock, settings, i18n, arq_redis, note=note)
 
 
 async def note_skipped(
@@ -175,11 +179,12 @@ async def note_skipped(
     clock: Clock,
     settings: Settings,
     i18n: I18n,
+    arq_redis: ArqRedis,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _report(query.message, state, uow, me, clock, settings, i18n, note=None)
+        await _report(query.message, state, uow, me, clock, settings, i18n, arq_redis, note=None)
 
 
 async def _report(
@@ -190,6 +195,7 @@ async def _report(
     clock: Clock,
     settings: Settings,
     i18n: I18n,
+    arq_redis: ArqRedis,
     *,
     note: str | None,
 ) -> None:
@@ -216,6 +222,7 @@ async def _report(
         tz=settings.tz,
     )
     uow.after_commit(state.clear)
+    uow.after_commit(functools.partial(climb_now, arq_redis, settings, escalation.id))
     await uow.commit()  # "reported" only once it is
     if incident in emergencies.SENSITIVE:
         told = _("The township and district care offices are being told now; only they see it.")
