@@ -153,6 +153,12 @@ class Notices:
                 lines.append(_("Their words: {note}").format(note=notice.note))
             if notice.reported_by:
                 lines.append(_("Reported by {name}").format(name=notice.reported_by))
+            if notice.attachments:
+                lines.append(
+                    _("📎 Photos or voice notes with it: {count} (on its page)").format(
+                        count=notice.attachments
+                    )
+                )
             if notice.contacts:
                 lines.append(_("Contacts:"))
                 for contact in notice.contacts:

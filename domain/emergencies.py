@@ -225,6 +225,7 @@ async def raise_incident(
     reporter_id: int,
     now: dt.datetime,
     tz: ZoneInfo,
+    media: Sequence[dict[str, str]] = (),
 ) -> Escalation:
     """Open an incident (the caller has checked `may_raise`); it is registered today and
     the ladder's next run tells every level."""
@@ -234,7 +235,12 @@ async def raise_incident(
         item_key=f"incident:{child_id}:{uuid.uuid4().hex}",
         child_id=child_id,
         at=now,
-        details={"incident": incident.value, "note": note, "reported_by": reporter_id},
+        details={
+            "incident": incident.value,
+            "note": note,
+            "reported_by": reporter_id,
+            "media": list(media),  # Telegram file ids of photos and voice notes
+        },
     )
     session.add(
         IncidentStep(

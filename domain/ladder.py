@@ -121,6 +121,7 @@ class EscalationNotice:
     reported_by: str | None = None
     contacts: tuple[Contact, ...] = ()
     round: int = 0  # 0 the first time; 1, 2, … each time it is sent again, nobody taking it
+    attachments: int = 0  # photos and voice notes sent with the report (on its page)
 
 
 @dataclass(frozen=True)
@@ -680,6 +681,7 @@ async def _send_steps(
                 reported_by=reporters.get(int(str(reporter))) if reporter else None,
                 contacts=tuple(phone_book.get(due_step.child_id, ())),
                 round=round_of(due_step.step),
+                attachments=len(details.get("media") or []),  # type: ignore[arg-type]
             )
         planned.extend((due_step, region_id, head, notice) for head in heads)
 

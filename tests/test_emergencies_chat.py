@@ -286,6 +286,9 @@ async def test_bullying_is_kept_from_the_sites_volunteers_and_each_view_is_audit
     kinds = await user.next_message()
     user.press(kinds.callback_data("受欺凌或侵害"), kinds)
     words = await user.next_message()
+    user.send_voice(b"OggS the child's own words")  # a voice note with it
+    kept = await user.next_message()
+    assert "1" in (kept.text or "")
     user.send_text("放学路上被高年级学生打")
     reported = await user.next_message()
     assert "仅他们可见" in (reported.text or "")
@@ -294,6 +297,7 @@ async def test_bullying_is_kept_from_the_sites_volunteers_and_each_view_is_audit
     assert fake.messages_to(SCHOOL) == []  # not the site
     to_township = await fake.user(TOWNSHIP).next_message()
     assert "放学路上被高年级学生打" in (to_township.text or "")
+    assert "语音" in (to_township.text or "")
     assert await fake.user(DISTRICT).next_message()
 
     async with running_bot.sessionmaker() as session:
@@ -312,6 +316,8 @@ async def test_bullying_is_kept_from_the_sites_volunteers_and_each_view_is_audit
     user.press(reported.callback_data("处理记录"), reported)  # the reporter may
     page = await user.next_message()
     assert "受欺凌或侵害" in (page.text or "")
+    voice = await user.next_message()
+    assert voice.file is not None and voice.file.data == b"OggS the child's own words"
     await settled(user)
     async with running_bot.sessionmaker() as session:
         views = list(

@@ -171,6 +171,30 @@ async def note_typed(
     await _report(message, state, uow, me, clock, settings, i18n, arq_redis, note=note)
 
 
+MAX_MEDIA = 5
+
+
+async def media_sent(message: Message, state: FSMContext) -> None:
+    """A photo or a voice note with the report: kept with it (by Telegram's file id), shown
+    on its page to those who may see it."""
+    data = await state.get_data()
+    media = list(data.get("media", []))
+    if len(media) >= MAX_MEDIA:
+        await message.answer(_("That is enough; type a few words or tap “Send now”."))
+        return
+    if message.voice is not None:
+        media.append({"kind": "voice", "file_id": message.voice.file_id})
+    elif message.photo:
+        media.append({"kind": "photo", "file_id": message.photo[-1].file_id})
+    await state.update_data(media=media)
+    await message.answer(
+        _("Kept with the report ({count}). Type a few words, or tap “Send now”.").format(
+            count=len(media)
+        ),
+        reply_markup=_rows([(_("Send now"), EmergencySkipNote())]),
+    )
+
+
 async def note_skipped(
     query: CallbackQuery,
     state: FSMContext,
@@ -220,6 +244,7 @@ async def _report(
         reporter_id=me.person_id,
         now=now,
         tz=settings.tz,
+        media=list(data.get("media", [])),
     )
     uow.after_commit(state.clear)
     uow.after_commit(functools.partial(climb_now, arq_redis, settings, escalation.id))
@@ -330,6 +355,11 @@ async def show_page(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(page_text(page, settings), reply_markup=page_buttons(page))
+        for item in (escalation.details or {}).get("media", []):
+            if item.get("kind") == "voice":
+                await query.message.answer_voice(item["file_id"])
+            elif item.get("kind") == "photo":
+                await query.message.answer_photo(item["file_id"])
 
 
 def page_text(page: emergencies.Page, settings: Settings) -> str:
@@ -540,6 +570,7 @@ def make_router() -> Router:
     router.callback_query.register(
         note_skipped, StateFilter(Report.note), EmergencySkipNote.filter()
     )
+    router.message.register(media_sent, StateFilter(Report.note), When(F.voice | F.photo))
     router.message.register(note_expected, StateFilter(Report.note))
     router.callback_query.register(show_page, IncidentPage.filter())
     router.callback_query.register(record_start, IncidentRecord.filter())
