@@ -182,11 +182,13 @@ async def escalation_settled(
     at: dt.datetime,
     tz: ZoneInfo,
     except_chat: int | None = None,
+    except_message: int | None = None,
 ) -> int:
     """Every copy of an escalation message, at every level, says who took it or that it is
     resolved, and loses its buttons: a copy not sent yet is rewritten in the outbox; a
     sent one is edited through an `editMessageText` row (so the sender's limits hold).
-    `except_chat` is the presser's chat, whose copy the handler has already changed.
+    `except_chat` is the presser's chat, whose copy the handler has already changed; with
+    `except_message`, only that message of it (an emergency sent again has several).
     `by` None: nobody closed it; the ladder did, since what was due is recorded now."""
     escalation = await session.get_one(Escalation, escalation_id)
     child = await session.get_one(Child, escalation.child_id)
@@ -207,7 +209,11 @@ async def escalation_settled(
     queued = 0
     state = "closed" if closed else "taken"
     for copy in copies:
-        if copy.chat_id == except_chat and not closed:
+        if (
+            copy.chat_id == except_chat
+            and not closed
+            and (except_message is None or copy.telegram_message_id == except_message)
+        ):
             continue
         reader = await session.scalar(select(Person).where(Person.telegram_id == copy.chat_id))
         with i18n.use_locale(_locale(reader) if reader else DEFAULT_LOCALE):

@@ -164,7 +164,7 @@ async def test_a_drop_out_in_three_taps_reaches_every_level_is_resent_at_3am_and
     township.press(again[1].callback_data("我来处理"), again[1])
     await committed(running_bot.sessionmaker, _acknowledged)
     await Sender(running_bot.bot, running_bot.sessionmaker, media_dir=tmp_path).drain(clock)
-    for copy in (first[0], first[2], again[0], again[2]):  # everyone else's copies
+    for copy in (*first, again[0], again[2]):  # every other copy, the taker's first too
         assert "镇负责人已接手处理" in (copy.text or ""), copy.text
     clock.move(dt.timedelta(hours=1))
     assert (await _climb(running_bot, tmp_path)).steps == 0  # taken: no more re-sending

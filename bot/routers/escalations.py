@@ -68,6 +68,7 @@ async def take(
         at=at,
         tz=settings.tz,
         except_chat=query.from_user.id,
+        except_message=query.message.message_id if query.message else None,
     )
     await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
