@@ -257,3 +257,7 @@ class IncidentPage(CallbackData, prefix="inc"):
 class IncidentRecord(CallbackData, prefix="inr"):
     escalation_id: Id
     step: str  # a `domain.emergencies.StepKind`
+
+
+class LetterSigned(CallbackData, prefix="ltr"):
+    child_id: Id

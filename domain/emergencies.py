@@ -778,3 +778,38 @@ async def name_entrusted_guardian(
         by_whom=" ".join(p for p in (guardian.relation, guardian.name) if p),
         close=signed,
     )
+
+
+async def record_letter(
+    session: AsyncSession, child: Child, *, signed_on: dt.date, actor_id: int, now: dt.datetime
+) -> Guardian | None:
+    """委托监护责任确认书 signed: recorded on the child's entrusted guardian (the latest one
+    without it); None when the child has no entrusted guardian to sign it."""
+    guardian = await session.scalar(
+        select(Guardian)
+        .where(Guardian.child_id == child.id, Guardian.entrusted)
+        .order_by(Guardian.letter_signed_on.is_(None).desc(), Guardian.id.desc())
+        .limit(1)
+    )
+    if guardian is None:
+        return None
+    guardian.letter_signed_on = signed_on
+    child.guardianship = Guardianship.entrusted
+    audit.record(
+        session,
+        at=now,
+        action="guardian.letter",
+        actor_id=actor_id,
+        subject_type="child",
+        subject_id=child.id,
+        details={"guardian_id": guardian.id},
+    )
+    return guardian
+
+
+def parse_day(words: str, *, today: dt.date) -> dt.date | None:
+    """The first day named in the words (11月20日, 11/20, 今天, 昨天, 前天); None if none."""
+    match = _DAY.search(words)
+    if match or any(w in words for w in ("今天", "昨天", "前天")):
+        return parse_step(StepKind.note, words, today=today)["on_day"]  # type: ignore[no-any-return]
+    return None

@@ -11,19 +11,23 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callbacks import EmergencyStart, IncidentPage
+from bot.callbacks import ChildOpen, ChildView, EmergencyStart, IncidentPage
 from bot.notices import Notices
-from domain import ladder
+from domain import ladder, overview
+from domain.calendar import Month
 from domain.db import UnitOfWork
 from domain.models import (
     AuditEntry,
+    Child,
     Concern,
     Coordinator,
     Escalation,
     Guardian,
+    Guardianship,
     IncidentStep,
     Parent,
     Priority,
+    Region,
     RegionKind,
     VolunteerKind,
 )
@@ -329,3 +333,41 @@ async def test_bullying_is_kept_from_the_sites_volunteers_and_each_view_is_audit
     assert len(views) == 1 and views[0].subject_id == escalation.id
     assert len(refused) >= 2
     assert words and seeded
+
+
+async def test_a_coordinator_records_the_entrusted_guardians_letter_from_the_card(
+    running_bot: RunningBot,
+) -> None:
+    fake, clock = running_bot.fake, running_bot.clock
+    await _seed(running_bot)
+    async with UnitOfWork(running_bot.sessionmaker) as uow:
+        child = await uow.session.scalar(select(Child).where(Child.name == "张小明"))
+        assert child is not None
+        child.guardianship = Guardianship.entrusted
+        uow.session.add(Guardian(child_id=child.id, name="李桂兰", relation="姑姑", entrusted=True))
+        school = await uow.session.get_one(Region, child.site_id)
+        await uow.commit()
+
+    async def missing() -> int:
+        async with running_bot.sessionmaker() as session:
+            figures = await overview.overview(
+                session, scope_path=school.path, month=Month(2026, 11), tz=SHANGHAI, now=clock.now()
+            )
+        return figures.letters_missing
+
+    assert await missing() == 1
+    wang = fake.user(SCHOOL)
+    wang.send_text("/help")
+    help_message = await wang.next_message()
+    wang.press(ChildOpen(child_id=child.id, view=ChildView.card).pack(), help_message)
+    card = await wang.next_message()
+    wang.press(card.callback_data("确认书"), card)
+    await wang.next_message()  # which day?
+    wang.send_text("不记得了")
+    assert "请输入日期" in ((await wang.next_message()).text or "")
+    wang.send_text("11月15日")
+    assert "李桂兰于11月15日签订" in ((await wang.next_message()).text or "")
+    assert await missing() == 0
+    async with running_bot.sessionmaker() as session:
+        signed = await session.scalar(select(Guardian.letter_signed_on).where(Guardian.entrusted))
+    assert signed == dt.date(2026, 11, 15)

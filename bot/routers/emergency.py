@@ -25,10 +25,11 @@ from bot.callbacks import (
     EmergencyStart,
     IncidentPage,
     IncidentRecord,
+    LetterSigned,
 )
 from bot.filters import When
 from bot.keyboards import Button, _chunks, _rows
-from domain import concerns, emergencies
+from domain import concerns, emergencies, scopes
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.emergencies import Incident, StepKind
@@ -556,6 +557,64 @@ async def _send_report(
         )
 
 
+class Letter(StatesGroup):
+    day = State()
+
+
+async def letter_start(
+    query: CallbackQuery,
+    callback_data: LetterSigned,
+    state: FSMContext,
+    session: AsyncSession,
+    me: Identity,
+) -> None:
+    child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
+    await query.answer()
+    await state.set_state(Letter.day)
+    await state.set_data({"child_id": child.id})
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("On which day did {child}'s entrusted guardian sign the letter?").format(
+                child=child.name
+            )
+        )
+
+
+async def letter_day(
+    message: Message,
+    state: FSMContext,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    data = await state.get_data()
+    child, _scope = await scopes.child(uow.session, me.scopes, int(data["child_id"]))
+    now = clock.now()
+    signed_on = emergencies.parse_day(
+        (message.text or "").strip(), today=now.astimezone(settings.tz).date()
+    )
+    if signed_on is None:
+        await message.answer(_("Please type the day, e.g. 11月20日 or 今天."))
+        return
+    guardian = await emergencies.record_letter(
+        uow.session, child, signed_on=signed_on, actor_id=me.person_id, now=now
+    )
+    if guardian is None:
+        await state.clear()
+        await message.answer(
+            _("{child} has no entrusted guardian on record.").format(child=child.name)
+        )
+        return
+    uow.after_commit(state.clear)
+    await uow.commit()
+    await message.answer(
+        _("Recorded: {guardian} signed the responsibility letter for {child} on {day}.").format(
+            guardian=guardian.name, child=child.name, day=formatting.day(signed_on, settings.tz)
+        )
+    )
+
+
 def make_router() -> Router:
     router = Router(name="emergency")
     router.message.filter(MagicData(F.me.is_volunteer | F.me.is_coordinator))
@@ -573,6 +632,10 @@ def make_router() -> Router:
     router.message.register(media_sent, StateFilter(Report.note), When(F.voice | F.photo))
     router.message.register(note_expected, StateFilter(Report.note))
     router.callback_query.register(show_page, IncidentPage.filter())
+    router.callback_query.register(letter_start, LetterSigned.filter())
+    router.message.register(
+        letter_day, StateFilter(Letter.day), When(F.text & ~F.text.startswith("/"))
+    )
     router.callback_query.register(record_start, IncidentRecord.filter())
     router.message.register(
         record_typed, StateFilter(Record.words), When(F.text & ~F.text.startswith("/"))
