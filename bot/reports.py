@@ -136,7 +136,7 @@ def dropout_report(facts: ReportFacts, tz: ZoneInfo) -> bytes:
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     headers = [_("No."), _("Date"), _("Who went"), _("Result")]
-    widths = [Cm(1.3), Cm(3.9), Cm(4.8), Cm(5.8)]
+    widths = [Cm(1.3), Cm(4.4), Cm(4.4), Cm(5.7)]
     for cell, header, width in zip(table.rows[0].cells, headers, widths, strict=True):
         cell.width = width
         _font(cell.paragraphs[0].add_run(header), size=12, bold=True)
