@@ -446,6 +446,12 @@ class Notices:
                 "📒 The care record of {site} for {month} is ready: {rows} key children "
                 "and surrogate parents, {gaps} with gaps (marked red). It is due tomorrow."
             ).format(site=record.site_name, month=month, rows=len(record.rows), gaps=gaps)
+            if record.letters_missing:
+                text += "\n" + _(
+                    "Entrusted guardians' responsibility letters not signed: {count} ({children})"
+                ).format(
+                    count=len(record.letters_missing), children="、".join(record.letters_missing)
+                )
             from bot.workbooks import care_record_workbook
 
             workbook = care_record_workbook(record, record.rows, locale, to.name)
@@ -483,6 +489,10 @@ class Notices:
                 rows=sum(s.complete + s.incomplete for s in sites),
                 uncovered=sum(s.key_children - s.with_surrogate for s in sites),
             )
+            if letters := sum(s.letters_missing for s in sites):
+                text += "\n" + _(
+                    "Entrusted guardians' responsibility letters not signed: {count}"
+                ).format(count=letters)
             from bot.workbooks import township_summary_workbook
 
             made_on = sites[0].made_on if sites else None
