@@ -178,6 +178,7 @@ async def test_a_drop_out_in_three_taps_reaches_every_level_is_resent_at_3am_and
     page = await township.next_message()
     assert "登记" in (page.text or "") and "赵阿姨" in (page.text or "")
     assert "接手人：镇负责人" in (page.text or "")
+    assert "12月2日前仍未返校" in (page.text or "")  # registered 17 November + 15 days
     township.press(page.callback_data("劝返"), page)
     await township.next_message()  # who, when, what result?
     township.send_text("班主任孙老师、村干部李主任 11月17日 家长同意下周一返校")

@@ -391,6 +391,20 @@ def page_text(page: emergencies.Page, settings: Settings) -> str:
         )
     else:
         lines.append(_("Open."))
+        if page.incident is Incident.dropout and not any(
+            step.kind in (StepKind.returned, StepKind.report) for step in page.steps
+        ):
+            registered = next(
+                (s.on_day for s in page.steps if s.kind is StepKind.registered and s.on_day),
+                escalation.opened_at.astimezone(settings.tz).date(),
+            )
+            lines.append(
+                _("If the child is not back at school by {day}, the written report is due.").format(
+                    day=formatting.day(
+                        registered + dt.timedelta(days=page.report_days), settings.tz
+                    )
+                )
+            )
     lines.append(_("Steps:"))
     lines += [_step_line(step, settings) for step in page.steps]
     return "\n".join(lines)
