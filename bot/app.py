@@ -24,6 +24,7 @@ from bot.routers import (
     concern,
     coordinator,
     duty,
+    emergency,
     escalations,
     fallback,
     invite,
@@ -34,7 +35,7 @@ from bot.routers import (
     volunteer,
 )
 from domain.clock import Clock
-from domain.ports import PhotoQueue
+from domain.ports import LadderQueue, PhotoQueue
 from guanai.settings import Settings
 
 CONVERSATION_TTL = 3600  # an abandoned conversation is cleared after an hour
@@ -62,6 +63,7 @@ def make_dispatcher(
     storage: RedisStorage,
     clock: Clock,
     photo_queue: PhotoQueue,
+    ladder_queue: LadderQueue,
     i18n: I18n | None = None,
 ) -> Dispatcher:
     """`photo_queue` reaches handlers by name, to queue photos after the update commits.
@@ -80,6 +82,7 @@ def make_dispatcher(
         sessionmaker=sessionmaker,
         i18n=i18n,
         photo_queue=photo_queue,
+        ladder_queue=ladder_queue,
     )
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
     dp.update.outer_middleware(IdentityMiddleware(settings.tz))
@@ -100,6 +103,7 @@ def make_dispatcher(
         volunteer.make_router(),
         checkin.make_router(),
         concern.make_router(),
+        emergency.make_router(),
         coordinator.make_router(),
         fallback.make_router(),
     )

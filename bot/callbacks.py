@@ -236,3 +236,28 @@ class DutySet(CallbackData, prefix="dts"):
     site_id: int
     weekday: int
     volunteer_id: int = 0  # 0: nobody on duty that day
+
+
+class EmergencyStart(CallbackData, prefix="em"):
+    child_id: Id
+
+
+class EmergencyChoice(CallbackData, prefix="emk"):
+    what: str  # an incident ("dropout", …) or a must-visit ("visit-mood", …)
+
+
+class EmergencySkipNote(CallbackData, prefix="emn"):
+    pass
+
+
+class IncidentPage(CallbackData, prefix="inc"):
+    escalation_id: Id
+
+
+class IncidentRecord(CallbackData, prefix="inr"):
+    escalation_id: Id
+    step: str  # a `domain.emergencies.StepKind`
+
+
+class LetterSigned(CallbackData, prefix="ltr"):
+    child_id: Id

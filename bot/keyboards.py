@@ -34,6 +34,7 @@ from bot.callbacks import (
     ConcernChoice,
     ConcernSkipNote,
     ConcernStart,
+    EmergencyStart,
     ImportSite,
     ImportWhat,
     JoinAct,
@@ -177,6 +178,7 @@ def child_card(child_id: int) -> InlineKeyboardMarkup:
     return _rows(
         [(texts.CHECK_IN, CheckInStart(child_id=child_id))],
         [(_("⚠️ Raise a concern"), ConcernStart(child_id=child_id))],
+        [(_("🚨 Emergency or drop-out"), EmergencyStart(child_id=child_id))],
     )
 
 

@@ -33,6 +33,45 @@ CONCERN = {
     ConcernKind.other: __("other worry"),
 }
 
+INCIDENT = {
+    "dropout": __("absent without reason / drop-out risk"),
+    "missing": __("ran away or missing"),
+    "injury": __("injury or serious illness"),
+    "unsupervised": __("nobody looking after the child"),
+    "bullying": __("bullying or abuse"),
+    "other": __("other emergency"),
+}
+
+INCIDENT_STEP = {
+    "registered": __("registered"),
+    "persuasion": __("persuasion visit (劝返)"),
+    "returned": __("back at school"),
+    "report": __("written report made"),
+    "found": __("found"),
+    "police": __("handed to the police"),
+    "guardian": __("entrusted guardian named"),
+    "note": __("note"),
+    "closed": __("closed"),
+}
+
+INCIDENT_STEP_BUTTON = {
+    "persuasion": __("🚶 Persuasion visit"),
+    "returned": __("🏫 Back at school"),
+    "report": __("📄 Written report"),
+    "found": __("✅ Found"),
+    "police": __("👮 Handed to the police"),
+    "guardian": __("🧑‍🍼 Entrusted guardian"),
+    "note": __("📝 Add a note"),
+    "closed": __("✔️ Close with an outcome"),
+}
+
+CONTACT_ROLE = {
+    "guardian": __("guardian"),
+    "parent": __("parent"),
+    "head_teacher": __("head teacher"),
+    "supervisor": __("village supervisor"),
+}
+
 
 def day(value: dt.date, locale: str) -> str:
     return format_skeleton("MMMd", value, locale=locale)

@@ -6,6 +6,7 @@ in the recipient's own language, and sent by the sender under its limits."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,12 +15,13 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
+from bot import formatting, labels, texts
 from bot.callbacks import EscalationAction
 from bot.i18n import DEFAULT_LOCALE, LOCALES
 from bot.labels import activities
 from domain import due, outbox
 from domain.calendar import Month
+from domain.concerns import Raised
 from domain.deadlines import outside_quiet_hours
 from domain.models import (
     Child,
@@ -180,11 +182,13 @@ async def escalation_settled(
     at: dt.datetime,
     tz: ZoneInfo,
     except_chat: int | None = None,
+    except_message: int | None = None,
 ) -> int:
     """Every copy of an escalation message, at every level, says who took it or that it is
     resolved, and loses its buttons: a copy not sent yet is rewritten in the outbox; a
     sent one is edited through an `editMessageText` row (so the sender's limits hold).
-    `except_chat` is the presser's chat, whose copy the handler has already changed.
+    `except_chat` is the presser's chat, whose copy the handler has already changed; with
+    `except_message`, only that message of it (an emergency sent again has several).
     `by` None: nobody closed it; the ladder did, since what was due is recorded now."""
     escalation = await session.get_one(Escalation, escalation_id)
     child = await session.get_one(Child, escalation.child_id)
@@ -205,7 +209,11 @@ async def escalation_settled(
     queued = 0
     state = "closed" if closed else "taken"
     for copy in copies:
-        if copy.chat_id == except_chat and not closed:
+        if (
+            copy.chat_id == except_chat
+            and not closed
+            and (except_message is None or copy.telegram_message_id == except_message)
+        ):
             continue
         reader = await session.scalar(select(Person).where(Person.telegram_id == copy.chat_id))
         with i18n.use_locale(_locale(reader) if reader else DEFAULT_LOCALE):
@@ -268,3 +276,44 @@ def _for_escalation(button: dict[str, Any], escalation_id: int) -> bool:
         return EscalationAction.unpack(data).escalation_id == escalation_id
     except (TypeError, ValueError):
         return False
+
+
+async def must_visit_raised(
+    session: AsyncSession,
+    i18n: I18n,
+    *,
+    raised: Raised,
+    raised_by: str,
+    to: Sequence[Person],
+    at: dt.datetime,
+    tz: ZoneInfo,
+) -> int:
+    """The paired volunteers of a child a teacher or coordinator raised a must-visit for
+    (五必访) are told at once, with the deadline."""
+    concern = raised.concern
+    queued = 0
+    for person in to:
+        if person.telegram_id is None:
+            continue
+        with i18n.use_locale(_locale(person)):
+            text = _(
+                "❗ {name} asks you to visit {child} ({kind}) by {day}. "
+                "A check-in with a home visit or a talk closes it."
+            ).format(
+                name=raised_by,
+                child=raised.child.name,
+                kind=labels.CONCERN[concern.kind],
+                day=formatting.day(concern.due_at, tz),
+            )
+            if concern.note:
+                text += "\n" + _("Note: {note}").format(note=concern.note)
+        if await outbox.enqueue(
+            session,
+            chat_id=person.telegram_id,
+            method=outbox.Method.send_message,
+            payload={"text": text},
+            not_before=at,
+            dedupe_key=f"concern:{concern.id}:volunteer:{person.id}",
+        ):
+            queued += 1
+    return queued

@@ -18,9 +18,9 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
-from bot.callbacks import EscalationAct, EscalationAction
+from bot.callbacks import EscalationAct, EscalationAction, IncidentPage
 from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
-from bot.labels import CONCERN, activities, day, join, month_name
+from bot.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
 from domain import outbox
 from domain.calendar import Month
 from domain.care_record import SiteRecord, SiteSummary
@@ -99,6 +99,8 @@ class Notices:
             )
         if notice.kind is EscalationKind.must_visit and notice.concern is not None:
             return _("must-visit not made ({concern})").format(concern=CONCERN[notice.concern])
+        if notice.incident is not None:
+            return str(INCIDENT.get(notice.incident, INCIDENT["other"]))
         if notice.kind is EscalationKind.dropout:
             return _("absent from school (drop-out reported)")
         return _("emergency reported")
@@ -116,6 +118,8 @@ class Notices:
         )
 
     def escalation(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
+        if notice.incident is not None:
+            return self.emergency(to, notice)
         with self.speaking_to(to) as locale:
             lines = [
                 _("⏰ Overdue (step {step}): {child}, {site}").format(
@@ -130,9 +134,80 @@ class Notices:
             markup = self._buttons([(notice.escalation_id, "")])
         return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
 
+    def emergency(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
+        """An emergency or a drop-out, to every level at once: the child, what happened,
+        who reported it and whom to call, in order, with their numbers."""
+        with self.speaking_to(to):
+            what = INCIDENT.get(notice.incident or "other", INCIDENT["other"])
+            lines = [
+                _("🚨 Emergency: {child}, {site}").format(
+                    child=notice.child_name, site=notice.site_name
+                )
+                if notice.round == 0
+                else _("🚨 Still nobody has taken it (reminder {round}): {child}, {site}").format(
+                    round=notice.round, child=notice.child_name, site=notice.site_name
+                ),
+                _("What happened: {what}").format(what=what),
+            ]
+            if notice.note:
+                lines.append(_("Their words: {note}").format(note=notice.note))
+            if notice.reported_by:
+                lines.append(_("Reported by {name}").format(name=notice.reported_by))
+            if notice.attachments:
+                lines.append(
+                    _("📎 Photos or voice notes with it: {count} (on its page)").format(
+                        count=notice.attachments
+                    )
+                )
+            if notice.contacts:
+                lines.append(_("Contacts:"))
+                for contact in notice.contacts:
+                    who = " ".join(
+                        part
+                        for part in (
+                            ""
+                            if contact.role == "parent" and contact.relation
+                            else str(CONTACT_ROLE.get(contact.role, contact.role)),
+                            formatting.relation(contact.relation) if contact.relation else "",
+                            contact.name,
+                        )
+                        if part
+                    )
+                    lines.append(
+                        _("• {who}: {phone}").format(
+                            who=who, phone=formatting.phone(contact.phone) or _("no phone")
+                        )
+                    )
+            if notice.volunteers:
+                lines.append(_("Paired volunteer: {names}").format(names=join(notice.volunteers)))
+            lines += self._unreachable(notice.unreachable)
+            lines.append(_("Whoever takes it: tap “I'll handle it”; everyone will see who."))
+            markup = {
+                "inline_keyboard": [
+                    [
+                        {
+                            "text": _("✋ I'll handle it"),
+                            "callback_data": EscalationAction(
+                                escalation_id=notice.escalation_id, act=EscalationAct.take
+                            ).pack(),
+                        },
+                        {
+                            "text": _("📋 Its page"),
+                            "callback_data": IncidentPage(
+                                escalation_id=notice.escalation_id
+                            ).pack(),
+                        },
+                    ]
+                ]
+            }
+        return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+
     def escalation_digest(self, to: Recipient, notices: Sequence[EscalationNotice]) -> Outgoing:
         with self.speaking_to(to) as locale:
-            lines = [_("⏰ {count} new overdue items in your area:").format(count=len(notices))]
+            if all(n.incident is not None for n in notices):
+                lines = [_("🚨 {count} more emergencies in your area:").format(count=len(notices))]
+            else:
+                lines = [_("⏰ {count} new overdue items in your area:").format(count=len(notices))]
             shown = notices[:DIGEST_ITEMS]
             for number, notice in enumerate(shown, start=1):
                 lines.append(
@@ -371,6 +446,12 @@ class Notices:
                 "📒 The care record of {site} for {month} is ready: {rows} key children "
                 "and surrogate parents, {gaps} with gaps (marked red). It is due tomorrow."
             ).format(site=record.site_name, month=month, rows=len(record.rows), gaps=gaps)
+            if record.letters_missing:
+                text += "\n" + _(
+                    "Entrusted guardians' responsibility letters not signed: {count} ({children})"
+                ).format(
+                    count=len(record.letters_missing), children="、".join(record.letters_missing)
+                )
             from bot.workbooks import care_record_workbook
 
             workbook = care_record_workbook(record, record.rows, locale, to.name)
@@ -408,6 +489,10 @@ class Notices:
                 rows=sum(s.complete + s.incomplete for s in sites),
                 uncovered=sum(s.key_children - s.with_surrogate for s in sites),
             )
+            if letters := sum(s.letters_missing for s in sites):
+                text += "\n" + _(
+                    "Entrusted guardians' responsibility letters not signed: {count}"
+                ).format(count=letters)
             from bot.workbooks import township_summary_workbook
 
             made_on = sites[0].made_on if sites else None

@@ -89,6 +89,7 @@ COMMANDS = (
     ("help", __("How to use this bot")),
     ("language", __("Change language")),
     ("cancel", __("Cancel what you are doing")),
+    ("sos", __("Report an emergency or a drop-out")),
 )
 
 VOLUNTEER_KIND = {

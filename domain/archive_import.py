@@ -208,6 +208,14 @@ CHILD_COLUMNS = _columns(
             "priority",
         ),
         "guardianship": ("监护类型", "监护情况", "监护方式", "guardianship"),
+        "guardian_letter": (
+            "委托监护责任确认书签订日期",
+            "责任确认书签订日期",
+            "确认书签订日期",
+            "委托监护责任确认书",
+            "letter signed on",
+            "letter signed",
+        ),
         "study": ("学习情况", "学习", "study"),
         "health": ("健康状况", "健康情况", "身体状况", "health"),
         "personality": ("性格", "性格特点", "personality"),
@@ -407,6 +415,7 @@ class ChildRecord:
     interests: str | None
     guardians: tuple[GuardianRecord, ...]
     parents: tuple[ParentRecord, ...]
+    letter_signed_on: dt.date | None = None  # 委托监护责任确认书, for an entrusted guardian
 
 
 @dataclass(frozen=True)
@@ -664,6 +673,7 @@ def _child(cells: _Cells, today: dt.date) -> ChildRecord:
         interests=cells.text("interests", 2000),
         guardians=(guardian,) if guardian_name else (),
         parents=parents,
+        letter_signed_on=cells.date("guardian_letter", today),
     )
 
 
@@ -816,6 +826,11 @@ def _apply_child(child: Child, record: ChildRecord, fields: frozenset[str]) -> b
             for g in record.guardians
         ]
         changed = True
+    if "guardian_letter" in fields and entrusted and record.letter_signed_on is not None:
+        for guardian in child.guardians:  # a blank cell keeps what was recorded
+            if guardian.entrusted and guardian.letter_signed_on != record.letter_signed_on:
+                guardian.letter_signed_on = record.letter_signed_on
+                changed = True
     if fields & _PARENT_FIELDS and _parent_records(child) != record.parents:
         child.parents = [Parent(**dataclasses.asdict(p)) for p in record.parents]
         changed = True
@@ -891,6 +906,9 @@ async def _insert_children(
         {
             "child_id": child_id,
             "entrusted": r.guardianship is Guardianship.entrusted,
+            "letter_signed_on": (
+                r.letter_signed_on if r.guardianship is Guardianship.entrusted else None
+            ),
             **dataclasses.asdict(g),
         }
         for child_id, r in zip(ids, records, strict=True)

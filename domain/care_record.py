@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -36,6 +36,8 @@ from domain.models import (
     Concern,
     ConcernKind,
     Coordinator,
+    Guardian,
+    Guardianship,
     OutboxMessage,
     Pairing,
     PairingRole,
@@ -93,6 +95,8 @@ class SiteRecord:
     rows: Sequence[RecordRow]
     township_name: str | None = None  # the region above the site
     made_on: dt.date | None = None  # 填表日期: the day it was compiled, in the site's zone
+    # children in an entrusted guardian's care whose responsibility letter is not signed
+    letters_missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class SiteSummary:
     concerns: int
     open_concerns: int
     made_on: dt.date | None = None
+    letters_missing: int = 0
 
 
 class RecordText(Protocol):
@@ -254,8 +259,34 @@ async def compile_records(
             row.sex, row.grade, row.class_name = child.sex, child.grade, child.class_name
             row.concerns = concerns.get(child.id, [])
             by_site[child.site_id].append(row)
+    unsigned: dict[int, list[str]] = defaultdict(list)
+    for site_id, child_name in await session.execute(
+        select(Child.site_id, Child.name)
+        .join(Region, Region.id == Child.site_id)
+        .where(
+            Region.path.startswith(scope_path),
+            Child.left_at.is_(None),
+            Child.guardianship == Guardianship.entrusted,
+            ~exists(
+                select(Guardian.id).where(
+                    Guardian.child_id == Child.id,
+                    Guardian.entrusted,
+                    Guardian.letter_signed_on.is_not(None),
+                )
+            ),
+        )
+        .order_by(Child.site_id, Child.name)
+    ):
+        unsigned[site_id].append(child_name)
     return [
-        SiteRecord(site_id, name, month, by_site.get(site_id, []), township_name=township)
+        SiteRecord(
+            site_id,
+            name,
+            month,
+            by_site.get(site_id, []),
+            township_name=township,
+            letters_missing=tuple(unsigned.get(site_id, ())),
+        )
         for site_id, (name, township) in sites.items()
     ]
 
@@ -273,6 +304,7 @@ def summarise(record: SiteRecord) -> SiteSummary:
         concerns=len(concerns),
         open_concerns=sum(not c.closed for _, c in concerns),
         made_on=record.made_on,
+        letters_missing=len(record.letters_missing),
     )
 
 

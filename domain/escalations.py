@@ -100,6 +100,16 @@ async def _taken_by_other(
 async def claim(session: AsyncSession, escalation_id: int, person: Identity) -> Outcome:
     """The escalation, locked, if this person may act on it; else who already has it."""
     escalation = await scopes.escalation(session, person.scopes, escalation_id, lock=True)
+    if (escalation.details or {}).get("incident") == "bullying":  # 受欺凌或侵害: sensitive
+        from domain import emergencies
+
+        await emergencies.escalation_for(
+            session,
+            escalation.id,
+            viewer_id=person.person_id,
+            volunteer_ids=person.volunteer_ids,
+            scope_paths=[s.path for s in person.scopes],
+        )
     return Outcome(escalation, await _taken_by_other(session, escalation, person))
 
 

@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -33,6 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import due
 from domain.calendar import Month
 from domain.deadlines import ancestor_ids, days_late, due_day, outside_quiet_hours
+from domain.emergencies import (
+    SENSITIVE,
+    Contact,
+    contacts,
+    level_of,
+    repeat_every,
+    round_of,
+    urgent_steps_due,
+)
 from domain.escalations import concern_key, missed_month_key
 from domain.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
@@ -45,6 +54,7 @@ from domain.models import (
     EscalationKind,
     EscalationStep,
     Pairing,
+    Person,
     Region,
     Volunteer,
 )
@@ -76,6 +86,9 @@ LADDER_RULES: Mapping[EscalationKind, LadderRule] = {
 # gets one message per run (emergencies and drop-outs aside).
 DIGEST_ABOVE = 1
 
+# Emergencies one person gets in one run as messages of their own; more come as a digest.
+URGENT_ALONE = 5
+
 # Runs of the ladder take turns: the second one sees what the first one wrote.
 _LOCK = 0x4C41444445520001
 
@@ -102,6 +115,13 @@ class EscalationNotice:
     due_day: dt.date | None = None  # the local day it was due by
     days_late: int = 0  # whole local days since then
     child_id: int = 0
+    # an emergency or a drop-out: what happened, who reported it, whom to call
+    incident: str | None = None
+    note: str | None = None
+    reported_by: str | None = None
+    contacts: tuple[Contact, ...] = ()
+    round: int = 0  # 0 the first time; 1, 2, … each time it is sent again, nobody taking it
+    attachments: int = 0  # photos and voice notes sent with the report (on its page)
 
 
 @dataclass(frozen=True)
@@ -394,6 +414,7 @@ class _DueStep:
     concern: ConcernKind | None
     month: Month | None
     deadline: dt.datetime
+    details: Mapping[str, object] | None = None
 
 
 def _deadline(
@@ -421,6 +442,12 @@ async def _due_steps(
         .correlate(Escalation)
         .scalar_subquery()
     )
+    last_sent = (
+        select(func.max(EscalationStep.decided_at))
+        .where(EscalationStep.escalation_id == Escalation.id)
+        .correlate(Escalation)
+        .scalar_subquery()
+    )
     rows = (
         await session.execute(
             select(
@@ -434,8 +461,12 @@ async def _due_steps(
                 Concern.due_at,
                 Concern.kind.label("concern_kind"),
                 func.coalesce(last_step, 0).label("last_step"),
+                last_sent.label("last_sent"),
+                Escalation.details,
+                Region.path.label("site_path"),
             )
             .join(Child, Child.id == Escalation.child_id)
+            .join(Region, Region.id == Child.site_id)
             .outerjoin(Concern, Concern.id == Escalation.concern_id)
             .where(
                 Escalation.closed_at.is_(None),
@@ -445,6 +476,9 @@ async def _due_steps(
             .order_by(Escalation.id)
         )
     ).all()
+    every = await repeat_every(
+        session, {row.site_path for row in rows if not LADDER_RULES[row.kind].quiet_hours}
+    )
     result = []
     for row in rows:
         kind = EscalationKind(row.kind)
@@ -456,9 +490,20 @@ async def _due_steps(
             opened_at=row.opened_at,
             tz=tz,
         )
-        for step in range(row.last_step + 1, len(rule.offsets) + 1):
-            if deadline + rule.offsets[step - 1] > now:
-                break
+        if rule.quiet_hours:
+            steps = []
+            for step in range(row.last_step + 1, len(rule.offsets) + 1):
+                if deadline + rule.offsets[step - 1] > now:
+                    break
+                steps.append(step)
+        else:  # an emergency: every level at once, again and again until taken
+            steps = urgent_steps_due(
+                last_step=row.last_step,
+                last_sent_at=row.last_sent,
+                now=now,
+                every=every[row.site_path],
+            )
+        for step in steps:
             result.append(
                 _DueStep(
                     escalation_id=row.id,
@@ -474,9 +519,14 @@ async def _due_steps(
                         else None
                     ),
                     deadline=deadline,
+                    details=row.details,
                 )
             )
     return result
+
+
+def _sensitive(due_step: _DueStep) -> bool:
+    return (due_step.details or {}).get("incident") in SENSITIVE
 
 
 @dataclass(frozen=True)
@@ -560,11 +610,37 @@ async def _send_steps(
         | set(children.pairing_person.values()),
     )
 
+    incidents = [s for s in steps if not LADDER_RULES[s.kind].quiet_hours]
+    phone_book = await contacts(session, sorted({s.child_id for s in incidents}))
+    reporter_ids = {int(str(r)) for s in incidents if (r := (s.details or {}).get("reported_by"))}
+    reporters = {
+        person_id: name
+        for person_id, name in await session.execute(
+            select(Person.id, Person.name).where(Person.id.in_(reporter_ids))
+        )
+    }
+
     planned: list[tuple[_DueStep, int, Recipient, EscalationNotice]] = []
     region_name: dict[int, str] = {}
+    told: set[tuple[int, int, int]] = set()  # (escalation, round, person) of an emergency
     for due_step in steps:
         chain = children.chain[due_step.child_id]
-        region_id, heads, skipped = _recipients_of_step(chain, due_step.step, coordinators, people)
+        is_urgent = not LADDER_RULES[due_step.kind].quiet_hours
+        level = level_of(due_step.step) if is_urgent else due_step.step
+        if is_urgent and level == 1 and _sensitive(due_step):
+            continue  # bullying or abuse: the levels above the site only
+        region_id, heads, skipped = _recipients_of_step(chain, level, coordinators, people)
+        if is_urgent:  # a level passed over to the next one up is told once per round
+            heads = [
+                h
+                for h in heads
+                if (due_step.escalation_id, round_of(due_step.step), h.person_id) not in told
+            ]
+            told.update(
+                (due_step.escalation_id, round_of(due_step.step), h.person_id) for h in heads
+            )
+            if not heads:
+                continue
         if not heads:
             log.warning(
                 "escalation %d step %d: nobody reachable up to region %d",
@@ -595,6 +671,18 @@ async def _send_steps(
             volunteers=tuple(v.name for v in volunteers),
             unreachable=tuple(r.name for r in [*skipped, *volunteers] if not r.reachable),
         )
+        if is_urgent:
+            details = due_step.details or {}
+            reporter = details.get("reported_by")
+            notice = replace(
+                notice,
+                incident=str(details.get("incident") or "other"),
+                note=str(details["note"]) if details.get("note") else None,
+                reported_by=reporters.get(int(str(reporter))) if reporter else None,
+                contacts=tuple(phone_book.get(due_step.child_id, ())),
+                round=round_of(due_step.step),
+                attachments=len(details.get("media") or []),  # type: ignore[arg-type]
+            )
         planned.extend((due_step, region_id, head, notice) for head in heads)
 
     planned.sort(key=lambda p: (p[0].escalation_id, p[0].step, p[2].person_id))
@@ -654,10 +742,18 @@ async def _send_steps(
         to = people[person_id]
         urgent = any(not LADDER_RULES[s.kind].quiet_hours for _, s, _ in new_steps)
         not_before = now if urgent else outside_quiet_hours(now, tz)
-        if len(new_steps) > DIGEST_ABOVE:
-            groups = [(f"escalation-digest:{new_steps[0][0]}", new_steps)]
+        alone = [e for e in new_steps if not LADDER_RULES[e[1].kind].quiet_hours]
+        together = [e for e in new_steps if LADDER_RULES[e[1].kind].quiet_hours]
+        # each emergency its own message; beyond a handful in one run, the rest in one
+        # digest, so a district's coordinator hears of 100 within Telegram's per-chat pace
+        groups = [(f"escalation-step:{entry[0]}", [entry]) for entry in alone[:URGENT_ALONE]]
+        if len(alone) > URGENT_ALONE:
+            rest = alone[URGENT_ALONE:]
+            groups.append((f"escalation-digest:{rest[0][0]}", rest))
+        if len(together) > DIGEST_ABOVE:
+            groups.append((f"escalation-digest:{together[0][0]}", together))
         else:
-            groups = [(f"escalation-step:{entry[0]}", [entry]) for entry in new_steps]
+            groups += [(f"escalation-step:{entry[0]}", [entry]) for entry in together]
         for dedupe_key, group in groups:
             notices = [notice for _, _, notice in group]
             message = (

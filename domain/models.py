@@ -164,6 +164,10 @@ class Region(Base):
     must_visit_days: Mapped[int | None] = mapped_column(SmallInteger)
     record_due_day: Mapped[int | None] = mapped_column(SmallInteger)
     reminder_day: Mapped[int | None] = mapped_column(SmallInteger)
+    # 应急机制: an emergency nobody has taken is sent again every this many minutes
+    emergency_repeat_minutes: Mapped[int | None] = mapped_column(SmallInteger)
+    # 控辍保学: days of persuasion (劝返) before the written report is due
+    dropout_report_days: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[dt.datetime] = _now()
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
@@ -538,6 +542,26 @@ class EscalationStep(Base):
     escalation: Mapped[Escalation] = relationship(back_populates="steps")
 
     __table_args__ = (UniqueConstraint("escalation_id", "step", "recipient_id"),)
+
+
+class IncidentStep(Base):
+    """One step of following an emergency or a drop-out to its end: registered, a
+    persuasion visit (劝返) with its result, returned to school, found, handed to the
+    police, an entrusted guardian named, the written report made, closed."""
+
+    __tablename__ = "incident_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    on_day: Mapped[dt.date | None] = mapped_column(Date)  # the day it happened
+    by_whom: Mapped[str | None] = mapped_column(String(100))  # 班主任 王老师, 村干部 …
+    place: Mapped[str | None] = mapped_column(String(200))  # where found, police station
+    note: Mapped[str | None] = mapped_column(Text)  # the result, what was said
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[dt.datetime]
 
 
 class Roster(Base):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, escalations, outbox, pairings, scopes
@@ -92,7 +92,15 @@ async def overdue(
         select(Escalation)
         .join(Child, Child.id == Escalation.child_id)
         .join(Region, Region.id == Child.site_id)
-        .where(Region.path.startswith(scope_path), Escalation.closed_at.is_(None))
+        .where(
+            Region.path.startswith(scope_path),
+            Escalation.closed_at.is_(None),
+            # bullying or abuse: the levels above the site only (domain.emergencies)
+            ~func.coalesce(
+                (Escalation.details["incident"].astext == "bullying") & (Region.path == scope_path),
+                False,
+            ),
+        )
     )
     for escalation in open_escalations:
         known = items.get(escalation.item_key)

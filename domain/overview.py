@@ -24,6 +24,8 @@ from domain.models import (
     Child,
     Concern,
     Escalation,
+    Guardian,
+    Guardianship,
     Pairing,
     PairingRole,
     Period,
@@ -56,6 +58,8 @@ class Overview:
     six_ones_required: int
     open_must_visits: int
     open_escalations: int
+    unsupervised: int = 0  # 无人监护: no capable guardian, no entrusted one with a letter
+    letters_missing: int = 0  # 委托监护 without the signed responsibility letter
 
     @property
     def six_ones_percent(self) -> int | None:
@@ -87,6 +91,15 @@ async def overview(
     active_volunteer = Volunteer.site_id.in_(in_scope) & Volunteer.removed_at.is_(None)
     child_in_scope = select(Child.id).where(Child.site_id.in_(in_scope))
 
+    entrusted = current & (Child.guardianship == Guardianship.entrusted)
+    with_letter = exists(
+        select(Guardian.id).where(
+            Guardian.child_id == Child.id,
+            Guardian.entrusted,
+            Guardian.letter_signed_on.is_not(None),
+        )
+    )
+
     def count_children(condition: ColumnElement[bool]) -> ScalarSelect[int]:
         return select(func.count()).select_from(Child).where(condition).scalar_subquery()
 
@@ -106,6 +119,8 @@ async def overview(
                 select(func.count())
                 .where(Escalation.closed_at.is_(None), Escalation.child_id.in_(child_in_scope))
                 .scalar_subquery(),
+                count_children(current & (Child.guardianship == Guardianship.none)),
+                count_children(entrusted & ~with_letter),
             )
         )
     ).one()
@@ -126,7 +141,35 @@ async def overview(
         six_ones_required=sum(item.required for item in items),
         open_must_visits=row[5],
         open_escalations=row[6],
+        unsupervised=row[7],
+        letters_missing=row[8],
     )
+
+
+async def letters_missing(
+    session: AsyncSession, *, scope_path: str, limit: int
+) -> list[tuple[str, str]]:
+    """(child, site) of the children in an entrusted guardian's care whose responsibility
+    letter (委托监护责任确认书) is not recorded as signed, by site and name."""
+    rows = await session.execute(
+        select(Child.name, Region.name)
+        .join(Region, Region.id == Child.site_id)
+        .where(
+            Region.path.startswith(scope_path),
+            Child.left_at.is_(None),
+            Child.guardianship == Guardianship.entrusted,
+            ~exists(
+                select(Guardian.id).where(
+                    Guardian.child_id == Child.id,
+                    Guardian.entrusted,
+                    Guardian.letter_signed_on.is_not(None),
+                )
+            ),
+        )
+        .order_by(Region.name, Child.name)
+        .limit(limit)
+    )
+    return [(child, site) for child, site in rows]
 
 
 async def sub_regions(session: AsyncSession, region: Region) -> list[Region]:

@@ -27,6 +27,12 @@ class PhotoQueue(Protocol):
         ...
 
 
+class LadderQueue(Protocol):
+    async def climb_now(self, escalation_id: int) -> None:
+        """Run the escalation ladder now, for an emergency just reported; once per one."""
+        ...
+
+
 @dataclasses.dataclass
 class DrainReport:
     sent: int = 0

@@ -34,7 +34,7 @@ from guanai.checks import (
 from guanai.migrate import migrate
 from guanai.outages import Backoff, Outage, is_outage
 from guanai.settings import Settings
-from guanai.wiring import photo_queue
+from guanai.wiring import ladder_queue, photo_queue
 from workers.queues import Queue
 
 if TYPE_CHECKING:
@@ -113,6 +113,7 @@ async def run_bot(settings: Settings) -> None:
                 storage=make_storage(settings, redis),
                 clock=SystemClock(),
                 photo_queue=photo_queue(arq_redis, settings),
+                ladder_queue=ladder_queue(arq_redis, settings),
             )
             settle_startup_objects()
             if settings.webhook_url:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from arq.connections import ArqRedis
     from arq.worker import Worker
 
-    from domain.ports import PhotoQueue
+    from domain.ports import LadderQueue, PhotoQueue
     from workers.context import Deps
 
 
@@ -47,3 +47,10 @@ def photo_queue(redis: ArqRedis, settings: Settings) -> PhotoQueue:
     from workers.enqueue import ArqPhotoQueue
 
     return ArqPhotoQueue(redis, settings)
+
+
+def ladder_queue(redis: ArqRedis, settings: Settings) -> LadderQueue:
+    """The queue the bot asks for an immediate ladder run on, when an emergency is reported."""
+    from workers.enqueue import ArqLadderQueue
+
+    return ArqLadderQueue(redis, settings)

@@ -38,7 +38,7 @@ from domain.clock import FixedClock
 from domain.db import make_engine, make_sessionmaker
 from guanai.migrate import migrate
 from guanai.settings import Settings
-from guanai.wiring import photo_queue
+from guanai.wiring import ladder_queue, photo_queue
 from tests.cli_support import Guanai
 from tests.fakes import FakeTelegram
 
@@ -262,6 +262,7 @@ async def running_bot(
         storage=make_storage(settings, redis),
         clock=clock,
         photo_queue=photo_queue(arq_redis, settings),
+        ladder_queue=ladder_queue(arq_redis, settings),
     )
     async with updates_delivered(delivery, bot, dp, fake_telegram, settings):
         yield RunningBot(

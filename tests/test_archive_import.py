@@ -462,3 +462,39 @@ def test_dates_written_every_way(value: object, expected: dt.date | None) -> Non
 )
 def test_phone_numbers_written_every_way(text: str, expected: str | None) -> None:
     assert parse_phone(text) == expected
+
+
+async def test_the_entrusted_guardians_letter_is_read_and_a_blank_cell_keeps_it(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    header = ("学号", "姓名", "监护类型", "监护人", "确认书签订日期")
+    data = xlsx(
+        [
+            ("S1", "李小花", "委托监护", "李桂兰", "2026-09-01"),
+            ("S2", "张小明", "委托监护", "王大伯", None),
+            ("S3", "陈小军", "隔代监护", "陈奶奶", "2026-09-01"),
+        ],
+        header=header,
+    )
+
+    assert (await run(session, site, data)).added == 3
+    letters = {
+        c.name: [g.letter_signed_on for g in c.guardians] for c in await children_of(session, site)
+    }
+    assert letters == {"李小花": [dt.date(2026, 9, 1)], "张小明": [None], "陈小军": [None]}
+
+    again = xlsx(
+        [
+            ("S1", "李小花", "委托监护", "李桂兰", None),
+            ("S2", "张小明", "委托监护", "王大伯", "2026-11-10"),
+        ],
+        header=header,
+    )
+    assert (await run(session, site, again)).updated == 1
+    letters = {
+        c.name: [g.letter_signed_on for g in c.guardians] for c in await children_of(session, site)
+    }
+    assert letters["李小花"] == [dt.date(2026, 9, 1)] and letters["张小明"] == [
+        dt.date(2026, 11, 10)
+    ]

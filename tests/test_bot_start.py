@@ -121,7 +121,7 @@ async def test_the_command_list_is_registered_in_both_languages(running_bot: Run
         c["command"]: c["description"] for c in running_bot.fake.commands(language_code="en")
     }
     assert chinese["start"] == "主菜单" and english["start"] == "Main menu"
-    assert set(chinese) == set(english) == {"start", "help", "language", "cancel"}
+    assert set(chinese) == set(english) == {"start", "help", "language", "cancel", "sos"}
 
 
 async def test_a_duplicate_update_is_processed_once(running_bot: RunningBot) -> None:

@@ -17,7 +17,7 @@ from bot.workbooks import MISSING_FILL
 from domain import care_record
 from domain.calendar import Month
 from domain.messaging import Outgoing, Recipient
-from domain.models import Activity, Concern, ConcernKind, Priority, Sex
+from domain.models import Activity, Concern, ConcernKind, Guardian, Guardianship, Priority, Sex
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_photo
 from tests.workers_support import make_programme, outbox_to
@@ -260,3 +260,27 @@ async def test_a_query_that_fails_leaves_the_run_able_to_tell_the_coordinators(
     [failed] = await outbox_to(session, p.township_head)
     assert failed.payload["text"].startswith("⚠️ 中和镇 2026年11月的关爱留守儿童记录表没能生成")
     assert len(await outbox_to(session, p.school_head)) == 2  # its own record, made alone
+
+
+async def test_the_record_counts_and_names_entrusted_guardians_letters_not_signed(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    unsigned = await make_child(session, p.school, name="小兰", guardianship=Guardianship.entrusted)
+    signed = await make_child(session, p.school, name="小军", guardianship=Guardianship.entrusted)
+    session.add_all(
+        [
+            Guardian(child_id=unsigned.id, name="王大伯", entrusted=True),
+            Guardian(
+                child_id=signed.id, name="李桂兰", entrusted=True, letter_signed_on=at(2).date()
+            ),
+        ]
+    )
+    await session.flush()
+
+    await send(session, at(24), notices, tmp_path)
+
+    text, _document = await outbox_to(session, p.school_head)
+    assert "委托监护责任确认书未签：1（小兰）" in text.payload["text"]
+    summary_text, _summary = await outbox_to(session, p.township_head)
+    assert "委托监护责任确认书未签：1" in summary_text.payload["text"]

@@ -113,5 +113,6 @@ async def test_a_worker_sends_what_was_queued_while_it_was_down(
 
 async def test_escalations_run_on_a_queue_of_their_own(settings: Settings) -> None:
     worker = make_worker(settings, queue=Queue.escalations, handle_signals=False)
-    assert set(worker.functions) == {f"{settings.redis_prefix}:escalations"}
+    # the cron's ladder, and the ladder at once when an emergency is reported
+    assert set(worker.functions) == {f"{settings.redis_prefix}:escalations", "climb_ladder_now"}
     assert worker.queue_name == settings.arq_escalation_queue

@@ -24,6 +24,8 @@ from domain.models import (
     ConcernKind,
     EscalationKind,
     EscalationStep,
+    Guardian,
+    Guardianship,
     Priority,
     RegionKind,
     VolunteerKind,
@@ -360,3 +362,36 @@ async def test_a_must_visit_known_by_its_escalation_keeps_its_concern_kind(
 
     [item] = [i for i in items if i.kind is overdue.OverdueKind.must_visit]
     assert item.concern_kind is ConcernKind.mood
+
+
+async def test_entrusted_guardians_letters_missing_are_counted_and_listed(
+    session: AsyncSession, clock: FixedClock
+) -> None:
+    township = await make_site(session, kind=RegionKind.township)
+    school = await make_site(session, parent=township, name="中和小学")
+    other = await make_site(session)
+    signed = await make_child(session, school, name="甲", guardianship=Guardianship.entrusted)
+    unsigned = await make_child(session, school, name="乙", guardianship=Guardianship.entrusted)
+    await make_child(session, school, name="丙", guardianship=Guardianship.entrusted)  # nobody
+    await make_child(session, school, name="丁", guardianship=Guardianship.none)
+    await make_child(session, other, name="戊", guardianship=Guardianship.entrusted)
+    session.add_all(
+        [
+            Guardian(
+                child_id=signed.id,
+                name="李桂兰",
+                entrusted=True,
+                letter_signed_on=dt.date(2026, 9, 1),
+            ),
+            Guardian(child_id=unsigned.id, name="王大伯", entrusted=True),
+        ]
+    )
+    await session.flush()
+
+    figures = await overview.overview(
+        session, scope_path=township.path, month=Month(2026, 11), tz=SHANGHAI, now=clock.now()
+    )
+
+    assert (figures.unsupervised, figures.letters_missing) == (1, 2)
+    listed = await overview.letters_missing(session, scope_path=township.path, limit=10)
+    assert listed == [("丙", "中和小学"), ("乙", "中和小学")]

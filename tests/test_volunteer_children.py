@@ -87,7 +87,7 @@ async def test_the_card_tells_what_a_visit_needs_and_is_audited(running_bot: Run
         assert expected in text
     assert "父亲" in text and "father" not in text
     assert "11月13日 家访" in text
-    assert {"✅ 打卡", "⚠️ 反映情况（五必访）"} == set(card.button_texts())
+    assert {"✅ 打卡", "⚠️ 反映情况（五必访）", "🚨 紧急情况 / 辍学"} == set(card.button_texts())
     await settled(user)
     async with running_bot.sessionmaker() as session:
         views = list(

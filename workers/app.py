@@ -106,6 +106,8 @@ def make_worker(
         if queue is Queue.main
         else []
     )
+    if queue is Queue.escalations:  # an emergency reported: the ladder now (workers.enqueue)
+        functions.append(func(jobs.climb_ladder_now, name="climb_ladder_now", max_tries=3))
     return Worker(
         functions=functions,
         cron_jobs=[_cron(job, settings.redis_prefix) for job in periodic],

@@ -128,6 +128,13 @@ async def climb_ladder(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
     return dataclasses.asdict(await _in_scope(deps, now, scope, ladder.climb))
 
 
+async def climb_ladder_now(ctx: dict[str, Any], escalation_id: int) -> dict[str, int]:
+    """An emergency was just reported (`escalation_id`): the ladder runs now rather than
+    at its next tick, so every level hears at once. The run is the cron's, whole."""
+    deps: Deps = ctx["deps"]
+    return await climb_ladder(deps, deps.clock.now(), None)
+
+
 async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
     """This ISO week's rosters for coordinators and volunteers not yet made: read in one
     transaction, charts and workbooks drawn outside any, queued in a second."""

@@ -14,12 +14,19 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, labels, texts
-from bot.callbacks import ChildOpen, ChildView, ReviewAct, ReviewAction
+from bot.callbacks import (
+    ChildOpen,
+    ChildView,
+    EmergencyStart,
+    LetterSigned,
+    ReviewAct,
+    ReviewAction,
+)
 from bot.i18n import DEFAULT_LOCALE, LOCALES
 from domain import audit, scopes, timeline
 from domain.clock import Clock
 from domain.db import UnitOfWork
-from domain.models import CheckIn, Child, Person, Photo, Priority, ReviewStatus
+from domain.models import CheckIn, Child, Guardianship, Person, Photo, Priority, ReviewStatus
 from domain.people import Identity
 from domain.timeline import Entry
 from guanai.settings import Settings
@@ -64,6 +71,14 @@ async def card(
         builder.button(
             text=_("🔍 To review ({count})").format(count=shown.to_review),
             callback_data=ChildOpen(child_id=child.id, view=ChildView.review),
+        )
+    builder.button(
+        text=_("🚨 Emergency or must-visit"), callback_data=EmergencyStart(child_id=child.id)
+    )
+    if child.guardianship is Guardianship.entrusted:
+        builder.button(
+            text=_("📝 Entrusted guardian's letter signed"),
+            callback_data=LetterSigned(child_id=child.id),
         )
     builder.button(
         text=_("🤝 Pairing"), callback_data=ChildOpen(child_id=child.id, view=ChildView.pairing)

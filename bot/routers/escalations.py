@@ -19,11 +19,11 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import news, texts
-from bot.callbacks import EscalationAct, EscalationAction, VolunteerList
+from bot.callbacks import EscalationAct, EscalationAction, IncidentPage, VolunteerList
 from bot.filters import When
 from bot.replies import tell_taken
 from bot.routers.pairing import choose_volunteer
-from domain import escalations, pairings
+from domain import emergencies, escalations, pairings
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.people import Identity
@@ -69,10 +69,26 @@ async def take(
         at=at,
         tz=tz,
         except_chat=query.from_user.id,
+        except_message=query.message.message_id if query.message else None,
     )
     await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
     if isinstance(query.message, Message):
+        if emergencies.incident_of(outcome.escalation) is not None:
+            # an incident is followed on its page, and closed with an outcome
+            markup = InlineKeyboardBuilder()
+            markup.button(
+                text=_("📋 Its page"),
+                callback_data=IncidentPage(escalation_id=callback_data.escalation_id),
+            )
+            markup.button(
+                text=_("Resolved"),
+                callback_data=EscalationAction(
+                    escalation_id=callback_data.escalation_id, act=EscalationAct.resolve
+                ),
+            )
+            await query.message.edit_reply_markup(reply_markup=markup.as_markup())
+            return
         await query.message.edit_reply_markup(
             reply_markup=buttons_after_taking(callback_data.escalation_id)
         )

@@ -101,6 +101,17 @@ async def _render(
         must_visits=figures.open_must_visits,
         escalations=figures.open_escalations,
     )
+    text += "\n" + _(
+        "Unsupervised (无人监护): {unsupervised} · entrusted without the signed letter: {missing}"
+    ).format(unsupervised=figures.unsupervised, missing=figures.letters_missing)
+    if figures.letters_missing:
+        missing = await overview.letters_missing(
+            session, scope_path=region.path, limit=LETTERS_LISTED
+        )
+        text += "\n" + _("Letter missing: {children}").format(
+            children="、".join(f"{child}（{site}）" for child, site in missing)
+            + ("…" if figures.letters_missing > len(missing) else "")
+        )
     below = await overview.sub_regions(session, region)
     builder = InlineKeyboardBuilder()
     for sub in below[page * PAGE : (page + 1) * PAGE]:
@@ -111,6 +122,9 @@ async def _render(
         back = OverviewOf(region_id=region.parent_id)
         builder.row(InlineKeyboardButton(text=_("‹ Back"), callback_data=back.pack()))
     return text, builder.as_markup()
+
+
+LETTERS_LISTED = 10  # children named for a missing entrusted-guardian letter; all are counted
 
 
 def _parent_path(region: Region) -> str:
