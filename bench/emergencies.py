@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.notifier import SERVER, drop_database, serve_fake, unsettled
+from bench.notifier import against_the_fake, unsettled
 from bot.notices import Notices
 from domain import emergencies, ladder, outbox
 from domain.clock import SystemClock
 from domain.emergencies import Incident
 from domain.models import Child, Coordinator, Person, Region, RegionKind
-from guanai.migrate import migrate
 from guanai.settings import Settings
 from guanai.wiring import open_deps
 
@@ -149,19 +147,9 @@ def main() -> None:
     parser.add_argument("--others", type=int, default=300)
     args = parser.parse_args()
 
-    ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    fake = multiprocessing.get_context("spawn").Process(target=serve_fake, args=(theirs,))
-    fake.start()
-    api_url = ours.recv()
-    database_url = f"{SERVER}/guanai_bench_emergencies_{uuid.uuid4().hex[:8]}"
-    try:
-        asyncio.run(migrate(database_url))
-        result = asyncio.run(bench(args.schools, args.others, api_url, database_url))
-    finally:
-        ours.send("stop")
-        sends, rate_limited = ours.recv()
-        fake.join()
-        asyncio.run(drop_database(database_url))
+    result, sends, rate_limited = against_the_fake(
+        "emergencies", lambda api, db: bench(args.schools, args.others, api, db)
+    )
 
     coordinators: dict[int, str] = result["coordinators"]
     first_send = min(at for *_, at in sends)

@@ -18,6 +18,7 @@ import resource
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,30 @@ def serve_fake(connection: Connection) -> None:
             connection.send((sends, fake.rate_limited))
 
     asyncio.run(main())
+
+
+Sent = list[tuple[int, str, float]]  # chat, text, when the fake took it
+
+
+def against_the_fake(
+    name: str, run: Callable[[str, str], Coroutine[Any, Any, dict[str, Any]]]
+) -> tuple[dict[str, Any], Sent, int]:
+    """`run(api_url, database_url)` with the fake Bot API in a process of its own and a
+    migrated database of its own, dropped after; its result, what the fake took, its 429s."""
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    fake = multiprocessing.get_context("spawn").Process(target=serve_fake, args=(theirs,))
+    fake.start()
+    api_url = ours.recv()
+    database_url = f"{SERVER}/guanai_bench_{name}_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(migrate(database_url))
+        result = asyncio.run(run(api_url, database_url))
+    finally:
+        ours.send("stop")
+        sends, rate_limited = ours.recv()
+        fake.join()
+        asyncio.run(drop_database(database_url))
+    return result, sends, rate_limited
 
 
 async def drop_database(url: str) -> None:
@@ -111,19 +136,9 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=500)
     args = parser.parse_args()
 
-    ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    fake = multiprocessing.get_context("spawn").Process(target=serve_fake, args=(theirs,))
-    fake.start()
-    api_url = ours.recv()
-    database_url = f"{SERVER}/guanai_bench_notifier_{uuid.uuid4().hex[:8]}"
-    try:
-        asyncio.run(migrate(database_url))
-        result = asyncio.run(bench(args.messages, args.chats, api_url, database_url))
-    finally:
-        ours.send("stop")
-        sends, rate_limited = ours.recv()
-        fake.join()
-        asyncio.run(drop_database(database_url))
+    result, sends, rate_limited = against_the_fake(
+        "notifier", lambda api, db: bench(args.messages, args.chats, api, db)
+    )
 
     received = Counter((chat_id, text) for chat_id, text, _ in sends)
     expected = Counter(result["expected"])
