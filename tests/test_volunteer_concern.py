@@ -96,3 +96,26 @@ async def test_a_concern_can_be_raised_without_a_note_in_english(running_bot: Ru
         told = await session.scalar(select(OutboxMessage.payload))
     assert concern is not None and concern.note is None and concern.kind is ConcernKind.grades
     assert told is not None and "成绩下降" in told["text"]  # the coordinator reads Chinese
+
+
+async def test_a_note_too_long_is_kept_up_to_the_limit_and_said_so(
+    running_bot: RunningBot,
+) -> None:
+    await seed_school(running_bot.sessionmaker, running_bot.clock.now())
+    user = running_bot.fake.user(VOLUNTEER)
+
+    card = await _card(user)
+    user.press(card.callback_data("反映情况"), card)
+    kinds = await user.next_message()
+    user.press(kinds.callback_data("情绪低落"), kinds)
+    await user.next_message()  # note, or skip
+    user.send_text("哭" * 1_200)
+    cut = await user.next_message()
+    noted = await user.next_message()
+
+    assert "最多 1000 个字" in (cut.text or "") and "200" in (cut.text or "")
+    assert "关工委" in (noted.text or "")
+    await settled(user)
+    async with running_bot.sessionmaker() as session:
+        concern = await session.scalar(select(Concern))
+    assert concern is not None and concern.note == "哭" * 1_000

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import formatting, keyboards, notices, texts
 from bot.callbacks import ConcernChoice, ConcernSkipNote, ConcernStart
 from bot.filters import When
+from bot.replies import note_that_fits
 from bot.routers.volunteer import my_pairing
 from domain import caseload, concerns
 from domain.clock import Clock
@@ -77,7 +78,7 @@ async def note_typed(
     tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
-    note = (message.text or "").strip()[:MAX_NOTE] or None
+    note = await note_that_fits(message, MAX_NOTE) or None
     await _raise(message, state, uow, me, clock, tz, i18n, note=note)
 
 

@@ -28,6 +28,7 @@ from bot.callbacks import (
 )
 from bot.filters import When
 from bot.keyboards import Button, _chunks, _rows
+from bot.replies import note_that_fits
 from domain import concerns, emergencies, scopes
 from domain.clock import Clock
 from domain.db import UnitOfWork
@@ -167,7 +168,7 @@ async def note_typed(
     i18n: I18n,
     ladder_queue: LadderQueue,
 ) -> None:
-    note = (message.text or "").strip()[:MAX_NOTE] or None
+    note = await note_that_fits(message, MAX_NOTE) or None
     await _report(message, state, uow, me, clock, settings, i18n, ladder_queue, note=note)
 
 
@@ -487,7 +488,7 @@ async def record_typed(
         scope_paths=_scope_paths(me),
     )
     now = clock.now()
-    words = (message.text or "").strip()[:MAX_NOTE]
+    words = await note_that_fits(message, MAX_NOTE)
     today = now.astimezone(settings.tz).date()
     kind = StepKind(data["step"])
     letter_pending = False
