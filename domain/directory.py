@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -287,30 +287,30 @@ class VolunteerLine:
     checkins: int
 
 
-def _active_pairings() -> ColumnElement[int]:
+def _counted(*where: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows meet `where`, as a column of the row the condition names."""
+    return select(func.count()).where(*where).scalar_subquery()
+
+
+def _volunteer_lines() -> Select[Volunteer, Person, Region, int, int]:
+    """Volunteers with their person, site, active pairings and check-ins."""
     return (
-        select(func.count())
-        .where(Pairing.volunteer_id == Volunteer.id, Pairing.ended_at.is_(None))
-        .scalar_subquery()
+        select(
+            Volunteer,
+            Person,
+            Region,
+            _counted(Pairing.volunteer_id == Volunteer.id, Pairing.ended_at.is_(None)),
+            _counted(CheckIn.volunteer_id == Volunteer.id),
+        )
+        .join(Person, Person.id == Volunteer.person_id)
+        .join(Region, Region.id == Volunteer.site_id)
     )
-
-
-def _checkins() -> ColumnElement[int]:
-    return select(func.count()).where(CheckIn.volunteer_id == Volunteer.id).scalar_subquery()
 
 
 async def volunteers(session: AsyncSession, *, region: Region) -> list[VolunteerLine]:
     """The volunteers (not removed) of the sites in a region, by site then name."""
     rows = await session.execute(
-        select(
-            Volunteer,
-            Person,
-            Region,
-            _active_pairings(),
-            _checkins(),
-        )
-        .join(Person, Person.id == Volunteer.person_id)
-        .join(Region, Region.id == Volunteer.site_id)
+        _volunteer_lines()
         .where(Volunteer.removed_at.is_(None), Region.path.startswith(region.path))
         .order_by(Region.code, Person.name, Volunteer.id)
     )
@@ -320,16 +320,7 @@ async def volunteers(session: AsyncSession, *, region: Region) -> list[Volunteer
 async def volunteer(session: AsyncSession, volunteer_id: int, *, scope_path: str) -> VolunteerLine:
     row = (
         await session.execute(
-            select(
-                Volunteer,
-                Person,
-                Region,
-                _active_pairings(),
-                _checkins(),
-            )
-            .join(Person, Person.id == Volunteer.person_id)
-            .join(Region, Region.id == Volunteer.site_id)
-            .where(Volunteer.id == volunteer_id, Volunteer.removed_at.is_(None))
+            _volunteer_lines().where(Volunteer.id == volunteer_id, Volunteer.removed_at.is_(None))
         )
         if volunteer_id <= MAX_ID
         else None
@@ -384,16 +375,14 @@ class ChildLine:
     checkins: int
 
 
-def _child_pairings() -> ColumnElement[int]:
-    return (
-        select(func.count())
-        .where(Pairing.child_id == Child.id, Pairing.ended_at.is_(None))
-        .scalar_subquery()
-    )
-
-
-def _child_checkins() -> ColumnElement[int]:
-    return select(func.count()).where(CheckIn.child_id == Child.id).scalar_subquery()
+def _child_lines() -> Select[Child, Region, int, int]:
+    """Children with their site, active pairings and check-ins."""
+    return select(
+        Child,
+        Region,
+        _counted(Pairing.child_id == Child.id, Pairing.ended_at.is_(None)),
+        _counted(CheckIn.child_id == Child.id),
+    ).join(Region, Region.id == Child.site_id)
 
 
 async def children(
@@ -401,8 +390,7 @@ async def children(
 ) -> list[ChildLine]:
     """The children (who have not left) of the sites in a region; the reading is audited."""
     rows = await session.execute(
-        select(Child, Region, _child_pairings(), _child_checkins())
-        .join(Region, Region.id == Child.site_id)
+        _child_lines()
         .where(Child.left_at.is_(None), Region.path.startswith(region.path))
         .order_by(Region.code, Child.name, Child.id)
     )
@@ -453,9 +441,8 @@ async def _child_line(session: AsyncSession, child_id: int, *, scope_path: str) 
     found = (
         (
             await session.execute(
-                select(Child, Region, _child_pairings(), _child_checkins())
+                _child_lines()
                 .options(selectinload(Child.guardians), selectinload(Child.parents))
-                .join(Region, Region.id == Child.site_id)
                 .where(Child.id == child_id)
             )
         ).first()
