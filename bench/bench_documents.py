@@ -30,11 +30,16 @@ from sqlalchemy import func, select
 
 from bot.locales import load_translations
 from bot.notices import Notices
-from domain import care_record
-from domain.archive_import import ImportKind, bad_rows_workbook, error_report, import_archive
-from domain.calendar import Month
+from domain.archive.archive_import import (
+    ImportKind,
+    bad_rows_workbook,
+    error_report,
+    import_archive,
+)
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import OutboxMessage, Region
+from domain.reports import care_record
+from domain.schedule.calendar import Month
 from guanai.settings import Settings
 from workers.context import freeze_loaded_modules
 

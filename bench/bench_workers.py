@@ -28,10 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.notices import Notices
-from domain import due, ladder, rosters
-from domain.calendar import Month
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import Region
+from domain.reports import rosters
+from domain.schedule import due, ladder
+from domain.schedule.calendar import Month
 from guanai.migrate import migrate
 from guanai.settings import Settings
 from workers.context import freeze_loaded_modules

@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from sqlalchemy import text
 
-from domain import overdue, overview
-from domain.calendar import Month
 from domain.db import make_engine, make_sessionmaker
+from domain.reports import overview
+from domain.schedule import overdue
+from domain.schedule.calendar import Month
 from guanai.migrate import migrate
 
 SERVER = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")

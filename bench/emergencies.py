@@ -24,10 +24,12 @@ from typing import Any
 
 from bench.notifier import against_the_fake, unsettled
 from bot.notices import Notices
-from domain import emergencies, ladder, outbox
+from domain.care import emergencies
+from domain.care.emergencies import Incident
 from domain.clock import SystemClock
-from domain.emergencies import Incident
+from domain.delivery import outbox
 from domain.models import Child, Coordinator, Person, Region, RegionKind
+from domain.schedule import ladder
 from guanai.settings import Settings
 from guanai.wiring import open_deps
 

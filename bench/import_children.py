@@ -21,10 +21,10 @@ from openpyxl import Workbook
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import regions
-from domain.archive_import import ImportKind, ImportResult, import_archive
+from domain.archive.archive_import import ImportKind, ImportResult, import_archive
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import RegionKind
+from domain.people import regions
 from guanai.migrate import migrate
 
 SERVER = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")

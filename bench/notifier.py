@@ -27,8 +27,8 @@ import asyncpg
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from domain import outbox
 from domain.clock import SystemClock
+from domain.delivery import outbox
 from domain.models import OutboxMessage, OutboxStatus
 from guanai.migrate import migrate
 from guanai.settings import Settings

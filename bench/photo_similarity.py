@@ -1,7 +1,7 @@
 """How long the near-duplicate search takes among many photos, indexed and by full scan.
 
 Makes a scratch database, fills it with N stored photos (random 64-bit hashes, plus a
-few planted near copies), then times the search `domain.photos` runs against a scan that
+few planted near copies), then times the search `domain.care.photos` runs against a scan that
 computes the distance to every photo, and checks both find the same photos.
 
     uv run python bench/photo_similarity.py [N=500000] [PROBES=200]
@@ -24,9 +24,9 @@ from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.engine import make_url
 
+from domain.care.photos import near_duplicates
 from domain.db import make_engine, make_sessionmaker
 from domain.models import Photo
-from domain.photos import near_duplicates
 from guanai.migrate import migrate
 from tests.factories import make_checkin
 

@@ -1,3 +1,3 @@
-"""The chat front: routers, keyboards and texts over aiogram."""
+"""The fronts, a package each (`bot.telegram` today), and the texts and documents they share."""
 
-import bot.patches  # noqa: F401  (aiogram's types built on first use: before aiogram loads)
+import bot.telegram.patches  # noqa: F401  (the shared texts load aiogram's i18n: patch it first)

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontManager, FontProperties
 
 from domain.errors import DomainError
-from domain.rosters import Completion
+from domain.reports.rosters import Completion
 
 # the font that comes with the dependencies: (package, file in it)
 PACKAGED_FONT = ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc")

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from domain import deadlines
-from domain.calendar import Month
+from domain.schedule import deadlines
+from domain.schedule.calendar import Month
 
 
 def day(moment: dt.datetime | dt.date, tz: ZoneInfo) -> str:

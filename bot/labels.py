@@ -9,8 +9,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from babel.dates import format_skeleton
 
-from domain.calendar import Month
 from domain.models import Activity, ConcernKind
+from domain.schedule.calendar import Month
 
 ACTIVITY = {
     Activity.home_visit: __("home visit"),

@@ -16,13 +16,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, labels, texts
-from bot.callbacks import EscalationAction
-from bot.i18n import DEFAULT_LOCALE, LOCALES
 from bot.labels import activities
-from domain import due, outbox
-from domain.calendar import Month
-from domain.concerns import Raised
-from domain.deadlines import outside_quiet_hours
+from bot.telegram.callbacks import EscalationAction
+from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES
+from domain.care.concerns import Raised
+from domain.delivery import outbox
 from domain.models import (
     Child,
     Escalation,
@@ -37,6 +35,9 @@ from domain.models import (
     Region,
     Volunteer,
 )
+from domain.schedule import due
+from domain.schedule.calendar import Month
+from domain.schedule.deadlines import outside_quiet_hours
 
 
 def _locale(person: Person) -> str:

@@ -2,7 +2,8 @@
 
 Domain services decide what to say and to whom and hand the facts here; this module
 turns them into Bot API payloads (`Outgoing`). It implements the text protocols of
-`domain.reminders`, `domain.ladder`, `domain.rosters` and `domain.care_record`.
+`domain.schedule.reminders`, `domain.schedule.ladder`, `domain.reports.rosters` and
+`domain.reports.care_record`.
 """
 
 from __future__ import annotations
@@ -18,19 +19,19 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
-from bot.callbacks import EscalationAct, EscalationAction, IncidentPage
-from bot.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
 from bot.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
-from domain import outbox
-from domain.calendar import Month
-from domain.care_record import SiteRecord, SiteSummary
-from domain.concerns import Raised
-from domain.ladder import AreaDigest, EscalationNotice
-from domain.messaging import Outgoing, Recipient
+from bot.telegram.callbacks import EscalationAct, EscalationAction, IncidentPage
+from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
+from domain.care.concerns import Raised
+from domain.delivery import outbox
+from domain.delivery.messaging import Outgoing, Recipient
+from domain.delivery.outbox import Method
 from domain.models import Activity, EscalationKind
-from domain.outbox import Method
-from domain.reminders import ReminderDigest
-from domain.rosters import ScopeRoster, VolunteerWeek, Week
+from domain.reports.care_record import SiteRecord, SiteSummary
+from domain.reports.rosters import ScopeRoster, VolunteerWeek, Week
+from domain.schedule.calendar import Month
+from domain.schedule.ladder import AreaDigest, EscalationNotice
+from domain.schedule.reminders import ReminderDigest
 
 # A digest lists this many items with buttons; the rest are in the coordinator's
 # overdue list.

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 
 from bot import formatting, labels, texts
-from domain.caseload import ChildCard, ChildSummary
-from domain.due import DueItem
+from domain.care.caseload import ChildCard, ChildSummary
 from domain.models import Activity, CheckIn, Concern, Period
+from domain.schedule.due import DueItem
 
 
 def activity_names(activities: Iterable[Activity]) -> str:

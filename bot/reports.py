@@ -18,7 +18,7 @@ from docx.shared import Cm, Pt
 from docx.text.run import Run
 
 from bot import formatting
-from domain.emergencies import ReportFacts
+from domain.care.emergencies import ReportFacts
 from domain.models import Sex
 
 FONT = "SimSun"  # 宋体; LibreOffice and WPS fall back to any CJK serif font

@@ -10,7 +10,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from babel.support import LazyProxy
 
 from bot import labels
-from domain.checkins import VisitQuestion
+from domain.care.checkins import VisitQuestion
 from domain.models import Activity, ConcernKind
 
 OVERVIEW = __("📊 Overview")

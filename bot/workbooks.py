@@ -21,11 +21,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
 from bot.texts import VISIT_ANSWERS, VISIT_QUESTIONS
-from domain.calendar import Month
-from domain.care_record import RecordRow, SiteRecord, SiteSummary
-from domain.checkins import VisitQuestion
+from domain.care.checkins import VisitQuestion
 from domain.models import Activity, Sex
-from domain.rosters import ScopeRoster
+from domain.reports.care_record import RecordRow, SiteRecord, SiteSummary
+from domain.reports.rosters import ScopeRoster
+from domain.schedule.calendar import Month
 
 # The fill of a missing entry in the care record: a soft red a printer still shows.
 MISSING_FILL = PatternFill(fill_type="solid", start_color="FFF4CCCC", end_color="FFF4CCCC")

@@ -471,7 +471,7 @@ def phash_quarter(quarter: int) -> ColumnElement[int]:
 
 
 # One index per quarter: two hashes within Hamming distance d share a quarter within d // 4
-# bits, so a near-duplicate search is a few index probes (domain/photos.py says more). Not
+# bits, so a near-duplicate search is a few index probes (domain/care/photos.py says more). Not
 # partial: PostgreSQL estimates from an expression index's statistics only when it has no
 # WHERE, and without estimates it plans a costly parallel scan.
 for _quarter in range(PHASH_QUARTERS):

@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
-from domain.care_record import RecordText
 from domain.clock import Clock
-from domain.ladder import EscalationText
-from domain.reminders import ReminderText
-from domain.rosters import RosterText
+from domain.reports.care_record import RecordText
+from domain.reports.rosters import RosterText
+from domain.schedule.ladder import EscalationText
+from domain.schedule.reminders import ReminderText
 
 if TYPE_CHECKING:
-    from domain.photos import Downloader  # the imaging libraries: never in the bot's process
+    from domain.care.photos import Downloader  # the imaging libraries: never in the bot's process
 
 
 class PhotoQueue(Protocol):

@@ -179,7 +179,7 @@ async def check_redis(settings: Settings) -> None:
 
 async def check_bot_api(settings: Settings) -> str:
     """Telegram knows the token (getMe); returns the bot's username."""
-    from bot.botapi import BotApiUnreachable, TokenUnknown, bot_username
+    from bot.telegram.botapi import BotApiUnreachable, TokenUnknown, bot_username
 
     try:
         return await bot_username(settings, request_timeout=BOT_API_TIMEOUT) or ""

@@ -33,10 +33,10 @@ from domain.kinds import InvitationRole, RegionKind, VolunteerKind
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from domain.archive_import import ImportResult
-    from domain.calendar import Month
+    from domain.archive.archive_import import ImportResult
     from domain.db import UnitOfWork
     from domain.models import Child, Volunteer
+    from domain.schedule.calendar import Month
     from guanai.settings import Settings
 
     Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
@@ -188,8 +188,8 @@ async def _transaction(
     audit_details: dict[str, Any] | None = None,
 ) -> T:
     """Run `work` in one unit of work and commit; a scope refusal is audited all the same."""
-    from domain import audit
     from domain.db import UnitOfWork, make_engine, make_sessionmaker
+    from domain.people import audit
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessionmaker = make_sessionmaker(engine)
@@ -223,14 +223,14 @@ async def _in_transaction(
 async def _acting_as(session: AsyncSession, telegram_id: int | None) -> tuple[Scopes, int | None]:
     """`--as`: the scopes and person of the coordinator the command acts for; without it
     the operator's command line sees everything."""
-    from domain import people
+    from domain.people import identity
 
     if telegram_id is None:
         return None, None
-    identity = await people.identify(session, telegram_id)
-    if identity is None or not identity.is_coordinator:
+    me = await identity.identify(session, telegram_id)
+    if me is None or not me.is_coordinator:
         raise NotACoordinator(telegram_id=telegram_id)
-    return tuple(scope.path for scope in identity.scopes), identity.person_id
+    return tuple(scope.path for scope in me.scopes), me.person_id
 
 
 def _read_file(path: Path) -> bytes:
@@ -241,15 +241,15 @@ def _read_file(path: Path) -> bytes:
 
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import regions
-    from domain.archive_import import (
+    from domain.archive.archive_import import (
         ImportKind,
         bad_rows_workbook,
         error_report,
         fix_file_name,
         import_archive,
     )
-    from domain.spreadsheets import SheetLimits
+    from domain.archive.spreadsheets import SheetLimits
+    from domain.people import regions
 
     path = Path(args.file)
     data = _read_file(path)
@@ -301,7 +301,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _month(value: str) -> Month:
-    from domain.calendar import Month
+    from domain.schedule.calendar import Month
 
     try:
         return Month.parse(value)
@@ -312,8 +312,8 @@ def _month(value: str) -> Month:
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import archive_export
-    from domain.calendar import Month
+    from domain.archive import archive_export
+    from domain.schedule.calendar import Month
 
     now = SystemClock().now()
     gettext = _translation().gettext
@@ -448,7 +448,7 @@ async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import regions
+    from domain.people import regions
 
     async def work(uow: UnitOfWork) -> str:
         region = await regions.add_region(
@@ -471,10 +471,10 @@ async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import people
+    from domain.people import identity
 
     async def work(uow: UnitOfWork) -> str:
-        await people.add_coordinator(
+        await identity.add_coordinator(
             uow.session,
             telegram_id=args.telegram_id,
             name=args.name,
@@ -492,13 +492,13 @@ async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _scope_path(session: AsyncSession, code: str | None) -> str:
     """The operator acts everywhere; `--scope CODE` restricts a command to one region."""
-    from domain import regions
+    from domain.people import regions
 
     return (await regions.by_code(session, code)).path if code else ""
 
 
 async def _pairing_work(uow: UnitOfWork, args: argparse.Namespace) -> tuple[Volunteer, Child, str]:
-    from domain import lookup
+    from domain.archive import lookup
 
     scope_path = await _scope_path(uow.session, args.scope)
     volunteer = await lookup.volunteer_by_ref(uow.session, args.volunteer, scope_path=scope_path)
@@ -510,8 +510,8 @@ async def _tell_the_volunteer(
     session: AsyncSession, settings: Settings, *, child_id: int, at: dt.datetime
 ) -> None:
     """The volunteer learns of the pairing change in chat, as when a coordinator makes it."""
-    from bot.i18n import make_i18n  # aiogram loads for this command only
     from bot.news import pairing_changed
+    from bot.telegram.i18n import make_i18n  # aiogram loads for this command only
 
     i18n = make_i18n()
     with i18n.context():
@@ -541,7 +541,7 @@ async def _pairing_command(
 
 
 async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import pairings
+    from domain.care import pairings
 
     return await _pairing_command(
         settings,
@@ -552,7 +552,7 @@ async def cmd_pair(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_unpair(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import pairings
+    from domain.care import pairings
 
     return await _pairing_command(
         settings,
@@ -592,7 +592,7 @@ async def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     """Print a fresh invitation link (or, without a bot username, the token and how to use it)."""
-    from domain import invitations, regions
+    from domain.people import invitations, regions
 
     username = args.bot_username or await _bot_username(settings)
 
@@ -614,7 +614,7 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
                 token=invitation.token,
                 expires=expires,
             )
-        from bot.botapi import start_link
+        from bot.telegram.botapi import start_link
 
         return _say(
             "{link}\nSend this link to one person; it is valid until {expires}.",
@@ -657,7 +657,7 @@ async def _bot_username(settings: Settings) -> str | None:
     """The bot's username from Telegram's getMe, when a token is configured."""
     if settings.bot_token is None:
         return None
-    from bot.botapi import BotApiError, bot_username
+    from bot.telegram.botapi import BotApiError, bot_username
 
     try:
         return await bot_username(settings)
@@ -703,7 +703,7 @@ class Parser(argparse.ArgumentParser):
 
 async def cmd_outbox_uncertain(settings: Settings, args: argparse.Namespace) -> int:
     """Messages whose request may or may not have reached Telegram: ids only, no text."""
-    from domain import outbox
+    from domain.delivery import outbox
 
     async def work(uow: UnitOfWork) -> str:
         found = await outbox.uncertain(uow.session)
@@ -724,7 +724,8 @@ async def cmd_outbox_uncertain(settings: Settings, args: argparse.Namespace) -> 
 
 
 async def _outbox_decide(settings: Settings, ids: list[int], *, resend: bool) -> int:
-    from domain import audit, outbox
+    from domain.delivery import outbox
+    from domain.people import audit
 
     async def work(uow: UnitOfWork) -> str:
         now = SystemClock().now()

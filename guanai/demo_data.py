@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.calendar import Month
 from domain.errors import RegionExists
 from domain.models import (
     Activity,
@@ -42,6 +41,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
+from domain.schedule.calendar import Month
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
 GIVEN = "明华强军平红芳丽娟敏静秀英霞燕玲桂兰伟刚勇毅俊峰磊涛浩宇轩杰欣怡佳雨晨阳子涵梓萱"

@@ -3,7 +3,7 @@ children and invitations, registered into `guanai` by `guanai.cli.build_parser`.
 
 Light to import, like `guanai.cli`: each command loads the database layer when it runs.
 Lines are said in the operator's language (`guanai.cli._say`); removal that would cut
-history off is refused by `domain.directory` with the reason.
+history off is refused by `domain.people.directory` with the reason.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from guanai.cli import _, _in_transaction, _say, _telegram_id
 
 if TYPE_CHECKING:
     from domain.db import UnitOfWork
-    from domain.directory import InvitationLine
     from domain.models import Region
+    from domain.people.directory import InvitationLine
     from guanai.settings import Settings
 
 
@@ -34,7 +34,7 @@ def _date(moment: dt.datetime, settings: Settings) -> str:
 
 
 async def _scope_path(uow: UnitOfWork, code: str | None) -> str:
-    from domain import regions
+    from domain.people import regions
 
     return (await regions.by_code(uow.session, code)).path if code else ""
 
@@ -47,7 +47,7 @@ def _region(region: Region) -> str:
 
 
 async def cmd_site_list(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory, regions
+    from domain.people import directory, regions
 
     async def work(uow: UnitOfWork) -> str:
         top = await regions.by_code(uow.session, args.parent) if args.parent else None
@@ -65,8 +65,8 @@ async def cmd_site_list(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from domain import directory
     from domain.models import Region
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         region = await directory.region_in(
@@ -96,7 +96,7 @@ async def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_site_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         region = await directory.region_in(
@@ -113,7 +113,7 @@ async def cmd_site_remove(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_admin_list(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         found = await directory.coordinators(
@@ -136,7 +136,7 @@ async def cmd_admin_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_admin_show(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
+    from domain.people import directory
     from guanai.cli import NotACoordinator
 
     async def work(uow: UnitOfWork) -> str:
@@ -171,7 +171,7 @@ async def cmd_admin_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_admin_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory, regions
+    from domain.people import directory, regions
 
     async def work(uow: UnitOfWork) -> str:
         region = await regions.by_code(uow.session, args.scope) if args.scope else None
@@ -196,7 +196,7 @@ async def cmd_admin_remove(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_volunteers_list(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory, regions
+    from domain.people import directory, regions
 
     async def work(uow: UnitOfWork) -> str:
         region = await regions.by_code(uow.session, args.site)
@@ -221,7 +221,7 @@ async def cmd_volunteers_list(settings: Settings, args: argparse.Namespace) -> i
 
 
 async def cmd_volunteers_show(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         line = await directory.volunteer(
@@ -255,7 +255,7 @@ async def cmd_volunteers_show(settings: Settings, args: argparse.Namespace) -> i
 
 
 async def cmd_volunteers_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         line = await directory.volunteer(
@@ -282,8 +282,8 @@ KEY_CHILD_LINE = _(
 
 
 async def cmd_children_list(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory, regions
     from domain.models import Priority
+    from domain.people import directory, regions
 
     async def work(uow: UnitOfWork) -> str:
         region = await regions.by_code(uow.session, args.site)
@@ -309,8 +309,8 @@ async def cmd_children_list(settings: Settings, args: argparse.Namespace) -> int
 
 
 async def cmd_children_show(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
     from domain.models import Priority
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         card = await directory.child(
@@ -371,7 +371,7 @@ async def cmd_children_show(settings: Settings, args: argparse.Namespace) -> int
 
 
 async def cmd_children_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         child = await directory.remove_child(
@@ -414,7 +414,7 @@ def _invitation(line: InvitationLine, settings: Settings, now: dt.datetime) -> s
 
 
 async def cmd_invitations_list(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory, regions
+    from domain.people import directory, regions
 
     now = SystemClock().now()
 
@@ -429,7 +429,7 @@ async def cmd_invitations_list(settings: Settings, args: argparse.Namespace) -> 
 
 
 async def cmd_invitations_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import directory
+    from domain.people import directory
 
     async def work(uow: UnitOfWork) -> str:
         line = await directory.revoke_invitation(

@@ -18,8 +18,8 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 from redis.asyncio import Redis
 
-from bot.app import make_bot, make_dispatcher, make_storage
-from bot.patches import check_versions
+from bot.telegram.app import make_bot, make_dispatcher, make_storage
+from bot.telegram.patches import check_versions
 from domain.clock import SystemClock
 from domain.db import make_engine, make_sessionmaker
 from domain.errors import DomainError
@@ -54,7 +54,7 @@ async def prepare(
     """Fail fast, before anything starts, with one line that says what to do: the local
     checks first (token, media folder, font), then the database, Redis and Telegram (each
     waited for up to STARTUP_WAIT_SECONDS); then migrate."""
-    check_versions()  # aiogram and pydantic as bot/patches.py was written for
+    check_versions()  # aiogram and pydantic as bot/telegram/patches.py was written for
     if needs_bot:
         settings.require_bot_token()
     if makes_files:
@@ -129,7 +129,12 @@ async def serve_webhook(
     settings: Settings, url: str, bot: Bot, dp: Dispatcher, engine: AsyncEngine, redis: Redis
 ) -> None:
     """Webhook mode, until cancelled: listen first, then tell Telegram where to post."""
-    from bot.webhook import database_and_redis, make_webhook_app, set_webhook, webhook_served
+    from bot.telegram.webhook import (
+        database_and_redis,
+        make_webhook_app,
+        set_webhook,
+        webhook_served,
+    )
 
     secret = settings.webhook_secret_token()
     app = make_webhook_app(

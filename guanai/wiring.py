@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def make_worker(settings: Settings, **options: Any) -> Worker:
     """`workers.app.make_worker` with the Telegram front."""
-    from bot.front import TelegramFront
+    from bot.telegram.front import TelegramFront
     from workers.app import make_worker
 
     return make_worker(settings, front=TelegramFront, **options)
@@ -35,7 +35,7 @@ def make_worker(settings: Settings, **options: Any) -> Worker:
 async def open_deps(settings: Settings, clock: Clock) -> AsyncIterator[Deps]:
     """What the jobs use, with the Telegram front (loaded before the worker's objects are
     frozen)."""
-    from bot.front import TelegramFront
+    from bot.telegram.front import TelegramFront
     from workers.context import open_deps
 
     async with open_deps(settings, clock, TelegramFront) as deps:

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.app import make_bot, make_dispatcher, make_storage
-from bot.webhook import make_webhook_app, set_webhook, webhook_served
+from bot.telegram.app import make_bot, make_dispatcher, make_storage
+from bot.telegram.webhook import make_webhook_app, set_webhook, webhook_served
 from domain.clock import FixedClock
 from domain.db import make_engine, make_sessionmaker
 from guanai.migrate import migrate

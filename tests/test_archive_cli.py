@@ -11,7 +11,6 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import people
 from domain.db import UnitOfWork
 from domain.models import (
     Activity,
@@ -22,6 +21,7 @@ from domain.models import (
     RegionKind,
     ReviewStatus,
 )
+from domain.people import identity
 from guanai.cli import main
 from tests.archive_sheets import messy_sheet
 from tests.conftest import SHANGHAI
@@ -48,7 +48,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Regi
         township = await make_site(uow.session, kind=RegionKind.township, code="T1", name="中和镇")
         s1 = await make_site(uow.session, parent=township, code="S1", name="中和小学")
         s2 = await make_site(uow.session, parent=township, code="S2", name="石桥小学")
-        await people.add_coordinator(
+        await identity.add_coordinator(
             uow.session,
             telegram_id=OTHER_COORDINATOR,
             name="赵老师",

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.locales import load_translations
-from domain.archive_import import (
+from domain.archive.archive_import import (
     FIX_FILL,
     BadDate,
     BadPhone,
@@ -30,6 +30,7 @@ from domain.archive_import import (
     parse_date,
     parse_phone,
 )
+from domain.archive.spreadsheets import EmptySheet, UnreadableFile, UnsupportedFile
 from domain.errors import NotASite, OutOfScope
 from domain.models import (
     Child,
@@ -43,7 +44,6 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
-from domain.spreadsheets import EmptySheet, UnreadableFile, UnsupportedFile
 from tests.archive_sheets import GOOD_ROWS, HEADER, TITLE, messy_sheet, xlsx
 from tests.factories import make_person, make_site, make_volunteer
 

@@ -10,10 +10,10 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import people
-from domain.archive_import import FIX_FILL
+from domain.archive.archive_import import FIX_FILL
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, Child, ProcessedUpdate, Region, RegionKind
+from domain.people import identity
 from tests.archive_sheets import GOOD_ROWS, messy_sheet, xlsx
 from tests.conftest import RunningBot
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
@@ -35,7 +35,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
             (TOWNSHIP_COORDINATOR, "钱主任", "T1"),
             (OTHER_COORDINATOR, "赵老师", "S2"),
         ):
-            await people.add_coordinator(
+            await identity.add_coordinator(
                 uow.session, telegram_id=telegram_id, name=name, scope_code=scope, at=at
             )
         await uow.commit()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from aiogram import Router
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.app import make_bot
+from bot.telegram.app import make_bot
 from guanai.settings import Settings
 from tests.conftest import RunningBot
 from tests.fakes import FakeTelegram
@@ -24,7 +24,7 @@ def _routers(router: Router) -> Iterator[Router]:
 
 async def test_no_filter_leaves_the_event_loop(running_bot: RunningBot) -> None:
     """aiogram runs a filter that is not a coroutine in a thread, once per check per
-    update; `bot.filters.When` is the loop-side form of a magic filter."""
+    update; `bot.telegram.filters.When` is the loop-side form of a magic filter."""
     in_threads = [
         f"{router.name}: {handler.callback.__name__} {filter_.callback!r}"
         for router in _routers(running_bot.dp)
@@ -64,7 +64,7 @@ def test_the_bot_loads_none_of_the_workers_libraries() -> None:
     out = _run(
         """
         import sys
-        import guanai.runtime, bot.routers.checkin
+        import guanai.runtime, bot.telegram.routers.checkin
         heavy = ("PIL", "numpy", "imagehash", "matplotlib", "openpyxl")
         loaded = {name.split(".")[0] for name in sys.modules} & set(heavy)
         print(sorted(loaded | {name for name in sys.modules if name == "workers.jobs"}))

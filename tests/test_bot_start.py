@@ -9,9 +9,9 @@ from aiogram.types import Update
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import people, regions
 from domain.db import UnitOfWork
 from domain.models import Child, Person, Priority, ProcessedUpdate, RegionKind
+from domain.people import identity, regions
 from tests.conftest import RunningBot
 
 COORDINATOR = 9001
@@ -29,7 +29,7 @@ async def seed_school_with_coordinator(
             uow.session, code="S1", name="中和小学", kind=RegionKind.school, parent_code="T1", at=at
         )
         uow.session.add(Child(site_id=school.id, name="李小花", priority=Priority.key))
-        await people.add_coordinator(
+        await identity.add_coordinator(
             uow.session, telegram_id=COORDINATOR, name="王老师", scope_code="S1", at=at
         )
         await uow.commit()

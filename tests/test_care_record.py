@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
 from bot.workbooks import MISSING_FILL
-from domain import care_record
-from domain.calendar import Month
-from domain.messaging import Outgoing, Recipient
+from domain.delivery.messaging import Outgoing, Recipient
 from domain.models import Activity, Concern, ConcernKind, Guardian, Guardianship, Priority, Sex
+from domain.reports import care_record
+from domain.schedule.calendar import Month
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_photo
 from tests.workers_support import make_programme, outbox_to
@@ -229,7 +229,7 @@ async def test_a_record_that_cannot_be_made_tells_the_operator_and_the_coordinat
 ) -> None:
     p = await make_programme(session)
 
-    with caplog.at_level(logging.ERROR, logger="domain.care_record"):
+    with caplog.at_level(logging.ERROR, logger="domain.reports.care_record"):
         queued = await care_record.send_care_records(
             session, now=at(24), tz=SHANGHAI, text=Failing(), media_dir=tmp_path
         )

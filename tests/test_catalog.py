@@ -7,8 +7,8 @@ import string
 from babel.messages.catalog import Message
 
 from bot.formatting import late
-from bot.i18n import make_i18n
 from bot.locales.catalog import read_catalog, used_message_ids
+from bot.telegram.i18n import make_i18n
 
 
 def _fields(text: str) -> set[str]:

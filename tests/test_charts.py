@@ -11,7 +11,7 @@ import pytest
 from matplotlib.font_manager import FontManager
 
 from bot.charts import MissingCjkFont, completion_chart, find_cjk_font, packaged_font_file
-from domain.rosters import Completion
+from domain.reports.rosters import Completion
 
 
 def stale_font_cache() -> FontManager:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.callbacks import ChildOpen, ChildView
+from bot.telegram.callbacks import ChildOpen, ChildView
 from domain.models import CheckIn, Person, Photo
 from tests.conftest import RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage

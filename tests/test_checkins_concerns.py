@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import checkins, concerns, people
-from domain.checkins import Draft, PhotoRef
+from domain.care import checkins, concerns
+from domain.care.checkins import Draft, PhotoRef
 from domain.clock import FixedClock
 from domain.errors import BadVisitAnswer, NoActivity, NotYourChild, TooFarBack
 from domain.models import (
@@ -25,6 +25,7 @@ from domain.models import (
     ReviewStatus,
     Volunteer,
 )
+from domain.people import identity
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 
 
@@ -158,7 +159,7 @@ async def test_a_concern_gets_the_nearest_deadline_and_the_nearest_coordinators(
 ) -> None:
     township, school, volunteer, child, _ = await _paired(session, clock.now(), must_visit_days=2)
     at = clock.now()
-    await people.add_coordinator(
+    await identity.add_coordinator(
         session, telegram_id=5001, name="镇", scope_code=township.code, at=at
     )
 
@@ -173,7 +174,7 @@ async def test_a_concern_gets_the_nearest_deadline_and_the_nearest_coordinators(
     assert raised.concern.due_at == at + dt.timedelta(days=2)
     assert [r.telegram_id for r in raised.recipients] == [5001]  # the school has none
 
-    await people.add_coordinator(
+    await identity.add_coordinator(
         session, telegram_id=5002, name="校", scope_code=school.code, at=at
     )
     school.must_visit_days = 1

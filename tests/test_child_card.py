@@ -7,8 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.callbacks import ChildOpen, ChildView
-from domain import people, regions
+from bot.telegram.callbacks import ChildOpen, ChildView
 from domain.db import UnitOfWork
 from domain.models import (
     Activity,
@@ -23,6 +22,7 @@ from domain.models import (
     RegionKind,
     ReviewStatus,
 )
+from domain.people import identity, regions
 from guanai.settings import Settings
 from tests.conftest import RunningBot
 from tests.factories import make_checkin, make_pairing, make_person, make_volunteer
@@ -44,7 +44,7 @@ async def test_the_card_shows_the_archive_photos_and_what_awaits_review(
         school = await regions.add_region(
             s, code="S1", name="中和小学", kind=RegionKind.school, parent_code=None, at=clock.now()
         )
-        await people.add_coordinator(
+        await identity.add_coordinator(
             s, telegram_id=WANG, name="王老师", scope_code="S1", at=clock.now()
         )
         child = Child(site_id=school.id, name="李小花", priority=Priority.key, address="中和村3组")

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import invitations, people
 from domain.db import UnitOfWork
 from domain.models import (
     AuditEntry,
@@ -24,6 +23,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
+from domain.people import identity, invitations
 from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
 from tests.factories import (
@@ -77,8 +77,8 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Seeded:
             s, s1, person=await make_person(s, name="刘老师"), kind=VolunteerKind.teacher
         )
         await make_checkin(s, await make_pairing(s, busy, child))
-        await people.add_coordinator(s, telegram_id=7001, name="王老师", scope_code="S1", at=AT)
-        await people.add_coordinator(s, telegram_id=7001, name="王老师", scope_code="S2", at=AT)
+        await identity.add_coordinator(s, telegram_id=7001, name="王老师", scope_code="S1", at=AT)
+        await identity.add_coordinator(s, telegram_id=7001, name="王老师", scope_code="S2", at=AT)
         invitation = await invitations.create(
             s,
             region=s2,

@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from domain import regions
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import (
     AuditEntry,
@@ -19,6 +18,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
+from domain.people import regions
 from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
 

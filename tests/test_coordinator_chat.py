@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.callbacks import (
+from bot.telegram.callbacks import (
     ChildOpen,
     ChildView,
     EscalationAct,
@@ -21,7 +21,6 @@ from bot.callbacks import (
     PairAct,
     PairStep,
 )
-from domain import invitations, people, regions
 from domain.db import UnitOfWork
 from domain.models import (
     AuditEntry,
@@ -35,6 +34,7 @@ from domain.models import (
     Priority,
     RegionKind,
 )
+from domain.people import identity, invitations, regions
 from tests.conftest import RunningBot
 
 BOTH_DELIVERIES = True  # every chat test here runs polling and through the webhook
@@ -66,7 +66,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
             (ZHAO, "赵主任", "T1"),
             (LIU, "刘老师", "S2"),
         ):
-            await people.add_coordinator(
+            await identity.add_coordinator(
                 s, telegram_id=telegram_id, name=name, scope_code=scope, at=at
             )
         await s.flush()

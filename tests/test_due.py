@@ -6,11 +6,11 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import due
-from domain.calendar import Month, semester_bounds
 from domain.clock import FixedClock
-from domain.due import Selection
 from domain.models import Activity, CadenceRule, Period, Priority, RegionKind, VolunteerKind
+from domain.schedule import due
+from domain.schedule.calendar import Month, semester_bounds
+from domain.schedule.due import Selection
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 

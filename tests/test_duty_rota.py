@@ -8,10 +8,12 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.callbacks import DutySet
-from domain import duty, people, regions, rosters
+from bot.telegram.callbacks import DutySet
+from domain.care import duty
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, DutyRota, RegionKind
+from domain.people import identity, regions
+from domain.reports import rosters
 from tests.conftest import SHANGHAI, RunningBot
 from tests.factories import make_child, make_pairing, make_person, make_volunteer
 
@@ -38,7 +40,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
             (ZHAO, "赵主任", "T1"),
             (LIU, "刘老师", "S2"),
         ):
-            await people.add_coordinator(
+            await identity.add_coordinator(
                 s, telegram_id=telegram_id, name=name, scope_code=scope, at=at
             )
         zhang = await make_volunteer(s, school, person=await make_person(s, name="张阿姨"))

@@ -12,12 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callbacks import ChildOpen, ChildView, EmergencyStart, IncidentPage
-from bot.front import TelegramFront
 from bot.notices import Notices
-from bot.sender import Sender
-from domain import ladder, overview
-from domain.calendar import Month
+from bot.telegram.callbacks import ChildOpen, ChildView, EmergencyStart, IncidentPage
+from bot.telegram.front import TelegramFront
+from bot.telegram.sender import Sender
 from domain.db import UnitOfWork
 from domain.models import (
     AuditEntry,
@@ -34,6 +32,9 @@ from domain.models import (
     RegionKind,
     VolunteerKind,
 )
+from domain.reports import overview
+from domain.schedule import ladder
+from domain.schedule.calendar import Month
 from tests.conftest import SHANGHAI, RunningBot, forget_queued_jobs
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.test_coordinator_chat import committed

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
-from domain import emergencies, ladder, overdue
-from domain.emergencies import Incident
+from domain.care import emergencies
+from domain.care.emergencies import Incident
 from domain.models import (
     Coordinator,
     EscalationKind,
@@ -22,6 +22,7 @@ from domain.models import (
     Parent,
     Person,
 )
+from domain.schedule import ladder, overdue
 from tests.conftest import SHANGHAI
 from tests.workers_support import make_programme, outbox_to
 

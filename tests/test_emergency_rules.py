@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from domain.emergencies import (
+from domain.care.emergencies import (
     EntrustedGuardian,
     Incident,
     StepKind,

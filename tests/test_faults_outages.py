@@ -28,8 +28,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.callbacks import EscalationAct, EscalationAction
-from bot.front import TelegramFront
+from bot.telegram.callbacks import EscalationAct, EscalationAction
+from bot.telegram.front import TelegramFront
 from domain.clock import FixedClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import CheckIn, Concern, Escalation, EscalationKind, EscalationStep, Person

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import outbox
 from domain.clock import FixedClock
 from domain.db import UnitOfWork
+from domain.delivery import outbox
+from domain.delivery.outbox import Method
 from domain.models import OutboxMessage, OutboxStatus
-from domain.outbox import Method
 from guanai.settings import Settings
 from guanai.wiring import make_worker
 from tests.cli_support import Guanai, deployment

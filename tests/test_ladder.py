@@ -10,10 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.callbacks import EscalationAct, EscalationAction
 from bot.notices import Notices
-from domain import due, ladder
-from domain.calendar import Month
+from bot.telegram.callbacks import EscalationAct, EscalationAction
 from domain.db import UnitOfWork
 from domain.models import (
     Activity,
@@ -26,6 +24,8 @@ from domain.models import (
     Pairing,
     RegionKind,
 )
+from domain.schedule import due, ladder
+from domain.schedule.calendar import Month
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 from tests.workers_support import Programme, coordinator, make_programme, outbox_to

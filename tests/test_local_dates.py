@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
-from domain import deadlines, ladder, reminders
 from domain.models import Concern, ConcernKind, Person
+from domain.schedule import deadlines, ladder, reminders
 from tests.conftest import SHANGHAI
 from tests.volunteering import latin_words
 from tests.workers_support import make_programme, outbox_to

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import outbox, regions
 from domain.clock import FixedClock
 from domain.db import UnitOfWork
+from domain.delivery import outbox
+from domain.delivery.outbox import Method
 from domain.models import OutboxMessage, OutboxStatus, Person, RegionKind, Volunteer, VolunteerKind
-from domain.outbox import Method
+from domain.people import regions
 
 
 async def test_a_second_enqueue_with_the_same_key_is_a_no_op(

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import escalations, lookup, overdue, overview, pairings, scopes
-from domain.calendar import Month
+from domain.archive import lookup
+from domain.care import pairings
 from domain.clock import FixedClock
 from domain.errors import (
     AmbiguousChild,
@@ -30,8 +30,12 @@ from domain.models import (
     RegionKind,
     VolunteerKind,
 )
-from domain.people import Identity, Scope
-from domain.regions import within
+from domain.people import scopes
+from domain.people.identity import Identity, Scope
+from domain.people.regions import within
+from domain.reports import overview
+from domain.schedule import escalations, overdue
+from domain.schedule.calendar import Month
 from tests.conftest import SHANGHAI
 from tests.factories import (
     make_checkin,

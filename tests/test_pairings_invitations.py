@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import invitations, pairings, people
+from domain.care import pairings
 from domain.clock import FixedClock
 from domain.errors import (
     AlreadyPaired,
@@ -28,6 +28,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
+from domain.people import identity, invitations
 from tests.factories import make_child, make_person, make_site, make_volunteer
 
 
@@ -129,7 +130,7 @@ async def test_an_invitation_makes_a_volunteer_once(
         at=clock.now(),
     )
 
-    me = await people.identify(session, 4001)
+    me = await identity.identify(session, 4001)
     assert me is not None and me.is_volunteer and person.consented_at == clock.now()
     volunteer = await session.scalar(select(Volunteer).where(Volunteer.person_id == person.id))
     assert volunteer is not None and volunteer.kind is VolunteerKind.wulao
@@ -236,5 +237,5 @@ async def test_volunteers_are_invited_to_a_site_not_a_township(
         language=None,
         at=clock.now(),
     )
-    me = await people.identify(session, 4200)
+    me = await identity.identify(session, 4200)
     assert me is not None and [s.region_id for s in me.scopes] == [township.id]

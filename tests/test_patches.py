@@ -1,5 +1,5 @@
-"""The patches of aiogram's and pydantic's internals (bot/patches.py) run only on the releases
-they were written for: another release installed, and start-up refuses in one line."""
+"""The patches of aiogram's and pydantic's internals (bot/telegram/patches.py) run only on
+the releases they were written for: another release installed, and start-up refuses in one line."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot import patches
-from bot.patches import PATCHES, UnsupportedLibrary, check_versions
+from bot.telegram import patches
+from bot.telegram.patches import PATCHES, UnsupportedLibrary, check_versions
 from guanai.settings import Settings
 from tests.cli_support import Guanai, deployment
 
@@ -77,13 +77,14 @@ async def test_guanai_refuses_to_start_in_one_line_on_another_release(
 
     assert result.code == 1
     assert result.err.splitlines() == [
-        "error: aiogram 3.32.0 is installed, but the patch deferred-types in bot/patches.py "
-        "was written for aiogram >=3.31,<3.32: install the locked versions (uv sync --locked)."
+        "error: aiogram 3.32.0 is installed, but the patch deferred-types in "
+        "bot/telegram/patches.py was written for aiogram >=3.31,<3.32: install the locked "
+        "versions (uv sync --locked)."
     ]
     chinese = await guanai(*command, LANG="zh_CN.UTF-8")
     assert chinese.code == 1
     assert chinese.err.splitlines() == [
-        "错误：已安装的 aiogram 是 3.32.0 版，但 bot/patches.py 中的补丁 deferred-types "
+        "错误：已安装的 aiogram 是 3.32.0 版，但 bot/telegram/patches.py 中的补丁 deferred-types "
         "只适用于 aiogram >=3.31,<3.32：请安装锁定的版本（uv sync --locked）。"
     ]
 

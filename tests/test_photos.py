@@ -26,11 +26,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.front import TelegramFront
-from domain import photos
+from bot.telegram.front import TelegramFront
+from domain.care import photos
+from domain.care.photos import PHOTO_FAILED, SIMILAR_PHOTO, STORED_SIDE, phash_of
 from domain.clock import FixedClock
 from domain.models import AuditEntry, CheckIn, Photo, PhotoStatus, ReviewStatus
-from domain.photos import PHOTO_FAILED, SIMILAR_PHOTO, STORED_SIDE, phash_of
 from guanai.settings import Settings
 from guanai.wiring import make_worker
 from tests.cli_support import Guanai, deployment

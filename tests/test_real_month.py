@@ -20,11 +20,11 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.front import TelegramFront
+from bot.telegram.front import TelegramFront
 from bot.workbooks import MISSING_FILL
-from domain import people, regions
 from domain.db import UnitOfWork
 from domain.models import Child, Concern, Escalation, Guardianship, RegionKind
+from domain.people import identity, regions
 from tests.archive_sheets import HEADER, xlsx
 from tests.conftest import SHANGHAI, RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage
@@ -102,7 +102,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
         heads = [(tid, who, code) for code, _, tid, who in SCHOOLS]
         heads += [(TOWNSHIP_HEAD, "赵主任", "T1"), (DISTRICT_HEAD, "区关工委", "D1")]
         for telegram_id, name, scope in heads:
-            await people.add_coordinator(
+            await identity.add_coordinator(
                 s, telegram_id=telegram_id, name=name, scope_code=scope, at=at
             )
         await uow.commit()

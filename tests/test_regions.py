@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import people, regions
 from domain.clock import FixedClock
 from domain.errors import AlreadyCoordinator, BadParent, RegionExists, UnknownRegion
 from domain.models import AuditEntry, RegionKind
+from domain.people import identity, regions
 
 
 async def _tree(session: AsyncSession, clock: FixedClock) -> None:
@@ -56,19 +56,19 @@ async def test_a_coordinator_is_identified_with_their_scope(
     session: AsyncSession, clock: FixedClock
 ) -> None:
     await _tree(session, clock)
-    await people.add_coordinator(
+    await identity.add_coordinator(
         session, telegram_id=777, name="王老师", scope_code="T", at=clock.now()
     )
 
-    me = await people.identify(session, 777)
+    me = await identity.identify(session, 777)
     assert me is not None and me.is_coordinator and not me.is_volunteer
     assert [scope.code for scope in me.scopes] == ["T"]
-    assert await people.identify(session, 778) is None
+    assert await identity.identify(session, 778) is None
     audited = await session.scalar(
         select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "coordinator.add")
     )
     assert audited == 1
     with pytest.raises(AlreadyCoordinator):
-        await people.add_coordinator(
+        await identity.add_coordinator(
             session, telegram_id=777, name="王老师", scope_code="T", at=clock.now()
         )

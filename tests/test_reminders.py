@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
-from domain import reminders
 from domain.models import Concern, ConcernKind, Person
+from domain.schedule import reminders
 from tests.conftest import SHANGHAI
 from tests.factories import make_child, make_pairing
 from tests.workers_support import NOVEMBER_1, Programme, make_programme, outbox_to

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import Notices
-from domain import overview, rosters
-from domain.calendar import Month
-from domain.inactivity import is_inactive
-from domain.messaging import Outgoing, Recipient
+from domain.delivery.messaging import Outgoing, Recipient
 from domain.models import Activity, DutyShift, OutboxMessage, Person, Roster
+from domain.reports import overview, rosters
+from domain.schedule.calendar import Month
+from domain.schedule.inactivity import is_inactive
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 from tests.workers_support import NOVEMBER_1, make_programme, outbox_to

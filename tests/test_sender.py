@@ -20,13 +20,13 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.patches import BotSession
-from bot.sender import BotTokenRejected, Sender
-from domain import outbox
+from bot.telegram.patches import BotSession
+from bot.telegram.sender import BotTokenRejected, Sender
 from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork
+from domain.delivery import outbox
+from domain.delivery.outbox import Method
 from domain.models import OutboxMessage, OutboxStatus, Person
-from domain.outbox import Method
 from domain.ports import DrainReport
 from guanai.cli import main as cli_main
 from guanai.settings import Settings

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import archive_import
-from domain.archive_import import NoHeader
+from domain.archive import archive_import
+from domain.archive.archive_import import NoHeader
+from domain.archive.spreadsheets import SheetLimits, SheetTooLarge, read_rows
 from domain.models import Child
-from domain.spreadsheets import SheetLimits, SheetTooLarge, read_rows
 from tests.archive_sheets import long_sheet
 from tests.conftest import RunningBot
 from tests.test_archive_cli import cli_env, count, guanai  # noqa: F401  (cli_env: a fixture)

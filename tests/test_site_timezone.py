@@ -1,5 +1,5 @@
 """A handler gets the timezone of the person's site from one dependency, `tz`: the
-identity middleware asks `domain.people.timezone_of` once per update, and the handlers
+identity middleware asks `domain.people.identity.timezone_of` once per update, and the handlers
 tell days and months in what it answers."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain import people
-from domain.people import Identity
+from domain.people import identity
+from domain.people.identity import Identity
 from tests.conftest import SHANGHAI, RunningBot
 from tests.volunteering import VOLUNTEER, seed_school
 
@@ -19,8 +19,8 @@ UTC = ZoneInfo("UTC")
 
 def test_every_site_keeps_the_deployments_timezone_today() -> None:
     volunteer = Identity(person_id=1, name="志愿者", language=None, volunteer_ids=(7,))
-    assert people.timezone_of(volunteer, default=SHANGHAI) is SHANGHAI
-    assert people.timezone_of(None, default=SHANGHAI) is SHANGHAI
+    assert identity.timezone_of(volunteer, default=SHANGHAI) is SHANGHAI
+    assert identity.timezone_of(None, default=SHANGHAI) is SHANGHAI
 
 
 async def test_the_month_a_volunteer_reads_is_their_sites(
@@ -39,7 +39,7 @@ async def test_the_month_a_volunteer_reads_is_their_sites(
         asked.append(me)
         return UTC
 
-    monkeypatch.setattr(people, "timezone_of", site_in_utc)
+    monkeypatch.setattr(identity, "timezone_of", site_in_utc)
     user.send_text("👧 我的孩子")
     assert "2026年11月" in ((await user.next_message()).text or "")
     assert len(asked) == 1  # once per update

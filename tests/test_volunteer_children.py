@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from domain import pairings
+from domain.care import pairings
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, Concern, ConcernKind, Person
 from tests.conftest import RunningBot

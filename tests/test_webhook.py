@@ -24,8 +24,8 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import make_bot
-from bot.webhook import (
+from bot.telegram.app import make_bot
+from bot.telegram.webhook import (
     HEALTH_PATH,
     WebhookRefused,
     database_and_redis,

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import invitations, people
 from domain.db import UnitOfWork
 from domain.models import (
     Guardian,
@@ -19,6 +18,7 @@ from domain.models import (
     RegionKind,
     VolunteerKind,
 )
+from domain.people import identity, invitations
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.fakes.telegram import FakeUser, SentMessage
 
@@ -50,7 +50,7 @@ async def seed_school(
             session, kind=RegionKind.township, name="中和镇", must_visit_days=must_visit_days
         )
         site = await make_site(session, parent=township, name="中和小学")
-        await people.add_coordinator(
+        await identity.add_coordinator(
             session, telegram_id=COORDINATOR, name="王老师", scope_code=site.code, at=at
         )
         kids = []

@@ -16,7 +16,7 @@ from domain.ports import Front, NoticeText, OutboxSender
 from guanai.settings import Settings
 
 if TYPE_CHECKING:
-    from domain.photos import Downloader  # the imaging libraries load with workers.jobs
+    from domain.care.photos import Downloader  # the imaging libraries load with workers.jobs
 
 #: Makes the chat front the jobs send through (`guanai.wiring` hands over Telegram's).
 FrontFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], Front]

@@ -20,7 +20,11 @@ from arq import Retry
 from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import care_record, housekeeping, ladder, photos, regions, reminders, rosters
+from domain import housekeeping
+from domain.care import photos
+from domain.people import regions
+from domain.reports import care_record, rosters
+from domain.schedule import ladder, reminders
 from guanai.outages import describe, is_outage
 from guanai.settings import Settings
 from workers.context import Deps

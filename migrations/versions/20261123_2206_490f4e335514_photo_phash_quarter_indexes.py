@@ -2,7 +2,7 @@
 
 Two hashes within Hamming distance d share at least one quarter within d // 4 bits, so
 finding every earlier photo near a new one is a few probes of these indexes instead of a
-scan of all photos (see domain/photos.py). Not partial indexes: PostgreSQL estimates
+scan of all photos (see domain/care/photos.py). Not partial indexes: PostgreSQL estimates
 from an expression index's statistics only when the index has no WHERE.
 
 Revision ID: 490f4e335514

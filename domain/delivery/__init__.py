@@ -1,0 +1,1 @@
+"""Messages on their way out: who receives them and the outbox."""

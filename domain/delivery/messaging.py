@@ -1,0 +1,89 @@
+"""Who a message goes to, and a rendered message on its way into the outbox.
+
+Services decide what to say and to whom; the texts are rendered by the chat front
+(`bot/notices.py`) in the recipient's language and handed back as `Outgoing`, which the
+service queues in the same transaction as the rows that decided it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.delivery import outbox
+from domain.models import OutboxMessage, Person
+
+
+@dataclass(frozen=True)
+class Recipient:
+    person_id: int
+    name: str
+    language: str | None
+    chat_id: int | None
+    unreachable: bool  # blocked the bot (403) or never started it
+
+    @property
+    def reachable(self) -> bool:
+        return self.chat_id is not None and not self.unreachable
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered message; a document or photo carries its bytes until it is queued."""
+
+    method: outbox.Method
+    payload: dict[str, Any]
+    content: bytes | None = None
+    extension: str = field(default="")  # ".xlsx", ".png": the stored file's name ends so
+
+
+async def recipients(session: AsyncSession, person_ids: Iterable[int]) -> dict[int, Recipient]:
+    wanted = set(person_ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Person).where(Person.id.in_(wanted)))
+    return {
+        person.id: Recipient(
+            person_id=person.id,
+            name=person.name,
+            language=person.language,
+            chat_id=person.telegram_id,
+            unreachable=person.telegram_id is None or person.unreachable_at is not None,
+        )
+        for person in rows
+    }
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    to: Recipient,
+    message: Outgoing,
+    not_before: dt.datetime,
+    dedupe_key: str,
+    media_dir: Path,
+) -> OutboxMessage | None:
+    """Queue one message; a file is written under MEDIA_DIR first, named by the dedupe key
+    so a rerun overwrites rather than piles up. None when the key was queued before."""
+    assert to.chat_id is not None, "only reachable recipients are queued"
+    payload = dict(message.payload)
+    if message.content is not None:
+        relative = Path("outbox") / (dedupe_key.replace(":", "/") + message.extension)
+        target = media_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(message.content)
+        payload["path"] = relative.as_posix()
+    return await outbox.enqueue(
+        session,
+        chat_id=to.chat_id,
+        method=message.method,
+        payload=payload,
+        not_before=not_before,
+        dedupe_key=dedupe_key,
+    )

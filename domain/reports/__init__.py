@@ -1,0 +1,1 @@
+"""What the offices read: the weekly roster, the monthly care record, the overview."""

@@ -1,0 +1,2 @@
+"""What falls due and when: cadences, deadlines, reminders, what is overdue, the
+escalation ladder."""
