@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -46,6 +47,16 @@ SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgr
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = uuid.uuid4().hex[:8]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+UNIT_TESTS = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (pyproject) runs a worker per core, but the unit tests alone run in one
+    process: starting workers would cost them more than it saves."""
+    chosen = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    if chosen and all(path.is_relative_to(UNIT_TESTS) for path in chosen):
+        return 0
+    return None  # xdist counts the cores
 
 
 def database_url(name: str) -> str:
