@@ -9,8 +9,10 @@ answered, as a person would; 64 of them at a time.
     uv run python bench/checkins.py [--volunteers 2000] [--concurrency 64]
 
 Prints updates handled per second, the bot's CPU per update, and the bot process's peak
-memory (VmHWM). A scratch database and Redis prefix are made for the run and dropped
-afterwards. Target on a 2-core machine: ≥ 300 updates/s, < 200 MB.
+memory (VmHWM), beside the same for a stock aiogram bot that makes the same Bot API calls
+and nothing else (`bench/bare_checkin_bot.py`), with the ratio (target: CPU ≤ 2×). A
+scratch database and Redis prefix are made for the run and dropped afterwards. Target on a
+2-core machine: ≥ 300 updates/s, < 200 MB.
 BENCH_PROFILE=bot.prof runs the bot under cProfile (slower) and leaves its stats there.
 """
 
@@ -24,7 +26,9 @@ import signal
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -249,20 +253,23 @@ class Driver:
         self.fake.forget(user.chat_id, self.update_ids)
 
 
-class BotProcess:
-    """`guanai bot`, the real entry point, long-polling the fake; read through /proc."""
+GUANAI_BOT = ("-m", "guanai.cli", "bot")
+BARE_BOT = (str(ROOT / "bench" / "bare_checkin_bot.py"),)
 
-    def __init__(self, settings: dict[str, str]) -> None:
-        self.settings = settings
+
+class BotProcess:
+    """A bot in its own process (`guanai bot`, the real entry point, or the bare baseline),
+    long-polling the fake; read through /proc."""
+
+    def __init__(self, settings: dict[str, str], command: tuple[str, ...] = GUANAI_BOT) -> None:
+        self.settings, self.command = settings, command
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, fake: BenchTelegram) -> None:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
-            *(["-m", "cProfile", "-o", PROFILE] if PROFILE else []),
-            "-m",
-            "guanai.cli",
-            "bot",
+            *(["-m", "cProfile", "-o", PROFILE] if PROFILE and self.command == GUANAI_BOT else []),
+            *self.command,
             env={**os.environ, **self.settings},
             cwd=ROOT,
         )
@@ -287,6 +294,54 @@ class BotProcess:
         return await self.process.wait()
 
 
+@dataclass
+class Measured:
+    updates: int
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    calls: Counter[str]
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        return self.cpu_seconds / self.updates * 1000
+
+
+async def converse(
+    bot: BotProcess, fake: BenchTelegram, volunteers: int, concurrency: int
+) -> Measured:
+    """Every volunteer checks in once, `concurrency` at a time, with `bot` answering."""
+    await bot.start(fake)
+    drivers = [Driver(fake, FIRST_TELEGRAM_ID + n) for n in range(volunteers)]
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(volunteer: Driver) -> None:
+        async with limit:
+            await volunteer.check_in()
+
+    started, cpu_started = time.perf_counter(), bot.cpu_seconds()
+    await asyncio.gather(*(one(v) for v in drivers))
+    return Measured(
+        updates=sum(len(v.update_ids) for v in drivers),
+        seconds=time.perf_counter() - started,
+        cpu_seconds=bot.cpu_seconds() - cpu_started,
+        peak_mb=bot.peak_mb(),
+        calls=Counter(call.method for call in fake.calls if call.method != "getUpdates"),
+    )
+
+
+async def bare_baseline(volunteers: int, concurrency: int) -> Measured:
+    """The same conversations with a stock aiogram bot that makes the same calls."""
+    fake = BenchTelegram()
+    await fake.start()
+    bot = BotProcess({"BOT_TOKEN": "4243:BARE", "BOT_API_URL": fake.base_url}, BARE_BOT)
+    try:
+        return await converse(bot, fake, volunteers, concurrency)
+    finally:
+        await bot.stop()
+        await fake.stop()
+
+
 async def run(volunteers: int, concurrency: int) -> None:
     run_id = uuid.uuid4().hex[:8]
     db_name = f"guanai_bench_{run_id}"
@@ -308,32 +363,29 @@ async def run(volunteers: int, concurrency: int) -> None:
     engine = make_engine(database_url, pool_size=1)
     try:
         await seed(database_url, volunteers)
-        await bot.start(fake)
-        drivers = [Driver(fake, FIRST_TELEGRAM_ID + n) for n in range(volunteers)]
-        limit = asyncio.Semaphore(concurrency)
-
-        async def one(volunteer: Driver) -> None:
-            async with limit:
-                await volunteer.check_in()
-
-        started, cpu_started = time.perf_counter(), bot.cpu_seconds()
-        await asyncio.gather(*(one(v) for v in drivers))
-        elapsed, cpu = time.perf_counter() - started, bot.cpu_seconds() - cpu_started
-        peak_mb = bot.peak_mb()
-
-        updates = sum(len(v.update_ids) for v in drivers)
+        guanai = await converse(bot, fake, volunteers, concurrency)
         async with engine.connect() as connection:
             stored = await connection.scalar(select(func.count()).select_from(CheckIn))
             photos = await connection.scalar(select(func.count()).select_from(Photo))
-        print(f"volunteers:          {volunteers} (concurrency {concurrency})")
-        print(f"updates handled:     {updates} in {elapsed:.1f} s")
-        print(f"updates per second:  {updates / elapsed:.0f}")
-        print(f"bot CPU per update:  {cpu / updates * 1000:.2f} ms")
-        print(f"check-ins stored:    {stored}, photos {photos}")
-        print(f"bot API calls:       {len(fake.calls)}")
-        print(f"bot peak memory:     {peak_mb:.0f} MB (VmHWM of the `guanai bot` process)")
-    finally:
         print(f"bot exit status:     {await bot.stop()}")
+        bare = await bare_baseline(volunteers, concurrency)
+        ratio = guanai.cpu_ms_per_update / bare.cpu_ms_per_update
+        print(f"volunteers:          {volunteers} (concurrency {concurrency})")
+        print(f"check-ins stored:    {stored}, photos {photos}")
+        print(f"{'':21}{'guanai':>10}{'bare':>10}{'ratio':>8}")
+        for name, ours, theirs in (
+            ("updates handled", guanai.updates, bare.updates),
+            ("seconds", guanai.seconds, bare.seconds),
+            ("updates per second", guanai.updates / guanai.seconds, bare.updates / bare.seconds),
+            ("CPU per update, ms", guanai.cpu_ms_per_update, bare.cpu_ms_per_update),
+            ("peak memory, MB", guanai.peak_mb, bare.peak_mb),
+        ):
+            print(f"{name:21}{ours:>10.2f}{theirs:>10.2f}{ours / theirs:>7.2f}×")
+        print(f"guanai's API calls:  {dict(guanai.calls.most_common())}")
+        print(f"bare bot's calls:    {dict(bare.calls.most_common())}")
+        print(f"CPU per update:      {ratio:.2f}× the bare bot's (target ≤ 2×)")
+    finally:
+        await bot.stop()
         await fake.stop()
         job_ids = await redis.zrange(f"{prefix}:queue", 0, -1)  # photos to fetch, no worker
         keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
