@@ -108,7 +108,7 @@ class RobotClient:
     async def _upload(self, address: Address, upload: Upload) -> str | Answer:
         """WeCom's upload_media: the media id, or the answer that refused it. Nothing
         reaches the group by an upload, so a doubtful one is simply done again later."""
-        form = FormData()
+        form = FormData(quote_fields=False)  # the name in UTF-8, as curl -F sends it
         form.add_field(
             "media", upload.data, filename=upload.name, content_type="application/octet-stream"
         )
