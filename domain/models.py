@@ -707,7 +707,7 @@ class Robot(Base):
     added_at: Mapped[dt.datetime]
     added_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     # a permanent refusal (key invalid, robot removed, signature wrong): nothing is sent
-    # until someone adds it again
+    # until a test through it is taken again (`guanai robots test`)
     broken_at: Mapped[dt.datetime | None]
     broken_reason: Mapped[str | None] = mapped_column(String(255))
 

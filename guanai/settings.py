@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     # up (compose sets it: after a reboot they start together).
     startup_wait_seconds: float = Field(default=0.0, ge=0, validation_alias="STARTUP_WAIT_SECONDS")
 
+    # The group robots' platforms: their own hosts, or a proxy's (the tests' fakes).
+    wecom_api_url: str = Field(
+        default="https://qyapi.weixin.qq.com", validation_alias="WECOM_API_URL"
+    )
+    dingtalk_api_url: str = Field(
+        default="https://oapi.dingtalk.com", validation_alias="DINGTALK_API_URL"
+    )
+    feishu_api_url: str = Field(default="https://open.feishu.cn", validation_alias="FEISHU_API_URL")
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

@@ -61,8 +61,6 @@ class UnknownRobot(DomainError):
     message = "No robot has the id {id}."
 
 
-KIND_NAME = {RobotKind.wecom: "WeCom", RobotKind.dingtalk: "DingTalk", RobotKind.feishu: "Feishu"}
-
 # the hosts, paths and the query key that names the robot, as each app hands them out
 EXAMPLE = {
     RobotKind.wecom: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
@@ -102,7 +100,7 @@ def webhook(kind: RobotKind, url: str) -> Webhook:
     """The webhook in `url`, or `NotThatPlatform`: the app, host, path and token must match."""
     parts = urlsplit(url.strip())
     query = parse_qs(parts.query)
-    refused = NotThatPlatform(kind=KIND_NAME[kind], example=EXAMPLE[kind])
+    refused = NotThatPlatform(kind=kind, example=EXAMPLE[kind])
     if parts.scheme != "https" or parts.fragment:
         raise refused
     if kind is RobotKind.wecom:
@@ -132,7 +130,7 @@ def checked_secret(kind: RobotKind, secret: str | None) -> str | None:
             raise NoSecret()
         return None
     if secret is None:
-        raise NeedsSecret(kind=KIND_NAME[kind], where=SIGNING[kind])
+        raise NeedsSecret(kind=kind, where=SIGNING[kind])
     if kind is RobotKind.dingtalk and not secret.startswith("SEC"):
         raise BadSecret()
     return secret
@@ -206,7 +204,7 @@ async def robots_of(
         region = await regions.by_code(session, region_code)
         query = query.where(Robot.region_id == region.id)
     rows = await session.execute(query.order_by(Region.path, Robot.id))
-    return [(robot, region) for robot, region in rows.tuples()]
+    return [(robot, region) for robot, region in rows]
 
 
 async def robot(session: AsyncSession, robot_id: int) -> Robot:
@@ -248,8 +246,9 @@ async def mark_broken(
     session: AsyncSession, robot_id: int, *, reason: str, at: dt.datetime
 ) -> bool:
     """The platform refused the robot for good (key invalid, removed, signature wrong):
-    nothing more is sent to it. `reason` is the platform's code and words, never the URL.
-    True when this call broke it (a second worker seeing the same answer says nothing)."""
+    nothing more is sent to it until a test through it is taken again (`mend`). `reason`
+    is the platform's code and words, never the URL. True when this call broke it (a
+    second worker seeing the same answer says nothing)."""
     found = await session.get(Robot, robot_id, with_for_update=True)
     if found is None or found.broken_at is not None:
         return False
@@ -264,6 +263,23 @@ async def mark_broken(
         details={"region_id": found.region_id, "reason": reason[:255]},
     )
     return True
+
+
+async def mend(session: AsyncSession, robot_id: int, *, at: dt.datetime) -> None:
+    """A broken robot took a message again (`guanai robots test`): it is sent to again."""
+    found = await session.get(Robot, robot_id, with_for_update=True)
+    if found is None or found.broken_at is None:
+        return
+    found.broken_at = None
+    found.broken_reason = None
+    audit.record(
+        session,
+        at=at,
+        action="robot.mended",
+        subject_type="robot",
+        subject_id=robot_id,
+        details={"region_id": found.region_id},
+    )
 
 
 # --- the pace ------------------------------------------------------------------------
