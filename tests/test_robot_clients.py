@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -285,3 +286,19 @@ async def test_a_robot_address_never_shows_its_url() -> None:
         RobotKind.dingtalk, "https://oapi.dingtalk.com/robot/send?access_token=abc", "SECx"
     )
     assert "abc" not in repr(secret) and "SECx" not in repr(secret)
+
+
+async def test_nothing_logged_carries_the_url_or_the_secret(
+    fake: FakeRobots,
+    http: ClientSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    robot, token = await add_robot(sessionmaker, fake, RobotKind.dingtalk)
+    client = RobotClient(http, bases=fake.bases)
+    with caplog.at_level(logging.DEBUG):
+        sent = requests(ESCALATION, group(robot), same)
+        await deliver(client, SharedPace(sessionmaker), robot.id, address(robot), sent)
+        fake.robots[token].removed = True
+        await deliver(client, SharedPace(sessionmaker), robot.id, address(robot), sent)
+    assert token not in caplog.text and "SECtest-secret" not in caplog.text

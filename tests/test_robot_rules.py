@@ -279,3 +279,20 @@ def test_a_hold_waits_whatever_the_count() -> None:
     limit = LIMITS[RobotKind.wecom]
     wait = wait_for_slot([], T0 + dt.timedelta(minutes=10), T0, limit)
     assert wait == dt.timedelta(minutes=10)
+
+
+def test_a_burst_is_one_digest_that_keeps_every_notice_and_mention() -> None:
+    from bot.robots.render import digest
+
+    first = notice()
+    second = notice(
+        title="紧急情况：李小花", responsible="赵主任", phone="13700002222", child_names=("李小花",)
+    )
+    merged = digest("3 条提醒", [first, second], same)
+    group = Group(RobotKind.dingtalk, mask_child_names=True)
+    [request] = requests(merged, group, same)
+    assert isinstance(request, Post)
+    text = request.body["markdown"]["text"]
+    assert "【逾期家访：张*明】" in text and "【紧急情况：李*花】" in text
+    assert "Responsible: 赵主任, phone 13700002222" in text
+    assert request.body["at"]["atMobiles"] == ["13900001111", "13700002222"]

@@ -65,6 +65,7 @@ class Notice:
     child_names: tuple[str, ...] = ()  # masked where the robot masks children's names
     files: tuple[Attachment, ...] = ()
     files_note: str | None = None  # where the files went, said where they cannot go
+    extra_mentions: tuple[str, ...] = ()  # more mobiles to @mention (a digest's people)
 
 
 @dataclass(frozen=True)
@@ -111,20 +112,22 @@ def _said(notice: Notice, group: Group, gettext: Gettext) -> _Said:
     mask = _masker(notice, group)
     said = _Said(mask(notice.title), [mask(line) for line in notice.lines])
     said.lines += [mask(action) for action in notice.actions]
-    if notice.responsible:
-        if notice.phone:
-            said.lines.append(
-                gettext(RESPONSIBLE).format(name=notice.responsible, phone=notice.phone)
-            )
-        else:
-            said.lines.append(gettext(RESPONSIBLE_NO_PHONE).format(name=notice.responsible))
+    said.lines += _responsible(notice, gettext)
     return said
+
+
+def _responsible(notice: Notice, gettext: Gettext) -> list[str]:
+    if not notice.responsible:
+        return []
+    if notice.phone:
+        return [gettext(RESPONSIBLE).format(name=notice.responsible, phone=notice.phone)]
+    return [gettext(RESPONSIBLE_NO_PHONE).format(name=notice.responsible)]
 
 
 def _mentions(notice: Notice, group: Group) -> tuple[str, ...]:
     if not notice.mention:
         return ()
-    found = [*group.mobiles, *([notice.phone] if notice.phone else [])]
+    found = [*group.mobiles, *([notice.phone] if notice.phone else []), *notice.extra_mentions]
     return tuple(dict.fromkeys(found))  # each once, in order
 
 
@@ -155,6 +158,28 @@ def requests(notice: Notice, group: Group, gettext: Gettext) -> list[Request]:
         body = shape.body(title, lines, mentions if number == 0 else ())
         posts.append(Post(unsigned(body) if group.kind is RobotKind.feishu else body))
     return posts + files
+
+
+def digest(title: str, notices: Sequence[Notice], gettext: Gettext) -> Notice:
+    """Several notices for one robot as one: a burst goes out as a digest within the
+    platform's pace instead of queueing for an hour. Each keeps its title, lines, actions
+    and responsible person; mentions, names to mask and files are gathered."""
+    lines: list[str] = []
+    for notice in notices:
+        lines.append(f"【{notice.title}】")
+        lines += [*notice.lines, *notice.actions, *_responsible(notice, gettext)]
+    phones = [n.phone for n in notices if n.mention and n.phone]
+    return Notice(
+        title=title,
+        lines=tuple(lines),
+        mention=any(n.mention for n in notices),
+        child_names=tuple(dict.fromkeys(name for n in notices for name in n.child_names)),
+        files=tuple(attachment for n in notices for attachment in n.files),
+        files_note=next((n.files_note for n in notices if n.files_note), None),
+        extra_mentions=tuple(
+            dict.fromkeys([*phones, *(m for n in notices for m in n.extra_mentions)])
+        ),
+    )
 
 
 # --- splitting -----------------------------------------------------------------------
