@@ -106,7 +106,7 @@ async def test_a_signed_escalation_arrives_at_each_platform(
     assert delivery.answer is not None and delivery.answer.outcome is Outcome.ok
     [arrived] = fake.received(token)
     said = str(arrived)
-    assert "张*明" in said and "张小明" not in said
+    assert ("张*明" in said or "张＊明" in said) and "张小明" not in said
     assert "13900001111" in said
 
 

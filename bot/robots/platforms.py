@@ -15,7 +15,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
 from domain.kinds import RobotKind
@@ -82,6 +82,7 @@ class Shape:
     """How one platform writes a titled list of lines, and how many bytes that may take."""
 
     limit: int
+    star: ClassVar[str] = "*"  # a masked name's (张*明)
 
     def body(self, title: str, lines: Sequence[str], mentions: Sequence[str]) -> JSON:
         raise NotImplementedError
@@ -112,6 +113,8 @@ class WecomText(Shape):
 
 
 class WecomMarkdown(WecomText):
+    star = "＊"  # full width: two masked names on a line never read as *emphasis*
+
     def body(self, title: str, lines: Sequence[str], mentions: Sequence[str]) -> JSON:
         return {"msgtype": "markdown", "markdown": {"content": "\n".join([f"**{title}**", *lines])}}
 
@@ -121,6 +124,8 @@ class WecomMarkdown(WecomText):
 
 class DingtalkMarkdown(Shape):
     """Markdown; a mention needs both `at.atMobiles` and "@mobile" in the text."""
+
+    star = "＊"
 
     def body(self, title: str, lines: Sequence[str], mentions: Sequence[str]) -> JSON:
         said = [f"#### {title}", *lines]

@@ -83,18 +83,18 @@ class _Said:
     lines: list[str] = field(default_factory=list)
 
 
-def mask_name(name: str) -> str:
+def mask_name(name: str, star: str = "*") -> str:
     """张小明 → 张*明, 李明 → 李*, 欧阳小明 → 欧**明: the family name and, beyond two
     characters, the last one."""
     name = name.strip()
     if len(name) <= 1:
         return name
     if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+        return name[0] + star
+    return name[0] + star * (len(name) - 2) + name[-1]
 
 
-def _masker(notice: Notice, group: Group) -> Callable[[str], str]:
+def _masker(notice: Notice, group: Group, star: str) -> Callable[[str], str]:
     if not group.mask_child_names or not notice.child_names:
         return lambda text: text
     # longest first: 张小明 before 张小
@@ -102,14 +102,14 @@ def _masker(notice: Notice, group: Group) -> Callable[[str], str]:
 
     def mask(text: str) -> str:
         for name in names:
-            text = text.replace(name, mask_name(name))
+            text = text.replace(name, mask_name(name, star))
         return text
 
     return mask
 
 
-def _said(notice: Notice, group: Group, gettext: Gettext) -> _Said:
-    mask = _masker(notice, group)
+def _said(notice: Notice, group: Group, shape: Shape, gettext: Gettext) -> _Said:
+    mask = _masker(notice, group, shape.star)
     said = _Said(mask(notice.title), [mask(line) for line in notice.lines])
     said.lines += [mask(action) for action in notice.actions]
     said.lines += _responsible(notice, gettext)
@@ -131,13 +131,21 @@ def _mentions(notice: Notice, group: Group) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))  # each once, in order
 
 
+# how each platform writes a notice; WeCom writes one that @mentions as text instead
+SHAPE = {
+    RobotKind.wecom: WECOM_MARKDOWN,
+    RobotKind.dingtalk: DINGTALK_MARKDOWN,
+    RobotKind.feishu: FEISHU_POST,
+}
+
+
 def requests(notice: Notice, group: Group, gettext: Gettext) -> list[Request]:
     """The requests that carry `notice` to a robot of `group.kind`, in order."""
-    said = _said(notice, group, gettext)
     mentions = _mentions(notice, group)
+    shape = SHAPE[group.kind] if group.kind is not RobotKind.wecom or not mentions else WECOM_TEXT
+    said = _said(notice, group, shape, gettext)
     files: list[Request] = []
     if group.kind is RobotKind.wecom:
-        shape: Shape = WECOM_TEXT if mentions else WECOM_MARKDOWN
         for attachment in notice.files:
             limit = WECOM_IMAGE_BYTES if attachment.image else WECOM_FILE_BYTES
             if len(attachment.data) > limit:
@@ -146,13 +154,11 @@ def requests(notice: Notice, group: Group, gettext: Gettext) -> list[Request]:
                 files.append(wecom_image(attachment.data))
             else:
                 files.append(Upload(attachment.name, attachment.data))
-    else:
-        shape = DINGTALK_MARKDOWN if group.kind is RobotKind.dingtalk else FEISHU_POST
-        if notice.files:
-            said.lines.append(
-                notice.files_note
-                or gettext(FILES_ELSEWHERE).format(names="、".join(f.name for f in notice.files))
-            )
+    elif notice.files:
+        said.lines.append(
+            notice.files_note
+            or gettext(FILES_ELSEWHERE).format(names="、".join(f.name for f in notice.files))
+        )
     posts: list[Request] = []
     for number, (title, lines) in enumerate(split(said.title, said.lines, shape, mentions)):
         body = shape.body(title, lines, mentions if number == 0 else ())
