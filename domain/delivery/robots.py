@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import DomainError
@@ -183,6 +182,7 @@ async def add_robot(
         raise RobotExists(id=existing)
     session.add(robot)
     await session.flush()
+    session.add(RobotPace(robot_id=robot.id, recent=[]))
     audit.record(
         session,
         at=at,
@@ -327,39 +327,32 @@ async def take_slot(session: AsyncSession, robot_id: int, limit: Limit) -> dt.ti
     """Take a request slot of the robot now and return zero, or return how long to wait.
 
     The row is locked for the decision, so two senders never take the same slot; commit
-    straight after and send.
+    straight after and send. Two statements: senders ask this for every request.
     """
-    await session.execute(
-        insert(RobotPace)
-        .values(robot_id=robot_id, recent=[])
-        .on_conflict_do_nothing(index_elements=[RobotPace.robot_id])
-    )
-    pace = await session.scalar(
-        select(RobotPace).where(RobotPace.robot_id == robot_id).with_for_update()
-    )
-    assert pace is not None
-    now = await session.scalar(select(func.clock_timestamp()))
-    assert now is not None
-    wait = wait_for_slot(pace.recent, pace.held_until, now, limit)
-    if wait > dt.timedelta(0):
-        return wait
-    pace.recent = [moment for moment in pace.recent if moment > now - MINUTE] + [now]
+    row = (
+        await session.execute(
+            select(RobotPace.recent, RobotPace.held_until, func.clock_timestamp())
+            .where(RobotPace.robot_id == robot_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if row is None:  # removed meanwhile
+        raise UnknownRobot(id=robot_id)
+    recent, held_until, now = row
+    wait = wait_for_slot(recent, held_until, now, limit)
+    if wait == dt.timedelta(0):
+        kept = [moment for moment in recent if moment > now - MINUTE]
+        await session.execute(
+            update(RobotPace).where(RobotPace.robot_id == robot_id).values(recent=[*kept, now])
+        )
     return wait
 
 
 async def hold(session: AsyncSession, robot_id: int, for_: dt.timedelta) -> None:
     """Send nothing to the robot for this long (from the database's now)."""
-    statement = insert(RobotPace).values(
-        robot_id=robot_id, recent=[], held_until=func.clock_timestamp() + for_
-    )
+    until = func.clock_timestamp() + for_
     await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[RobotPace.robot_id],
-            set_={
-                "held_until": func.greatest(
-                    func.coalesce(RobotPace.held_until, statement.excluded.held_until),
-                    statement.excluded.held_until,
-                )
-            },
-        )
+        update(RobotPace)
+        .where(RobotPace.robot_id == robot_id)
+        .values(held_until=func.greatest(func.coalesce(RobotPace.held_until, until), until))
     )
