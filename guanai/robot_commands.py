@@ -112,10 +112,9 @@ async def cmd_robots_test(settings: Settings, args: argparse.Namespace) -> int:
     permanent refusal marks it broken, an answer taken mends it."""
     from aiohttp import ClientSession
 
-    from bot.robots.client import RobotClient
-    from bot.robots.deliver import SharedPace, address, deliver, group
+    from bot.robots.deliver import RobotSender
     from bot.robots.platforms import Outcome
-    from bot.robots.render import Notice, requests
+    from bot.robots.render import Notice
     from domain.db import make_engine, make_sessionmaker
     from domain.delivery import robots
     from domain.models import Region
@@ -130,14 +129,13 @@ async def cmd_robots_test(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         async with ClientSession() as http:
-            client = RobotClient(http, bases=robot_api_urls(settings))
-            delivery = await deliver(
-                client,
-                SharedPace(make_sessionmaker(engine)),
-                robot.id,
-                address(robot),
-                requests(notice, group(robot), _translation().gettext),
+            sender = RobotSender(
+                http,
+                make_sessionmaker(engine),
+                _translation().gettext,
+                bases=settings.robot_api_urls,
             )
+            delivery = await sender.send(robot, notice)
     finally:
         await engine.dispose()
     answer = delivery.answer
@@ -180,14 +178,6 @@ OUTCOME = {
     "rejected": _("Robot {id} ({kind}) refused the test message: {answer}"),
     "uncertain": _("Robot {id} ({kind}) gave no clear answer; look in the group: {answer}"),
 }
-
-
-def robot_api_urls(settings: Settings) -> dict[RobotKind, str]:
-    return {
-        RobotKind.wecom: settings.wecom_api_url,
-        RobotKind.dingtalk: settings.dingtalk_api_url,
-        RobotKind.feishu: settings.feishu_api_url,
-    }
 
 
 def add_commands(commands: Any, add: Any) -> None:

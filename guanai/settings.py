@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.errors import DomainError
+from domain.kinds import RobotKind
 
 
 class MissingSetting(DomainError):
@@ -115,6 +116,15 @@ class Settings(BaseSettings):
         default="https://oapi.dingtalk.com", validation_alias="DINGTALK_API_URL"
     )
     feishu_api_url: str = Field(default="https://open.feishu.cn", validation_alias="FEISHU_API_URL")
+
+    @property
+    def robot_api_urls(self) -> dict[RobotKind, str]:
+        """The base URL of each group-robot platform."""
+        return {
+            RobotKind.wecom: self.wecom_api_url,
+            RobotKind.dingtalk: self.dingtalk_api_url,
+            RobotKind.feishu: self.feishu_api_url,
+        }
 
     @cached_property
     def tz(self) -> ZoneInfo:

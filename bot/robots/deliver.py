@@ -10,15 +10,16 @@ and to tell the region's coordinators.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from aiohttp import ClientSession
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.robots.client import Address, RobotClient
 from bot.robots.platforms import Answer, Outcome, Request
-from bot.robots.render import Group
+from bot.robots.render import Gettext, Group, Notice, requests
 from domain.db import UnitOfWork
 from domain.delivery import robots
 from domain.kinds import RobotKind
@@ -93,3 +94,26 @@ async def deliver(
         if answer.outcome is not Outcome.ok:
             return Delivery(sent=index, answer=answer)
     return Delivery(sent=len(requests), answer=answer)
+
+
+class RobotSender:
+    """What the outbox's sender calls for a robot: render a notice for it and deliver it
+    from `start`, under the shared pace, over one HTTP session."""
+
+    def __init__(
+        self,
+        http: ClientSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        gettext: Gettext,
+        *,
+        bases: Mapping[RobotKind, str] | None = None,
+    ) -> None:
+        self._client = RobotClient(http, bases=bases)
+        self._pace = SharedPace(sessionmaker)
+        self._gettext = gettext
+
+    async def send(self, robot: Robot, notice: Notice, *, start: int = 0) -> Delivery:
+        """`Delivery.sent` is where to start next time; the same notice to the same robot
+        renders to the same requests, so a later call goes on where this one stopped."""
+        sent = requests(notice, group(robot), self._gettext)
+        return await deliver(self._client, self._pace, robot.id, address(robot), sent, start=start)
