@@ -302,3 +302,23 @@ async def test_nothing_logged_carries_the_url_or_the_secret(
         fake.robots[token].removed = True
         await deliver(client, SharedPace(sessionmaker), robot.id, address(robot), sent)
     assert token not in caplog.text and "SECtest-secret" not in caplog.text
+
+
+async def test_an_answer_cut_off_is_uncertain_and_not_sent_again_by_itself(
+    fake: FakeRobots, http: ClientSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    robot, token = await add_robot(sessionmaker, fake, RobotKind.feishu)
+    fake.robots[token].cut_next = 1
+    sent = requests(ESCALATION, group(robot), same)
+
+    delivery = await deliver(
+        RobotClient(http, bases=fake.bases),
+        SharedPace(sessionmaker),
+        robot.id,
+        address(robot),
+        sent,
+    )
+
+    assert delivery.answer is not None and delivery.answer.outcome is Outcome.uncertain
+    assert delivery.sent == 0  # the caller records it as uncertain: it did arrive
+    assert len(fake.received(token)) == 1

@@ -297,3 +297,11 @@ def test_a_burst_is_one_digest_that_keeps_every_notice_and_mention() -> None:
     assert "【逾期家访：张＊明】" in text and "【紧急情况：李＊花】" in text
     assert "Responsible: 赵主任, phone 13700002222" in text
     assert request.body["at"]["atMobiles"] == ["13900001111", "13700002222"]
+
+
+def test_a_file_too_big_for_wecom_is_said_not_sent() -> None:
+    big = Attachment("记录表.xlsx", b"x" * (20 * 1024 * 1024 + 1))
+    sent = requests(notice(mention=False, files=(big,)), Group(RobotKind.wecom), same)
+    assert [type(request) for request in sent] == [Post]
+    assert isinstance(sent[0], Post)
+    assert "记录表.xlsx is too big for this group" in sent[0].body["markdown"]["content"]

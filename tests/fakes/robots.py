@@ -70,6 +70,22 @@ class FakeRobot:
     blocked_until: float = 0.0
     removed: bool = False
     throttle_next: int = 0  # answer "too fast" to this many next requests, whatever the pace
+    cut_next: int = 0  # take this many next messages, then close the connection unanswered
+
+
+class CutOff(Exception):
+    """Raised by a handler to drop the connection without an answer."""
+
+
+@web.middleware
+async def _cut_off(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except CutOff:
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=599)  # never reaches the client: the connection is gone
+    return response
 
 
 class FakeRobots:
@@ -105,7 +121,7 @@ class FakeRobots:
         return [arrived.body for arrived in self.arrived if arrived.token == token]
 
     async def start(self) -> str:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_cut_off])
         app.router.add_post("/cgi-bin/webhook/send", self._wecom_send)
         app.router.add_post("/cgi-bin/webhook/upload_media", self._wecom_upload)
         app.router.add_post("/robot/send", self._dingtalk_send)
@@ -159,6 +175,9 @@ class FakeRobots:
     def _accept(self, robot: FakeRobot, body: JSON, now: float) -> web.Response:
         robot.sent.append(now)
         self.arrived.append(Arrived(robot.kind, robot.token, body, now))
+        if robot.cut_next > 0:  # it is in the group, but the answer never leaves
+            robot.cut_next -= 1
+            raise CutOff()
         return self._answer(
             robot, robot.token, 0, "ok" if robot.kind is not RobotKind.feishu else "success"
         )
