@@ -31,3 +31,11 @@ class VolunteerKind(enum.StrEnum):
 class InvitationRole(enum.StrEnum):
     volunteer = "volunteer"
     coordinator = "coordinator"
+
+
+class RobotKind(enum.StrEnum):
+    """The work apps whose groups take a custom robot (a webhook): the offices read them."""
+
+    wecom = "wecom"  # 企业微信
+    dingtalk = "dingtalk"  # 钉钉
+    feishu = "feishu"  # 飞书

@@ -39,6 +39,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # the command line's choices, light to import; re-exported here with the other enums
 from domain.kinds import InvitationRole as InvitationRole
 from domain.kinds import RegionKind as RegionKind
+from domain.kinds import RobotKind as RobotKind
 from domain.kinds import VolunteerKind as VolunteerKind
 
 NAMING_CONVENTION = {
@@ -682,6 +683,51 @@ class OutboxPace(Base):
     free_at: Mapped[dt.datetime]
     # the bot-wide slot only: when the last requests left, oldest first
     recent: Mapped[list[dt.datetime] | None] = mapped_column(ARRAY(DateTime(timezone=True)))
+
+
+class Robot(Base):
+    """A custom robot of a WeCom, DingTalk or Feishu group: how a region's offices, who
+    cannot read Telegram, hear what its coordinators hear. Only ever sends.
+
+    `url` and `secret` are credentials: anyone holding them posts into the group. They
+    are never logged and never shown back whole (`domain.delivery.robots.masked`).
+    """
+
+    __tablename__ = "robots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    kind: Mapped[RobotKind] = mapped_column(_enum(RobotKind, "robot_kind"))
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    secret: Mapped[str | None] = mapped_column(Text)  # DingTalk's 加签, Feishu's 签名校验
+    # the people to @mention in that group, by mobile (WeCom and DingTalk resolve them)
+    mobiles: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    # a group is many readers on a third party's server: a region may want 张*明 there
+    mask_child_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[dt.datetime]
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # a permanent refusal (key invalid, robot removed, signature wrong): nothing is sent
+    # until a test through it is taken again (`guanai robots test`)
+    broken_at: Mapped[dt.datetime | None]
+    broken_reason: Mapped[str | None] = mapped_column(String(255))
+
+    def __repr__(self) -> str:  # never the url or the secret
+        return f"Robot(id={self.id!r}, kind={self.kind!r}, region_id={self.region_id!r})"
+
+
+class RobotPace(Base):
+    """When a robot last sent and until when it must wait: shared by every sender process,
+    in the database's clock, so two workers keep one platform limit between them."""
+
+    __tablename__ = "robot_pace"
+
+    robot_id: Mapped[int] = mapped_column(
+        ForeignKey("robots.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    # the requests of the last minute, oldest first
+    recent: Mapped[list[dt.datetime]] = mapped_column(ARRAY(DateTime(timezone=True)), default=list)
+    # a throttle answer holds the robot (DingTalk's 130101 blocks it for ten minutes)
+    held_until: Mapped[dt.datetime | None]
 
 
 class ProcessedUpdate(Base):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from domain.clock import FixedClock, SystemClock
 from domain.errors import DomainError, Held, OutOfScope
-from domain.kinds import InvitationRole, RegionKind, VolunteerKind
+from domain.kinds import InvitationRole, RegionKind, RobotKind, VolunteerKind
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,6 +116,11 @@ VOLUNTEER_KIND = {
     VolunteerKind.surrogate: _("Surrogate parent"),
     VolunteerKind.teacher: _("Teacher"),
 }
+ROBOT_KIND = {
+    RobotKind.wecom: _("WeCom"),
+    RobotKind.dingtalk: _("DingTalk"),
+    RobotKind.feishu: _("Feishu"),
+}
 HELD = {
     "sub-regions": _("sub-regions ({count})"),
     "children": _("children ({count})"),
@@ -125,6 +130,7 @@ HELD = {
     "rosters": _("weekly rosters ({count})"),
     "escalation steps": _("escalation steps ({count})"),
     "duty shifts": _("duty shifts ({count})"),
+    "robots": _("group robots ({count})"),
     "pairings": _("pairings ({count})"),
     "check-ins": _("check-ins ({count})"),
     "concerns": _("concerns ({count})"),
@@ -138,6 +144,8 @@ def _word(value: Any) -> Any:
         return _say(REGION_KIND[value])
     if isinstance(value, VolunteerKind):
         return _say(VOLUNTEER_KIND[value])
+    if isinstance(value, RobotKind):
+        return _say(ROBOT_KIND[value])
     if isinstance(value, Held):
         return _say(HELD.get(value.what, value.what + " ({count})"), count=value.count)
     if isinstance(value, tuple | list):
@@ -901,6 +909,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="unhealthy when a due message has waited longer (default: HEALTH_OUTBOX_MINUTES)",
     )
     _add_outbox_commands(commands, add)
+    from guanai import robot_commands  # light to import, like this module
+
+    robot_commands.add_commands(commands, add)
     return parser
 
 

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.errors import DomainError
+from domain.kinds import RobotKind
 
 
 class MissingSetting(DomainError):
@@ -106,6 +107,24 @@ class Settings(BaseSettings):
     # At start, wait this long for PostgreSQL, Redis and the Bot API to answer before giving
     # up (compose sets it: after a reboot they start together).
     startup_wait_seconds: float = Field(default=0.0, ge=0, validation_alias="STARTUP_WAIT_SECONDS")
+
+    # The group robots' platforms: their own hosts, or a proxy's (the tests' fakes).
+    wecom_api_url: str = Field(
+        default="https://qyapi.weixin.qq.com", validation_alias="WECOM_API_URL"
+    )
+    dingtalk_api_url: str = Field(
+        default="https://oapi.dingtalk.com", validation_alias="DINGTALK_API_URL"
+    )
+    feishu_api_url: str = Field(default="https://open.feishu.cn", validation_alias="FEISHU_API_URL")
+
+    @property
+    def robot_api_urls(self) -> dict[RobotKind, str]:
+        """The base URL of each group-robot platform."""
+        return {
+            RobotKind.wecom: self.wecom_api_url,
+            RobotKind.dingtalk: self.dingtalk_api_url,
+            RobotKind.feishu: self.feishu_api_url,
+        }
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -38,6 +38,7 @@ from domain.models import (
     Pairing,
     Person,
     Region,
+    Robot,
     Roster,
     Volunteer,
 )
@@ -188,6 +189,7 @@ async def remove_region(
             await _count(session, EscalationStep, EscalationStep.region_id == region.id),
         ),
         ("duty shifts", await _count(session, DutyShift, DutyShift.site_id == region.id)),
+        ("robots", await _count(session, Robot, Robot.region_id == region.id)),
     )
     if held:
         raise RegionNotEmpty(code=region.code, what=held)
