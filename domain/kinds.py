@@ -31,3 +31,11 @@ class VolunteerKind(enum.StrEnum):
 class InvitationRole(enum.StrEnum):
     volunteer = "volunteer"
     coordinator = "coordinator"
+
+
+class Channel(enum.StrEnum):
+    """Where a person is reached: a chat network the bot speaks on. One person may have
+    an account on each; stored as text, so a new channel needs no DDL."""
+
+    telegram = "telegram"
+    matrix = "matrix"
