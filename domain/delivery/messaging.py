@@ -63,7 +63,7 @@ async def recipients(session: AsyncSession, person_ids: Iterable[int]) -> dict[i
             chat_id=int(account.external_id) if account else None,
             unreachable=account is None or account.unreachable_at is not None,
         )
-        for person, account in rows.tuples()
+        for person, account in rows
     }
 
 
