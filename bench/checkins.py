@@ -42,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.db import make_engine
 from domain.models import (
+    Account,
+    Channel,
     CheckIn,
     Child,
     Pairing,
@@ -111,13 +113,20 @@ async def seed(database_url: str, volunteers: int) -> None:
                 )
                 site_ids.append(site_id)
             await connection.execute(
-                insert(Person),
-                [
-                    {"telegram_id": FIRST_TELEGRAM_ID + n, "name": f"志愿者{n}"}
-                    for n in range(volunteers)
-                ],
+                insert(Person), [{"name": f"志愿者{n}"} for n in range(volunteers)]
             )
             person_ids = list(await connection.scalars(select(Person.id).order_by(Person.id)))
+            await connection.execute(
+                insert(Account),
+                [
+                    {
+                        "person_id": person_id,
+                        "channel": Channel.telegram,
+                        "external_id": str(FIRST_TELEGRAM_ID + n),
+                    }
+                    for n, person_id in enumerate(person_ids)
+                ],
+            )
             await connection.execute(
                 insert(Volunteer),
                 [

@@ -39,8 +39,10 @@ INSERT INTO regions (id, code, name, kind, parent_id, path)
   SELECT 100 + s, 'S' || s, '校' || s, 'school', 2 + s % 10,
          '1/' || (2 + s % 10) || '/' || (100 + s) || '/'
   FROM generate_series(1, 300) s;
-INSERT INTO people (id, telegram_id, name)
-  SELECT p, 1000000 + p, '志愿者' || p FROM generate_series(1, 3500) p;
+INSERT INTO people (id, name)
+  SELECT p, '志愿者' || p FROM generate_series(1, 3500) p;
+INSERT INTO accounts (person_id, channel, external_id)
+  SELECT p, 'telegram', (1000000 + p)::text FROM generate_series(1, 3500) p;
 INSERT INTO volunteers (id, person_id, site_id, kind, is_core, joined_at)
   SELECT v, v, 101 + v % 300, CASE WHEN v % 3 = 0 THEN 'teacher' ELSE 'surrogate' END, false,
          '2026-01-01+08' FROM generate_series(1, 3500) v;

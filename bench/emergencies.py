@@ -28,7 +28,7 @@ from domain.care import emergencies
 from domain.care.emergencies import Incident
 from domain.clock import SystemClock
 from domain.delivery import outbox
-from domain.models import Child, Coordinator, Person, Region, RegionKind
+from domain.models import Account, Channel, Child, Coordinator, Person, Region, RegionKind
 from domain.schedule import ladder
 from guanai.settings import Settings
 from guanai.wiring import open_deps
@@ -64,8 +64,9 @@ async def bench(schools: int, others: int, api_url: str, database_url: str) -> d
 
     async def head(session: Any, region: Region, level: str) -> int:
         chat = next(telegram)
-        person = Person(telegram_id=chat, name=f"{level}{chat}")
+        person = Person(name=f"{level}{chat}")
         session.add(person)
+        session.add(Account(person=person, channel=Channel.telegram, external_id=str(chat)))
         await session.flush()
         session.add(Coordinator(person_id=person.id, region_id=region.id))
         coordinators[chat] = level
@@ -77,8 +78,11 @@ async def bench(schools: int, others: int, api_url: str, database_url: str) -> d
             district = await _region(s, "秀山区", RegionKind.district, None)
             await head(s, district, "district")
             await head(s, district, "district")
-            reporter = Person(telegram_id=next(telegram), name="报告人")
+            reporter = Person(name="报告人")
             s.add(reporter)
+            s.add(
+                Account(person=reporter, channel=Channel.telegram, external_id=str(next(telegram)))
+            )
             townships = []
             for t in range(10):
                 township = await _region(s, f"镇{t}", RegionKind.township, district)

@@ -22,6 +22,7 @@ from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES
 from domain.care.concerns import Raised
 from domain.delivery import outbox
 from domain.models import (
+    Channel,
     Child,
     Escalation,
     EscalationStep,
@@ -35,6 +36,7 @@ from domain.models import (
     Region,
     Volunteer,
 )
+from domain.people import accounts
 from domain.schedule import due
 from domain.schedule.calendar import Month
 from domain.schedule.deadlines import outside_quiet_hours
@@ -160,11 +162,12 @@ async def _tell(
     tz: ZoneInfo,
     dedupe_key: str,
 ) -> int:
-    if person.telegram_id is None:
+    chat = await accounts.address(session, person.id, Channel.telegram)
+    if chat is None:
         return 0
     queued = await outbox.enqueue(
         session,
-        chat_id=person.telegram_id,
+        chat_id=int(chat),
         method=outbox.Method.send_message,
         payload={"text": text},
         not_before=outside_quiet_hours(at, tz),
@@ -216,7 +219,7 @@ async def escalation_settled(
             and (except_message is None or copy.telegram_message_id == except_message)
         ):
             continue
-        reader = await session.scalar(select(Person).where(Person.telegram_id == copy.chat_id))
+        reader = await accounts.person_on(session, Channel.telegram, str(copy.chat_id))
         with i18n.use_locale(_locale(reader) if reader else DEFAULT_LOCALE):
             if closed and by is None:
                 line = _("✅ {child}: settled, what was due has been recorded ({when}).")
@@ -294,7 +297,8 @@ async def must_visit_raised(
     concern = raised.concern
     queued = 0
     for person in to:
-        if person.telegram_id is None:
+        chat = await accounts.address(session, person.id, Channel.telegram)
+        if chat is None:
             continue
         with i18n.use_locale(_locale(person)):
             text = _(
@@ -310,7 +314,7 @@ async def must_visit_raised(
                 text += "\n" + _("Note: {note}").format(note=concern.note)
         if await outbox.enqueue(
             session,
-            chat_id=person.telegram_id,
+            chat_id=int(chat),
             method=outbox.Method.send_message,
             payload={"text": text},
             not_before=at,

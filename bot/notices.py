@@ -541,7 +541,7 @@ async def concern_raised(
                 text += "\n" + _("Note: {note}").format(note=concern.note)
         await outbox.enqueue(
             session,
-            chat_id=recipient.telegram_id,
+            chat_id=recipient.chat_id,
             method=outbox.Method.send_message,
             payload={"text": text},
             not_before=now,

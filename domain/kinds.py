@@ -39,3 +39,11 @@ class RobotKind(enum.StrEnum):
     wecom = "wecom"  # 企业微信
     dingtalk = "dingtalk"  # 钉钉
     feishu = "feishu"  # 飞书
+
+
+class Channel(enum.StrEnum):
+    """Where a person is reached: a chat network the bot speaks on. One person may have
+    an account on each; stored as text, so a new channel needs no DDL."""
+
+    telegram = "telegram"
+    matrix = "matrix"

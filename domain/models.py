@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # the command line's choices, light to import; re-exported here with the other enums
+from domain.kinds import Channel as Channel
 from domain.kinds import InvitationRole as InvitationRole
 from domain.kinds import RegionKind as RegionKind
 from domain.kinds import RobotKind as RobotKind
@@ -186,13 +187,34 @@ class Person(Base):
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     language: Mapped[str | None] = mapped_column(String(8))
     consented_at: Mapped[dt.datetime | None]
-    unreachable_at: Mapped[dt.datetime | None]  # the bot was blocked (403)
     created_at: Mapped[dt.datetime] = _now()
+
+
+class Account(Base):
+    """A person's address on one channel (their Telegram user, their Matrix user): who
+    they are when a message comes in, where one goes out. What belongs to the channel,
+    not the person, is kept here: someone who blocked the bot on one channel may still
+    be reached on another."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    external_id: Mapped[str] = mapped_column(String(255))  # "123456789", "@wang:county.example"
+    unreachable_at: Mapped[dt.datetime | None]  # the person blocked the bot (403) here
+    created_at: Mapped[dt.datetime] = _now()
+
+    person: Mapped[Person] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        UniqueConstraint("person_id", "channel"),  # one address per channel to send to
+    )
 
 
 class Volunteer(Base):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from domain.clock import FixedClock, SystemClock
 from domain.errors import DomainError, Held, OutOfScope
-from domain.kinds import InvitationRole, RegionKind, RobotKind, VolunteerKind
+from domain.kinds import Channel, InvitationRole, RegionKind, RobotKind, VolunteerKind
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +58,10 @@ T = TypeVar("T")
 
 class NotACoordinator(DomainError):
     message = "Telegram id {telegram_id} is not a coordinator."
+
+
+class NotCoordinating(DomainError):
+    message = "Telegram id {telegram_id} does not coordinate {where}."
 
 
 class CannotReadFile(DomainError):
@@ -235,7 +239,7 @@ async def _acting_as(session: AsyncSession, telegram_id: int | None) -> tuple[Sc
 
     if telegram_id is None:
         return None, None
-    me = await identity.identify(session, telegram_id)
+    me = await identity.identify(session, Channel.telegram, str(telegram_id))
     if me is None or not me.is_coordinator:
         raise NotACoordinator(telegram_id=telegram_id)
     return tuple(scope.path for scope in me.scopes), me.person_id
@@ -484,7 +488,8 @@ async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
     async def work(uow: UnitOfWork) -> str:
         await identity.add_coordinator(
             uow.session,
-            telegram_id=args.telegram_id,
+            channel=Channel.telegram,
+            external_id=str(args.telegram_id),
             name=args.name,
             scope_code=args.scope,
             at=SystemClock().now(),

@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import RegionExists
 from domain.models import (
+    Account,
     Activity,
+    Channel,
     CheckIn,
     CheckInActivity,
     Child,
@@ -120,6 +122,21 @@ async def _insert_ids(
     return list(result)
 
 
+async def _people_on_telegram(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], *, first_telegram_id: int
+) -> list[int]:
+    """People, each with a Telegram account, the ids one after another from the first."""
+    people = await _insert_ids(session, Person, rows)
+    await session.execute(
+        insert(Account),
+        [
+            {"person_id": p, "channel": Channel.telegram, "external_id": str(first_telegram_id + i)}
+            for i, p in enumerate(people)
+        ],
+    )
+    return people
+
+
 async def _reserve_ids(session: AsyncSession, table: str, count: int) -> int:
     """Take `count` ids of a table's sequence at once; returns the first."""
     sequence = f"pg_get_serial_sequence('{table}', 'id')"
@@ -207,13 +224,10 @@ async def make_demo_district(
     await session.execute(update(Region), [{"id": i, "path": p} for i, p in paths.items()])
     heads = [district_id, *township_ids, *site_ids]
     telegram_base = 8_000_000_000 + seed * 10_000_000
-    head_people = await _insert_ids(
+    head_people = await _people_on_telegram(
         session,
-        Person,
-        [
-            {"name": _name(rng) + "老师", "telegram_id": telegram_base + i, "language": "zh"}
-            for i in range(len(heads))
-        ],
+        [{"name": _name(rng) + "老师", "language": "zh"} for _ in heads],
+        first_telegram_id=telegram_base,
     )
     await session.execute(
         insert(Coordinator),
@@ -225,18 +239,10 @@ async def make_demo_district(
     for _ in range(months - 1):
         start = start.previous()
     joined = start.start(tz)
-    people = await _insert_ids(
+    people = await _people_on_telegram(
         session,
-        Person,
-        [
-            {
-                "name": _name(rng),
-                "telegram_id": telegram_base + 100_000 + i,
-                "language": "zh",
-                "consented_at": joined,
-            }
-            for i in range(volunteers)
-        ],
+        [{"name": _name(rng), "language": "zh", "consented_at": joined} for _ in range(volunteers)],
+        first_telegram_id=telegram_base + 100_000,
     )
     kinds = rng.choices(
         [VolunteerKind.surrogate, VolunteerKind.teacher, VolunteerKind.wulao],

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from domain.clock import SystemClock
-from domain.kinds import InvitationRole, RegionKind
+from domain.kinds import Channel, InvitationRole, RegionKind
 from guanai.cli import _, _in_transaction, _say, _telegram_id
 
 if TYPE_CHECKING:
     from domain.db import UnitOfWork
-    from domain.models import Region
+    from domain.models import Person, Region
     from domain.people.directory import InvitationLine
     from guanai.settings import Settings
 
@@ -112,6 +113,14 @@ async def cmd_site_remove(settings: Settings, args: argparse.Namespace) -> int:
 # --- coordinators ----------------------------------------------------------------------
 
 
+async def _telegram_ids(uow: UnitOfWork, people: Iterable[Person]) -> dict[int, str]:
+    """The people's Telegram ids, the operator's way of naming them, by person id."""
+    from domain.people import accounts
+
+    found = await accounts.on_channel(uow.session, (p.id for p in people), Channel.telegram)
+    return {person_id: account.external_id for person_id, account in found.items()}
+
+
 async def cmd_admin_list(settings: Settings, args: argparse.Namespace) -> int:
     from domain.people import directory
 
@@ -121,10 +130,11 @@ async def cmd_admin_list(settings: Settings, args: argparse.Namespace) -> int:
         )
         if not found:
             return _say("No coordinators.")
+        telegram_ids = await _telegram_ids(uow, (line.person for line in found))
         return "\n".join(
             _say(
                 "{telegram_id} {name}: {region}, since {since}",
-                telegram_id=line.person.telegram_id,
+                telegram_id=telegram_ids.get(line.person.id),
                 name=line.person.name,
                 region=_region(line.region),
                 since=_date(line.since, settings),
@@ -136,24 +146,24 @@ async def cmd_admin_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_admin_show(settings: Settings, args: argparse.Namespace) -> int:
-    from domain.people import directory
+    from domain.people import accounts, directory
     from guanai.cli import NotACoordinator
 
     async def work(uow: UnitOfWork) -> str:
+        person = await accounts.person_on(uow.session, Channel.telegram, str(args.telegram_id))
         roles = [
             line
             for line in await directory.coordinators(uow.session, scope_path="")
-            if line.person.telegram_id == args.telegram_id
+            if person is not None and line.person.id == person.id
         ]
-        if not roles:
+        if person is None or not roles:
             raise NotACoordinator(telegram_id=args.telegram_id)
-        person = roles[0].person
         return "\n".join(
             [
                 _say(
                     "{name}, Telegram id {telegram_id}, phone {phone}",
                     name=person.name,
-                    telegram_id=person.telegram_id,
+                    telegram_id=args.telegram_id,
                     phone=person.phone or "—",
                 ),
                 *(
@@ -172,17 +182,23 @@ async def cmd_admin_show(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_admin_remove(settings: Settings, args: argparse.Namespace) -> int:
     from domain.people import directory, regions
+    from guanai.cli import NotCoordinating
 
     async def work(uow: UnitOfWork) -> str:
         region = await regions.by_code(uow.session, args.scope) if args.scope else None
         left = await directory.remove_coordinator(
             uow.session,
-            telegram_id=args.telegram_id,
+            channel=Channel.telegram,
+            external_id=str(args.telegram_id),
             region=region,
             scope_path="",
             actor_id=None,
             at=SystemClock().now(),
         )
+        if not left:
+            raise NotCoordinating(
+                telegram_id=args.telegram_id, where=region.code if region else "-"
+            )
         return _say(
             "Telegram id {telegram_id} no longer coordinates {regions}.",
             telegram_id=args.telegram_id,
@@ -228,6 +244,7 @@ async def cmd_volunteers_show(settings: Settings, args: argparse.Namespace) -> i
             uow.session, args.id, scope_path=await _scope_path(uow, args.scope)
         )
         children = await directory.paired_child_ids(uow.session, line.volunteer.id)
+        telegram_ids = await _telegram_ids(uow, [line.person])
         return "\n".join(
             [
                 _say(
@@ -239,7 +256,7 @@ async def cmd_volunteers_show(settings: Settings, args: argparse.Namespace) -> i
                 ),
                 _say(
                     "Telegram id {telegram_id}, phone {phone}, joined {joined}",
-                    telegram_id=line.person.telegram_id or "—",
+                    telegram_id=telegram_ids.get(line.person.id, "—"),
                     phone=line.person.phone or "—",
                     joined=_date(line.volunteer.joined_at, settings),
                 ),

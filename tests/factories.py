@@ -12,10 +12,13 @@ import itertools
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import (
+    Account,
     Activity,
+    Channel,
     CheckIn,
     CheckInActivity,
     Child,
@@ -75,9 +78,34 @@ async def make_site(
 
 
 async def make_person(session: AsyncSession, **overrides: Any) -> Person:
+    """A person with a Telegram account (`telegram_id=None`: without one)."""
     n = _n()
-    fields: dict[str, Any] = {"telegram_id": 900_000 + n, "name": f"志愿者{n}"}
-    return await _add(session, Person(**(fields | overrides)))
+    telegram_id = overrides.pop("telegram_id", 900_000 + n)
+    person = await _add(session, Person(**({"name": f"志愿者{n}"} | overrides)))
+    if telegram_id is not None:
+        await _add(
+            session,
+            Account(person_id=person.id, channel=Channel.telegram, external_id=str(telegram_id)),
+        )
+    return person
+
+
+async def telegram_account(session: AsyncSession, person_id: int) -> Account:
+    """The person's Telegram account, to mark it unreachable or read it."""
+    account = await session.scalar(
+        select(Account).where(Account.person_id == person_id, Account.channel == Channel.telegram)
+    )
+    assert account is not None, f"person {person_id} has no Telegram account"
+    return account
+
+
+def on_telegram(telegram_id: int) -> ColumnElement[bool]:
+    """A `where` for the person with this Telegram account."""
+    return Person.id.in_(
+        select(Account.person_id).where(
+            Account.channel == Channel.telegram, Account.external_id == str(telegram_id)
+        )
+    )
 
 
 async def make_child(session: AsyncSession, site: Region | None = None, **overrides: Any) -> Child:

@@ -15,6 +15,7 @@ from domain.db import UnitOfWork
 from domain.models import (
     Activity,
     AuditEntry,
+    Channel,
     Child,
     Person,
     Region,
@@ -50,7 +51,8 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Regi
         s2 = await make_site(uow.session, parent=township, code="S2", name="石桥小学")
         await identity.add_coordinator(
             uow.session,
-            telegram_id=OTHER_COORDINATOR,
+            channel=Channel.telegram,
+            external_id=str(OTHER_COORDINATOR),
             name="赵老师",
             scope_code="S2",
             at=dt.datetime(2026, 11, 1, tzinfo=SHANGHAI),

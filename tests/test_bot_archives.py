@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.archive.archive_import import FIX_FILL
 from domain.db import UnitOfWork
-from domain.models import AuditEntry, Child, ProcessedUpdate, Region, RegionKind
+from domain.models import AuditEntry, Channel, Child, ProcessedUpdate, Region, RegionKind
 from domain.people import identity
 from tests.archive_sheets import GOOD_ROWS, messy_sheet, xlsx
 from tests.conftest import RunningBot
@@ -36,7 +36,12 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
             (OTHER_COORDINATOR, "赵老师", "S2"),
         ):
             await identity.add_coordinator(
-                uow.session, telegram_id=telegram_id, name=name, scope_code=scope, at=at
+                uow.session,
+                channel=Channel.telegram,
+                external_id=str(telegram_id),
+                name=name,
+                scope_code=scope,
+                at=at,
             )
         await uow.commit()
         return {"T1": township.id, "S1": s1.id, "S2": s2.id}

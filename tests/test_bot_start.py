@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.db import UnitOfWork
-from domain.models import Child, Person, Priority, ProcessedUpdate, RegionKind
+from domain.models import Channel, Child, Person, Priority, ProcessedUpdate, RegionKind
 from domain.people import identity, regions
 from tests.conftest import RunningBot
+from tests.factories import on_telegram
 
 COORDINATOR = 9001
 STRANGER = 9002
@@ -30,7 +31,12 @@ async def seed_school_with_coordinator(
         )
         uow.session.add(Child(site_id=school.id, name="李小花", priority=Priority.key))
         await identity.add_coordinator(
-            uow.session, telegram_id=COORDINATOR, name="王老师", scope_code="S1", at=at
+            uow.session,
+            channel=Channel.telegram,
+            external_id=str(COORDINATOR),
+            name="王老师",
+            scope_code="S1",
+            at=at,
         )
         await uow.commit()
 
@@ -94,9 +100,7 @@ async def test_english_speakers_get_english_and_anyone_can_switch(
 
     assert "You coordinate" in ((await coordinator.next_message()).text or "")
     async with running_bot.sessionmaker() as session:
-        language = await session.scalar(
-            select(Person.language).where(Person.telegram_id == COORDINATOR)
-        )
+        language = await session.scalar(select(Person.language).where(on_telegram(COORDINATOR)))
     assert language == "en"
 
 

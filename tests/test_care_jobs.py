@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.db import UnitOfWork
-from domain.models import EscalationStep, OutboxMessage, Person
+from domain.models import EscalationStep, OutboxMessage
 from guanai.settings import Settings
 from tests.cli_support import Guanai, deployment
+from tests.factories import telegram_account
 from tests.fakes import FakeTelegram
 from tests.workers_support import Programme, make_programme
 
@@ -27,6 +28,11 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Programme:
         programme = await make_programme(uow.session)
         await uow.commit()
     return programme
+
+
+async def telegram_id_of(sessionmaker: async_sessionmaker[AsyncSession], person_id: int) -> str:
+    async with sessionmaker() as session:
+        return (await telegram_account(session, person_id)).external_id
 
 
 async def count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
@@ -52,7 +58,7 @@ async def test_the_escalations_job_twice_at_once_sends_each_step_once(
     sent = await cli("jobs", "run", "send-outbox", "--now", "2026-12-01T09:00+08:00")
     assert sent.code == 0, sent.err
     [message] = fake_telegram.sent
-    assert message.chat_id == p.school_head.telegram_id
+    assert str(message.chat_id) == await telegram_id_of(sessionmaker, p.school_head.id)
     assert "小明" in message.text
     assert message.button_texts() == ["✋ 我来处理", "🔁 改派", "✅ 已解决"]
 
@@ -68,7 +74,6 @@ async def test_reminders_for_a_scope_at_night_wait_for_the_morning(
 
     assert result.code == 0, result.err
     async with sessionmaker() as session:
-        volunteer = await session.get_one(Person, p.volunteer.person_id)
         [queued] = (await session.scalars(select(OutboxMessage))).all()
-    assert queued.chat_id == volunteer.telegram_id
+    assert str(queued.chat_id) == await telegram_id_of(sessionmaker, p.volunteer.person_id)
     assert queued.not_before.isoformat() == "2026-11-21T00:00:00+00:00"  # 08:00 in Shanghai

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from bot.telegram.callbacks import ChildOpen, ChildView
 from domain.models import CheckIn, Person, Photo
 from tests.conftest import RunningBot
+from tests.factories import on_telegram
 from tests.fakes.telegram import FakeUser, SentMessage
 from tests.volunteering import COORDINATOR, VOLUNTEER, seed_school, settled
 
@@ -102,9 +103,7 @@ async def test_language_brings_the_menu_in_the_new_language(running_bot: Running
     overview = await user.next_message()
     assert "李小花" in (overview.text or "")
     async with running_bot.sessionmaker() as session:
-        language = await session.scalar(
-            select(Person.language).where(Person.telegram_id == VOLUNTEER)
-        )
+        language = await session.scalar(select(Person.language).where(on_telegram(VOLUNTEER)))
     assert language == "en"
 
 

@@ -14,6 +14,7 @@ from domain.clock import FixedClock
 from domain.errors import BadVisitAnswer, NoActivity, NotYourChild, TooFarBack
 from domain.models import (
     Activity,
+    Channel,
     CheckIn,
     CheckInActivity,
     Child,
@@ -160,7 +161,12 @@ async def test_a_concern_gets_the_nearest_deadline_and_the_nearest_coordinators(
     township, school, volunteer, child, _ = await _paired(session, clock.now(), must_visit_days=2)
     at = clock.now()
     await identity.add_coordinator(
-        session, telegram_id=5001, name="镇", scope_code=township.code, at=at
+        session,
+        channel=Channel.telegram,
+        external_id="5001",
+        name="镇",
+        scope_code=township.code,
+        at=at,
     )
 
     raised = await concerns.raise_concern(
@@ -172,10 +178,15 @@ async def test_a_concern_gets_the_nearest_deadline_and_the_nearest_coordinators(
         now=at,
     )
     assert raised.concern.due_at == at + dt.timedelta(days=2)
-    assert [r.telegram_id for r in raised.recipients] == [5001]  # the school has none
+    assert [r.chat_id for r in raised.recipients] == [5001]  # the school has none
 
     await identity.add_coordinator(
-        session, telegram_id=5002, name="校", scope_code=school.code, at=at
+        session,
+        channel=Channel.telegram,
+        external_id="5002",
+        name="校",
+        scope_code=school.code,
+        at=at,
     )
     school.must_visit_days = 1
     raised = await concerns.raise_concern(
@@ -187,7 +198,7 @@ async def test_a_concern_gets_the_nearest_deadline_and_the_nearest_coordinators(
         now=at,
     )
     assert raised.concern.due_at == at + dt.timedelta(days=1)
-    assert [r.telegram_id for r in raised.recipients] == [5002]
+    assert [r.chat_id for r in raised.recipients] == [5002]
 
 
 async def test_without_any_setting_a_must_visit_is_due_in_three_days(

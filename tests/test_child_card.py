@@ -11,6 +11,7 @@ from bot.telegram.callbacks import ChildOpen, ChildView
 from domain.db import UnitOfWork
 from domain.models import (
     Activity,
+    Channel,
     CheckIn,
     Child,
     Guardian,
@@ -45,7 +46,12 @@ async def test_the_card_shows_the_archive_photos_and_what_awaits_review(
             s, code="S1", name="中和小学", kind=RegionKind.school, parent_code=None, at=clock.now()
         )
         await identity.add_coordinator(
-            s, telegram_id=WANG, name="王老师", scope_code="S1", at=clock.now()
+            s,
+            channel=Channel.telegram,
+            external_id=str(WANG),
+            name="王老师",
+            scope_code="S1",
+            at=clock.now(),
         )
         child = Child(site_id=school.id, name="李小花", priority=Priority.key, address="中和村3组")
         child.guardians = [Guardian(name="李奶奶", relation="祖母", phone="+8613900000000")]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.db import UnitOfWork
 from domain.models import (
     AuditEntry,
+    Channel,
     Child,
     Coordinator,
     Guardian,
@@ -77,8 +78,12 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Seeded:
             s, s1, person=await make_person(s, name="刘老师"), kind=VolunteerKind.teacher
         )
         await make_checkin(s, await make_pairing(s, busy, child))
-        await identity.add_coordinator(s, telegram_id=7001, name="王老师", scope_code="S1", at=AT)
-        await identity.add_coordinator(s, telegram_id=7001, name="王老师", scope_code="S2", at=AT)
+        await identity.add_coordinator(
+            s, channel=Channel.telegram, external_id="7001", name="王老师", scope_code="S1", at=AT
+        )
+        await identity.add_coordinator(
+            s, channel=Channel.telegram, external_id="7001", name="王老师", scope_code="S2", at=AT
+        )
         invitation = await invitations.create(
             s,
             region=s2,

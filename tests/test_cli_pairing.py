@@ -13,7 +13,6 @@ from domain.models import (
     Child,
     OutboxMessage,
     Pairing,
-    Person,
     RegionKind,
     Volunteer,
     VolunteerKind,
@@ -21,6 +20,7 @@ from domain.models import (
 from domain.people import regions
 from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
+from tests.factories import make_person
 
 AT = dt.datetime(2026, 11, 16, 10, tzinfo=SHANGHAI)
 
@@ -45,10 +45,10 @@ async def _seed(db_url: str) -> dict[str, int]:
             await regions.add_region(
                 s, code="S2", name="清溪小学", kind=RegionKind.school, parent_code="T1", at=AT
             )
-            person = Person(telegram_id=555, name="张阿姨", phone="+8613800138000")
+            person = await make_person(s, telegram_id=555, name="张阿姨", phone="+8613800138000")
             twins = [Child(site_id=school.id, name="李小花") for _ in range(2)]
             only = Child(site_id=school.id, name="王小明", birth_date=dt.date(2015, 3, 2))
-            s.add_all([person, *twins, only])
+            s.add_all([*twins, only])
             await s.flush()
             volunteer = Volunteer(
                 person_id=person.id, site_id=school.id, kind=VolunteerKind.surrogate

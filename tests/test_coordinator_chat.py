@@ -23,7 +23,9 @@ from bot.telegram.callbacks import (
 )
 from domain.db import UnitOfWork
 from domain.models import (
+    Account,
     AuditEntry,
+    Channel,
     Child,
     Escalation,
     EscalationKind,
@@ -36,6 +38,7 @@ from domain.models import (
 )
 from domain.people import identity, invitations, regions
 from tests.conftest import RunningBot
+from tests.factories import on_telegram
 
 BOTH_DELIVERIES = True  # every chat test here runs polling and through the webhook
 
@@ -67,7 +70,12 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
             (LIU, "刘老师", "S2"),
         ):
             await identity.add_coordinator(
-                s, telegram_id=telegram_id, name=name, scope_code=scope, at=at
+                s,
+                channel=Channel.telegram,
+                external_id=str(telegram_id),
+                name=name,
+                scope_code=scope,
+                at=at,
             )
         await s.flush()
         await uow.commit()
@@ -114,7 +122,8 @@ async def test_invite_pair_see_it_and_act_on_an_escalation(running_bot: RunningB
         await invitations.accept(
             uow.session,
             token=match.group(1),
-            telegram_id=VOLUNTEER,
+            channel=Channel.telegram,
+            external_id=str(VOLUNTEER),
             name="张阿姨",
             phone="+8613800138000",
             language=None,
@@ -189,10 +198,12 @@ async def test_invite_pair_see_it_and_act_on_an_escalation(running_bot: RunningB
         )
         uow.session.add(escalation)
         await uow.session.flush()
-        recipients = await uow.session.execute(
-            select(Person.id, Person.telegram_id).where(Person.telegram_id.in_([WANG, ZHAO]))
+        recipients = await uow.session.scalars(
+            select(Account.person_id)
+            .where(Account.external_id.in_([str(WANG), str(ZHAO)]))
+            .order_by(Account.person_id)
         )
-        for step, (person_id, _telegram) in enumerate(recipients):
+        for step, person_id in enumerate(recipients):
             uow.session.add(
                 EscalationStep(
                     escalation_id=escalation.id,
@@ -224,7 +235,7 @@ async def test_invite_pair_see_it_and_act_on_an_escalation(running_bot: RunningB
     async with sessionmaker() as session:
         stored = await session.get_one(Escalation, escalation.id)
         steps = list(await session.scalars(select(EscalationStep).order_by(EscalationStep.step)))
-        wang_id = await session.scalar(select(Person.id).where(Person.telegram_id == WANG))
+        wang_id = await session.scalar(select(Person.id).where(on_telegram(WANG)))
     assert stored.acknowledged_by == wang_id and stored.closed_at is None
     assert [s.acknowledged_at is not None for s in steps] == [
         s.recipient_id == wang_id for s in steps

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.telegram.callbacks import DutySet
 from domain.care import duty
 from domain.db import UnitOfWork
-from domain.models import AuditEntry, DutyRota, RegionKind
+from domain.models import AuditEntry, Channel, DutyRota, RegionKind
 from domain.people import identity, regions
 from domain.reports import rosters
 from tests.conftest import SHANGHAI, RunningBot
@@ -41,7 +41,12 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
             (LIU, "刘老师", "S2"),
         ):
             await identity.add_coordinator(
-                s, telegram_id=telegram_id, name=name, scope_code=scope, at=at
+                s,
+                channel=Channel.telegram,
+                external_id=str(telegram_id),
+                name=name,
+                scope_code=scope,
+                at=at,
             )
         zhang = await make_volunteer(s, school, person=await make_person(s, name="张阿姨"))
         li = await make_volunteer(s, school, person=await make_person(s, name="李老师"))

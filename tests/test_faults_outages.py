@@ -35,6 +35,7 @@ from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import CheckIn, Concern, Escalation, EscalationKind, EscalationStep, Person
 from guanai.settings import Settings
 from tests.conftest import REDIS_URL, SHANGHAI, RunningBot
+from tests.factories import on_telegram
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import FakeUser, SentMessage
 from tests.servers import PrivatePostgres, PrivateRedis, free_port
@@ -402,9 +403,7 @@ async def test_an_escalation_whose_commit_is_lost_is_never_called_taken_or_close
         escalation.opened_at = now
         uow.session.add(escalation)
         await uow.session.flush()
-        coordinator_id = await uow.session.scalar(
-            select(Person.id).where(Person.telegram_id == COORDINATOR)
-        )
+        coordinator_id = await uow.session.scalar(select(Person.id).where(on_telegram(COORDINATOR)))
         assert coordinator_id is not None
         uow.session.add(
             EscalationStep(

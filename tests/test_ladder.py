@@ -27,7 +27,14 @@ from domain.models import (
 from domain.schedule import due, ladder
 from domain.schedule.calendar import Month
 from tests.conftest import SHANGHAI
-from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
+from tests.factories import (
+    make_checkin,
+    make_child,
+    make_pairing,
+    make_site,
+    make_volunteer,
+    telegram_account,
+)
 from tests.workers_support import Programme, coordinator, make_programme, outbox_to
 
 NOVEMBER = Month(2026, 11)
@@ -241,7 +248,7 @@ async def test_an_unreachable_coordinator_is_passed_over_and_named(
     session: AsyncSession, notices: Notices, tmp_path: Path
 ) -> None:
     p = await make_programme(session)
-    p.school_head.unreachable_at = at(11, 1)
+    (await telegram_account(session, p.school_head.id)).unreachable_at = at(11, 1)
     await session.flush()
 
     await climb(session, at(12, 1), notices, tmp_path)

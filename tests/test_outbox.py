@@ -12,8 +12,9 @@ from domain.clock import FixedClock
 from domain.db import UnitOfWork
 from domain.delivery import outbox
 from domain.delivery.outbox import Method
-from domain.models import OutboxMessage, OutboxStatus, Person, RegionKind, Volunteer, VolunteerKind
+from domain.models import OutboxMessage, OutboxStatus, RegionKind, Volunteer, VolunteerKind
 from domain.people import regions
+from tests.factories import make_person, telegram_account
 
 
 async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
@@ -137,19 +138,17 @@ async def test_unreachable_people_are_listed_for_the_scope_that_holds_them(
     other = await regions.add_region(
         session, code="S2", name="另一小学", kind=RegionKind.school, parent_code=None, at=now
     )
-    people = [Person(telegram_id=100 + i, name=f"志愿者{i}") for i in range(3)]
-    session.add_all(people)
-    await session.flush()
+    people = [await make_person(session, telegram_id=100 + i) for i in range(3)]
     for person, site in zip(people, (school, school, other), strict=True):
         session.add(Volunteer(person_id=person.id, site_id=site.id, kind=VolunteerKind.wulao))
     earlier = now - dt.timedelta(days=30)
-    people[1].unreachable_at = earlier
+    (await telegram_account(session, people[1].id)).unreachable_at = earlier
     await session.flush()
 
-    for person in people:
+    for n in range(3):
         row = await outbox.enqueue(
             session,
-            chat_id=person.telegram_id or 0,
+            chat_id=100 + n,
             method=Method.send_message,
             payload={"text": "x"},
             not_before=now,

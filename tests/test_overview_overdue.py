@@ -44,6 +44,7 @@ from tests.factories import (
     make_person,
     make_site,
     make_volunteer,
+    telegram_account,
 )
 
 LONG_AGO = dt.datetime(2026, 1, 5, tzinfo=SHANGHAI)
@@ -332,7 +333,8 @@ async def test_a_volunteer_is_found_by_phone_in_any_common_spelling(
     for spelling in ("138 0013 8000", "+86 138-0013-8000", "１３８００１３８０００"):
         found = await lookup.volunteer_by_ref(session, spelling, scope_path=school.path)
         assert found.id == volunteer.id
-    found = await lookup.volunteer_by_ref(session, str(person.telegram_id), scope_path="")
+    account = await telegram_account(session, person.id)
+    found = await lookup.volunteer_by_ref(session, account.external_id, scope_path="")
     assert found.id == volunteer.id
 
 

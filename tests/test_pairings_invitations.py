@@ -20,6 +20,7 @@ from domain.errors import (
     UnknownChild,
 )
 from domain.models import (
+    Channel,
     Invitation,
     InvitationRole,
     Pairing,
@@ -123,14 +124,15 @@ async def test_an_invitation_makes_a_volunteer_once(
     person = await invitations.accept(
         session,
         token=new.token,
-        telegram_id=4001,
+        channel=Channel.telegram,
+        external_id="4001",
         name="李老师",
         phone="+8613800138000",
         language="zh",
         at=clock.now(),
     )
 
-    me = await identity.identify(session, 4001)
+    me = await identity.identify(session, Channel.telegram, "4001")
     assert me is not None and me.is_volunteer and person.consented_at == clock.now()
     volunteer = await session.scalar(select(Volunteer).where(Volunteer.person_id == person.id))
     assert volunteer is not None and volunteer.kind is VolunteerKind.wulao
@@ -138,7 +140,8 @@ async def test_an_invitation_makes_a_volunteer_once(
         await invitations.accept(
             session,
             token=new.token,
-            telegram_id=4002,
+            channel=Channel.telegram,
+            external_id="4002",
             name="x",
             phone=None,
             language=None,
@@ -186,7 +189,8 @@ async def test_expired_revoked_and_removed_are_refused(
     person = await invitations.accept(
         session,
         token=await invite(),
-        telegram_id=4100,
+        channel=Channel.telegram,
+        external_id="4100",
         name="赵",
         phone=None,
         language=None,
@@ -199,7 +203,8 @@ async def test_expired_revoked_and_removed_are_refused(
         await invitations.accept(
             session,
             token=old_link,
-            telegram_id=4100,
+            channel=Channel.telegram,
+            external_id="4100",
             name="赵",
             phone=None,
             language=None,
@@ -231,11 +236,12 @@ async def test_volunteers_are_invited_to_a_site_not_a_township(
     await invitations.accept(
         session,
         token=coordinator_link.token,
-        telegram_id=4200,
+        channel=Channel.telegram,
+        external_id="4200",
         name="钱",
         phone=None,
         language=None,
         at=clock.now(),
     )
-    me = await identity.identify(session, 4200)
+    me = await identity.identify(session, Channel.telegram, "4200")
     assert me is not None and [s.region_id for s in me.scopes] == [township.id]

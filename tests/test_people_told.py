@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from domain.models import OutboxMessage, Person
 from tests.conftest import RunningBot
+from tests.factories import on_telegram
 from tests.fakes.telegram import FakeUser, SentMessage
 from tests.test_coordinator_chat import WANG, committed, seed
 from tests.volunteering import latin_words, settled
@@ -101,7 +102,7 @@ async def test_the_inviter_and_the_volunteers_are_told(running_bot: RunningBot) 
     ended = await committed(sessionmaker, lambda s: _some(running_bot, LI, 2))
     assert "您和李小花的结对已结束" in ended[-1]
     async with sessionmaker() as session:
-        assert await session.scalar(select(Person.id).where(Person.telegram_id == LI))
+        assert await session.scalar(select(Person.id).where(on_telegram(LI)))
         everything = list(await session.scalars(select(OutboxMessage.payload)))
     assert [latin_words(p["text"]) for p in everything] == [[]] * len(everything)
 

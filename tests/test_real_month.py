@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.telegram.front import TelegramFront
 from bot.workbooks import MISSING_FILL
 from domain.db import UnitOfWork
-from domain.models import Child, Concern, Escalation, Guardianship, RegionKind
+from domain.models import Channel, Child, Concern, Escalation, Guardianship, RegionKind
 from domain.people import identity, regions
 from tests.archive_sheets import HEADER, xlsx
 from tests.conftest import SHANGHAI, RunningBot
@@ -103,7 +103,12 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], at: dt.datetime) 
         heads += [(TOWNSHIP_HEAD, "赵主任", "T1"), (DISTRICT_HEAD, "区关工委", "D1")]
         for telegram_id, name, scope in heads:
             await identity.add_coordinator(
-                s, telegram_id=telegram_id, name=name, scope_code=scope, at=at
+                s,
+                channel=Channel.telegram,
+                external_id=str(telegram_id),
+                name=name,
+                scope_code=scope,
+                at=at,
             )
         await uow.commit()
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clock import FixedClock
 from domain.errors import AlreadyCoordinator, BadParent, RegionExists, UnknownRegion
-from domain.models import AuditEntry, RegionKind
+from domain.models import AuditEntry, Channel, RegionKind
 from domain.people import identity, regions
 
 
@@ -57,18 +57,28 @@ async def test_a_coordinator_is_identified_with_their_scope(
 ) -> None:
     await _tree(session, clock)
     await identity.add_coordinator(
-        session, telegram_id=777, name="王老师", scope_code="T", at=clock.now()
+        session,
+        channel=Channel.telegram,
+        external_id="777",
+        name="王老师",
+        scope_code="T",
+        at=clock.now(),
     )
 
-    me = await identity.identify(session, 777)
+    me = await identity.identify(session, Channel.telegram, "777")
     assert me is not None and me.is_coordinator and not me.is_volunteer
     assert [scope.code for scope in me.scopes] == ["T"]
-    assert await identity.identify(session, 778) is None
+    assert await identity.identify(session, Channel.telegram, "778") is None
     audited = await session.scalar(
         select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "coordinator.add")
     )
     assert audited == 1
     with pytest.raises(AlreadyCoordinator):
         await identity.add_coordinator(
-            session, telegram_id=777, name="王老师", scope_code="T", at=clock.now()
+            session,
+            channel=Channel.telegram,
+            external_id="777",
+            name="王老师",
+            scope_code="T",
+            at=clock.now(),
         )

@@ -12,7 +12,7 @@ from bot.notices import Notices
 from domain.models import Concern, ConcernKind, Person
 from domain.schedule import reminders
 from tests.conftest import SHANGHAI
-from tests.factories import make_child, make_pairing
+from tests.factories import make_child, make_pairing, telegram_account
 from tests.workers_support import NOVEMBER_1, Programme, make_programme, outbox_to
 
 
@@ -96,10 +96,10 @@ async def test_a_site_sets_its_own_reminder_day_and_the_unreachable_are_skipped(
     await session.flush()
 
     assert await remind(session, at(20), notices, tmp_path) == 0
-    person = await volunteer_person(session, p)
-    person.unreachable_at = at(1)
+    account = await telegram_account(session, (await volunteer_person(session, p)).id)
+    account.unreachable_at = at(1)
     assert await remind(session, at(15), notices, tmp_path) == 0
-    person.unreachable_at = None
+    account.unreachable_at = None
     assert await remind(session, at(15), notices, tmp_path) == 1
 
 

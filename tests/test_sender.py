@@ -26,7 +26,7 @@ from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork
 from domain.delivery import outbox
 from domain.delivery.outbox import Method
-from domain.models import OutboxMessage, OutboxStatus, Person
+from domain.models import Account, Channel, OutboxMessage, OutboxStatus
 from domain.ports import DrainReport
 from guanai.cli import main as cli_main
 from guanai.settings import Settings
@@ -228,16 +228,15 @@ async def test_429_defers_the_row_by_retry_after(
     assert [r.status for r in await rows(sessionmaker)] == [OutboxStatus.sent]
 
 
-async def test_403_marks_the_person_unreachable_and_others_still_get_theirs(
+async def test_403_marks_the_account_unreachable_and_others_still_get_theirs(
     fake_telegram: FakeTelegram,
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: FixedClock,
     make_sender: MakeSender,
 ) -> None:
     async with UnitOfWork(sessionmaker) as uow:
-        uow.session.add_all(
-            [Person(telegram_id=901, name="甲"), Person(telegram_id=902, name="乙")]
-        )
+        await make_person(uow.session, telegram_id=901, name="甲")
+        await make_person(uow.session, telegram_id=902, name="乙")
         await uow.commit()
     await enqueue(sessionmaker, clock.now(), (901, "提醒"), (902, "提醒"))
     fake_telegram.block(901)
@@ -249,11 +248,7 @@ async def test_403_marks_the_person_unreachable_and_others_still_get_theirs(
     blocked, delivered = await rows(sessionmaker)
     assert blocked.status is OutboxStatus.failed and "blocked" in (blocked.error or "")
     assert delivered.status is OutboxStatus.sent
-    async with UnitOfWork(sessionmaker) as uow:
-        people = {
-            p.telegram_id: p.unreachable_at for p in await uow.session.scalars(select(Person))
-        }
-    assert people == {901: clock.now(), 902: None}
+    assert await unreachable_at(sessionmaker) == {901: clock.now(), 902: None}
 
 
 async def test_5xx_is_retried_with_back_off_then_given_up(
@@ -519,9 +514,13 @@ async def test_a_user_who_blocked_the_bot_is_unreachable_until_they_send_start(
 
 async def unreachable_at(
     sessionmaker: async_sessionmaker[AsyncSession],
-) -> dict[int | None, dt.datetime | None]:
+) -> dict[int, dt.datetime | None]:
+    """Since when each Telegram account is unreachable, by Telegram id."""
     async with UnitOfWork(sessionmaker) as uow:
-        return {p.telegram_id: p.unreachable_at for p in await uow.session.scalars(select(Person))}
+        accounts = await uow.session.scalars(
+            select(Account).where(Account.channel == Channel.telegram)
+        )
+        return {int(a.external_id): a.unreachable_at for a in accounts}
 
 
 class KillingTelegram(FakeTelegram):

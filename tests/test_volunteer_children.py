@@ -10,7 +10,7 @@ from domain.care import pairings
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, Concern, ConcernKind, Person
 from tests.conftest import RunningBot
-from tests.factories import make_checkin
+from tests.factories import make_checkin, on_telegram
 from tests.volunteering import VOLUNTEER, seed_school, settled
 
 
@@ -21,7 +21,7 @@ async def test_my_children_shows_what_is_due_and_the_most_urgent_first(
     school = await seed_school(running_bot.sessionmaker, now, children=3)
     flower, ming, jun = school.child_ids
     async with UnitOfWork(running_bot.sessionmaker) as uow:
-        raiser = await uow.session.scalar(select(Person.id).where(Person.telegram_id == VOLUNTEER))
+        raiser = await uow.session.scalar(select(Person.id).where(on_telegram(VOLUNTEER)))
         assert raiser is not None
         uow.session.add_all(
             [

@@ -15,6 +15,7 @@ from guanai import cli
 from guanai.settings import Settings
 from tests.cli_support import Guanai
 from tests.conftest import RunningBot
+from tests.factories import on_telegram
 from tests.fakes.telegram import FakeUser
 from tests.volunteering import COORDINATOR, VOLUNTEER, invite, seed_school, settled
 
@@ -51,7 +52,7 @@ async def test_a_volunteer_joins_in_a_few_taps(running_bot: RunningBot) -> None:
     assert {"👧 我的孩子", "✅ 打卡", "❓ 帮助"} == set(menu.button_texts())
     await settled(user)
     async with running_bot.sessionmaker() as session:
-        person = await session.scalar(select(Person).where(Person.telegram_id == NEWCOMER))
+        person = await session.scalar(select(Person).where(on_telegram(NEWCOMER)))
         assert person is not None
         assert (person.name, person.phone) == ("张三", "+8613900000002")
         assert person.consented_at == at
@@ -167,7 +168,7 @@ async def test_a_registered_person_joins_another_site_with_a_new_link(
             await session.scalars(
                 select(Volunteer.site_id)
                 .join(Person, Person.id == Volunteer.person_id)
-                .where(Person.telegram_id == VOLUNTEER)
+                .where(on_telegram(VOLUNTEER))
             )
         )
     assert sites == {school.site.id, other.site.id}

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.db import UnitOfWork
 from domain.models import (
+    Channel,
     Guardian,
     InvitationRole,
     Parent,
@@ -51,7 +52,12 @@ async def seed_school(
         )
         site = await make_site(session, parent=township, name="中和小学")
         await identity.add_coordinator(
-            session, telegram_id=COORDINATOR, name="王老师", scope_code=site.code, at=at
+            session,
+            channel=Channel.telegram,
+            external_id=str(COORDINATOR),
+            name="王老师",
+            scope_code=site.code,
+            at=at,
         )
         kids = []
         for n in range(children):

@@ -21,7 +21,14 @@ from domain.models import (
     Volunteer,
 )
 from tests.conftest import SHANGHAI
-from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
+from tests.factories import (
+    make_child,
+    make_pairing,
+    make_person,
+    make_site,
+    make_volunteer,
+    telegram_account,
+)
 
 NOVEMBER_1 = dt.datetime(2026, 11, 1, tzinfo=SHANGHAI)
 
@@ -63,9 +70,8 @@ async def make_programme(session: AsyncSession) -> Programme:
 
 
 async def outbox_to(session: AsyncSession, person: Person) -> list[OutboxMessage]:
+    chat = int((await telegram_account(session, person.id)).external_id)
     rows = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.chat_id == person.telegram_id)
-        .order_by(OutboxMessage.id)
+        select(OutboxMessage).where(OutboxMessage.chat_id == chat).order_by(OutboxMessage.id)
     )
     return list(rows)

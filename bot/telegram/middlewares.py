@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram import errors
 from domain.db import UnitOfWork
-from domain.models import ProcessedUpdate
+from domain.models import Channel, ProcessedUpdate
 from domain.people import identity
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -72,7 +72,7 @@ class IdentityMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         session: AsyncSession = data["session"]
-        me = await identity.identify(session, user.id) if user else None
+        me = await identity.identify(session, Channel.telegram, str(user.id)) if user else None
         data["me"] = me
         data["tz"] = identity.timezone_of(me, default=self._default_tz)
         return await handler(event, data)

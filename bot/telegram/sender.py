@@ -12,7 +12,7 @@ A chat's rows go one after another, in order; other chats fill the gaps.
 Answers: 429 defers the row by `retry_after` (through `not_before`, so it survives a
 restart; its chat's later rows wait behind it) and pauses every sender for as long:
 Telegram does not say which limit was hit, and ours keeps the per-chat ones, so the
-bot-wide one is the likely culprit. 403 fails the row and marks the person unreachable.
+bot-wide one is the likely culprit. 403 fails the row and marks the account unreachable.
 5xx and refused connections (the request never left) are retried with back-off. A
 timeout or a connection broken mid-request is recorded as uncertain: Telegram may have
 the message, so it is not repeated.

@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import phonenumbers
-from sqlalchemy import insert, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from domain.archive.spreadsheets import DEFAULT_LIMITS, Row, SheetLimits, read_rows
 from domain.errors import DomainError, NotASite
 from domain.models import (
+    Account,
+    Channel,
     Child,
     Guardian,
     Guardianship,
@@ -930,17 +932,22 @@ async def _import_volunteers(
 ) -> tuple[int, int, int]:
     """A volunteer is a person (found by Telegram ID, else by phone) serving at the site."""
     records = [record for _, record in sheet.records]
-    telegram_ids = {r.telegram_id for r in records if r.telegram_id}
-    people = (
-        await session.scalars(
-            select(Person).where(
+    telegram_ids = {str(r.telegram_id) for r in records if r.telegram_id}
+    rows = (
+        await session.execute(
+            select(Person, Account.external_id)
+            .outerjoin(
+                Account, and_(Account.person_id == Person.id, Account.channel == Channel.telegram)
+            )
+            .where(
                 or_(
                     Person.phone.in_({r.phone for r in records}),
-                    Person.telegram_id.in_(telegram_ids),
+                    Account.external_id.in_(telegram_ids),
                 )
             )
         )
     ).all()
+    people = [person for person, _ in rows]
     volunteers = {
         v.person_id: v
         for v in await session.scalars(
@@ -951,7 +958,8 @@ async def _import_volunteers(
             )
         )
     }
-    by_telegram = {p.telegram_id: p for p in people if p.telegram_id}
+    by_telegram = {telegram: person for person, telegram in rows if telegram}
+    on_telegram = {person.id for person in by_telegram.values()}
     by_phone: dict[str, list[Person]] = {}
     for person in people:
         if person.phone:
@@ -959,20 +967,19 @@ async def _import_volunteers(
     added = updated = unchanged = 0
     for record in records:
         same_phone = by_phone.get(record.phone, [])
+        telegram = str(record.telegram_id) if record.telegram_id else None
         person = (
-            (by_telegram.get(record.telegram_id) if record.telegram_id else None)
+            (by_telegram.get(telegram) if telegram else None)
             or next((p for p in same_phone if p.id in volunteers), None)
             or (same_phone[0] if len(same_phone) == 1 else None)
-            or Person(name=record.name, phone=record.phone, telegram_id=record.telegram_id)
+            or Person(name=record.name, phone=record.phone)
         )
         session.add(person)
         volunteer = volunteers.get(person.id) if person.id else None
-        person_changed = _set(
-            person,
-            name=record.name,
-            phone=record.phone,
-            telegram_id=None if person.telegram_id else record.telegram_id,
-        )
+        person_changed = _set(person, name=record.name, phone=record.phone)
+        if telegram and person.id not in on_telegram:  # a new person's id is None
+            session.add(Account(person=person, channel=Channel.telegram, external_id=telegram))
+            person_changed = True
         if volunteer is None:
             session.add(
                 Volunteer(

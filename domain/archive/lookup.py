@@ -23,7 +23,7 @@ from domain.errors import (
     UnknownChild,
     VolunteerOutOfScope,
 )
-from domain.models import Child, Pairing, PairingRole, Person, Priority, Region, Volunteer
+from domain.models import Account, Child, Pairing, PairingRole, Person, Priority, Region, Volunteer
 
 PHONE_REGION = "CN"
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers; a longer number is a phone or Telegram id
@@ -127,19 +127,18 @@ def phone_forms(text: str) -> list[str] | None:
 
 
 async def volunteer_by_ref(session: AsyncSession, ref: str, *, scope_path: str) -> Volunteer:
-    """A volunteer by volunteer id, Telegram id or phone; one person at two sites is refused."""
+    """A volunteer by volunteer id, account (a Telegram id) or phone; one person at two sites
+    is refused."""
     ref = ref.strip()
     forms = phone_forms(ref)
-    conditions: list[ColumnElement[bool]] = []
+    account = str(int(ref)) if ref.isdigit() else ref
+    conditions: list[ColumnElement[bool]] = [
+        Person.id.in_(select(Account.person_id).where(Account.external_id == account))
+    ]
     if forms is not None:
         conditions.append(Person.phone.in_(forms))
-    if ref.isdigit():
-        number = int(ref)
-        conditions.append(Person.telegram_id == number)
-        if number <= MAX_ID:
-            conditions.append(Volunteer.id == number)
-    if not conditions:
-        raise NotAVolunteerRef(ref=ref)
+    if ref.isdigit() and int(ref) <= MAX_ID:
+        conditions.append(Volunteer.id == int(ref))
     rows = (
         await session.execute(
             select(Volunteer, Region.name, Region.path)

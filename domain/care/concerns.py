@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Child, Concern, ConcernKind, Coordinator, Person, Region
+from domain.models import Account, Channel, Child, Concern, ConcernKind, Coordinator, Person, Region
 from domain.people import audit
 
 DEFAULT_MUST_VISIT_DAYS = 3  # the reports' "within a short deadline"
@@ -36,20 +36,21 @@ async def must_visit_days(session: AsyncSession, site: Region) -> int:
 @dataclass(frozen=True)
 class Recipient:
     person_id: int
-    telegram_id: int
+    chat_id: int  # their address on the channel the outbox sends on (Telegram today)
     language: str | None
 
 
 async def coordinators_to_tell(session: AsyncSession, site: Region) -> list[Recipient]:
     """The coordinators of the nearest region, from the site up, that has any."""
     rows = await session.execute(
-        select(Person.id, Person.telegram_id, Person.language, Region.path)
+        select(Person.id, Account.external_id, Person.language, Region.path)
         .join(Coordinator, Coordinator.person_id == Person.id)
         .join(Region, Region.id == Coordinator.region_id)
+        .join(Account, Account.person_id == Person.id)
         .where(
             Region.id.in_(_ancestor_ids(site)),
             Coordinator.removed_at.is_(None),
-            Person.telegram_id.is_not(None),
+            Account.channel == Channel.telegram,
         )
         .order_by(func.length(Region.path).desc(), Person.id)
     )
@@ -58,7 +59,7 @@ async def coordinators_to_tell(session: AsyncSession, site: Region) -> list[Reci
         return []
     nearest = found[0].path
     return [
-        Recipient(person_id=row.id, telegram_id=row.telegram_id, language=row.language)
+        Recipient(person_id=row.id, chat_id=int(row.external_id), language=row.language)
         for row in found
         if row.path == nearest
     ]

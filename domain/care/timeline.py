@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from domain.delivery import outbox
 from domain.errors import CheckInOutOfScope, ChildOutOfScope, NotInChat, UnknownCheckIn
 from domain.models import (
+    Channel,
     CheckIn,
     Child,
     Pairing,
@@ -27,7 +28,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
-from domain.people import audit, scopes
+from domain.people import accounts, audit, scopes
 from domain.people.identity import Identity
 
 
@@ -170,12 +171,13 @@ async def question(
     checkin, child = await checkin_in_scope(session, checkin_id, person)
     volunteer = await session.get_one(Volunteer, checkin.volunteer_id)
     to = await session.get_one(Person, volunteer.person_id)
-    if to.telegram_id is None:
+    chat = await accounts.address(session, to.id, Channel.telegram)
+    if chat is None:
         raise NotInChat()
     _review(session, checkin, person, ReviewStatus.questioned, at)
     await outbox.enqueue(
         session,
-        chat_id=to.telegram_id,
+        chat_id=int(chat),
         method=outbox.Method.send_message,
         payload={"text": text_for(to, checkin, child)},
         not_before=at,

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.delivery import outbox
-from domain.models import OutboxMessage, Person
+from domain.models import Account, Channel, OutboxMessage, Person
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,23 @@ async def recipients(session: AsyncSession, person_ids: Iterable[int]) -> dict[i
     wanted = set(person_ids)
     if not wanted:
         return {}
-    rows = await session.scalars(select(Person).where(Person.id.in_(wanted)))
+    rows = await session.execute(
+        select(Person, Account)
+        .outerjoin(
+            Account, and_(Account.person_id == Person.id, Account.channel == Channel.telegram)
+        )
+        .where(Person.id.in_(wanted))
+    )
     return {
         person.id: Recipient(
             person_id=person.id,
             name=person.name,
             language=person.language,
-            chat_id=person.telegram_id,
-            unreachable=person.telegram_id is None or person.unreachable_at is not None,
+            # the outbox sends on Telegram today, where a user's id is their chat's
+            chat_id=int(account.external_id) if account else None,
+            unreachable=account is None or account.unreachable_at is not None,
         )
-        for person in rows
+        for person, account in rows
     }
 
 

@@ -61,6 +61,8 @@ from sqlalchemy.orm import aliased
 
 from domain.errors import DomainError
 from domain.models import (
+    Account,
+    Channel,
     Coordinator,
     OutboxMessage,
     OutboxPace,
@@ -69,6 +71,7 @@ from domain.models import (
     Region,
     Volunteer,
 )
+from domain.people import accounts
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8  # with `backoff`, about eight minutes of retries before giving up
@@ -483,14 +486,10 @@ def backoff(attempts: int) -> dt.timedelta:
 async def mark_blocked(
     session: AsyncSession, message_id: int, *, chat_id: int, at: dt.datetime, error: str
 ) -> None:
-    """403: the person blocked the bot. Fail the row and remember since when they are
-    unreachable, so their coordinator hears of it in the next digest."""
+    """403: the person blocked the bot. Fail the row and remember since when their account
+    is unreachable, so their coordinator hears of it in the next digest."""
     await mark_failed(session, message_id, error=error)
-    await session.execute(
-        update(Person)
-        .where(Person.telegram_id == chat_id, Person.unreachable_at.is_(None))
-        .values(unreachable_at=at)
-    )
+    await accounts.mark_unreachable(session, Channel.telegram, str(chat_id), at=at)
 
 
 async def expire_claims(session: AsyncSession, *, now: dt.datetime) -> list[int]:
@@ -520,7 +519,8 @@ class Unreachable:
 async def unreachable_since(
     session: AsyncSession, *, region_path: str, since: dt.datetime
 ) -> list[Unreachable]:
-    """Volunteers and coordinators within a scope who blocked the bot since `since`."""
+    """Volunteers and coordinators within a scope who blocked the bot since `since` (on the
+    channel the outbox sends on)."""
     within = Region.path.startswith(region_path, autoescape=True)
     volunteer = and_(
         Volunteer.person_id == Person.id,
@@ -537,9 +537,10 @@ async def unreachable_since(
         exists().where(coordinator, within),
     )
     rows = await session.execute(
-        select(Person.id, Person.name, Person.unreachable_at)
-        .where(Person.unreachable_at >= since, in_scope)
-        .order_by(Person.unreachable_at, Person.id)
+        select(Person.id, Person.name, Account.unreachable_at)
+        .join(Account, Account.person_id == Person.id)
+        .where(Account.channel == Channel.telegram, Account.unreachable_at >= since, in_scope)
+        .order_by(Account.unreachable_at, Person.id)
     )
     return [Unreachable(person_id=i, name=n, since=s) for i, n, s in rows if s is not None]
 
@@ -621,14 +622,3 @@ async def drop(session: AsyncSession, ids: Sequence[int]) -> list[int]:
         .values(status=OutboxStatus.failed, error="dropped by the operator")
     )
     return chosen
-
-
-async def clear_unreachable(session: AsyncSession, *, person_id: int) -> bool:
-    """The person talks to the bot again (e.g. /start after unblocking it): reachable.
-    True if they were marked unreachable."""
-    result = await session.execute(
-        update(Person)
-        .where(Person.id == person_id, Person.unreachable_at.is_not(None))
-        .values(unreachable_at=None)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from domain.errors import (
 )
 from domain.models import (
     CadenceRule,
+    Channel,
     CheckIn,
     Child,
     Concern,
@@ -42,7 +43,7 @@ from domain.models import (
     Roster,
     Volunteer,
 )
-from domain.people import audit, regions
+from domain.people import accounts, audit, regions
 
 
 def _held(*counts: tuple[str, int]) -> tuple[Held, ...]:
@@ -79,10 +80,6 @@ class InvitationAlreadyUsed(DomainError):
 
 class InvitationAlreadyRevoked(DomainError):
     message = "Invitation {id} was already revoked."
-
-
-class NotCoordinating(DomainError):
-    message = "Telegram id {telegram_id} does not coordinate {where}."
 
 
 # --- regions ---------------------------------------------------------------------------
@@ -230,28 +227,28 @@ async def coordinators(session: AsyncSession, *, scope_path: str) -> list[Coordi
     return [CoordinatorLine(person, region, since) for person, region, since in rows]
 
 
-async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
-    return await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
-
-
 async def remove_coordinator(
     session: AsyncSession,
     *,
-    telegram_id: int,
+    channel: Channel,
+    external_id: str,
     region: Region | None,
     scope_path: str,
     actor_id: int | None,
     at: dt.datetime,
 ) -> list[Region]:
-    """End someone's coordination of `region` (or of every region in the scope); the
-    escalations and rosters they had stay on record. Returns the regions they left."""
-    person = await person_by_telegram_id(session, telegram_id)
+    """End the coordination of `region` (or of every region in the scope) by the person
+    behind an account; the escalations and rosters they had stay on record. Returns the
+    regions they left: none if they coordinate none of them (or nobody has the account)."""
+    person = await accounts.person_on(session, channel, external_id)
+    if person is None:
+        return []
     query = (
         select(Coordinator)
         .options(selectinload(Coordinator.region))
         .join(Region, Region.id == Coordinator.region_id)
         .where(
-            Coordinator.person_id == (person.id if person else -1),
+            Coordinator.person_id == person.id,
             Coordinator.removed_at.is_(None),
             Region.path.startswith(scope_path),
         )
@@ -261,8 +258,6 @@ async def remove_coordinator(
     if region is not None:
         query = query.where(Coordinator.region_id == region.id)
     roles = list(await session.scalars(query))
-    if person is None or not roles:
-        raise NotCoordinating(telegram_id=telegram_id, where=region.code if region else "-")
     for role in roles:
         role.removed_at = at
         audit.record(

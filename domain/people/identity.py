@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from domain.errors import AlreadyCoordinator
-from domain.models import Coordinator, Person, Region, Volunteer
-from domain.people import audit, regions
+from domain.models import Account, Channel, Coordinator, Person, Region, Volunteer
+from domain.people import accounts, audit, regions
 
 
 @dataclass(frozen=True)
@@ -60,25 +60,35 @@ def _identity_query() -> Select[Any]:
     coordinates = exists().where(
         Coordinator.person_id == Person.id, Coordinator.removed_at.is_(None)
     )
-    return select(
-        Person.id,
-        Person.name,
-        Person.language,
-        volunteer_ids.label("volunteer_ids"),
-        coordinates.label("coordinates"),
-    ).where(Person.telegram_id == bindparam("telegram_id"))
+    return (
+        select(
+            Person.id,
+            Person.name,
+            Person.language,
+            volunteer_ids.label("volunteer_ids"),
+            coordinates.label("coordinates"),
+        )
+        .join(Account, Account.person_id == Person.id)
+        .where(
+            Account.channel == bindparam("channel"),
+            Account.external_id == bindparam("external_id"),
+        )
+    )
 
 
 # Built once: it runs on every update, and building a statement costs more than running it.
 _IDENTITY = _identity_query()
 
 
-async def identify(session: AsyncSession, telegram_id: int) -> Identity | None:
-    """The registered person behind a Telegram account, with active roles; None if unknown.
+async def identify(session: AsyncSession, channel: Channel, external_id: str) -> Identity | None:
+    """The registered person behind an account on a channel, with active roles; None if
+    unknown. Any of a person's accounts gives the same identity.
 
     Runs on every update: one query for a volunteer, a second only for coordinators.
     """
-    row = (await session.execute(_IDENTITY, {"telegram_id": telegram_id})).first()
+    row = (
+        await session.execute(_IDENTITY, {"channel": channel, "external_id": external_id})
+    ).first()
     if row is None or not (row.volunteer_ids or row.coordinates):
         return None
     coordinators = (
@@ -108,19 +118,17 @@ def _scope(region: Region) -> Scope:
 async def add_coordinator(
     session: AsyncSession,
     *,
-    telegram_id: int,
+    channel: Channel,
+    external_id: str,
     name: str,
     scope_code: str,
     at: dt.datetime,
     actor_id: int | None = None,
 ) -> Coordinator:
-    """Make someone coordinator of a region; the person is created on first sight."""
+    """Make the person behind an account coordinator of a region; the person (and the
+    account) is created on first sight."""
     region = await regions.by_code(session, scope_code)
-    person = await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
-    if person is None:
-        person = Person(telegram_id=telegram_id, name=name)
-        session.add(person)
-        await session.flush()
+    person = await accounts.person_for(session, channel, external_id, name=name)
     existing = await session.scalar(
         select(Coordinator.id).where(
             Coordinator.person_id == person.id,

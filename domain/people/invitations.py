@@ -23,6 +23,7 @@ from domain.errors import (
     InvitationUsed,
 )
 from domain.models import (
+    Channel,
     Coordinator,
     Invitation,
     InvitationRole,
@@ -31,7 +32,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
-from domain.people import audit
+from domain.people import accounts, audit
 
 DEFAULT_LIFETIME = dt.timedelta(days=14)
 
@@ -122,28 +123,29 @@ async def accept(
     session: AsyncSession,
     *,
     token: str,
-    telegram_id: int,
+    channel: Channel,
+    external_id: str,
     name: str,
     phone: str | None,
     language: str | None,
     at: dt.datetime,
     hashed: bool = False,
 ) -> Person:
-    """Join through an invitation, after consent: the person gets the invitation's role.
-    `hashed`: `token` is the token's hash (`hash_of`), all the conversation keeps of it."""
+    """Join through an invitation, after consent, from an account on a channel: the person
+    behind it (created with the account on first sight) gets the invitation's role, and
+    the account is reachable again. `hashed`: `token` is the token's hash (`hash_of`), all
+    the conversation keeps of it."""
     invitation = await check(session, token, at=at, hashed=hashed)
-    person = await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
+    person = await accounts.person_on(session, channel, external_id)
     if person is None:
-        person = Person(telegram_id=telegram_id, name=name)
-        session.add(person)
-        await session.flush()
+        person = await accounts.person_for(session, channel, external_id, name=name)
     elif await _removed_since(session, person, invitation):
         raise InvitationUnknown()
+    await accounts.reachable_again(session, channel, external_id)
     person.name = name
     person.phone = phone or person.phone
     person.language = language or person.language
     person.consented_at = at
-    person.unreachable_at = None
     if invitation.role is InvitationRole.volunteer:
         await _join_as_volunteer(session, person, invitation)
     else:

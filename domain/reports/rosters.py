@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.care import duty
 from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
+    Account,
     Activity,
+    Channel,
     CheckIn,
     CheckInActivity,
     Child,
@@ -165,8 +167,8 @@ async def compute_week(
             Volunteer.id,
             Volunteer.person_id,
             Person.name,
-            Person.telegram_id,
-            Person.unreachable_at,
+            Account.id.label("account_id"),
+            Account.unreachable_at,
             Volunteer.joined_at,
             Region.id.label("site_id"),
             Region.name.label("site_name"),
@@ -174,6 +176,9 @@ async def compute_week(
         )
         .join(Person, Person.id == Volunteer.person_id)
         .join(Region, Region.id == Volunteer.site_id)
+        .outerjoin(
+            Account, and_(Account.person_id == Person.id, Account.channel == Channel.telegram)
+        )
         .where(Volunteer.removed_at.is_(None), in_scope)
         .order_by(Region.path, Person.name, Volunteer.id)
     ):
@@ -184,7 +189,7 @@ async def compute_week(
             site_id=row.site_id,
             site_name=row.site_name,
             site_path=row.path,
-            unreachable=row.telegram_id is None or row.unreachable_at is not None,
+            unreachable=row.account_id is None or row.unreachable_at is not None,
         )
         joined[row.id] = row.joined_at
     last_check_in = dict(

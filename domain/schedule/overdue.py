@@ -23,6 +23,7 @@ from domain.delivery import outbox
 from domain.errors import NobodyToMessage, NotInChat, UnknownChild
 from domain.models import (
     Activity,
+    Channel,
     Child,
     Concern,
     ConcernKind,
@@ -35,7 +36,7 @@ from domain.models import (
     Region,
     Volunteer,
 )
-from domain.people import audit, scopes
+from domain.people import accounts, audit, scopes
 from domain.people.identity import Identity
 from domain.schedule import escalations
 from domain.schedule.calendar import Month
@@ -396,11 +397,12 @@ async def nudge(
         raise NobodyToMessage()
     volunteer = await session.get_one(Volunteer, target.volunteer_id)
     to = await session.get_one(Person, volunteer.person_id)
-    if to.telegram_id is None:
+    chat = await accounts.address(session, to.id, Channel.telegram)
+    if chat is None:
         raise NotInChat()
     queued = await outbox.enqueue(
         session,
-        chat_id=to.telegram_id,
+        chat_id=int(chat),
         method=outbox.Method.send_message,
         payload={"text": text_for(to)},
         not_before=at,

@@ -6,7 +6,7 @@ to @mention, whether children's names are masked there, and when and why it brok
 the database's clock, so every sender keeps one platform limit.
 
 Revision ID: 5f0c2a7d91e4
-Revises: e3a9c4d17b20
+Revises: ae0b3af4d69a
 Create Date: 2026-12-02 13:10:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5f0c2a7d91e4"
-down_revision: str | None = "e3a9c4d17b20"
+down_revision: str | None = "ae0b3af4d69a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

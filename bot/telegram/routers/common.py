@@ -15,14 +15,18 @@ from bot.telegram.callbacks import CheckInAct, CheckInStep, LanguageChoice
 from bot.telegram.filters import When
 from domain.clock import Clock
 from domain.db import UnitOfWork
-from domain.delivery import outbox
-from domain.people import identity
+from domain.models import Channel
+from domain.people import accounts, identity
 from domain.people.identity import Identity
 
 
 async def start(message: Message, state: FSMContext, me: Identity | None, uow: UnitOfWork) -> None:
     await state.clear()
-    if me is not None and await outbox.clear_unreachable(uow.session, person_id=me.person_id):
+    if (
+        me is not None
+        and message.from_user is not None
+        and await accounts.reachable_again(uow.session, Channel.telegram, str(message.from_user.id))
+    ):
         await uow.commit()  # they unblocked the bot: messages to them are queued again
     if me is None:
         await message.answer(

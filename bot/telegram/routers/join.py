@@ -26,7 +26,7 @@ from bot.telegram.filters import When
 from bot.telegram.routers.common import show_main_menu
 from domain.clock import Clock
 from domain.db import UnitOfWork
-from domain.models import InvitationRole, Region
+from domain.models import Channel, InvitationRole, Region
 from domain.people import identity, invitations
 from domain.people.identity import Identity
 
@@ -58,7 +58,8 @@ async def open_link(
         await invitations.accept(
             session,
             token=token,
-            telegram_id=message.from_user.id,
+            channel=Channel.telegram,
+            external_id=str(message.from_user.id),
             name=me.name,
             phone=None,
             language=None,
@@ -196,7 +197,8 @@ async def consent_given(
         # a conversation begun before the hash was kept still has the token itself
         token=data.get("token_hash") or invitations.hash_of(str(data["token"])),
         hashed=True,
-        telegram_id=query.from_user.id,
+        channel=Channel.telegram,
+        external_id=str(query.from_user.id),
         name=str(data["name"]),
         phone=data.get("phone"),
         language=None,
@@ -208,8 +210,8 @@ async def consent_given(
     await _show_menu(message, session, query.from_user.id)
 
 
-async def _show_menu(message: Message, session: AsyncSession, telegram_id: int) -> None:
-    me = await identity.identify(session, telegram_id)
+async def _show_menu(message: Message, session: AsyncSession, user_id: int) -> None:
+    me = await identity.identify(session, Channel.telegram, str(user_id))
     assert me is not None  # accepting gave them a role
     await show_main_menu(message, me)
 
