@@ -42,11 +42,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 UNIT_TESTS = Path(__file__).parent / "unit"
 
 
-def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
+def pytest_collectstart(collector: pytest.Collector) -> None:
     """aiogram's types are built on first use only if the patch is imported before aiogram
     (bot/telegram/patches.py): before any test module but the unit tests', which need
     neither aiogram nor the servers and stay fast for it (tests/unit/conftest.py)."""
-    if UNIT_TESTS not in module_path.parents:
+    if isinstance(collector, pytest.Module) and UNIT_TESTS not in collector.path.parents:
         import bot.telegram.patches  # noqa: F401
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,31 @@ PARENT_KIND = {
 }
 
 
+def ancestor_ids(path: str) -> list[int]:
+    """'1/4/17/' → [1, 4, 17]: the region's chain from the top down to itself."""
+    return [int(part) for part in path.split("/") if part]
+
+
+def inherited(path: str, set_at: Mapping[int, int | None], default: int) -> int:
+    """A setting a region leaves empty is the one of the nearest region above that sets
+    it (`set_at`: region id → its own value), else the programme default."""
+    for region_id in reversed(ancestor_ids(path)):
+        value = set_at.get(region_id)
+        if value is not None:
+            return value
+    return default
+
+
+def check_parent(kind: RegionKind, parent_kind: RegionKind | None, *, whole_tree: bool) -> None:
+    """A level may only sit under a higher level; in a tree built whole (the operator's
+    command line), right under the level above it."""
+    if parent_kind is not None and _LEVEL[parent_kind] >= _LEVEL[kind]:
+        raise BadParent(kind=kind, parent_kind=parent_kind)
+    needed = PARENT_KIND.get(kind)
+    if whole_tree and needed is not None and parent_kind is not needed:
+        raise NeedsParent(kind=kind, parent_kind=needed)
+
+
 async def by_code(session: AsyncSession, code: str) -> Region:
     region = await session.scalar(select(Region).where(Region.code == code))
     if region is None:
@@ -60,11 +85,7 @@ async def add_region(
     if await session.scalar(select(Region.id).where(Region.code == code)) is not None:
         raise RegionExists(code=code)
     parent = await by_code(session, parent_code) if parent_code else None
-    if parent is not None and _LEVEL[parent.kind] >= _LEVEL[kind]:
-        raise BadParent(kind=kind, parent_kind=parent.kind)
-    needed = PARENT_KIND.get(kind)
-    if whole_tree and needed is not None and (parent is None or parent.kind is not needed):
-        raise NeedsParent(kind=kind, parent_kind=needed)
+    check_parent(kind, parent.kind if parent else None, whole_tree=whole_tree)
     region = Region(code=code, name=name, kind=kind, parent_id=parent and parent.id, path="")
     session.add(region)
     await session.flush()

@@ -7,7 +7,7 @@ falls back to the programme default of DOMAIN.md.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Region
+from domain.people.regions import ancestor_ids, inherited
 
 DEFAULT_REMINDER_DAY = 20
 DEFAULT_RECORD_DUE_DAY = 25  # the monthly care record goes to the township by the 25th
@@ -32,11 +33,6 @@ class SiteDays:
     must_visit_days: int
 
 
-def ancestor_ids(path: str) -> list[int]:
-    """'1/4/17/' → [1, 4, 17]: the region's chain from the top down to itself."""
-    return [int(part) for part in path.split("/") if part]
-
-
 async def site_days(session: AsyncSession, region_ids: Iterable[int]) -> dict[int, SiteDays]:
     """The effective days of each region, in two queries whatever the depth of the tree."""
     wanted = set(region_ids)
@@ -46,29 +42,38 @@ async def site_days(session: AsyncSession, region_ids: Iterable[int]) -> dict[in
     paths: dict[int, str] = {row.id: row.path for row in rows}
     chain_ids = {ancestor for path in paths.values() for ancestor in ancestor_ids(path)}
     own = {
-        row.id: row
+        row.id: OwnDays(row.reminder_day, row.record_due_day, row.must_visit_days)
         for row in await session.execute(
             select(
                 Region.id, Region.reminder_day, Region.record_due_day, Region.must_visit_days
             ).where(Region.id.in_(chain_ids))
         )
     }
+    return {region_id: site_days_of(path, own) for region_id, path in paths.items()}
 
-    def nearest(path: str, field: str, default: int) -> int:
-        for ancestor in reversed(ancestor_ids(path)):
-            value = getattr(own[ancestor], field)
-            if value is not None:
-                return int(value)
-        return default
 
-    return {
-        region_id: SiteDays(
-            reminder_day=nearest(path, "reminder_day", DEFAULT_REMINDER_DAY),
-            record_due_day=nearest(path, "record_due_day", DEFAULT_RECORD_DUE_DAY),
-            must_visit_days=nearest(path, "must_visit_days", DEFAULT_MUST_VISIT_DAYS),
-        )
-        for region_id, path in paths.items()
-    }
+@dataclass(frozen=True)
+class OwnDays:
+    """The days a region sets itself; None where it inherits them."""
+
+    reminder_day: int | None = None
+    record_due_day: int | None = None
+    must_visit_days: int | None = None
+
+
+def site_days_of(path: str, own: Mapping[int, OwnDays]) -> SiteDays:
+    """A region's effective days from what it and the regions above it set (by id)."""
+
+    chain = {i: own[i] for i in ancestor_ids(path) if i in own}
+
+    def nearest(field: str, default: int) -> int:
+        return inherited(path, {i: getattr(days, field) for i, days in chain.items()}, default)
+
+    return SiteDays(
+        reminder_day=nearest("reminder_day", DEFAULT_REMINDER_DAY),
+        record_due_day=nearest("record_due_day", DEFAULT_RECORD_DUE_DAY),
+        must_visit_days=nearest("must_visit_days", DEFAULT_MUST_VISIT_DAYS),
+    )
 
 
 def outside_quiet_hours(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
