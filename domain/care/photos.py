@@ -313,7 +313,7 @@ async def _compare(
     rows = await session.execute(
         near_duplicates(photo.phash, threshold=threshold, other_than_checkin=photo.checkin_id)
     )
-    for found in resemblances(photo.id, photo.checkin_id, rows.tuples()):
+    for found in resemblances(photo.id, photo.checkin_id, rows):
         await _mark_for_review(
             session,
             found.later_checkin_id,

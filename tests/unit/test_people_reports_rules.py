@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.care.concerns import visit_due
 from domain.errors import BadParent, NeedsParent
-from domain.models import Activity, ConcernKind, Escalation, EscalationKind, RegionKind
+from domain.models import Activity, ConcernKind, Escalation, EscalationKind, Period, RegionKind
 from domain.people.identity import Scope
 from domain.people.regions import ancestor_ids, check_parent, inherited, within
 from domain.people.scopes import holding, outermost
@@ -24,6 +25,7 @@ from domain.reports.rosters import (
     week_of,
 )
 from domain.schedule.calendar import Month
+from domain.schedule.due import DueItem
 from domain.schedule.overdue import OverdueKind, from_escalation
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -326,3 +328,79 @@ def test_emergencies_first_then_drop_outs_must_visits_and_missed_months() -> Non
         EscalationKind.must_visit,
         EscalationKind.missed_monthly,
     ]
+
+
+# what a month's record row holds --------------------------------------------------------------
+
+NOVEMBER = Month(2026, 11)
+NOVEMBER_END = NOVEMBER.end(SHANGHAI)
+SEMESTER_END = dt.datetime(2027, 3, 1, tzinfo=SHANGHAI)
+
+
+def due_item(
+    activity: Activity, period: Period, required: int, done: int, due_at: dt.datetime
+) -> DueItem:
+    return DueItem(1, 2, 3, activity, period, required, done, due_at)
+
+
+def test_a_record_row_counts_what_falls_due_this_month() -> None:
+    row = RecordRow("李小花", "王老师")
+    row.count_due(due_item(Activity.home_visit, Period.month, 1, 0, NOVEMBER_END), NOVEMBER_END)
+    row.count_due(due_item(Activity.talk, Period.month, 1, 1, NOVEMBER_END), NOVEMBER_END)
+    # the letter to the parents falls due with the semester, not in November
+    row.count_due(
+        due_item(Activity.parent_letter, Period.semester, 1, 0, SEMESTER_END), NOVEMBER_END
+    )
+    assert row.required == {Activity.home_visit: 1, Activity.talk: 1}
+    assert row.missing == [Activity.home_visit]
+    assert not row.complete
+
+
+def test_the_semesters_letter_is_missing_in_its_last_month() -> None:
+    row = RecordRow("李小花", "王老师")
+    february_end = Month(2027, 2).end(SHANGHAI)
+    row.count_due(
+        due_item(Activity.parent_letter, Period.semester, 1, 0, SEMESTER_END), february_end
+    )
+    assert row.missing == [Activity.parent_letter]
+
+
+def test_a_record_row_keeps_the_latest_answers_and_every_note_by_local_day() -> None:
+    row = RecordRow("李小花", "王老师")
+    # 17:00 UTC on the 2nd is the 3rd in Shanghai
+    row.add_visit(
+        dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC),
+        {"meals": "no", "picky": "yes"},
+        " 奶奶生病 ",
+        SHANGHAI,
+    )
+    row.add_visit(dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC), {"meals": "yes"}, None, SHANGHAI)
+    row.add_visit(
+        dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC), None, "   ", SHANGHAI
+    )  # JSON null
+    assert row.visit_answers == {"meals": "yes", "picky": "yes"}
+    assert row.notes == [(dt.date(2026, 11, 3), "奶奶生病")]
+
+
+@pytest.mark.parametrize(
+    ("closed_at", "closed", "closed_on"),
+    [
+        (None, False, None),
+        (dt.datetime(2026, 11, 18, 16, 30, tzinfo=dt.UTC), True, dt.date(2026, 11, 19)),
+    ],
+)
+def test_a_must_visit_on_the_record_by_local_days(
+    closed_at: dt.datetime | None, closed: bool, closed_on: dt.date | None
+) -> None:
+    raised = dt.datetime(2026, 11, 15, 23, 0, tzinfo=dt.UTC)  # the 16th in Shanghai
+    outcome = ConcernOutcome.of(ConcernKind.mood, raised, closed_at, SHANGHAI)
+    assert outcome == ConcernOutcome(ConcernKind.mood, dt.date(2026, 11, 16), closed, closed_on)
+
+
+@pytest.mark.parametrize(
+    ("days", "due_on"),
+    [(3, dt.date(2026, 11, 19)), (1, dt.date(2026, 11, 17)), (7, dt.date(2026, 11, 23))],
+)
+def test_a_must_visit_is_due_within_the_sites_days(days: int, due_on: dt.date) -> None:
+    raised = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)
+    assert visit_due(raised, days) == dt.datetime.combine(due_on, dt.time(10, 0), SHANGHAI)
