@@ -15,6 +15,7 @@ from domain.people.identity import Scope
 from domain.people.regions import ancestor_ids, check_parent, inherited, within
 from domain.people.scopes import holding, outermost
 from domain.reports.care_record import ConcernOutcome, RecordRow, SiteRecord, summarise
+from domain.reports.overview import Overview, six_ones
 from domain.reports.rosters import (
     Completion,
     DistrictWeek,
@@ -404,3 +405,25 @@ def test_a_must_visit_on_the_record_by_local_days(
 def test_a_must_visit_is_due_within_the_sites_days(days: int, due_on: dt.date) -> None:
     raised = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)
     assert visit_due(raised, days) == dt.datetime.combine(due_on, dt.time(10, 0), SHANGHAI)
+
+
+# the overview's figures ----------------------------------------------------------------------
+
+
+def test_the_six_ones_count_each_activity_up_to_what_is_required() -> None:
+    items = [
+        due_item(Activity.talk, Period.month, 1, 3, NOVEMBER_END),  # three talks count as one
+        due_item(Activity.home_visit, Period.month, 1, 0, NOVEMBER_END),
+        due_item(Activity.family_meal, Period.month, 1, 1, NOVEMBER_END),
+        due_item(Activity.parent_letter, Period.semester, 1, 0, SEMESTER_END),  # not one of them
+        due_item(Activity.parent_call, Period.month, 1, 0, NOVEMBER_END),  # 三个一, not 六个一
+    ]
+    assert six_ones(items) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("done", "required", "percent"), [(2, 3, 66), (0, 5, 0), (5, 5, 100), (0, 0, None)]
+)
+def test_the_six_ones_percent(done: int, required: int, percent: int | None) -> None:
+    overview = Overview(10, 3, 0, 4, 1, done, required, 0, 0)
+    assert overview.six_ones_percent == percent
