@@ -25,9 +25,10 @@ from domain.care.emergencies import (
     parse_guardian,
     parse_step,
 )
+from domain.care.pairings import role_for
 from domain.care.photos import Resemblance, _fitted, _within, resemblances
 from domain.errors import BadVisitAnswer, TooFarBack
-from domain.models import Activity
+from domain.models import Activity, PairingRole, VolunteerKind
 
 NOW = dt.datetime(2026, 11, 16, 10, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 16)
@@ -249,3 +250,20 @@ def test_rota_and_single_shifts_merge_each_date_once_in_order() -> None:
         7: [dt.date(2026, 11, 16), dt.date(2026, 11, 18), dt.date(2026, 11, 20)],
         8: [dt.date(2026, 11, 19)],
     }
+
+
+# pairings -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "role"),
+    [
+        (VolunteerKind.surrogate, PairingRole.surrogate),  # 代理家长: counts for key children
+        (VolunteerKind.wulao, PairingRole.mentor),
+        (VolunteerKind.teacher, PairingRole.mentor),
+    ],
+)
+def test_a_pairings_role_follows_the_volunteers_kind(
+    kind: VolunteerKind, role: PairingRole
+) -> None:
+    assert role_for(kind) is role

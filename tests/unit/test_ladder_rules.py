@@ -22,6 +22,7 @@ from domain.care.emergencies import (
 )
 from domain.models import ConcernKind, EscalationKind
 from domain.schedule.calendar import Month
+from domain.schedule.escalations import handled_before
 from domain.schedule.ladder import (
     DIGEST_ABOVE,
     LADDER_RULES,
@@ -419,3 +420,37 @@ def test_who_may_see_an_incident(
 
 def test_the_reporter_always_sees_their_report() -> None:
     assert may_see(Incident.bullying, SCHOOL_PATH, viewer_id=9, reporter_id=9, scope_paths=[])
+
+
+# a late press on an escalation ----------------------------------------------------------------
+
+TAKEN = local(2026, 12, 1, 9, 0)
+CLOSED = local(2026, 12, 2, 9, 0)
+
+
+@pytest.mark.parametrize(
+    ("acknowledged_by", "acknowledged_at", "closed_at", "before"),
+    [
+        (None, None, None, None),  # nobody has it: the presser may act
+        (7, TAKEN, None, None),  # the presser took it themselves
+        (8, TAKEN, None, (8, TAKEN)),  # another took it
+        (8, TAKEN, CLOSED, (8, TAKEN)),  # another took it and closed it
+        (7, TAKEN, CLOSED, (7, CLOSED)),  # the presser closed it already
+        (None, None, CLOSED, (None, CLOSED)),  # closed by itself: the visit was recorded
+    ],
+)
+def test_who_had_an_escalation_before_a_press(
+    acknowledged_by: int | None,
+    acknowledged_at: dt.datetime | None,
+    closed_at: dt.datetime | None,
+    before: tuple[int | None, dt.datetime] | None,
+) -> None:
+    assert (
+        handled_before(
+            acknowledged_by=acknowledged_by,
+            acknowledged_at=acknowledged_at,
+            closed_at=closed_at,
+            person_id=7,
+        )
+        == before
+    )
