@@ -37,16 +37,14 @@ SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgr
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = uuid.uuid4().hex[:8]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-UNIT_TESTS = Path(__file__).parent / "unit"
+UNIT_TESTS = Path(__file__).resolve().parent / "unit"
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
     """aiogram's types are built on first use only if the patch is imported before aiogram
     (bot/telegram/patches.py): before any test module but the unit tests', which need
     neither aiogram nor the servers and stay fast for it (tests/unit/conftest.py)."""
-    if isinstance(collector, pytest.Module) and UNIT_TESTS not in collector.path.parents:
+    if isinstance(collector, pytest.Module) and UNIT_TESTS not in collector.path.resolve().parents:
         import bot.telegram.patches  # noqa: F401
 
 

@@ -15,8 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Child, Concern, ConcernKind, Coordinator, Person, Region
 from domain.people import audit
-from domain.people.regions import ancestor_ids
-from domain.schedule.deadlines import DEFAULT_MUST_VISIT_DAYS
+
+DEFAULT_MUST_VISIT_DAYS = 3  # the reports' "within a short deadline"
+
+
+def _ancestor_ids(region: Region) -> list[int]:
+    return [int(part) for part in region.path.split("/") if part]
 
 
 def visit_due(raised_at: dt.datetime, days: int) -> dt.datetime:
@@ -27,7 +31,7 @@ def visit_due(raised_at: dt.datetime, days: int) -> dt.datetime:
 async def must_visit_days(session: AsyncSession, site: Region) -> int:
     days = await session.scalar(
         select(Region.must_visit_days)
-        .where(Region.id.in_(ancestor_ids(site.path)), Region.must_visit_days.is_not(None))
+        .where(Region.id.in_(_ancestor_ids(site)), Region.must_visit_days.is_not(None))
         .order_by(func.length(Region.path).desc())
         .limit(1)
     )
@@ -48,7 +52,7 @@ async def coordinators_to_tell(session: AsyncSession, site: Region) -> list[Reci
         .join(Coordinator, Coordinator.person_id == Person.id)
         .join(Region, Region.id == Coordinator.region_id)
         .where(
-            Region.id.in_(ancestor_ids(site.path)),
+            Region.id.in_(_ancestor_ids(site)),
             Coordinator.removed_at.is_(None),
             Person.telegram_id.is_not(None),
         )

@@ -180,16 +180,24 @@ async def _inherited(
 ) -> dict[str, int]:
     """Per site path: the value set nearest up the tree, else the default."""
     paths = set(site_paths)
-    ids = {i for path in paths for i in regions.ancestor_ids(path)}
+    ids = {i for path in paths for i in regions_ids(path)}
     set_here = {
-        row.id: int(row.value)
+        row.path: int(row.value)
         for row in await session.execute(
-            select(Region.id, getattr(Region, column).label("value")).where(
+            select(Region.path, getattr(Region, column).label("value")).where(
                 Region.id.in_(ids), getattr(Region, column).is_not(None)
             )
         )
     }
-    return {path: regions.inherited(path, set_here, default) for path in paths}
+    result = {}
+    for path in paths:
+        found = [p for p in set_here if regions.within(path, p)]
+        result[path] = set_here[max(found, key=len)] if found else default
+    return result
+
+
+def regions_ids(path: str) -> list[int]:
+    return [int(part) for part in path.split("/") if part]
 
 
 async def repeat_every(session: AsyncSession, site_paths: Iterable[str]) -> dict[str, dt.timedelta]:
@@ -354,7 +362,7 @@ async def contacts(session: AsyncSession, child_ids: Sequence[int]) -> dict[int,
             .join(Coordinator, Coordinator.region_id == Region.id)
             .join(Person, Person.id == Coordinator.person_id)
             .where(
-                Region.id.in_({i for p in sites.values() for i in regions.ancestor_ids(p)}),
+                Region.id.in_({i for p in sites.values() for i in regions_ids(p)}),
                 Region.kind == RegionKind.village,
                 Coordinator.removed_at.is_(None),
             )
@@ -665,7 +673,7 @@ async def report_facts(
     shown = await page(session, escalation)
     above = await session.execute(
         select(Region.kind, Region.name)
-        .where(Region.id.in_(regions.ancestor_ids(shown.site.path)))
+        .where(Region.id.in_(regions_ids(shown.site.path)))
         .order_by(func.length(Region.path).desc())
     )
     names: dict[RegionKind, str] = {}

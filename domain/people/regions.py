@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,21 +34,6 @@ PARENT_KIND = {
     RegionKind.village: RegionKind.township,
     RegionKind.community: RegionKind.township,
 }
-
-
-def ancestor_ids(path: str) -> list[int]:
-    """'1/4/17/' → [1, 4, 17]: the region's chain from the top down to itself."""
-    return [int(part) for part in path.split("/") if part]
-
-
-def inherited(path: str, set_at: Mapping[int, int | None], default: int) -> int:
-    """A setting a region leaves empty is the one of the nearest region above that sets
-    it (`set_at`: region id → its own value), else the programme default."""
-    for region_id in reversed(ancestor_ids(path)):
-        value = set_at.get(region_id)
-        if value is not None:
-            return value
-    return default
 
 
 def check_parent(kind: RegionKind, parent_kind: RegionKind | None, *, whole_tree: bool) -> None:

@@ -43,10 +43,9 @@ from domain.models import (
     Roster,
     Volunteer,
 )
-from domain.people.regions import ancestor_ids
 from domain.schedule import due
 from domain.schedule.calendar import Month
-from domain.schedule.deadlines import due_day, outside_quiet_hours
+from domain.schedule.deadlines import ancestor_ids, due_day, outside_quiet_hours
 from domain.schedule.inactivity import INACTIVE_AFTER, is_inactive
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Region
-from domain.people.regions import ancestor_ids, inherited
 
 DEFAULT_REMINDER_DAY = 20
 DEFAULT_RECORD_DUE_DAY = 25  # the monthly care record goes to the township by the 25th
@@ -24,6 +23,21 @@ DEFAULT_MUST_VISIT_DAYS = 3
 # Nobody is messaged between 21:00 and 08:00 local time; such messages wait for the morning.
 QUIET_FROM = dt.time(21, 0)
 QUIET_UNTIL = dt.time(8, 0)
+
+
+def ancestor_ids(path: str) -> list[int]:
+    """'1/4/17/' → [1, 4, 17]: the region's chain from the top down to itself."""
+    return [int(part) for part in path.split("/") if part]
+
+
+def nearest_setting(path: str, set_at: Mapping[int, int | None], default: int) -> int:
+    """A setting a region leaves empty is the one of the nearest region above that sets
+    it (`set_at`: region id → its own value), else the programme default."""
+    for region_id in reversed(ancestor_ids(path)):
+        value = set_at.get(region_id)
+        if value is not None:
+            return value
+    return default
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,9 @@ def site_days_of(path: str, own: Mapping[int, OwnDays]) -> SiteDays:
     chain = {i: own[i] for i in ancestor_ids(path) if i in own}
 
     def nearest(field: str, default: int) -> int:
-        return inherited(path, {i: getattr(days, field) for i, days in chain.items()}, default)
+        return nearest_setting(
+            path, {i: getattr(days, field) for i, days in chain.items()}, default
+        )
 
     return SiteDays(
         reminder_day=nearest("reminder_day", DEFAULT_REMINDER_DAY),

@@ -54,10 +54,9 @@ from domain.models import (
     Region,
     Volunteer,
 )
-from domain.people.regions import ancestor_ids
 from domain.schedule import due
 from domain.schedule.calendar import Month
-from domain.schedule.deadlines import days_late, due_day, outside_quiet_hours
+from domain.schedule.deadlines import ancestor_ids, days_late, due_day, outside_quiet_hours
 from domain.schedule.escalations import concern_key, missed_month_key
 
 log = logging.getLogger(__name__)

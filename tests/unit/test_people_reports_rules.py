@@ -12,7 +12,7 @@ from domain.care.concerns import visit_due
 from domain.errors import BadParent, NeedsParent
 from domain.models import Activity, ConcernKind, Escalation, EscalationKind, Period, RegionKind
 from domain.people.identity import Scope
-from domain.people.regions import ancestor_ids, check_parent, inherited, within
+from domain.people.regions import check_parent, within
 from domain.people.scopes import holding, outermost
 from domain.reports.care_record import ConcernOutcome, RecordRow, SiteRecord, summarise
 from domain.reports.overview import Overview, six_ones
@@ -26,6 +26,7 @@ from domain.reports.rosters import (
     week_of,
 )
 from domain.schedule.calendar import Month
+from domain.schedule.deadlines import ancestor_ids, nearest_setting
 from domain.schedule.due import DueItem
 from domain.schedule.overdue import OverdueKind, from_escalation
 
@@ -53,7 +54,7 @@ def test_a_regions_chain_from_the_top(path: str, ids: list[int]) -> None:
 def test_a_setting_comes_from_the_nearest_region_that_sets_it(
     set_at: dict[int, int | None], value: int
 ) -> None:
-    assert inherited("1/4/17/", set_at, 30) == value
+    assert nearest_setting("1/4/17/", set_at, 30) == value
 
 
 @pytest.mark.parametrize(
