@@ -535,8 +535,16 @@ async def _due_steps(
     return result
 
 
-def _sensitive(due_step: _DueStep) -> bool:
-    return (due_step.details or {}).get("incident") in SENSITIVE
+def level_told(kind: EscalationKind, step: int, incident: object = None) -> int | None:
+    """The level (1 the site, 2 the one above, …) a step goes to: a ladder's step n to
+    level n; an emergency's to its level in the round. None for a sensitive incident's
+    site level (bullying or abuse: the levels above the site only)."""
+    if LADDER_RULES[kind].quiet_hours:
+        return step
+    level = level_of(step)
+    if level == 1 and incident in SENSITIVE:
+        return None
+    return level
 
 
 @dataclass(frozen=True)
@@ -666,9 +674,9 @@ async def _send_steps(
     for due_step in steps:
         chain = children.chain[due_step.child_id]
         is_urgent = not LADDER_RULES[due_step.kind].quiet_hours
-        level = level_of(due_step.step) if is_urgent else due_step.step
-        if is_urgent and level == 1 and _sensitive(due_step):
-            continue  # bullying or abuse: the levels above the site only
+        level = level_told(due_step.kind, due_step.step, (due_step.details or {}).get("incident"))
+        if level is None:
+            continue
         region_id, heads, skipped = recipients_of_step(chain, level, coordinators, people)
         if is_urgent:  # a level passed over to the next one up is told once per round
             heads = [

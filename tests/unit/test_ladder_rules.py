@@ -31,6 +31,7 @@ from domain.schedule.ladder import (
     EscalationNotice,
     area_digest,
     deadline_of,
+    level_told,
     message_groups,
     recipients_of_step,
     steps_due,
@@ -454,3 +455,22 @@ def test_who_had_an_escalation_before_a_press(
         )
         == before
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "step", "incident", "level"),
+    [
+        (EscalationKind.missed_monthly, 1, None, 1),
+        (EscalationKind.must_visit, 3, None, 3),
+        (EscalationKind.emergency, 1, "missing", 1),
+        (EscalationKind.emergency, 5, "missing", 2),  # the second round's township
+        (EscalationKind.emergency, 1, "bullying", None),  # not the school
+        (EscalationKind.emergency, 4, "bullying", None),  # in no round
+        (EscalationKind.emergency, 2, "bullying", 2),  # the township
+        (EscalationKind.dropout, 3, "dropout", 3),
+    ],
+)
+def test_the_level_each_step_is_told_to(
+    kind: EscalationKind, step: int, incident: str | None, level: int | None
+) -> None:
+    assert level_told(kind, step, incident) == level
