@@ -1,1 +1,2 @@
-import bot.telegram.patches  # noqa: F401  (aiogram's types built on first use: before aiogram loads)
+"""The tests. The unit tests (tests/unit) load neither aiogram nor the servers; the others
+get aiogram's patch before any of them imports aiogram (tests/conftest.py)."""

@@ -16,32 +16,22 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import pytest
-from aiogram import Bot, Dispatcher
-from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
-from arq.constants import job_key_prefix
-from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
 
-from bot.telegram.app import make_bot, make_dispatcher, make_storage
-from bot.telegram.webhook import make_webhook_app, set_webhook, webhook_served
 from domain.clock import FixedClock
-from domain.db import make_engine, make_sessionmaker
-from guanai.migrate import migrate
-from guanai.settings import Settings
-from guanai.wiring import ladder_queue, photo_queue
-from tests.cli_support import Guanai
-from tests.fakes import FakeTelegram
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+    from arq.connections import ArqRedis
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from guanai.settings import Settings
+    from tests.cli_support import Guanai
+    from tests.fakes import FakeTelegram
 
 SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -59,11 +49,22 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return None  # xdist counts the cores
 
 
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    """aiogram's types are built on first use only if the patch is imported before aiogram
+    (bot/telegram/patches.py): before any test module but the unit tests', which need
+    neither aiogram nor the servers and stay fast for it (tests/unit/conftest.py)."""
+    if isinstance(collector, pytest.Module) and UNIT_TESTS not in collector.path.resolve().parents:
+        import bot.telegram.patches  # noqa: F401
+
+
 def database_url(name: str) -> str:
     return f"{SERVER_URL}/{name}"
 
 
 async def _admin(sql: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
     url = make_url(database_url("postgres")).set(drivername="postgresql")
     connection = await asyncpg.connect(url.render_as_string(hide_password=False))
     try:
@@ -93,6 +94,8 @@ _DROP_AT_THE_END: list[str] = []
 
 @pytest.fixture(scope="session")
 async def template_db() -> AsyncIterator[str]:
+    from guanai.migrate import migrate
+
     name = f"guanai_test_{RUN_ID}_template"
     url = database_url(name)
     await migrate(url)
@@ -119,6 +122,8 @@ async def db_url(template_db: str) -> str:
 
 @pytest.fixture
 async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    from domain.db import make_engine
+
     engine = make_engine(db_url, pool_size=5)
     yield engine
     await engine.dispose()
@@ -126,12 +131,16 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    from domain.db import make_sessionmaker
+
     return make_sessionmaker(engine)
 
 
 @pytest.fixture(scope="session")
 async def shared_engine(template_db: str) -> AsyncIterator[AsyncEngine]:
     """A copy for rolled-back sessions: the template must stay idle to be copied."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     name = fresh_name("shared")
     engine = create_async_engine(await create_database(name, template=template_db), pool_size=2)
     yield engine
@@ -142,6 +151,8 @@ async def shared_engine(template_db: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def session(shared_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session inside an outer transaction that is rolled back: nothing persists."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     async with shared_engine.connect() as connection:
         transaction = await connection.begin()
         session = AsyncSession(
@@ -161,6 +172,8 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
+    from redis.asyncio import Redis
+
     client = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
@@ -180,6 +193,8 @@ async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    from tests.fakes import FakeTelegram
+
     fake = FakeTelegram()
     await fake.start()
     yield fake
@@ -190,6 +205,8 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
 def settings(
     db_url: str, redis_prefix: str, fake_telegram: FakeTelegram, tmp_path: object
 ) -> Settings:
+    from guanai.settings import Settings
+
     return Settings(
         BOT_TOKEN="4242:TEST-TOKEN",
         BOT_API_URL=fake_telegram.base_url,
@@ -221,6 +238,8 @@ async def updates_delivered(
     delivery: str, bot: Bot, dp: Dispatcher, fake: FakeTelegram, settings: Settings
 ) -> AsyncIterator[None]:
     """The dispatcher taking updates from the fake Bot API, the way `guanai bot` does."""
+    from bot.telegram.webhook import make_webhook_app, set_webhook, webhook_served
+
     if delivery == "webhook":
         secret = settings.webhook_secret_token()
         path = "/telegram/updates"
@@ -265,6 +284,12 @@ async def running_bot(
     redis: Redis,
     delivery: str,
 ) -> AsyncIterator[RunningBot]:
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from bot.telegram.app import make_bot, make_dispatcher, make_storage
+    from guanai.wiring import ladder_queue, photo_queue
+
     bot = make_bot(settings)
     arq_redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     dp = make_dispatcher(
@@ -293,6 +318,8 @@ async def running_bot(
 async def forget_queued_jobs(arq_redis: ArqRedis, queue: str) -> None:
     """arq keeps a job's key outside the queue's prefix: drop this test's, so a later test
     may enqueue the same job id."""
+    from arq.constants import job_key_prefix
+
     job_ids = [job_id.decode() for job_id in await arq_redis.zrange(queue, 0, -1)]
     if job_ids:
         await arq_redis.delete(*(f"{job_key_prefix}{job_id}" for job_id in job_ids))
@@ -301,4 +328,6 @@ async def forget_queued_jobs(arq_redis: ArqRedis, queue: str) -> None:
 @pytest.fixture
 def guanai(capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory) -> Guanai:
     """The `guanai` command, run in this process (tests/cli_support.py)."""
+    from tests.cli_support import Guanai
+
     return Guanai(capsys, tmp_path_factory.mktemp("cli"))

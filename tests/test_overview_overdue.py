@@ -203,7 +203,7 @@ async def test_an_older_open_escalation_stays_on_the_list(
         child_id=child.id,
         pairing_id=pairing.id,
         period_start=september.first_day(),
-        details={"activities": ["home_visit", "no_such_thing"]},
+        details={"missing": ["home_visit", "no_such_thing"]},
         at=dt.datetime(2026, 10, 3, tzinfo=SHANGHAI),
     )
     dropout = await escalations.open_once(

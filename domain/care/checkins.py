@@ -94,7 +94,8 @@ def occurred_at(now: dt.datetime, days_back: int) -> dt.datetime:
     return now - dt.timedelta(days=days_back)
 
 
-def _check_answers(answers: Mapping[str, str] | None) -> None:
+def check_answers(answers: Mapping[str, str] | None) -> None:
+    """Each answer one of its question's one-tap answers: a forged button is refused."""
     for question, answer in (answers or {}).items():
         if (
             question not in VisitQuestion.__members__
@@ -120,7 +121,7 @@ async def record(
     a talk made after they were raised."""
     if not draft.activities:
         raise NoActivity()
-    _check_answers(draft.visit_answers)
+    check_answers(draft.visit_answers)
     when = occurred_at(now, draft.days_back)
     pairing = await caseload.active_pairing(
         session, volunteer_ids=volunteer_ids, child_id=draft.child_id

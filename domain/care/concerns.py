@@ -23,6 +23,11 @@ def _ancestor_ids(region: Region) -> list[int]:
     return [int(part) for part in region.path.split("/") if part]
 
 
+def visit_due(raised_at: dt.datetime, days: int) -> dt.datetime:
+    """五必访: the paired volunteer visits within the site's days of the concern."""
+    return raised_at + dt.timedelta(days=days)
+
+
 async def must_visit_days(session: AsyncSession, site: Region) -> int:
     days = await session.scalar(
         select(Region.must_visit_days)
@@ -91,7 +96,7 @@ async def raise_concern(
         note=note,
         raised_by=raised_by,
         raised_at=now,
-        due_at=now + dt.timedelta(days=await must_visit_days(session, site)),
+        due_at=visit_due(now, await must_visit_days(session, site)),
     )
     session.add(concern)
     await session.flush()

@@ -60,6 +60,12 @@ async def active_pairing(session: AsyncSession, volunteer_id: int, child_id: int
     )
 
 
+def role_for(kind: VolunteerKind) -> PairingRole:
+    """A surrogate parent (代理家长) is the child's surrogate, the pairing the key-child rule
+    counts; a “五老” volunteer or a teacher is a mentor."""
+    return PairingRole.surrogate if kind is VolunteerKind.surrogate else PairingRole.mentor
+
+
 async def pair(
     session: AsyncSession,
     *,
@@ -74,11 +80,12 @@ async def pair(
     child = await child_in_scope(session, child_id, scope_path)
     if await active_pairing(session, volunteer.id, child.id) is not None:
         raise AlreadyPaired()
-    role = (
-        PairingRole.surrogate if volunteer.kind is VolunteerKind.surrogate else PairingRole.mentor
-    )
     pairing = Pairing(
-        volunteer_id=volunteer.id, child_id=child.id, role=role, started_at=at, created_by=actor_id
+        volunteer_id=volunteer.id,
+        child_id=child.id,
+        role=role_for(volunteer.kind),
+        started_at=at,
+        created_by=actor_id,
     )
     session.add(pairing)
     await session.flush()

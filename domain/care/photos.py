@@ -31,6 +31,7 @@ import io
 import itertools
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -312,27 +313,45 @@ async def _compare(
     rows = await session.execute(
         near_duplicates(photo.phash, threshold=threshold, other_than_checkin=photo.checkin_id)
     )
-    flagged: set[int] = set()
-    for match_id, match_checkin_id, match_distance in rows:
-        if match_checkin_id < photo.checkin_id:
-            later, resembled, resembled_checkin = photo.checkin_id, match_id, match_checkin_id
-        else:
-            later, resembled, resembled_checkin = match_checkin_id, photo.id, photo.checkin_id
-        if later in flagged:
-            continue
-        flagged.add(later)
+    for found in resemblances(photo.id, photo.checkin_id, rows):
         await _mark_for_review(
             session,
-            later,
+            found.later_checkin_id,
             SIMILAR_PHOTO,
             now=now,
             details={
-                "photo_id": photo.id if later == photo.checkin_id else match_id,
-                "similar_photo_id": resembled,
-                "similar_checkin_id": resembled_checkin,
-                "distance": int(match_distance),
+                "photo_id": found.photo_id,
+                "similar_photo_id": found.similar_photo_id,
+                "similar_checkin_id": found.similar_checkin_id,
+                "distance": found.distance,
             },
         )
+
+
+@dataclass(frozen=True)
+class Resemblance:
+    """Two check-ins with near-identical photos: the later one goes for review."""
+
+    later_checkin_id: int
+    photo_id: int  # the later check-in's photo
+    similar_checkin_id: int
+    similar_photo_id: int
+    distance: int  # bits of 64 that differ
+
+
+def resemblances(
+    photo_id: int, checkin_id: int, matches: Iterable[tuple[int, int, int]]
+) -> list[Resemblance]:
+    """What a new photo's matches (photo id, check-in id, distance; nearest first) flag:
+    the later check-in of each pair, once, beside the nearest photo that resembles it."""
+    flagged: dict[int, Resemblance] = {}
+    for match_id, match_checkin_id, distance in matches:
+        if match_checkin_id < checkin_id:
+            found = Resemblance(checkin_id, photo_id, match_checkin_id, match_id, int(distance))
+        else:
+            found = Resemblance(match_checkin_id, match_id, checkin_id, photo_id, int(distance))
+        flagged.setdefault(found.later_checkin_id, found)
+    return list(flagged.values())
 
 
 def near_duplicates(

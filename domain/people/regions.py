@@ -36,6 +36,16 @@ PARENT_KIND = {
 }
 
 
+def check_parent(kind: RegionKind, parent_kind: RegionKind | None, *, whole_tree: bool) -> None:
+    """A level may only sit under a higher level; in a tree built whole (the operator's
+    command line), right under the level above it."""
+    if parent_kind is not None and _LEVEL[parent_kind] >= _LEVEL[kind]:
+        raise BadParent(kind=kind, parent_kind=parent_kind)
+    needed = PARENT_KIND.get(kind)
+    if whole_tree and needed is not None and parent_kind is not needed:
+        raise NeedsParent(kind=kind, parent_kind=needed)
+
+
 async def by_code(session: AsyncSession, code: str) -> Region:
     region = await session.scalar(select(Region).where(Region.code == code))
     if region is None:
@@ -60,11 +70,7 @@ async def add_region(
     if await session.scalar(select(Region.id).where(Region.code == code)) is not None:
         raise RegionExists(code=code)
     parent = await by_code(session, parent_code) if parent_code else None
-    if parent is not None and _LEVEL[parent.kind] >= _LEVEL[kind]:
-        raise BadParent(kind=kind, parent_kind=parent.kind)
-    needed = PARENT_KIND.get(kind)
-    if whole_tree and needed is not None and (parent is None or parent.kind is not needed):
-        raise NeedsParent(kind=kind, parent_kind=needed)
+    check_parent(kind, parent.kind if parent else None, whole_tree=whole_tree)
     region = Region(code=code, name=name, kind=kind, parent_id=parent and parent.id, path="")
     session.add(region)
     await session.flush()

@@ -60,6 +60,18 @@ class ConcernOutcome:
     closed: bool
     closed_on: dt.date | None = None
 
+    @classmethod
+    def of(
+        cls,
+        kind: ConcernKind,
+        raised_at: dt.datetime,
+        closed_at: dt.datetime | None,
+        tz: ZoneInfo,
+    ) -> ConcernOutcome:
+        """A must-visit as the record shows it: the local days it was raised and closed."""
+        closed_on = closed_at.astimezone(tz).date() if closed_at else None
+        return cls(kind, raised_at.astimezone(tz).date(), closed_at is not None, closed_on)
+
 
 @dataclass
 class RecordRow:
@@ -85,6 +97,28 @@ class RecordRow:
     @property
     def complete(self) -> bool:
         return self.volunteer_name is not None and not self.missing
+
+    def count_due(self, item: due.DueItem, month_end: dt.datetime) -> None:
+        """What falls due by the month's end is required of it (the semester's letter only
+        in the semester's last month), and missing while not done."""
+        if item.due_at <= month_end:
+            self.required[item.activity] = item.required
+            if item.missing:
+                self.missing.append(item.activity)
+
+    def add_visit(
+        self,
+        occurred_at: dt.datetime,
+        answers: object,
+        note: str | None,
+        tz: ZoneInfo,
+    ) -> None:
+        """A check-in's home-visit answers (a later visit's win) and its note, by local day;
+        answers that are not an object (JSON null) are no answers."""
+        if isinstance(answers, dict):
+            self.visit_answers.update(answers)
+        if note and note.strip():
+            self.notes.append((occurred_at.astimezone(tz).date(), note.strip()))
 
 
 @dataclass(frozen=True)
@@ -185,11 +219,8 @@ async def compile_records(
         session, month=month, tz=tz, selection=due.Selection(scope_path=scope_path)
     ):
         for item in batch:
-            if item.pairing_id in row_of and item.due_at <= end:  # falls due this month
-                row = row_of[item.pairing_id]
-                row.required[item.activity] = item.required
-                if item.missing:
-                    row.missing.append(item.activity)
+            if item.pairing_id in row_of:
+                row_of[item.pairing_id].count_due(item, end)
     for done in await session.execute(
         select(CheckInActivity.pairing_id, CheckInActivity.activity, CheckInActivity.occurred_at)
         .where(
@@ -214,12 +245,8 @@ async def compile_records(
         )
         .order_by(CheckIn.occurred_at, CheckIn.id)
     ):
-        if (visited := row_of.get(visit.pairing_id)) is None:
-            continue
-        if isinstance(visit.visit_answers, dict):
-            visited.visit_answers.update(visit.visit_answers)  # latest wins
-        if visit.note and visit.note.strip():
-            visited.notes.append((visit.occurred_at.astimezone(tz).date(), visit.note.strip()))
+        if (visited := row_of.get(visit.pairing_id)) is not None:
+            visited.add_visit(visit.occurred_at, visit.visit_answers, visit.note, tz)
     for counted in await session.execute(
         select(CheckIn.pairing_id, func.count(Photo.id).label("photos"))
         .join(Photo, Photo.checkin_id == CheckIn.id)
@@ -243,12 +270,7 @@ async def compile_records(
         .order_by(Concern.raised_at)
     ):
         concerns[concern.child_id].append(
-            ConcernOutcome(
-                concern.kind,
-                concern.raised_at.astimezone(tz).date(),
-                concern.closed_at is not None,
-                concern.closed_at.astimezone(tz).date() if concern.closed_at else None,
-            )
+            ConcernOutcome.of(concern.kind, concern.raised_at, concern.closed_at, tz)
         )
 
     by_site: dict[int, list[RecordRow]] = defaultdict(list)

@@ -8,6 +8,7 @@ volunteers are reminded of.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,7 @@ from domain.models import (
     Volunteer,
 )
 from domain.schedule.calendar import Month
-from domain.schedule.due import Selection, due_items
+from domain.schedule.due import DueItem, Selection, due_items
 from domain.schedule.inactivity import INACTIVE_AFTER
 
 # 六个一: the five a surrogate parent does with the child (the sixth, the site's meeting,
@@ -67,6 +68,13 @@ class Overview:
         if not self.six_ones_required:
             return None
         return self.six_ones_done * 100 // self.six_ones_required
+
+
+def six_ones(items: Iterable[DueItem]) -> tuple[int, int]:
+    """(done, required) of the month's 六个一: a talk done twice does not make up for a
+    missed home visit, and the semester's letter is not one of them."""
+    counted = [i for i in items if i.activity in SIX_ONES and i.period is Period.month]
+    return sum(min(i.done, i.required) for i in counted), sum(i.required for i in counted)
 
 
 async def overview(
@@ -124,21 +132,17 @@ async def overview(
             )
         )
     ).one()
-    items = [
-        item
-        for item in await due_items(
-            session, month=month, tz=tz, selection=Selection(scope_path=scope_path)
-        )
-        if item.activity in SIX_ONES and item.period is Period.month
-    ]
+    done, required = six_ones(
+        await due_items(session, month=month, tz=tz, selection=Selection(scope_path=scope_path))
+    )
     return Overview(
         children=row[0],
         key_children=row[1],
         key_without_surrogate=row[2],
         volunteers=row[3],
         inactive_volunteers=row[4],
-        six_ones_done=sum(min(item.done, item.required) for item in items),
-        six_ones_required=sum(item.required for item in items),
+        six_ones_done=done,
+        six_ones_required=required,
         open_must_visits=row[5],
         open_escalations=row[6],
         unsupervised=row[7],

@@ -136,7 +136,9 @@ def week_of(now: dt.datetime, tz: ZoneInfo) -> Week:
 
 
 @dataclass
-class _Site:
+class SiteWeek:
+    """One site's items of the month so far: the bar of a coordinator's chart."""
+
     name: str
     path: str
     required: int = 0
@@ -149,7 +151,7 @@ class DistrictWeek:
 
     week: Week
     volunteers: list[VolunteerWeek]
-    sites: dict[int, _Site]
+    sites: dict[int, SiteWeek]
     region_names: dict[int, str]
 
 
@@ -246,8 +248,8 @@ async def compute_week(
             )
 
     # this month's items: what each still owes, and the completion of every site
-    sites: dict[int, _Site] = {
-        row.id: _Site(row.name, row.path)
+    sites: dict[int, SiteWeek] = {
+        row.id: SiteWeek(row.name, row.path)
         for row in await session.execute(
             select(Region.id, Region.name, Region.path).where(in_scope, Region.kind.in_(SITE_KINDS))
         )
@@ -312,7 +314,7 @@ def scope_roster(data: DistrictWeek, *, scope_name: str, scope_path: str) -> Sco
     """A coordinator's slice: their volunteers, and completion per site under them (per
     township when the scope is a district, so the chart stays readable)."""
     depth = len(ancestor_ids(scope_path))
-    bars: dict[int, list[_Site]] = defaultdict(list)
+    bars: dict[int, list[SiteWeek]] = defaultdict(list)
     for site_id, site in data.sites.items():
         if site.path.startswith(scope_path):
             chain = ancestor_ids(site.path)

@@ -7,7 +7,7 @@ falls back to the programme default of DOMAIN.md.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -25,16 +25,26 @@ QUIET_FROM = dt.time(21, 0)
 QUIET_UNTIL = dt.time(8, 0)
 
 
+def ancestor_ids(path: str) -> list[int]:
+    """'1/4/17/' → [1, 4, 17]: the region's chain from the top down to itself."""
+    return [int(part) for part in path.split("/") if part]
+
+
+def nearest_setting(path: str, set_at: Mapping[int, int | None], default: int) -> int:
+    """A setting a region leaves empty is the one of the nearest region above that sets
+    it (`set_at`: region id → its own value), else the programme default."""
+    for region_id in reversed(ancestor_ids(path)):
+        value = set_at.get(region_id)
+        if value is not None:
+            return value
+    return default
+
+
 @dataclass(frozen=True)
 class SiteDays:
     reminder_day: int
     record_due_day: int
     must_visit_days: int
-
-
-def ancestor_ids(path: str) -> list[int]:
-    """'1/4/17/' → [1, 4, 17]: the region's chain from the top down to itself."""
-    return [int(part) for part in path.split("/") if part]
 
 
 async def site_days(session: AsyncSession, region_ids: Iterable[int]) -> dict[int, SiteDays]:
@@ -46,29 +56,40 @@ async def site_days(session: AsyncSession, region_ids: Iterable[int]) -> dict[in
     paths: dict[int, str] = {row.id: row.path for row in rows}
     chain_ids = {ancestor for path in paths.values() for ancestor in ancestor_ids(path)}
     own = {
-        row.id: row
+        row.id: OwnDays(row.reminder_day, row.record_due_day, row.must_visit_days)
         for row in await session.execute(
             select(
                 Region.id, Region.reminder_day, Region.record_due_day, Region.must_visit_days
             ).where(Region.id.in_(chain_ids))
         )
     }
+    return {region_id: site_days_of(path, own) for region_id, path in paths.items()}
 
-    def nearest(path: str, field: str, default: int) -> int:
-        for ancestor in reversed(ancestor_ids(path)):
-            value = getattr(own[ancestor], field)
-            if value is not None:
-                return int(value)
-        return default
 
-    return {
-        region_id: SiteDays(
-            reminder_day=nearest(path, "reminder_day", DEFAULT_REMINDER_DAY),
-            record_due_day=nearest(path, "record_due_day", DEFAULT_RECORD_DUE_DAY),
-            must_visit_days=nearest(path, "must_visit_days", DEFAULT_MUST_VISIT_DAYS),
+@dataclass(frozen=True)
+class OwnDays:
+    """The days a region sets itself; None where it inherits them."""
+
+    reminder_day: int | None = None
+    record_due_day: int | None = None
+    must_visit_days: int | None = None
+
+
+def site_days_of(path: str, own: Mapping[int, OwnDays]) -> SiteDays:
+    """A region's effective days from what it and the regions above it set (by id)."""
+
+    chain = {i: own[i] for i in ancestor_ids(path) if i in own}
+
+    def nearest(field: str, default: int) -> int:
+        return nearest_setting(
+            path, {i: getattr(days, field) for i, days in chain.items()}, default
         )
-        for region_id, path in paths.items()
-    }
+
+    return SiteDays(
+        reminder_day=nearest("reminder_day", DEFAULT_REMINDER_DAY),
+        record_due_day=nearest("record_due_day", DEFAULT_RECORD_DUE_DAY),
+        must_visit_days=nearest("must_visit_days", DEFAULT_MUST_VISIT_DAYS),
+    )
 
 
 def outside_quiet_hours(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:

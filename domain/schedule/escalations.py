@@ -81,21 +81,38 @@ class Outcome:
         return self.taken_by is None
 
 
+def handled_before(
+    *,
+    acknowledged_by: int | None,
+    acknowledged_at: dt.datetime | None,
+    closed_at: dt.datetime | None,
+    person_id: int,
+) -> tuple[int | None, dt.datetime] | None:
+    """Who had an escalation before this person pressed, and since when: another who took
+    it, or (closed) whoever closed it, None when it closed by itself. None when the
+    person may act on it: nobody has it, or they took it themselves."""
+    if acknowledged_by is not None and acknowledged_by != person_id:
+        assert acknowledged_at is not None
+        return acknowledged_by, acknowledged_at
+    if closed_at is not None:
+        return acknowledged_by, closed_at
+    return None
+
+
 async def _taken_by_other(
     session: AsyncSession, escalation: Escalation, person: Identity
 ) -> TakenBy | None:
-    if escalation.acknowledged_by is not None and escalation.acknowledged_by != person.person_id:
-        holder = await session.get_one(Person, escalation.acknowledged_by)
-        assert escalation.acknowledged_at is not None
-        return TakenBy(name=holder.name, at=escalation.acknowledged_at)
-    if escalation.closed_at is not None:
-        closer = (
-            await session.get(Person, escalation.acknowledged_by)
-            if escalation.acknowledged_by
-            else None
-        )
-        return TakenBy(name=closer.name if closer else None, at=escalation.closed_at)
-    return None
+    before = handled_before(
+        acknowledged_by=escalation.acknowledged_by,
+        acknowledged_at=escalation.acknowledged_at,
+        closed_at=escalation.closed_at,
+        person_id=person.person_id,
+    )
+    if before is None:
+        return None
+    holder_id, since = before
+    holder = await session.get(Person, holder_id) if holder_id is not None else None
+    return TakenBy(name=holder.name if holder else None, at=since)
 
 
 async def claim(session: AsyncSession, escalation_id: int, person: Identity) -> Outcome:

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -165,7 +165,7 @@ class EscalationText(Protocol):
         ...
 
 
-def _worst_first(notice: EscalationNotice) -> tuple[int, int, str]:
+def worst_first(notice: EscalationNotice) -> tuple[int, int, str]:
     """Must-visits before missed months, then the longest overdue."""
     return (
         0 if notice.kind is EscalationKind.must_visit else 1,
@@ -195,7 +195,7 @@ def area_digest(
         key=lambda c: (-c.children, c.name),
     )
     notices = [notice for _, notice in entries]
-    worst = sorted(notices, key=_worst_first)[:WORST_CASES] if with_worst else []
+    worst = sorted(notices, key=worst_first)[:WORST_CASES] if with_worst else []
     unreachable = sorted({name for n in notices for name in n.unreachable})
     return AreaDigest(area_name, tuple(counts), tuple(worst), len(notices), tuple(unreachable))
 
@@ -417,7 +417,7 @@ class _DueStep:
     details: Mapping[str, object] | None = None
 
 
-def _deadline(
+def deadline_of(
     kind: EscalationKind,
     *,
     period_start: dt.date | None,
@@ -425,11 +425,25 @@ def _deadline(
     opened_at: dt.datetime,
     tz: ZoneInfo,
 ) -> dt.datetime:
+    """What the ladder counts from: a missed month's end, a must-visit's deadline, or
+    (an emergency, a drop-out) when it was raised."""
     if kind is EscalationKind.missed_monthly and period_start is not None:
         return Month(period_start.year, period_start.month).end(tz)
     if kind is EscalationKind.must_visit and concern_due is not None:
         return concern_due
     return opened_at
+
+
+def steps_due(
+    rule: LadderRule, *, deadline: dt.datetime, last_step: int, now: dt.datetime
+) -> list[int]:
+    """The steps after `last_step` whose time has come: step n at deadline + offsets[n-1]."""
+    steps = []
+    for step in range(last_step + 1, len(rule.offsets) + 1):
+        if deadline + rule.offsets[step - 1] > now:
+            break
+        steps.append(step)
+    return steps
 
 
 async def _due_steps(
@@ -483,7 +497,7 @@ async def _due_steps(
     for row in rows:
         kind = EscalationKind(row.kind)
         rule = LADDER_RULES[kind]
-        deadline = _deadline(
+        deadline = deadline_of(
             kind,
             period_start=row.period_start,
             concern_due=row.due_at,
@@ -491,11 +505,7 @@ async def _due_steps(
             tz=tz,
         )
         if rule.quiet_hours:
-            steps = []
-            for step in range(row.last_step + 1, len(rule.offsets) + 1):
-                if deadline + rule.offsets[step - 1] > now:
-                    break
-                steps.append(step)
+            steps = steps_due(rule, deadline=deadline, last_step=row.last_step, now=now)
         else:  # an emergency: every level at once, again and again until taken
             steps = urgent_steps_due(
                 last_step=row.last_step,
@@ -525,8 +535,16 @@ async def _due_steps(
     return result
 
 
-def _sensitive(due_step: _DueStep) -> bool:
-    return (due_step.details or {}).get("incident") in SENSITIVE
+def level_told(kind: EscalationKind, step: int, incident: object = None) -> int | None:
+    """The level (1 the site, 2 the one above, …) a step goes to: a ladder's step n to
+    level n; an emergency's to its level in the round. None for a sensitive incident's
+    site level (bullying or abuse: the levels above the site only)."""
+    if LADDER_RULES[kind].quiet_hours:
+        return step
+    level = level_of(step)
+    if level == 1 and incident in SENSITIVE:
+        return None
+    return level
 
 
 @dataclass(frozen=True)
@@ -575,12 +593,24 @@ async def _coordinators(session: AsyncSession, region_ids: set[int]) -> dict[int
     return found
 
 
-def _recipients_of_step(
-    chain: list[int], step: int, coordinators: dict[int, list[int]], people: dict[int, Recipient]
-) -> tuple[int, list[Recipient], list[Recipient]]:
-    """Step n goes to the coordinators n - 1 levels above the site; a level nobody there
-    can be reached by is passed over to the next one up, and its people are named."""
-    skipped: list[Recipient] = []
+class Reachable(Protocol):
+    @property
+    def reachable(self) -> bool: ...
+
+
+R = TypeVar("R", bound=Reachable)
+
+
+def recipients_of_step(
+    chain: Sequence[int],
+    step: int,
+    coordinators: Mapping[int, Sequence[int]],
+    people: Mapping[int, R],
+) -> tuple[int, list[R], list[R]]:
+    """Step n goes to the coordinators n - 1 levels above the site (`chain`: the site's
+    region first, then those above it); a level nobody there can be reached by is passed
+    over to the next one up, and its people are named. (region, reachable, passed over)"""
+    skipped: list[R] = []
     for region_id in chain[min(step, len(chain)) - 1 :]:
         here = [people[p] for p in coordinators.get(region_id, [])]
         reachable = [r for r in here if r.reachable]
@@ -588,6 +618,24 @@ def _recipients_of_step(
         if reachable:
             return region_id, reachable, skipped
     return chain[-1], [], skipped
+
+
+def message_groups(steps: Sequence[tuple[int, EscalationKind]]) -> list[tuple[str, list[int]]]:
+    """One recipient's new steps of a run, (step id, kind), as messages: (dedupe key, step
+    ids). Each emergency its own message; beyond a handful in one run, the rest in one
+    digest, so a district's coordinator hears of 100 within Telegram's per-chat pace; the
+    ladder's other steps one message each, or one digest when there are several."""
+    alone = [sid for sid, kind in steps if not LADDER_RULES[kind].quiet_hours]
+    together = [sid for sid, kind in steps if LADDER_RULES[kind].quiet_hours]
+    groups = [(f"escalation-step:{sid}", [sid]) for sid in alone[:URGENT_ALONE]]
+    if len(alone) > URGENT_ALONE:
+        rest = alone[URGENT_ALONE:]
+        groups.append((f"escalation-digest:{rest[0]}", rest))
+    if len(together) > DIGEST_ABOVE:
+        groups.append((f"escalation-digest:{together[0]}", together))
+    else:
+        groups += [(f"escalation-step:{sid}", [sid]) for sid in together]
+    return groups
 
 
 async def _send_steps(
@@ -626,10 +674,10 @@ async def _send_steps(
     for due_step in steps:
         chain = children.chain[due_step.child_id]
         is_urgent = not LADDER_RULES[due_step.kind].quiet_hours
-        level = level_of(due_step.step) if is_urgent else due_step.step
-        if is_urgent and level == 1 and _sensitive(due_step):
-            continue  # bullying or abuse: the levels above the site only
-        region_id, heads, skipped = _recipients_of_step(chain, level, coordinators, people)
+        level = level_told(due_step.kind, due_step.step, (due_step.details or {}).get("incident"))
+        if level is None:
+            continue
+        region_id, heads, skipped = recipients_of_step(chain, level, coordinators, people)
         if is_urgent:  # a level passed over to the next one up is told once per round
             heads = [
                 h
@@ -742,26 +790,15 @@ async def _send_steps(
         to = people[person_id]
         urgent = any(not LADDER_RULES[s.kind].quiet_hours for _, s, _ in new_steps)
         not_before = now if urgent else outside_quiet_hours(now, tz)
-        alone = [e for e in new_steps if not LADDER_RULES[e[1].kind].quiet_hours]
-        together = [e for e in new_steps if LADDER_RULES[e[1].kind].quiet_hours]
-        # each emergency its own message; beyond a handful in one run, the rest in one
-        # digest, so a district's coordinator hears of 100 within Telegram's per-chat pace
-        groups = [(f"escalation-step:{entry[0]}", [entry]) for entry in alone[:URGENT_ALONE]]
-        if len(alone) > URGENT_ALONE:
-            rest = alone[URGENT_ALONE:]
-            groups.append((f"escalation-digest:{rest[0][0]}", rest))
-        if len(together) > DIGEST_ABOVE:
-            groups.append((f"escalation-digest:{together[0][0]}", together))
-        else:
-            groups += [(f"escalation-step:{entry[0]}", [entry]) for entry in together]
-        for dedupe_key, group in groups:
-            notices = [notice for _, _, notice in group]
+        notice_of = {sid: notice for sid, _, notice in new_steps}
+        for dedupe_key, step_ids in message_groups([(sid, s.kind) for sid, s, _ in new_steps]):
+            notices = [notice_of[sid] for sid in step_ids]
             message = (
                 text.escalation(to, notices[0])
                 if len(notices) == 1
                 else text.escalation_digest(to, notices)
             )
-            batches.append((to, not_before, dedupe_key, [sid for sid, _, _ in group], message))
+            batches.append((to, not_before, dedupe_key, step_ids, message))
     for (person_id, region_id), entries in per_area.items():
         to = people[person_id]
         digest = area_digest(

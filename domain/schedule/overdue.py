@@ -111,7 +111,7 @@ async def overdue(
         items[escalation.item_key] = (
             replace(known, escalation_id=escalation.id)
             if known is not None
-            else _from_escalation(escalation, tz)
+            else from_escalation(escalation, tz)
         )
     handled = set(
         await session.scalars(
@@ -201,8 +201,9 @@ async def _late_must_visits(
     ]
 
 
-def _from_escalation(escalation: Escalation, tz: ZoneInfo) -> OverdueItem:
-    """An open escalation the other sources do not cover: an older month, a drop-out..."""
+def from_escalation(escalation: Escalation, tz: ZoneInfo) -> OverdueItem:
+    """An open escalation the other sources do not cover: an older month (with what the
+    ladder found missing in it), a drop-out..."""
     item = OverdueItem(
         kind=OverdueKind.escalation,
         item_key=escalation.item_key,
@@ -217,9 +218,7 @@ def _from_escalation(escalation: Escalation, tz: ZoneInfo) -> OverdueItem:
     if escalation.kind is EscalationKind.missed_monthly and escalation.period_start is not None:
         month = Month(escalation.period_start.year, escalation.period_start.month)
         activities = tuple(
-            Activity(a)
-            for a in (escalation.details or {}).get("activities", [])
-            if a in _ACTIVITIES
+            Activity(a) for a in (escalation.details or {}).get("missing", []) if a in _ACTIVITIES
         )
         return replace(
             item, kind=OverdueKind.missed, since=month.end(tz), month=month, activities=activities

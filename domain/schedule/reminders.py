@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -74,6 +74,28 @@ class ReminderText(Protocol):
 
 def reminder_key(person_id: int, day: dt.date) -> str:
     return f"reminder:{person_id}:{day.isoformat()}"
+
+
+def open_item(item: due.DueItem, tz: ZoneInfo) -> OpenItem:
+    """A missing item as the volunteer reads it: by the last local day of its period."""
+    return OpenItem(item.activity, due_day(item.due_at, tz), this_month=item.period is Period.month)
+
+
+def digest_of(
+    children: Iterable[tuple[str, Iterable[OpenItem]]], concerns: Iterable[ConcernReminder]
+) -> ReminderDigest | None:
+    """One person's digest: each child with something open (the soonest first), and the
+    open must-visits (a child's concern once, however many pairings lead to it), the
+    nearest deadline first; None when nothing is open."""
+    reminders = tuple(
+        ChildReminder(name, tuple(sorted(items, key=lambda i: (i.last_day, i.activity))))
+        for name, items in children
+    )
+    reminders = tuple(r for r in reminders if r.items)
+    visits = tuple(sorted(set(concerns), key=lambda c: c.due_at))
+    if not reminders and not visits:
+        return None
+    return ReminderDigest(reminders, visits)
 
 
 async def _volunteers_to_remind(
@@ -141,10 +163,7 @@ async def digests(
             selection=due.Selection(pairing_ids=ids[start : start + _CHUNK]),
             only_missing=True,
         ):
-            last_day = due_day(item.due_at, tz)
-            items[item.pairing_id].append(
-                OpenItem(item.activity, last_day, this_month=item.period is Period.month)
-            )
+            items[item.pairing_id].append(open_item(item, tz))
 
     child_ids = sorted({p.child_id for p in pairings})
     concerns_of: dict[int, list[Concern]] = defaultdict(list)
@@ -154,27 +173,18 @@ async def digests(
         ):
             concerns_of[concern.child_id].append(concern)
 
-    children: dict[int, list[ChildReminder]] = defaultdict(list)
+    children: dict[int, list[tuple[str, list[OpenItem]]]] = defaultdict(list)
     concerns: dict[int, list[ConcernReminder]] = defaultdict(list)
     for pairing in pairings:
-        if items[pairing.id]:
-            children[pairing.person_id].append(
-                ChildReminder(
-                    pairing.name,
-                    tuple(sorted(items[pairing.id], key=lambda i: (i.last_day, i.activity))),
-                )
-            )
+        children[pairing.person_id].append((pairing.name, items[pairing.id]))
         concerns[pairing.person_id] += [
             ConcernReminder(pairing.name, c.kind, c.due_at, due_day(c.due_at, tz))
             for c in concerns_of[pairing.child_id]
         ]
-    return {
-        person_id: ReminderDigest(
-            tuple(children[person_id]),
-            tuple(sorted(set(concerns[person_id]), key=lambda c: c.due_at)),
-        )
-        for person_id in {*children, *concerns}
+    found = {
+        person_id: digest_of(children[person_id], concerns[person_id]) for person_id in children
     }
+    return {person_id: digest for person_id, digest in found.items() if digest is not None}
 
 
 async def send_reminders(
