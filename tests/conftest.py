@@ -41,6 +41,7 @@ from guanai.settings import Settings
 from guanai.wiring import ladder_queue, photo_queue
 from tests.cli_support import Guanai
 from tests.fakes import FakeTelegram
+from tests.synapse_server import Synapse
 
 SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -165,6 +166,20 @@ async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
     ]
     if keys:
         await redis.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+async def synapse() -> AsyncIterator[Synapse]:
+    """One real Synapse for the run's Matrix tests, installed on first use (tests/synapse)."""
+    server = Synapse()
+    await server.start()
+    print(  # shown with -s or on failure: what the Matrix tests cost the run
+        f"synapse: install {server.install_seconds:.1f} s, start {server.start_seconds:.1f} s"
+    )
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,198 @@
+"""The Matrix front against a real Synapse: a person with their own Matrix client invites
+the bot to a direct chat and writes; the bot joins, answers once, in plain and encrypted
+rooms, across restarts, under the homeserver's rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.locales import load_translations
+from bot.matrix import conversation, state
+from bot.matrix.client import MatrixFront
+from domain.db import UnitOfWork
+from domain.models import MatrixSyncState
+from guanai.settings import MatrixAccount
+from tests.matrix_people import Person
+from tests.synapse_server import MatrixUser, Synapse
+
+pytestmark = pytest.mark.matrix
+
+NOT_INVITED = load_translations()["zh"].gettext(
+    "This bot is only for invited volunteers and staff. Ask your school's or "
+    "village's care office for an invitation link."
+)
+
+
+def _account(synapse: Synapse, bot: MatrixUser, store: Path, *, token: bool) -> MatrixAccount:
+    return MatrixAccount(
+        homeserver=synapse.url,
+        user_id=bot.user_id,
+        access_token=bot.access_token if token else None,
+        password=None if token else bot.password,
+        store_dir=store,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    account: MatrixAccount, sessionmaker: async_sessionmaker[AsyncSession], **options: int
+) -> AsyncIterator[MatrixFront]:
+    """The front started and syncing, as `guanai matrix` runs it; stopped on the way out."""
+    front = MatrixFront(account, sessionmaker, conversation.answer, **options)
+    await front.start()
+    task = asyncio.create_task(front.run())
+    try:
+        yield front
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await front.close()
+
+
+@pytest.fixture
+async def person(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Person]:
+    user = await synapse.register(f"volunteer-{secrets.token_hex(4)}")
+    someone = Person(synapse, user, tmp_path / "person")
+    await someone.open()
+    try:
+        yield someone
+    finally:
+        await someone.close()
+
+
+@pytest.fixture
+async def bot_user(synapse: Synapse) -> MatrixUser:
+    return await synapse.register(f"guanai-{secrets.token_hex(4)}")
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_stranger_in_a_direct_chat_is_told_how_to_be_invited(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    encrypted: bool,
+) -> None:
+    account = _account(synapse, bot_user, tmp_path / "store", token=False)
+    async with running(account, sessionmaker):
+        room = await person.direct_chat_with(bot_user.user_id, encrypted=encrypted)
+        await person.say(room, "你好")
+        await person.wait_until(
+            lambda: person.texts_from(room, bot_user.user_id) == [NOT_INVITED], "the answer"
+        )
+
+    assert person.client.rooms[room].encrypted is encrypted
+    assert await person.messages_in_history(room, bot_user.user_id) == 1
+
+
+async def test_a_group_room_is_declined(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    account = _account(synapse, bot_user, tmp_path / "store", token=True)
+    async with running(account, sessionmaker):
+        created = await person.client.room_create(invite=[bot_user.user_id])
+        room = str(created.room_id)
+        await person.wait_until(
+            lambda: (
+                room in person.client.rooms
+                and bot_user.user_id not in person.client.rooms[room].invited_users
+            ),
+            "the bot to decline",
+        )
+    assert bot_user.user_id not in person.client.rooms[room].users
+
+
+async def test_a_restarted_bot_answers_each_message_once_in_an_encrypted_chat(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    account = _account(synapse, bot_user, tmp_path / "store", token=False)
+    async with running(account, sessionmaker):
+        room = await person.direct_chat_with(bot_user.user_id, encrypted=True)
+        async with UnitOfWork(sessionmaker) as uow:
+            before_first = await state.load(uow.session, bot_user.user_id)
+        await person.say(room, "第一条")
+        await person.wait_until(
+            lambda: len(person.texts_from(room, bot_user.user_id)) == 1, "the first answer"
+        )
+    # as if the bot had died after answering but before saving its sync token: the next
+    # start syncs the first message again, and must not answer it twice
+    async with UnitOfWork(sessionmaker) as uow:
+        await uow.session.execute(
+            update(MatrixSyncState)
+            .where(MatrixSyncState.user_id == bot_user.user_id)
+            .values(next_batch=before_first.next_batch)
+        )
+        await uow.commit()
+
+    async with running(account, sessionmaker) as again:
+        await person.say(room, "第二条")
+        await person.wait_until(
+            lambda: len(person.texts_from(room, bot_user.user_id)) == 2, "the second answer"
+        )
+        assert again.client.device_id == before_first.device_id  # same device, same keys
+
+    assert await person.messages_in_history(room, bot_user.user_id) == 2
+    assert person.texts_from(room, bot_user.user_id) == [NOT_INVITED, NOT_INVITED]
+
+
+async def test_messages_while_the_bot_was_down_are_each_answered_once(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    account = _account(synapse, bot_user, tmp_path / "store", token=False)
+    async with running(account, sessionmaker):
+        room = await person.direct_chat_with(bot_user.user_id, encrypted=False)
+    for number in range(5):  # more than a sync's timeline holds below: the rest is fetched
+        await person.say(room, f"留言 {number}")
+
+    async with running(account, sessionmaker, timeline_limit=2):
+        await person.wait_until(
+            lambda: len(person.texts_from(room, bot_user.user_id)) == 5, "five answers"
+        )
+
+    assert await person.messages_in_history(room, bot_user.user_id) == 5
+
+
+async def test_a_send_waits_out_the_rate_limit_and_a_retried_send_is_one_message(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    account = _account(synapse, bot_user, tmp_path / "store", token=True)
+    async with running(account, sessionmaker) as front:
+        room = await person.direct_chat_with(bot_user.user_id, encrypted=False)
+        await person.wait_until(lambda: room in front.client.rooms, "the bot to know the room")
+        await synapse.limit_messages(bot_user.user_id, per_second=1, burst=1)
+        with caplog.at_level(logging.WARNING, logger="bot.matrix.client"):
+            sent = [await front.send_text(room, f"通知 {n}", txn_id=f"t{n}") for n in range(3)]
+            again = await front.send_text(room, "通知 0", txn_id="t0")
+
+    assert again == sent[0]
+    assert len(set(sent)) == 3
+    assert "M_LIMIT_EXCEEDED" in caplog.text
+    assert await person.messages_in_history(room, bot_user.user_id) == 3
