@@ -88,8 +88,15 @@ class OutboxStuck(DomainError):
     )
 
 
+class MatrixUnavailable(DomainError):
+    message = (
+        "cannot reach the Matrix homeserver at {url}: is it running, and is "
+        "MATRIX_HOMESERVER right?"
+    )
+
+
 #: Unavailable now, perhaps not in a moment: worth waiting for at start.
-TRANSIENT = (DatabaseUnavailable, RedisUnavailable, BotApiUnavailable)
+TRANSIENT = (DatabaseUnavailable, RedisUnavailable, BotApiUnavailable, MatrixUnavailable)
 
 
 async def wait_until_ready(
@@ -187,6 +194,22 @@ async def check_bot_api(settings: Settings) -> str:
         raise TokenRefused(status=error.status) from error
     except BotApiUnreachable as error:
         raise BotApiUnavailable(url=settings.bot_api_url) from error
+
+
+async def check_matrix_homeserver(settings: Settings) -> None:
+    """The homeserver answers the client API (its versions), before the bot logs in."""
+    import aiohttp
+
+    url = settings.require_matrix().homeserver
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BOT_API_TIMEOUT)) as http,
+            http.get(f"{url}/_matrix/client/versions") as response,
+        ):
+            if response.status != 200:
+                raise MatrixUnavailable(url=url)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise MatrixUnavailable(url=url) from error
 
 
 def check_media_dir(settings: Settings) -> None:

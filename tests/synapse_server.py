@@ -239,3 +239,20 @@ class Synapse:
         ):
             if response.status != 200:
                 raise RuntimeError(f"override_ratelimit failed: {await response.text()}")
+
+    async def wait_for_device_keys(self, user_id: str, *, asking: MatrixUser) -> None:
+        """Until `user_id` has published a device's keys: a client that encrypts before
+        then cannot share the room's key with that device (its first start, say)."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        headers = {"Authorization": f"Bearer {asking.access_token}"}
+        body = {"device_keys": {user_id: []}}
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.post(
+                    f"{self.url}/_matrix/client/v3/keys/query", json=body, headers=headers
+                ) as response:
+                    if (await response.json()).get("device_keys", {}).get(user_id):
+                        return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{user_id} published no device keys")
+                await asyncio.sleep(0.1)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,9 +22,14 @@ from bot.matrix import conversation, state
 from bot.matrix.client import MatrixFront
 from domain.db import UnitOfWork
 from domain.models import MatrixSyncState
-from guanai.settings import MatrixAccount
+from guanai.settings import MatrixAccount, Settings
+from tests.cli_support import Guanai, deployment
+from tests.conftest import REDIS_URL
+from tests.fakes import FakeTelegram
 from tests.matrix_people import Person
+from tests.servers import free_port
 from tests.synapse_server import MatrixUser, Synapse
+from tests.test_run_process import _guanai, new_database  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.matrix
 
@@ -196,3 +203,90 @@ async def test_a_send_waits_out_the_rate_limit_and_a_retried_send_is_one_message
     assert len(set(sent)) == 3
     assert "M_LIMIT_EXCEEDED" in caplog.text
     assert await person.messages_in_history(room, bot_user.user_id) == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({}, "error: MATRIX_HOMESERVER is not set: the Matrix front needs it (see .env.example)."),
+        (
+            {"MATRIX_HOMESERVER": "https://matrix.example.org", "MATRIX_USER": "guanai"},
+            "error: MATRIX_USER is not valid (a full Matrix id, @name:server): correct it in "
+            ".env or the environment.",
+        ),
+        (
+            {"MATRIX_HOMESERVER": "https://matrix.example.org", "MATRIX_USER": "@g:example.org"},
+            "error: MATRIX_ACCESS_TOKEN or MATRIX_PASSWORD is not set: the Matrix front needs "
+            "it (see .env.example).",
+        ),
+    ],
+    ids=["no-homeserver", "bad-user", "no-secret"],
+)
+async def test_guanai_matrix_without_its_settings_says_which_in_one_line(
+    guanai: Guanai, env: dict[str, str], line: str
+) -> None:
+    ran = await guanai("matrix", LANG="en_US.UTF-8", **env)
+    assert (ran.code, ran.err.strip().splitlines()) == (1, [line])
+
+
+async def test_guanai_matrix_says_when_the_homeserver_does_not_answer(
+    guanai: Guanai, settings: Settings
+) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
+    ran = await guanai(
+        "matrix",
+        **deployment(settings),
+        MATRIX_HOMESERVER=nobody,
+        MATRIX_USER="@guanai:localhost",
+        MATRIX_PASSWORD="secret-never-printed",
+    )
+    assert ran.code == 1
+    assert ran.err.strip().splitlines()[-1] == (
+        f"error: cannot reach the Matrix homeserver at {nobody}: is it running, and is "
+        "MATRIX_HOMESERVER right?"
+    )
+    assert "secret-never-printed" not in ran.err + ran.out
+
+
+async def test_guanai_run_answers_on_telegram_and_on_matrix(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    fake_telegram: FakeTelegram,
+    new_database: tuple[str, str],
+    redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """One `guanai run` process, MATRIX_HOMESERVER set: both fronts answer a stranger."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL")},
+        "BOT_TOKEN": "4242:TEST-TOKEN",
+        "BOT_API_URL": fake_telegram.base_url,
+        "DATABASE_URL": new_database[1],
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": redis_prefix,
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "MATRIX_HOMESERVER": synapse.url,
+        "MATRIX_USER": bot_user.user_id,
+        "MATRIX_PASSWORD": bot_user.password,
+        "MATRIX_STORE_DIR": str(tmp_path / "store"),
+    }
+    service = await _guanai(env, "run")
+    try:
+        # the process migrates a new database first; a chat encrypted before the bot's
+        # device exists would hold no key for it
+        await synapse.wait_for_device_keys(bot_user.user_id, asking=person.user)
+        room = await person.direct_chat_with(bot_user.user_id, encrypted=True)
+        await person.say(room, "你好")
+        fake_telegram.user(5151).send_text("/start")
+        await person.wait_until(
+            lambda: person.texts_from(room, bot_user.user_id) == [NOT_INVITED], "the answer"
+        )
+        assert "邀请链接" in ((await fake_telegram.user(5151).next_message(timeout=30)).text or "")
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(service.communicate(), timeout=30)
+        print(stderr.decode())  # shown when the test fails
+    assert service.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert bot_user.password.encode() not in stderr
