@@ -145,6 +145,14 @@ async def session(shared_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
+async def new_database() -> AsyncIterator[tuple[str, str]]:
+    """A database that does not exist yet (name, URL): `guanai run` must create it."""
+    name = fresh_name("run")
+    yield name, database_url(name)
+    await drop_database(name)
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI))
 

@@ -23,13 +23,12 @@ from bot.matrix.client import MatrixFront
 from domain.db import UnitOfWork
 from domain.models import MatrixSyncState
 from guanai.settings import MatrixAccount, Settings
-from tests.cli_support import Guanai, deployment
+from tests.cli_support import Guanai, deployment, guanai_process
 from tests.conftest import REDIS_URL
 from tests.fakes import FakeTelegram
 from tests.matrix_people import Person
 from tests.servers import free_port
 from tests.synapse_server import MatrixUser, Synapse
-from tests.test_run_process import _guanai, new_database  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.matrix
 
@@ -271,7 +270,7 @@ async def test_guanai_run_answers_on_telegram_and_on_matrix(
         "MATRIX_PASSWORD": bot_user.password,
         "MATRIX_STORE_DIR": str(tmp_path / "store"),
     }
-    service = await _guanai(env, "run")
+    service = await guanai_process(env, "run")
     try:
         # the process migrates a new database first; a chat encrypted before the bot's
         # device exists would hold no key for it
