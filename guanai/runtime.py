@@ -140,7 +140,7 @@ async def run_matrix(settings: Settings) -> None:
     front = MatrixFront(settings.require_matrix(), make_sessionmaker(engine), conversation.answer)
     try:
         await front.start()
-        await front.run()
+        await front.run(outage_retry_max_seconds=settings.outage_retry_max_seconds)
     finally:
         await front.close()
         await engine.dispose()

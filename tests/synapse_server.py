@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -75,8 +76,8 @@ def ensure_installed() -> tuple[Path, float]:
         if not done.exists():
             shutil.rmtree(home, ignore_errors=True)
             uv = _uv()
-            version = f"{sys.version_info.major}.{sys.version_info.minor}"
-            _check([uv, "venv", "--quiet", "--python", version, str(home)])
+            # the interpreter running the tests: nothing for uv to download
+            _check([uv, "venv", "--quiet", "--python", sys.executable, str(home)])
             # compiled now: PYTHONDONTWRITEBYTECODE would make every start compile again
             install = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
             _check([*install, "--python", str(python), "-r", str(REQUIREMENTS)])
@@ -132,6 +133,14 @@ def _config(directory: Path, port: int, secret: str) -> dict[str, object]:
     }
 
 
+def _die_with_parent() -> None:
+    """Linux's parent-death signal: a test run killed outright leaves no Synapse behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 _LOG_CONFIG = """\
 version: 1
 formatters:
@@ -173,6 +182,7 @@ class Synapse:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=(self._directory / "stderr.log").open("wb"),
             cwd=self._directory,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         async with aiohttp.ClientSession() as http:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.locales import load_translations
 from bot.matrix import conversation, state
 from bot.matrix.client import MatrixFront
+from bot.matrix.conversation import IncomingText
 from domain.db import UnitOfWork
 from domain.models import MatrixSyncState
 from guanai.settings import MatrixAccount, Settings
@@ -202,6 +203,43 @@ async def test_a_send_waits_out_the_rate_limit_and_a_retried_send_is_one_message
     assert len(set(sent)) == 3
     assert "M_LIMIT_EXCEEDED" in caplog.text
     assert await person.messages_in_history(room, bot_user.user_id) == 3
+
+
+async def test_a_database_outage_while_answering_is_waited_out_and_answered_once(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failures = iter([ConnectionRefusedError("PostgreSQL went away")])
+
+    async def answer_after_an_outage(session: AsyncSession, message: IncomingText) -> list[str]:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return list(await conversation.answer(session, message))
+
+    account = _account(synapse, bot_user, tmp_path / "store", token=True)
+    front = MatrixFront(account, sessionmaker, answer_after_an_outage)
+    await front.start()
+    task = asyncio.create_task(front.run(outage_retry_max_seconds=0.5))
+    try:
+        room = await person.direct_chat_with(bot_user.user_id, encrypted=True)
+        with caplog.at_level(logging.WARNING, logger="bot.matrix.client"):
+            await person.say(room, "你好")
+            await person.wait_until(
+                lambda: person.texts_from(room, bot_user.user_id) == [NOT_INVITED], "the answer"
+            )
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await front.close()
+
+    assert "matrix front" in caplog.text  # the outage was logged, and waited out
+    assert await person.messages_in_history(room, bot_user.user_id) == 1
 
 
 @pytest.mark.parametrize(

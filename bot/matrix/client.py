@@ -23,12 +23,14 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
+    LocalProtocolError,
     LoginResponse,
     MegolmEvent,
     MessageDirection,
     RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
+    SendRetryError,
     SyncResponse,
     WhoamiResponse,
 )
@@ -38,6 +40,7 @@ from bot.matrix import state
 from bot.matrix.conversation import IncomingText
 from domain.db import UnitOfWork
 from domain.errors import DomainError
+from guanai.outages import Backoff, Outage, is_outage
 from guanai.settings import MatrixAccount
 
 log = logging.getLogger(__name__)
@@ -136,14 +139,29 @@ class MatrixFront:
     async def close(self) -> None:
         await self.client.close()
 
-    async def run(self) -> None:
-        """Sync and answer until cancelled."""
+    async def run(self, *, outage_retry_max_seconds: float = 30.0) -> None:
+        """Sync and answer until cancelled. PostgreSQL out of reach stops nothing else
+        (in `guanai run` the Telegram front goes on): the same sync is tried again after
+        a wait that doubles, and what it had handled is skipped the second time."""
+        outage = Outage(log, "matrix front")
+        backoff = Backoff(outage_retry_max_seconds)
         while True:
-            await self.sync_once()
+            try:
+                await self.sync_once()
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                outage.failed(error)
+                await asyncio.sleep(backoff.next())
+            else:
+                outage.over()
+                backoff.reset()
 
     async def sync_once(self) -> None:
         """One sync: invitations, new messages in order, then the saved token and keys."""
         first = self._first_sync
+        # nio skips a response whose token it has seen: after a failed sync, it must not
+        self.client.next_batch = self._since
         response = await self.client.sync(
             timeout=0 if first else self._sync_timeout_ms,
             sync_filter=self._filter,
@@ -234,17 +252,23 @@ class MatrixFront:
                 return
             replies = await self._answer(uow.session, message)
             await uow.commit()
-        for number, text in enumerate(replies):
-            await self.send_text(room_id, text, txn_id=reply_txn_id(event.event_id, number))
+        try:
+            for number, text in enumerate(replies):
+                await self.send_text(room_id, text, txn_id=reply_txn_id(event.event_id, number))
+        except MatrixSendFailed as error:  # they left the room, say: the next event goes on
+            log.warning("matrix: no answer to %s: %s", event.event_id, error)
 
     async def send_text(self, room_id: str, text: str, *, txn_id: str) -> str:
         """Sends a text once: the same `txn_id` again is the same message to the
         homeserver. A rate limit waits its `retry_after_ms`; returns the event id."""
         content = {"msgtype": "m.text", "body": text}
         for _ in range(MAX_RATE_LIMITED_TRIES):
-            response = await self.client.room_send(
-                room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
-            )
+            try:
+                response = await self.client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
+                )
+            except (LocalProtocolError, SendRetryError) as error:  # a room nio does not know
+                raise MatrixSendFailed(f"{type(error).__name__} in {room_id}") from error
             if isinstance(response, RoomSendResponse):
                 return str(response.event_id)
             if response.status_code != "M_LIMIT_EXCEEDED":
