@@ -27,7 +27,7 @@ from guanai.settings import MatrixAccount, Settings
 from tests.cli_support import Guanai, deployment, guanai_process
 from tests.conftest import REDIS_URL
 from tests.fakes import FakeTelegram
-from tests.matrix_people import Person
+from tests.matrix_people import ENCRYPTION, Person
 from tests.servers import free_port
 from tests.synapse_server import MatrixUser, Synapse
 
@@ -36,6 +36,11 @@ pytestmark = pytest.mark.matrix
 NOT_INVITED = load_translations()["zh"].gettext(
     "This bot is only for invited volunteers and staff. Ask your school's or "
     "village's care office for an invitation link."
+)
+
+CANNOT_READ = load_translations()["zh"].gettext(
+    "I could not read that message: it was encrypted before I could take part. "
+    "Please send it again."
 )
 
 
@@ -101,6 +106,33 @@ async def test_a_stranger_in_a_direct_chat_is_told_how_to_be_invited(
 
     assert person.client.rooms[room].encrypted is encrypted
     assert await person.messages_in_history(room, bot_user.user_id) == 1
+
+
+async def test_a_message_encrypted_before_the_bot_had_a_device_is_asked_for_again(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    """Written while the bot was invited but had never run: no key for it in the message."""
+    created = await person.client.room_create(
+        is_direct=True, invite=[bot_user.user_id], initial_state=[ENCRYPTION]
+    )
+    room = str(created.room_id)
+    await person.wait_until(lambda: room in person.client.rooms, "the room")
+    await person.say(room, "在吗？")
+
+    account = _account(synapse, bot_user, tmp_path / "store", token=False)
+    async with running(account, sessionmaker):
+        await person.wait_until(
+            lambda: person.texts_from(room, bot_user.user_id) == [CANNOT_READ], "the answer"
+        )
+        await person.say(room, "在吗？")
+        await person.wait_until(
+            lambda: person.texts_from(room, bot_user.user_id) == [CANNOT_READ, NOT_INVITED],
+            "the answer to the message sent again",
+        )
 
 
 async def test_a_group_room_is_declined(

@@ -239,13 +239,16 @@ class MatrixFront:
         if getattr(event, "sender", None) == self.user_id:
             return
         if isinstance(event, MegolmEvent):
-            # its room key has not reached the bot's device (yet): nothing to read
+            # its room key never reached the bot's device (sent before the device existed,
+            # say): the person is told to send it again rather than left without an answer
             log.warning("matrix: could not decrypt event %s in %s", event.event_id, room_id)
-            return
-        if not isinstance(event, RoomMessageText):
+            body = None
+        elif isinstance(event, RoomMessageText):
+            body = event.body
+        else:
             return
         message = IncomingText(
-            room_id=room_id, sender=event.sender, event_id=event.event_id, body=event.body
+            room_id=room_id, sender=event.sender, event_id=event.event_id, body=body
         )
         async with UnitOfWork(self._sessionmaker) as uow:
             if not await state.first_time(uow.session, event.event_id):

@@ -19,12 +19,13 @@ from bot.locales import DEFAULT_LOCALE, load_translations
 
 @dataclass(frozen=True)
 class IncomingText:
-    """A text message someone sent the bot; ids only in logs, never the body."""
+    """A text message someone sent the bot; ids only in logs, never the body. `body` is
+    None for a message the bot's device could not decrypt."""
 
     room_id: str
     sender: str
     event_id: str
-    body: str
+    body: str | None
 
 
 @cache
@@ -34,6 +35,13 @@ def _catalogue(locale: str) -> gettext.GNUTranslations:
 
 async def answer(session: AsyncSession, message: IncomingText) -> Sequence[str]:
     zh = _catalogue(DEFAULT_LOCALE)
+    if message.body is None:
+        return [
+            zh.gettext(
+                "I could not read that message: it was encrypted before I could take part. "
+                "Please send it again."
+            )
+        ]
     return [
         zh.gettext(
             "This bot is only for invited volunteers and staff. Ask your school's or "
