@@ -284,7 +284,8 @@ async def _check(check: str, probe: Awaitable[HealthLine]) -> HealthLine:
 
 async def health(settings: Settings, now: dt.datetime, outbox_minutes: float) -> list[HealthLine]:
     """The database (reachable, migrated to head), Redis, the Bot API (getMe, when a token
-    is set) and the outbox (no due message waiting longer than `outbox_minutes`)."""
+    is set), the Matrix homeserver (when one is set) and the outbox (no due message waiting
+    longer than `outbox_minutes`)."""
 
     async def database() -> HealthLine:
         revision = await database_revision(settings)
@@ -315,9 +316,15 @@ async def health(settings: Settings, now: dt.datetime, outbox_minutes: float) ->
             {"minutes": minutes},
         )
 
+    async def matrix() -> HealthLine:
+        await check_matrix_homeserver(settings)
+        return HealthLine(_("Matrix"), True, _("ok, the homeserver answers"))
+
     lines = [await _check(_("Database"), database())]
     lines.append(await _check(_("Redis"), redis()))
     lines.append(await _check(_("Telegram"), telegram()))
+    if settings.matrix_homeserver:
+        lines.append(await _check(_("Matrix"), matrix()))
     if lines[0].ok:
         lines.append(await _check(_("Outbox"), outbox()))
     else:

@@ -15,7 +15,7 @@ from guanai.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 GUANAI_SERVICES = ("migrate", "bot", "worker", "escalations", "matrix")
-LONG_RUNNING = ("bot", "worker", "escalations")
+LONG_RUNNING = ("bot", "worker", "escalations", "matrix")
 
 
 @pytest.fixture(scope="module")

@@ -317,6 +317,22 @@ async def test_guanai_matrix_says_when_the_homeserver_does_not_answer(
     assert "secret-never-printed" not in ran.err + ran.out
 
 
+async def test_guanai_health_checks_the_homeserver_when_one_is_set(
+    guanai: Guanai, settings: Settings, synapse: Synapse
+) -> None:
+    matrix = {"MATRIX_USER": "@guanai:localhost", "MATRIX_PASSWORD": "secret-never-printed"}
+    nobody = f"http://127.0.0.1:{free_port()}"
+
+    well = await guanai("health", **deployment(settings), **matrix, MATRIX_HOMESERVER=synapse.url)
+    down = await guanai("health", **deployment(settings), **matrix, MATRIX_HOMESERVER=nobody)
+
+    assert well.code == 0, well.out
+    assert "Matrix: ok, the homeserver answers" in well.out.splitlines()
+    assert down.code == 1
+    assert f"Matrix: cannot reach the Matrix homeserver at {nobody}" in down.out
+    assert "secret-never-printed" not in well.out + well.err + down.out + down.err
+
+
 async def test_guanai_run_answers_on_telegram_and_on_matrix(
     synapse: Synapse,
     person: Person,
