@@ -21,9 +21,11 @@ FROM python:3.11-slim
 RUN groupadd --system --gid 10001 guanai \
     && useradd --system --uid 10001 --gid guanai --create-home --home-dir /home/guanai \
        --shell /usr/sbin/nologin guanai \
-    && mkdir -p /app/media && chown guanai:guanai /app/media
+    && mkdir -p /app/media /app/matrix-store \
+    && chown guanai:guanai /app/media /app/matrix-store
 COPY --from=build /app/.venv /app/.venv
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MEDIA_DIR=/app/media \
+    MATRIX_STORE_DIR=/app/matrix-store \
     MPLCONFIGDIR=/home/guanai/.cache/matplotlib
 WORKDIR /app
 USER guanai

@@ -761,6 +761,29 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[dt.datetime] = _now()
 
 
+class ProcessedMatrixEvent(Base):
+    """Matrix event ids already handled: an event synced again (after a restart from an
+    older `since` token) is skipped. Event ids are unique across a homeserver's rooms."""
+
+    __tablename__ = "processed_matrix_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    processed_at: Mapped[dt.datetime] = _now()
+
+
+class MatrixSyncState(Base):
+    """Where the Matrix front's sync stands, per bot account: the device it logged in as
+    (its keys are in the encryption store under MATRIX_STORE_DIR) and the `since` token
+    after the last sync whose events were all handled."""
+
+    __tablename__ = "matrix_sync_state"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    device_id: Mapped[str | None] = mapped_column(String(255))
+    next_batch: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
 class AuditEntry(Base):
     """Who saw or changed what, and when; details carry ids, never names or phones."""
 

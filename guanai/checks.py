@@ -88,8 +88,15 @@ class OutboxStuck(DomainError):
     )
 
 
+class MatrixUnavailable(DomainError):
+    message = (
+        "cannot reach the Matrix homeserver at {url}: is it running, and is "
+        "MATRIX_HOMESERVER right?"
+    )
+
+
 #: Unavailable now, perhaps not in a moment: worth waiting for at start.
-TRANSIENT = (DatabaseUnavailable, RedisUnavailable, BotApiUnavailable)
+TRANSIENT = (DatabaseUnavailable, RedisUnavailable, BotApiUnavailable, MatrixUnavailable)
 
 
 async def wait_until_ready(
@@ -189,6 +196,22 @@ async def check_bot_api(settings: Settings) -> str:
         raise BotApiUnavailable(url=settings.bot_api_url) from error
 
 
+async def check_matrix_homeserver(settings: Settings) -> None:
+    """The homeserver answers the client API (its versions), before the bot logs in."""
+    import aiohttp
+
+    url = settings.require_matrix().homeserver
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BOT_API_TIMEOUT)) as http,
+            http.get(f"{url}/_matrix/client/versions") as response,
+        ):
+            if response.status != 200:
+                raise MatrixUnavailable(url=url)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise MatrixUnavailable(url=url) from error
+
+
 def check_media_dir(settings: Settings) -> None:
     """MEDIA_DIR exists (made if need be) and takes a file."""
     path = settings.media_dir
@@ -261,7 +284,8 @@ async def _check(check: str, probe: Awaitable[HealthLine]) -> HealthLine:
 
 async def health(settings: Settings, now: dt.datetime, outbox_minutes: float) -> list[HealthLine]:
     """The database (reachable, migrated to head), Redis, the Bot API (getMe, when a token
-    is set) and the outbox (no due message waiting longer than `outbox_minutes`)."""
+    is set), the Matrix homeserver (when one is set) and the outbox (no due message waiting
+    longer than `outbox_minutes`)."""
 
     async def database() -> HealthLine:
         revision = await database_revision(settings)
@@ -292,9 +316,15 @@ async def health(settings: Settings, now: dt.datetime, outbox_minutes: float) ->
             {"minutes": minutes},
         )
 
+    async def matrix() -> HealthLine:
+        await check_matrix_homeserver(settings)
+        return HealthLine(_("Matrix"), True, _("ok, the homeserver answers"))
+
     lines = [await _check(_("Database"), database())]
     lines.append(await _check(_("Redis"), redis()))
     lines.append(await _check(_("Telegram"), telegram()))
+    if settings.matrix_homeserver:
+        lines.append(await _check(_("Matrix"), matrix()))
     if lines[0].ok:
         lines.append(await _check(_("Outbox"), outbox()))
     else:

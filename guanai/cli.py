@@ -378,6 +378,7 @@ async def _serve(
     main: str,
     *,
     bot: bool,
+    matrix: bool = False,
     files: bool = False,
     charts: bool = False,
     **options: Any,
@@ -385,7 +386,9 @@ async def _serve(
     """Run `guanai.runtime.<main>` until SIGINT or SIGTERM."""
     from guanai import runtime  # the bot's routers and the workers: only commands that serve
 
-    await runtime.prepare(settings, needs_bot=bot, makes_files=files, makes_charts=charts)
+    await runtime.prepare(
+        settings, needs_bot=bot, needs_matrix=matrix, makes_files=files, makes_charts=charts
+    )
     task = asyncio.ensure_future(getattr(runtime, main)(settings, **options))
     loop = asyncio.get_running_loop()
 
@@ -410,7 +413,18 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    return await _serve(_webhook(settings, args), "run_all", bot=True, files=True, charts=True)
+    return await _serve(
+        _webhook(settings, args),
+        "run_all",
+        bot=True,
+        matrix=bool(settings.matrix_homeserver),
+        files=True,
+        charts=True,
+    )
+
+
+async def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
+    return await _serve(settings, "run_matrix", bot=False, matrix=True)
 
 
 async def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
@@ -808,7 +822,12 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add("migrate", cmd_migrate, "apply all migrations, creating the database if needed")
-    run = add("run", cmd_run, "migrate, then run the bot and the worker in one process")
+    run = add(
+        "run",
+        cmd_run,
+        "migrate, then run the bot and the worker in one process (and the Matrix front, "
+        "when MATRIX_HOMESERVER is set)",
+    )
     bot = add("bot", cmd_bot, "run the bot alone (long polling, or a webhook)")
     for serving in (run, bot):
         serving.add_argument(
@@ -816,6 +835,11 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="URL",
             help="take updates at this public https URL instead of polling (or: WEBHOOK_URL)",
         )
+    add(
+        "matrix",
+        cmd_matrix,
+        "run the Matrix front alone (MATRIX_HOMESERVER, MATRIX_USER and a token or password)",
+    )
     worker = add("worker", cmd_worker, "run the background worker alone")
     worker.add_argument(
         "--queue",

@@ -27,6 +27,7 @@ from guanai.checks import (
     check_bot_api,
     check_cjk_font,
     check_database,
+    check_matrix_homeserver,
     check_media_dir,
     check_redis,
     wait_until_ready,
@@ -48,15 +49,18 @@ async def prepare(
     settings: Settings,
     *,
     needs_bot: bool,
+    needs_matrix: bool = False,
     makes_files: bool = False,
     makes_charts: bool = False,
 ) -> None:
     """Fail fast, before anything starts, with one line that says what to do: the local
-    checks first (token, media folder, font), then the database, Redis and Telegram (each
-    waited for up to STARTUP_WAIT_SECONDS); then migrate."""
+    checks first (token, Matrix account, media folder, font), then the database, Redis and
+    Telegram (each waited for up to STARTUP_WAIT_SECONDS); then migrate."""
     check_versions()  # aiogram and pydantic as bot/telegram/patches.py was written for
     if needs_bot:
         settings.require_bot_token()
+    if needs_matrix:
+        settings.require_matrix()
     if makes_files:
         check_media_dir(settings)
     if makes_charts:
@@ -65,6 +69,8 @@ async def prepare(
     await wait_until_ready(settings, check_redis)
     if needs_bot:
         await wait_until_ready(settings, check_bot_api)
+    if needs_matrix:
+        await wait_until_ready(settings, check_matrix_homeserver)
     await migrate(settings.database_url)
 
 
@@ -122,6 +128,21 @@ async def run_bot(settings: Settings) -> None:
                 await bot.delete_webhook(drop_pending_updates=False)
                 await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
     finally:
+        await engine.dispose()
+
+
+async def run_matrix(settings: Settings) -> None:
+    """The Matrix front until cancelled: log in, then sync and answer."""
+    from bot.matrix import conversation  # matrix-nio: loaded only where Matrix runs
+    from bot.matrix.client import MatrixFront
+
+    engine = make_engine(settings.database_url, timeout=settings.database_timeout_seconds)
+    front = MatrixFront(settings.require_matrix(), make_sessionmaker(engine), conversation.answer)
+    try:
+        await front.start()
+        await front.run(outage_retry_max_seconds=settings.outage_retry_max_seconds)
+    finally:
+        await front.close()
         await engine.dispose()
 
 
@@ -241,12 +262,15 @@ CLOSE_STEP_SECONDS = 5.0
 
 
 async def run_all(settings: Settings) -> None:
-    """The bot and a worker for each queue in one process: what a small deployment runs."""
+    """The bot and a worker for each queue in one process: what a small deployment runs;
+    and the Matrix front, when MATRIX_HOMESERVER is set."""
     from workers.periodic import on_queue
 
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(run_bot(settings))
+            if settings.matrix_homeserver:
+                group.create_task(run_matrix(settings))
             for queue in Queue:
                 if on_queue(queue):
                     group.create_task(run_worker(settings, queue))

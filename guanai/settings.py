@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -126,6 +127,21 @@ class Settings(BaseSettings):
             RobotKind.feishu: self.feishu_api_url,
         }
 
+    # The Matrix front, for where Telegram cannot reach: the homeserver's URL, the bot's
+    # account on it (full id, @guanai:example.org) and its access token or password.
+    # Set, `guanai run` starts the Matrix front too; `guanai matrix` runs it alone.
+    matrix_homeserver: str | None = Field(default=None, validation_alias="MATRIX_HOMESERVER")
+    matrix_user: str | None = Field(default=None, validation_alias="MATRIX_USER")
+    matrix_access_token: SecretStr | None = Field(
+        default=None, validation_alias="MATRIX_ACCESS_TOKEN"
+    )
+    matrix_password: SecretStr | None = Field(default=None, validation_alias="MATRIX_PASSWORD")
+    # Where the Matrix bot keeps its device's encryption keys; keep it across restarts
+    # (a volume in compose), or encrypted chats cannot be read.
+    matrix_store_dir: Path = Field(
+        default=Path("./matrix-store"), validation_alias="MATRIX_STORE_DIR"
+    )
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -165,6 +181,48 @@ class Settings(BaseSettings):
         from urllib.parse import urlsplit
 
         return self.webhook_path or urlsplit(url).path or "/"
+
+    def require_matrix(self) -> MatrixAccount:
+        """The Matrix bot's account, or one line saying which setting is missing."""
+        homeserver = (self.matrix_homeserver or "").strip().rstrip("/")
+        if not homeserver:
+            raise MatrixSettingMissing(name="MATRIX_HOMESERVER")
+        if not homeserver.startswith(("http://", "https://")):
+            raise BadSetting(name="MATRIX_HOMESERVER", problem="an http:// or https:// URL")
+        user = (self.matrix_user or "").strip()
+        if not _MATRIX_USER.fullmatch(user):
+            raise BadSetting(name="MATRIX_USER", problem="a full Matrix id, @name:server")
+        token = (
+            self.matrix_access_token.get_secret_value().strip() if self.matrix_access_token else ""
+        )
+        password = self.matrix_password.get_secret_value() if self.matrix_password else ""
+        if not (token or password):
+            raise MatrixSettingMissing(name="MATRIX_ACCESS_TOKEN or MATRIX_PASSWORD")
+        return MatrixAccount(
+            homeserver=homeserver,
+            user_id=user,
+            access_token=token or None,
+            password=password or None,
+            store_dir=self.matrix_store_dir,
+        )
+
+
+@dataclass(frozen=True)
+class MatrixAccount:
+    """What the Matrix front logs in with; secrets are never logged."""
+
+    homeserver: str
+    user_id: str
+    access_token: str | None = field(repr=False)
+    password: str | None = field(repr=False)
+    store_dir: Path
+
+
+_MATRIX_USER = re.compile(r"@[^:\s]+:[^\s]+")
+
+
+class MatrixSettingMissing(DomainError):
+    message = "{name} is not set: the Matrix front needs it (see .env.example)."
 
 
 #: What Telegram accepts as a webhook's secret_token.

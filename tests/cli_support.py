@@ -8,6 +8,8 @@ BOT_TOKEN or LANG from the developer's shell and no `.env` (it runs in an empty 
 from __future__ import annotations
 
 import asyncio
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,3 +62,17 @@ def deployment(settings: Settings) -> dict[str, str]:
         "MEDIA_DIR": str(settings.media_dir),
         "LANG": "en_US.UTF-8",
     }
+
+
+async def guanai_process(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    """`guanai *args` as a process of its own, as a deployment starts it."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "guanai.cli",
+        *args,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

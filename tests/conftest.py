@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from guanai.settings import Settings
     from tests.cli_support import Guanai
     from tests.fakes import FakeTelegram
+    from tests.synapse_server import Synapse
 
 SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -166,6 +167,14 @@ async def session(shared_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
+async def new_database() -> AsyncIterator[tuple[str, str]]:
+    """A database that does not exist yet (name, URL): `guanai run` must create it."""
+    name = fresh_name("run")
+    yield name, database_url(name)
+    await drop_database(name)
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI))
 
@@ -189,6 +198,22 @@ async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
     ]
     if keys:
         await redis.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+async def synapse() -> AsyncIterator[Synapse]:
+    """One real Synapse for the run's Matrix tests, installed on first use (tests/synapse)."""
+    from tests.synapse_server import Synapse
+
+    server = Synapse()
+    await server.start()
+    print(  # shown with -s or on failure: what the Matrix tests cost the run
+        f"synapse: install {server.install_seconds:.1f} s, start {server.start_seconds:.1f} s"
+    )
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture

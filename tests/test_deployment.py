@@ -14,8 +14,8 @@ import yaml
 from guanai.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-GUANAI_SERVICES = ("migrate", "bot", "worker", "escalations")
-LONG_RUNNING = ("bot", "worker", "escalations")
+GUANAI_SERVICES = ("migrate", "bot", "worker", "escalations", "matrix")
+LONG_RUNNING = ("bot", "worker", "escalations", "matrix")
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,11 @@ def test_services_wait_for_each_other_after_a_reboot(services: dict[str, Any]) -
     """depends_on holds at `docker compose up`, not when the daemon restarts them all."""
     for name in LONG_RUNNING:
         assert float(services[name]["environment"]["STARTUP_WAIT_SECONDS"]) >= 60
+
+
+def test_the_matrix_front_and_a_homeserver_are_optional(services: dict[str, Any]) -> None:
+    """`docker compose up` starts neither; a profile each turns them on."""
+    assert services["matrix"]["profiles"] == ["matrix"]
+    assert services["homeserver"]["profiles"] == ["homeserver"]
+    assert "matrix-store:/app/matrix-store" in services["matrix"]["volumes"]
+    assert float(services["matrix"]["environment"]["STARTUP_WAIT_SECONDS"]) >= 60

@@ -95,3 +95,14 @@ def test_aiogram_is_imported_only_by_the_telegram_front() -> None:
     }
     assert outside == set()
     assert any(package == "bot" and name == "aiogram" for package, _, _, name in imports())
+
+
+def test_the_matrix_front_needs_nothing_of_the_telegram_one() -> None:
+    wrong = []
+    for path in sorted((ROOT / "bot" / "matrix").rglob("*.py")):
+        module = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, name in _imported(tree, module, path.name == "__init__.py"):
+            if name.split(".")[0] == "aiogram" or name.startswith("bot.telegram"):
+                wrong.append(f"{module}:{line} imports {name}")
+    assert wrong == []

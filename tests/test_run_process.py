@@ -6,37 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
-import tempfile
-from collections.abc import AsyncIterator
 
-import pytest
-
-from tests.cli_support import Guanai
-from tests.conftest import REDIS_URL, database_url, drop_database, fresh_name
+from tests.cli_support import Guanai, guanai_process
+from tests.conftest import REDIS_URL
 from tests.fakes import FakeTelegram
 
 COORDINATOR = 5150
-
-
-@pytest.fixture
-async def new_database() -> AsyncIterator[tuple[str, str]]:
-    name = fresh_name("run")
-    yield name, database_url(name)
-    await drop_database(name)
-
-
-async def _guanai(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "guanai.cli",
-        *args,
-        env=env,
-        cwd=tempfile.gettempdir(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def test_guanai_run_answers_strangers_and_coordinators(
@@ -55,7 +30,7 @@ async def test_guanai_run_answers_strangers_and_coordinators(
         "REDIS_PREFIX": redis_prefix,
     }
     guanai.env.update({k: env[k] for k in ("BOT_API_URL", "DATABASE_URL", "REDIS_URL")})
-    service = await _guanai(env, "run")
+    service = await guanai_process(env, "run")
     try:
         # `run` creates and migrates the database itself, then polls
         await fake_telegram.wait_for_call("getUpdates", timeout=60)
