@@ -8,15 +8,15 @@ log says who saw which child when.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from domain.delivery import outbox
-from domain.errors import CheckInOutOfScope, ChildOutOfScope, NotInChat, UnknownCheckIn
+from domain.care import review
+from domain.errors import CheckInOutOfScope, ChildOutOfScope, UnknownCheckIn
 from domain.models import (
     CheckIn,
     Child,
@@ -130,28 +130,8 @@ async def approve(
 ) -> CheckIn:
     """The coordinator looked and the check-in stands."""
     checkin, _child = await checkin_in_scope(session, checkin_id, person)
-    _review(session, checkin, person, ReviewStatus.approved, at)
+    await review.approve(session, checkin, by=person.person_id, at=at)
     return checkin
-
-
-def _review(
-    session: AsyncSession,
-    checkin: CheckIn,
-    person: Identity,
-    status: ReviewStatus,
-    at: dt.datetime,
-) -> None:
-    checkin.review = status
-    checkin.reviewed_by = person.person_id
-    audit.record(
-        session,
-        at=at,
-        action=f"checkin.{status.value}",
-        actor_id=person.person_id,
-        subject_type="checkin",
-        subject_id=checkin.id,
-        details={"child_id": checkin.child_id, "reason": checkin.review_reason},
-    )
 
 
 async def question(
@@ -159,8 +139,9 @@ async def question(
     checkin_id: int,
     person: Identity,
     *,
-    text_for: Callable[[Person, CheckIn, Child], str],
+    text_for: review.TextFor,
     at: dt.datetime,
+    reply_markup: Mapping[str, object] | None = None,
 ) -> CheckIn:
     """The coordinator has a question: the volunteer gets a message through the outbox.
 
@@ -168,17 +149,27 @@ async def question(
     front's catalogues, not here).
     """
     checkin, child = await checkin_in_scope(session, checkin_id, person)
-    volunteer = await session.get_one(Volunteer, checkin.volunteer_id)
-    to = await session.get_one(Person, volunteer.person_id)
-    if to.telegram_id is None:
-        raise NotInChat()
-    _review(session, checkin, person, ReviewStatus.questioned, at)
-    await outbox.enqueue(
+    await review.ask(
         session,
-        chat_id=to.telegram_id,
-        method=outbox.Method.send_message,
-        payload={"text": text_for(to, checkin, child)},
-        not_before=at,
-        dedupe_key=f"question:{checkin.id}",
+        checkin,
+        child,
+        by=person.person_id,
+        at=at,
+        text_for=text_for,
+        reply_markup=reply_markup,
     )
+    return checkin
+
+
+async def reject(
+    session: AsyncSession,
+    checkin_id: int,
+    person: Identity,
+    *,
+    text_for: review.TextFor,
+    at: dt.datetime,
+) -> CheckIn:
+    """The check-in does not stand: it stops counting and the volunteer is told why."""
+    checkin, child = await checkin_in_scope(session, checkin_id, person)
+    await review.reject(session, checkin, child, by=person.person_id, at=at, text_for=text_for)
     return checkin

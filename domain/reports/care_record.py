@@ -43,6 +43,7 @@ from domain.models import (
     Priority,
     Region,
     RegionKind,
+    ReviewStatus,
     Sex,
     Volunteer,
 )
@@ -194,6 +195,7 @@ async def compile_records(
         select(CheckInActivity.pairing_id, CheckInActivity.activity, CheckInActivity.occurred_at)
         .where(
             CheckInActivity.pairing_id.in_(pairing_ids),
+            CheckInActivity.counted,
             CheckInActivity.occurred_at >= start,
             CheckInActivity.occurred_at < end,
         )
@@ -210,6 +212,7 @@ async def compile_records(
             CheckIn.pairing_id.in_(pairing_ids),
             CheckIn.occurred_at >= start,
             CheckIn.occurred_at < end,
+            CheckIn.review != ReviewStatus.rejected,
             (func.jsonb_typeof(CheckIn.visit_answers) == "object") | CheckIn.note.is_not(None),
         )
         .order_by(CheckIn.occurred_at, CheckIn.id)
@@ -227,6 +230,7 @@ async def compile_records(
             CheckIn.pairing_id.in_(pairing_ids),
             CheckIn.occurred_at >= start,
             CheckIn.occurred_at < end,
+            CheckIn.review != ReviewStatus.rejected,
         )
         .group_by(CheckIn.pairing_id)
     ):

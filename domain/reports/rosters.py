@@ -227,6 +227,7 @@ async def compute_week(
         select(CheckInActivity.pairing_id, CheckInActivity.activity, CheckInActivity.occurred_at)
         .where(
             CheckInActivity.pairing_id.in_(active_pairings),
+            CheckInActivity.counted,
             CheckInActivity.occurred_at >= since,
             CheckInActivity.occurred_at < now,
         )
