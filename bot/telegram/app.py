@@ -33,6 +33,7 @@ from bot.telegram.routers import (
     overdue,
     overview,
     pairing,
+    review,
     volunteer,
 )
 from domain.clock import Clock
@@ -100,6 +101,7 @@ def make_dispatcher(
         overdue.make_router(),
         duty.make_router(),
         children.make_router(),
+        review.make_router(),
         join.make_router(),
         volunteer.make_router(),
         checkin.make_router(),

@@ -147,8 +147,10 @@ class OverdueAction(CallbackData, prefix="oda"):
 
 
 class ReviewAct(enum.StrEnum):
-    approve = "approve"
-    question = "question"
+    approve = "approve"  # 通过
+    question = "question"  # 询问
+    reject = "reject"  # 退回
+    answer = "answer"  # the volunteer answers the question
 
 
 class ReviewAction(CallbackData, prefix="rv"):

@@ -330,6 +330,7 @@ async def approve(session: AsyncSession, checkin: CheckIn, *, by: int, at: dt.da
 
 
 TextFor = Callable[[Person, CheckIn, Child], str]
+MessageFor = Callable[[Person, CheckIn, Child], Mapping[str, object]]
 
 
 async def ask(
@@ -339,25 +340,21 @@ async def ask(
     *,
     by: int,
     at: dt.datetime,
-    text_for: TextFor,
-    reply_markup: Mapping[str, object] | None = None,
+    message_for: MessageFor,
 ) -> None:
     """The coordinator asks the volunteer; the question goes through the outbox, rendered
-    by the front in the volunteer's language, with the front's button to answer."""
+    by the front in the volunteer's language (with the front's button to answer)."""
     to = await _volunteer_of(session, checkin)
     if to.telegram_id is None:
         raise NotInChat()
     await _decide(
         session, checkin, state=ReviewState.asked, status=ReviewStatus.questioned, by=by, at=at
     )
-    payload: dict[str, object] = {"text": text_for(to, checkin, child)}
-    if reply_markup is not None:
-        payload["reply_markup"] = dict(reply_markup)
     await outbox.enqueue(
         session,
         chat_id=to.telegram_id,
         method=outbox.Method.send_message,
-        payload=payload,
+        payload=message_for(to, checkin, child),
         not_before=at,
         dedupe_key=f"question:{checkin.id}:{at.isoformat()}",
     )

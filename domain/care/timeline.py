@@ -8,7 +8,6 @@ log says who saw which child when.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -139,13 +138,12 @@ async def question(
     checkin_id: int,
     person: Identity,
     *,
-    text_for: review.TextFor,
+    message_for: review.MessageFor,
     at: dt.datetime,
-    reply_markup: Mapping[str, object] | None = None,
 ) -> CheckIn:
     """The coordinator has a question: the volunteer gets a message through the outbox.
 
-    `text_for` renders the message in the volunteer's language (texts live in the chat
+    `message_for` renders the message in the volunteer's language (texts live in the chat
     front's catalogues, not here).
     """
     checkin, child = await checkin_in_scope(session, checkin_id, person)
@@ -155,8 +153,7 @@ async def question(
         child,
         by=person.person_id,
         at=at,
-        text_for=text_for,
-        reply_markup=reply_markup,
+        message_for=message_for,
     )
     return checkin
 

@@ -86,6 +86,14 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("state IN ('waiting', 'asked')"),
     )
+    # check-ins already awaiting review join the queue
+    op.execute(
+        "INSERT INTO review_items (checkin_id, site_id, reason, state, opened_at) "
+        "SELECT checkins.id, children.site_id, coalesce(checkins.review_reason, 'other'), "
+        "CASE checkins.review WHEN 'questioned' THEN 'asked' ELSE 'waiting' END, "
+        "checkins.created_at FROM checkins JOIN children ON children.id = checkins.child_id "
+        "WHERE checkins.review IN ('pending', 'questioned')"
+    )
     op.create_table(
         "sample_draws",
         sa.Column("id", sa.Integer(), nullable=False),

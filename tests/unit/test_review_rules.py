@@ -64,9 +64,7 @@ def test_a_home_visit_without_photo_a_late_one_and_an_uncertain_one_are_looked_a
     talk = visit(None, photos=0, activities=frozenset({Activity.talk}))
     assert reasons_to_review(talk, SiteRules()) == {}  # only a home visit shows a photo
     assert reasons_to_review(visit(None, days_back=2), SiteRules()) == {}
-    assert reasons_to_review(visit(None, days_back=3), SiteRules()) == {
-        BACKDATED: {"days_back": 3}
-    }
+    assert reasons_to_review(visit(None, days_back=3), SiteRules()) == {BACKDATED: {"days_back": 3}}
     assert reasons_to_review(visit(None, days_back=3), SiteRules(days_back=5)) == {}
     assert set(reasons_to_review(visit(None, uncertain=True), SiteRules())) == {UNCERTAIN}
 
@@ -75,6 +73,4 @@ def test_the_first_home_visit_with_a_place_gives_the_child_a_home() -> None:
     assert takes_home_from(visit(EAST_200M, home=None))
     assert not takes_home_from(visit(EAST_200M))  # a home already
     assert not takes_home_from(visit(None, home=None))
-    assert not takes_home_from(
-        visit(EAST_200M, home=None, activities=frozenset({Activity.talk}))
-    )
+    assert not takes_home_from(visit(EAST_200M, home=None, activities=frozenset({Activity.talk})))

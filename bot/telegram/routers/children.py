@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.filters import MagicData
-from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
+from aiogram.types import CallbackQuery, FSInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,15 +18,13 @@ from bot.telegram.callbacks import (
     ChildView,
     EmergencyStart,
     LetterSigned,
-    ReviewAct,
-    ReviewAction,
 )
-from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES
+from bot.telegram.routers import review as review_router
+from domain.care import review as queue
 from domain.care import timeline
 from domain.care.timeline import Entry
 from domain.clock import Clock
-from domain.db import UnitOfWork
-from domain.models import CheckIn, Child, Guardianship, Person, Photo, Priority, ReviewStatus
+from domain.models import Child, Guardianship, Photo, Priority, ReviewStatus
 from domain.people import audit, scopes
 from domain.people.identity import Identity
 from guanai.settings import Settings
@@ -211,6 +208,7 @@ async def review(
     settings: Settings,
     tz: ZoneInfo,
 ) -> None:
+    """The child's check-ins of the review queue, shown as the queue shows them."""
     child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
     pending = await timeline.entries(session, child.id, limit=MAX_REVIEW, pending_review=True)
     await query.answer()
@@ -220,70 +218,12 @@ async def review(
     if not pending:
         await message.answer(_("Nothing to review for {child}.").format(child=child.name))
         return
+    items = await queue.open_items(session, [entry.checkin.id for entry in pending])
     for entry in pending:
-        checkin = entry.checkin
-        line = _entry_line(entry, tz)
-        await _send_photos(query, checkin.photos, line, settings)
-        reason = texts.REVIEW_REASON.get(checkin.review_reason or "")
-        text = _("{line}\nWhy to review: {reason}").format(
-            line=line, reason=reason or checkin.review_reason or "—"
+        waiting = queue.Waiting(
+            entry.checkin, child.name, entry.volunteer_name, items[entry.checkin.id]
         )
-        if checkin.note:
-            text += "\n" + checkin.note
-        await message.answer(text, reply_markup=_review_buttons(checkin))
-
-
-def _review_buttons(checkin: CheckIn) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("✅ Approve"),
-        callback_data=ReviewAction(checkin_id=checkin.id, act=ReviewAct.approve),
-    )
-    builder.button(
-        text=_("❓ Ask the volunteer"),
-        callback_data=ReviewAction(checkin_id=checkin.id, act=ReviewAct.question),
-    )
-    return builder.as_markup()
-
-
-async def decide(
-    query: CallbackQuery,
-    callback_data: ReviewAction,
-    session: AsyncSession,
-    uow: UnitOfWork,
-    me: Identity,
-    clock: Clock,
-    tz: ZoneInfo,
-    i18n: I18n,
-) -> None:
-    if callback_data.act is ReviewAct.approve:
-        await timeline.approve(session, callback_data.checkin_id, me, clock.now())
-        done = _("Approved.")
-    else:
-
-        def text_for(person: Person, checkin: CheckIn, child: Child) -> str:
-            locale = person.language if person.language in LOCALES else DEFAULT_LOCALE
-            with i18n.use_locale(locale):
-                return _(
-                    "Hello {name}, {coordinator} has a question about your check-in for "
-                    "{child} on {day}. Please give them a call or send the photos again. "
-                    "Thank you!"
-                ).format(
-                    name=person.name,
-                    coordinator=me.name,
-                    child=child.name,
-                    day=formatting.day(checkin.occurred_at, tz),
-                )
-
-        await timeline.question(
-            session, callback_data.checkin_id, me, text_for=text_for, at=clock.now()
-        )
-        done = _("The volunteer has been asked.")
-    await uow.commit()  # decided before we say so
-    await query.answer(done)
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(done)
+        await review_router.show(message, session, waiting, settings, tz)
 
 
 def make_router() -> Router:
@@ -292,5 +232,4 @@ def make_router() -> Router:
     router.callback_query.register(card, ChildOpen.filter(F.view == ChildView.card))
     router.callback_query.register(photos, ChildOpen.filter(F.view == ChildView.photos))
     router.callback_query.register(review, ChildOpen.filter(F.view == ChildView.review))
-    router.callback_query.register(decide, ReviewAction.filter())
     return router
