@@ -104,6 +104,8 @@ class Notices:
             return str(INCIDENT.get(notice.incident, INCIDENT["other"]))
         if notice.kind is EscalationKind.dropout:
             return _("absent from school (drop-out reported)")
+        if notice.kind is EscalationKind.review_waiting:
+            return _("a check-in has waited for review (🔍) for over a week")
         return _("emergency reported")
 
     def _overdue(self, notice: EscalationNotice, locale: str) -> str:

@@ -141,6 +141,7 @@ class EscalationKind(enum.StrEnum):
     must_visit = "must_visit"
     dropout = "dropout"
     emergency = "emergency"
+    review_waiting = "review_waiting"  # a check-in in the review queue for over a week
 
 
 class OutboxStatus(enum.StrEnum):

@@ -15,6 +15,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement, ScalarSelect
 
+from domain.care import review
 from domain.models import (
     Activity,
     CheckIn,
@@ -28,6 +29,7 @@ from domain.models import (
     Period,
     Priority,
     Region,
+    ReviewItem,
     Volunteer,
 )
 from domain.schedule.calendar import Month
@@ -60,6 +62,8 @@ class Overview:
     open_escalations: int
     unsupervised: int = 0  # 无人监护: no capable guardian, no entrusted one with a letter
     letters_missing: int = 0  # 委托监护 without the signed responsibility letter
+    to_review: int = 0  # check-ins in the sites' review queues (审核)
+    to_review_late: int = 0  # of them, waiting for more than a week
 
     @property
     def six_ones_percent(self) -> int | None:
@@ -103,6 +107,13 @@ async def overview(
     def count_children(condition: ColumnElement[bool]) -> ScalarSelect[int]:
         return select(func.count()).select_from(Child).where(condition).scalar_subquery()
 
+    def count_to_review(condition: ColumnElement[bool]) -> ScalarSelect[int]:
+        return (
+            select(func.count(func.distinct(ReviewItem.checkin_id)))
+            .where(ReviewItem.site_id.in_(in_scope), ReviewItem.state.in_(review.OPEN), condition)
+            .scalar_subquery()
+        )
+
     row = (
         await session.execute(
             select(
@@ -121,6 +132,8 @@ async def overview(
                 .scalar_subquery(),
                 count_children(current & (Child.guardianship == Guardianship.none)),
                 count_children(entrusted & ~with_letter),
+                count_to_review(ReviewItem.opened_at.is_not(None)),
+                count_to_review(ReviewItem.opened_at <= now - review.WAITING_TOO_LONG),
             )
         )
     ).one()
@@ -143,6 +156,8 @@ async def overview(
         open_escalations=row[6],
         unsupervised=row[7],
         letters_missing=row[8],
+        to_review=row[9],
+        to_review_late=row[10],
     )
 
 
