@@ -21,8 +21,9 @@ PAIR = __("🤝 Pair")
 EXPORT = __("📤 Export")
 DUTY = __("🗓 Duty rota")
 REVIEW = __("🔍 Review")
+SAMPLE = __("📞 Phone checks")
 
-COORDINATOR_MENU = (OVERVIEW, OVERDUE, REVIEW, IMPORT, INVITE, PAIR, EXPORT, DUTY)
+COORDINATOR_MENU = (OVERVIEW, OVERDUE, REVIEW, SAMPLE, IMPORT, INVITE, PAIR, EXPORT, DUTY)
 
 WEEKDAYS = (
     __("Monday"),

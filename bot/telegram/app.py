@@ -34,6 +34,7 @@ from bot.telegram.routers import (
     overview,
     pairing,
     review,
+    sample,
     volunteer,
 )
 from domain.clock import Clock
@@ -102,6 +103,7 @@ def make_dispatcher(
         duty.make_router(),
         children.make_router(),
         review.make_router(),
+        sample.make_router(),
         join.make_router(),
         volunteer.make_router(),
         checkin.make_router(),

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 
 from domain.archive.archive_import import ImportKind
 from domain.care.checkins import MAX_DAYS_BACK, VisitQuestion
-from domain.models import Activity, ConcernKind
+from domain.models import Activity, ConcernKind, SampleOutcome
 
 # A button's data can be forged. An id that no PostgreSQL integer holds, or a negative page,
 # fails to unpack, so the filter does not match and the button is answered as stale.
@@ -156,6 +156,13 @@ class ReviewAct(enum.StrEnum):
 class ReviewAction(CallbackData, prefix="rv"):
     checkin_id: Id
     act: ReviewAct
+
+
+class SampleAction(CallbackData, prefix="sm"):
+    """What the phone call of the verification sample (回访抽查) found."""
+
+    check_id: Id
+    outcome: SampleOutcome
 
 
 class JoinAct(enum.StrEnum):
