@@ -24,6 +24,8 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.care import sample
+from domain.care.sample import Figures
 from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
     Activity,
@@ -98,6 +100,8 @@ class SiteRecord:
     made_on: dt.date | None = None  # 填表日期: the day it was compiled, in the site's zone
     # children in an entrusted guardian's care whose responsibility letter is not signed
     letters_missing: tuple[str, ...] = ()
+    # 回访抽查 of the month before's home visits (drawn on this month's 1st, phoned in it)
+    sample: Figures = field(default_factory=Figures)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class SiteSummary:
     open_concerns: int
     made_on: dt.date | None = None
     letters_missing: int = 0
+    sample: Figures = field(default_factory=Figures)
 
 
 class RecordText(Protocol):
@@ -282,6 +287,7 @@ async def compile_records(
         .order_by(Child.site_id, Child.name)
     ):
         unsigned[site_id].append(child_name)
+    checked = await sample.figures(session, month=month.previous(), site_ids=sites)
     return [
         SiteRecord(
             site_id,
@@ -290,6 +296,7 @@ async def compile_records(
             by_site.get(site_id, []),
             township_name=township,
             letters_missing=tuple(unsigned.get(site_id, ())),
+            sample=checked.get(site_id, Figures()),
         )
         for site_id, (name, township) in sites.items()
     ]
@@ -309,6 +316,7 @@ def summarise(record: SiteRecord) -> SiteSummary:
         open_concerns=sum(not c.closed for _, c in concerns),
         made_on=record.made_on,
         letters_missing=len(record.letters_missing),
+        sample=record.sample,
     )
 
 
