@@ -25,6 +25,7 @@ from domain.care.checkins import VisitQuestion
 from domain.care.sample import Figures
 from domain.models import Activity, Sex
 from domain.reports.care_record import RecordRow, SiteRecord, SiteSummary
+from domain.reports.recognition import VolunteerYear
 from domain.reports.rosters import ScopeRoster
 from domain.schedule.calendar import Month
 
@@ -449,4 +450,72 @@ def township_summary_workbook(
         cell.font = _BOLD_FONT
     _fit_rows(sheet, header_row, sheet.max_row)
     _print_setup(sheet, header_row, landscape=False, one_page=True)
+    return _bytes(workbook)
+
+
+def commendation_workbook(
+    townships: Sequence[tuple[str, Sequence[VolunteerYear]]],
+    first: Month,
+    last: Month,
+    made_on: dt.date,
+    locale: str,
+) -> bytes:
+    """表彰名单: one sheet per township, its volunteers with the best school year and their
+    figures, A4 portrait on one page, with the lines to sign and stamp."""
+    workbook = Workbook()
+    assert workbook.active is not None
+    workbook.remove(workbook.active)
+    headers = [
+        _("No."),
+        _("Name"),
+        _("School / village"),
+        _("Months as volunteer of the month"),
+        _("Home visits"),
+        _("Check-ins"),
+        _("Children cared for"),
+        _("Must-visits made"),
+        _("Visits confirmed by phone"),
+    ]
+    for township, volunteers in townships:
+        sheet = workbook.create_sheet(township[:31])
+        _heading(
+            sheet,
+            len(headers),
+            _("{township}: commendation list of outstanding volunteers, {first} to {last}").format(
+                township=township,
+                first=month_name(first, locale),
+                last=month_name(last, locale),
+            ),
+            _("Township: {township}    Date: {date}").format(
+                township=township, date=format_skeleton("yMMMd", made_on, locale=locale)
+            ),
+        )
+        header_row = 3
+        _table(sheet, header_row, headers, [5, 10, 16, 11, 8, 8, 9, 9, 10])
+        for number, v in enumerate(volunteers, start=1):
+            sheet.append(
+                [
+                    number,
+                    v.name,
+                    v.site_name,
+                    v.months_of_the_month,
+                    v.home_visits,
+                    v.checkins,
+                    v.children,
+                    v.concerns_closed,
+                    v.confirmed_by_phone,
+                ]
+            )
+        for line in sheet.iter_rows(min_row=header_row, max_row=sheet.max_row):
+            for position, cell in enumerate(line):
+                cell.border = _BORDER
+                cell.font = _BOLD_FONT if cell.row == header_row else _BODY_FONT
+                cell.alignment = _TEXT if position in (1, 2) and cell.row > header_row else _CENTRE
+        _fit_rows(sheet, header_row, sheet.max_row)
+        foot = sheet.max_row + 2
+        for column, label in ((1, _("Prepared by (signature):")), (6, _("(stamp)"))):
+            cell = sheet.cell(row=foot, column=column, value=label)
+            cell.alignment, cell.font = _LEFT, _BODY_FONT
+        sheet.row_dimensions[foot].height = 30
+        _print_setup(sheet, header_row, landscape=False, one_page=True)
     return _bytes(workbook)

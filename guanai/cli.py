@@ -300,6 +300,15 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _say("a day is written like 2027-07-10: {value}", value=value)
+        ) from None
+
+
 def _month(value: str) -> Month:
     from domain.schedule.calendar import Month
 
@@ -343,6 +352,37 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     data = await _transaction(
         settings, work, audit_details={"command": f"export {args.what}", "as": args.as_telegram_id}
     )
+    try:
+        await asyncio.to_thread(Path(args.out).write_bytes, data)
+    except OSError as error:
+        raise CannotWriteFile(path=args.out) from error
+    print(_say("Wrote {path}.", path=args.out))
+    return 0
+
+
+async def cmd_commendation(settings: Settings, args: argparse.Namespace) -> int:
+    """表彰名单: the school year's commendation list of each township in the scope, as .xlsx."""
+    from bot.telegram.i18n import make_i18n
+    from bot.workbooks import commendation_workbook
+    from domain.reports import recognition
+
+    today = args.today or SystemClock().now().astimezone(settings.tz).date()
+
+    async def work(uow: UnitOfWork) -> recognition.CommendationLists | None:
+        return await recognition.commendation_lists(
+            uow.session,
+            scope_path=await _scope_path(uow.session, args.scope),
+            today=today,
+            tz=settings.tz,
+        )
+
+    lists = await _transaction(settings, work, audit_details={"command": "commendation"})
+    if lists is None or not lists.townships:
+        print(_say("Nothing to commend yet: no township with a month of this school year."))
+        return 1
+    i18n = make_i18n()
+    with i18n.context(), i18n.use_locale(_locale()):
+        data = commendation_workbook(lists.townships, lists.first, lists.last, today, _locale())
     try:
         await asyncio.to_thread(Path(args.out).write_bytes, data)
     except OSError as error:
@@ -860,6 +900,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--month", type=_month, help="YYYY-MM (check-ins; default: this month)")
     export.add_argument("--out", required=True, help="the .xlsx file to write")
     export.add_argument("--as", dest="as_telegram_id", type=_telegram_id, help=as_help)
+
+    commend = add(
+        "commendation",
+        cmd_commendation,
+        "the school year's commendation list (表彰名单) of each township, as .xlsx",
+    )
+    commend.add_argument("--scope", help="code of a township or district (default: all)")
+    commend.add_argument("--out", required=True, help="the .xlsx file to write")
+    commend.add_argument(
+        "--today", type=_day, help="YYYY-MM-DD: the year counted is the one up to this month"
+    )
 
     for name, handler, help_ in (
         ("pair", cmd_pair, "pair a volunteer with a child"),
