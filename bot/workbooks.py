@@ -471,7 +471,7 @@ def commendation_workbook(
         _("School / village"),
         _("Months as volunteer of the month"),
         _("Home visits"),
-        _("Check-ins"),
+        _("Check-ins made"),
         _("Children cared for"),
         _("Must-visits made"),
         _("Visits confirmed by phone"),
@@ -491,7 +491,7 @@ def commendation_workbook(
             ),
         )
         header_row = 3
-        _table(sheet, header_row, headers, [5, 10, 16, 11, 8, 8, 9, 9, 10])
+        _table(sheet, header_row, headers, [6, 10, 16, 10, 10, 10, 10, 10, 10])
         for number, v in enumerate(volunteers, start=1):
             sheet.append(
                 [

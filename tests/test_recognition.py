@@ -103,7 +103,7 @@ async def test_the_commendation_list_is_written_per_township(
         "学校/村",
         "月度优秀（次）",
         "家访次数",
-        "打卡记录",
+        "打卡次数",
         "关爱儿童数",
         "五必访走访",
         "回访确认",
