@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.telegram.callbacks import ChildOpen, ChildView
 from bot.telegram.front import TelegramFront
 from domain.care import checkins, review
 from domain.care.checkins import Draft, PhotoRef
@@ -274,3 +275,33 @@ async def test_a_visit_5_km_from_home_is_flagged_and_one_200_m_away_is_not(
     assert [i.reason for i in await items_of(sessionmaker, nearer)] == [review.FAR_FROM_HOME]
     async with sessionmaker() as session:
         assert await review.waiting_per_site(session) == {school.site.id: 2}
+
+
+async def test_the_coordinator_sets_the_home_and_a_far_checkin_is_flagged(
+    running_bot: RunningBot, deps: Deps
+) -> None:
+    fake, clock, sessionmaker = running_bot.fake, running_bot.clock, running_bot.sessionmaker
+    school = await seed_school(sessionmaker, clock.now())
+    child_id = school.child_ids[0]
+    wang = fake.user(COORDINATOR)
+    wang.send_text("/start")
+    menu = await wang.next_message()
+    wang.press(ChildOpen(child_id=child_id, view=ChildView.card).pack(), menu)
+    card = await wang.next_message()
+    wang.press(card.callback_data("设置孩子家的位置"), card)
+    assert "请发送李小花家的位置" in ((await wang.next_message()).text or "")
+    wang.send_text("村口小卖部往东")
+    assert "请发送一个位置" in ((await wang.next_message()).text or "")
+    wang.send_location(HOME.latitude, HOME.longitude)
+    assert "已记下李小花家的位置" in ((await wang.next_message()).text or "")
+    async with sessionmaker() as session:
+        child = await session.get_one(Child, child_id)
+        assert (child.home_latitude, child.home_longitude) == (HOME.latitude, HOME.longitude)
+        assert child.home_set_by is not None
+
+    photo = (photo_of(fake, jpeg(scene(5))),)
+    far = await check_in(deps, school, child_id, clock, photos=photo, place=FAR, key="far")
+    assert [i.reason for i in await items_of(sessionmaker, far)] == [review.FAR_FROM_HOME]
+    wang.press(ChildOpen(child_id=child_id, view=ChildView.card).pack(), menu)
+    card = await wang.next_message()
+    assert "家的位置：协调员已设置" in (card.text or "")

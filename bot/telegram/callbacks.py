@@ -85,6 +85,7 @@ class ChildView(enum.StrEnum):
     card = "card"  # the archive and recent check-ins
     photos = "photos"  # recent check-ins' photos
     review = "review"  # check-ins awaiting review
+    home = "home"  # set where the child lives (for the location check)
 
 
 class ChildOpen(CallbackData, prefix="ch"):

@@ -217,13 +217,12 @@ async def queue(
     in_scope = ReviewItem.site_id.in_(
         select(Region.id).where(or_(*(Region.path.startswith(path) for path in site_paths)))
     )
-    total = await session.scalar(
-        select(func.count(func.distinct(ReviewItem.checkin_id))).where(
-            ReviewItem.state.in_(OPEN), in_scope
-        )
-    )
     oldest = (
-        select(ReviewItem.checkin_id, func.min(ReviewItem.opened_at).label("since"))
+        select(
+            ReviewItem.checkin_id,
+            func.min(ReviewItem.opened_at).label("since"),
+            func.count().over().label("total"),  # before the limit: all that wait
+        )
         .where(ReviewItem.state.in_(OPEN), in_scope)
         .group_by(ReviewItem.checkin_id)
         .order_by(func.min(ReviewItem.opened_at), ReviewItem.checkin_id)
@@ -231,7 +230,7 @@ async def queue(
     ).subquery()
     rows = (
         await session.execute(
-            select(CheckIn, Child.name, Person.name)
+            select(CheckIn, Child.name, Person.name, oldest.c.total)
             .join(oldest, oldest.c.checkin_id == CheckIn.id)
             .join(Child, Child.id == CheckIn.child_id)
             .join(Volunteer, Volunteer.id == CheckIn.volunteer_id)
@@ -239,19 +238,21 @@ async def queue(
             .order_by(oldest.c.since, CheckIn.id)
         )
     ).all()
-    items = await open_items(session, [checkin.id for checkin, _c, _v in rows])
+    items = await open_items(session, [row[0].id for row in rows])
     return [
         Waiting(
             checkin=checkin, child_name=child, volunteer_name=volunteer, items=items[checkin.id]
         )
-        for checkin, child, volunteer in rows
-    ], total or 0
+        for checkin, child, volunteer, _total in rows
+    ], rows[0].total if rows else 0
 
 
 async def open_items(
     session: AsyncSession, checkin_ids: Sequence[int]
 ) -> dict[int, list[ReviewItem]]:
     found: dict[int, list[ReviewItem]] = {checkin_id: [] for checkin_id in checkin_ids}
+    if not found:
+        return found
     for item in await session.scalars(
         select(ReviewItem)
         .where(ReviewItem.checkin_id.in_(checkin_ids), ReviewItem.state.in_(OPEN))

@@ -6,7 +6,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
-from aiogram.filters import MagicData
+from aiogram.filters import MagicData, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, FSInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -24,6 +26,7 @@ from domain.care import review as queue
 from domain.care import timeline
 from domain.care.timeline import Entry
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.models import Child, Guardianship, Photo, Priority, ReviewStatus
 from domain.people import audit, scopes
 from domain.people.identity import Identity
@@ -81,6 +84,10 @@ async def card(
     builder.button(
         text=_("🤝 Pairing"), callback_data=ChildOpen(child_id=child.id, view=ChildView.pairing)
     )
+    builder.button(
+        text=_("📍 Set the home's location"),
+        callback_data=ChildOpen(child_id=child.id, view=ChildView.home),
+    )
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer("\n".join(lines), reply_markup=builder.as_markup())
@@ -97,6 +104,12 @@ def _archive(child: Child) -> list[str]:
         lines.append(" · ".join(filter(None, facts)))
     if child.address:
         lines.append(_("Home: {address}").format(address=child.address))
+    if child.home_latitude is not None:
+        lines.append(
+            _("Home's location: set by a coordinator")
+            if child.home_set_by is not None
+            else _("Home's location: from the first home visit with a location")
+        )
     for guardian in child.guardians:
         lines.append(
             _("Guardian: {name} ({relation}) {phone}").format(
@@ -226,10 +239,63 @@ async def review(
         await review_router.show(message, session, waiting, settings, tz)
 
 
+class HomePlace(StatesGroup):
+    place = State()  # the coordinator sends the child's home location
+
+
+async def home_asked(
+    query: CallbackQuery,
+    callback_data: ChildOpen,
+    session: AsyncSession,
+    me: Identity,
+    state: FSMContext,
+) -> None:
+    child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
+    await state.set_state(HomePlace.place)
+    await state.update_data(child_id=child.id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _(
+                "Please send the location of {child}'s home (📎 → Location). Check-ins far "
+                "from it will be put in 🔍 Review."
+            ).format(child=child.name)
+        )
+
+
+async def home_sent(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+) -> None:
+    assert message.location is not None
+    child, _scope = await scopes.child(
+        session, me.scopes, int((await state.get_data())["child_id"])
+    )
+    place = queue.Point(message.location.latitude, message.location.longitude)
+    await queue.set_home(session, child, place, by=me.person_id, at=clock.now())
+    await uow.commit()
+    await state.clear()
+    await message.answer(_("Saved: the location of {child}'s home.").format(child=child.name))
+
+
+async def home_expected(message: Message) -> None:
+    await message.answer(_("Please send a location (📎 → Location), or /cancel."))
+
+
 def make_router() -> Router:
     router = Router(name="children")
     router.callback_query.filter(MagicData(F.me.is_coordinator))
     router.callback_query.register(card, ChildOpen.filter(F.view == ChildView.card))
     router.callback_query.register(photos, ChildOpen.filter(F.view == ChildView.photos))
     router.callback_query.register(review, ChildOpen.filter(F.view == ChildView.review))
+    router.callback_query.register(home_asked, ChildOpen.filter(F.view == ChildView.home))
+    coordinator = MagicData(F.me.is_coordinator)
+    router.message.register(home_sent, coordinator, StateFilter(HomePlace.place), F.location)
+    router.message.register(
+        home_expected, coordinator, StateFilter(HomePlace.place), ~F.text.startswith("/")
+    )
     return router
