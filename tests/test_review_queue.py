@@ -305,3 +305,23 @@ async def test_the_coordinator_sets_the_home_and_a_far_checkin_is_flagged(
     wang.press(ChildOpen(child_id=child_id, view=ChildView.card).pack(), menu)
     card = await wang.next_message()
     assert "家的位置：协调员已设置" in (card.text or "")
+
+
+async def test_a_volunteer_not_sure_of_a_checkin_puts_it_before_the_coordinator(
+    running_bot: RunningBot,
+) -> None:
+    from tests.test_volunteer_checkin import Walk, _check_in
+
+    fake, sessionmaker = running_bot.fake, running_bot.sessionmaker
+    await seed_school(sessionmaker, running_bot.clock.now())
+    walk = Walk(fake.user(VOLUNTEER))
+    summary = await _check_in(walk, activities=("谈心",), photos=0)
+    walk.tap(summary, "不太确定")
+    await fake.wait_until(lambda: "已标记“不太确定”" in (summary.text or "") or None)
+    assert "• 🤔 不太确定" in summary.button_texts()
+    walk.tap(summary, "确认")
+    assert "已保存" in ((await walk.reply()).text or "")
+    async with sessionmaker() as session:
+        checkin = await session.scalar(select(CheckIn))
+        assert checkin is not None and checkin.uncertain
+    assert [i.reason for i in await items_of(sessionmaker, checkin.id)] == [review.UNCERTAIN]

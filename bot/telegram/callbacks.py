@@ -197,6 +197,7 @@ class CheckInAct(enum.StrEnum):
     cancel = "cancel"
     resume = "resume"  # go on with a check-in a command interrupted
     discard = "discard"  # … or drop it
+    unsure = "unsure"  # the volunteer is not sure of it: the coordinator takes a look
 
 
 class CheckInStep(CallbackData, prefix="cis"):
