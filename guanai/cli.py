@@ -510,6 +510,31 @@ async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
     return await _in_transaction(settings, work)
 
 
+async def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.care import review
+    from domain.people import regions
+
+    async def work(uow: UnitOfWork) -> str:
+        region = await regions.by_code(uow.session, args.code)
+        review.set_site_rules(
+            region,
+            review_distance_m=args.review_distance_m,
+            review_days_back=args.review_days_back,
+            sample_percent=args.sample_percent,
+        )
+        rules = (await review.site_rules(uow.session, [region.path]))[region.path]
+        return _say(
+            "{code}: check-ins over {metres} m from home or back-dated over {days} days go "
+            "for review; {percent}% of home visits are checked by phone each month.",
+            code=region.code,
+            metres=rules.distance_m,
+            days=rules.days_back,
+            percent=f"{rules.sample_percent:g}",
+        )
+
+    return await _in_transaction(settings, work)
+
+
 async def cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
     from domain.people import identity
 
@@ -877,6 +902,22 @@ def build_parser() -> argparse.ArgumentParser:
     site_add.add_argument("--name", required=True, help="the name people use")
     site_add.add_argument("--kind", required=True, choices=[k.value for k in RegionKind])
     site_add.add_argument("--parent", help="code of the region above it")
+    site_set = add(
+        "set",
+        cmd_site_set,
+        "set a region's review and phone-check settings (inherited by what is under it)",
+        into=site_commands,
+    )
+    site_set.add_argument("code", metavar="CODE", help="code of the site or region")
+    site_set.add_argument(
+        "--review-distance-m", type=int, help="metres from home beyond which a check-in is reviewed"
+    )
+    site_set.add_argument(
+        "--review-days-back", type=int, help="days back-dated beyond which a check-in is reviewed"
+    )
+    site_set.add_argument(
+        "--sample-percent", type=float, help="share of home visits checked by phone (%%)"
+    )
 
     admin = commands.add_parser("admin", help="coordinators", description="coordinators")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")

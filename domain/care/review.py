@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.delivery import outbox
-from domain.errors import NotInChat, UnknownCheckIn
+from domain.errors import BadReviewSetting, NotInChat, UnknownCheckIn
 from domain.models import (
     Activity,
     CheckIn,
@@ -154,6 +154,25 @@ def _nearest(above: Sequence[Any], column: str, default: float) -> float:
     return next(
         (getattr(row, column) for row in above if getattr(row, column) is not None), default
     )
+
+
+# how far (metres), how many days back, what share (%): the bounds a site may set
+SETTING_BOUNDS = {
+    "review_distance_m": (100, 50_000),
+    "review_days_back": (0, 7),
+    "sample_percent": (0.0, 100.0),
+}
+
+
+def set_site_rules(region: Region, **settings: float | None) -> None:
+    """Set a region's review settings (None keeps one); out of bounds is refused whole."""
+    for name, value in settings.items():
+        low, high = SETTING_BOUNDS[name]
+        if value is not None and not low <= value <= high:
+            raise BadReviewSetting(setting="--" + name.replace("_", "-"), low=low, high=high)
+    for name, value in settings.items():
+        if value is not None:
+            setattr(region, name, value if name == "sample_percent" else int(value))
 
 
 # putting a check-in in the queue ---------------------------------------------------------
