@@ -44,7 +44,9 @@ async def test_site_set_is_inherited_and_bounded(guanai: Guanai, db_url: str) ->
         assert "离家超过 5000 米或补记超过 2 天的打卡要审核；每月抽 5% 的家访电话回访" in result.out
         result = await guanai("site", "set", "S1", "--review-days-back", "9")
         assert result.code != 0
-        assert result.err.strip().splitlines()[-1] == "错误：--review-days-back 必须在 0 到 7 之间。"
+        assert (
+            result.err.strip().splitlines()[-1] == "错误：--review-days-back 必须在 0 到 7 之间。"
+        )
         async with make_sessionmaker(engine)() as session:
             school = await regions.by_code(session, "S1")
             rules = (await review.site_rules(session, [school.path]))[school.path]
