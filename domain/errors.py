@@ -32,6 +32,10 @@ class UnknownRegion(DomainError):
     message = "No site or region has the code {code}."
 
 
+class QuestionSettled(DomainError):
+    message = "The coordinator has already decided about this check-in. Thank you!"
+
+
 class BadReviewSetting(DomainError):
     message = "{setting} must be between {low} and {high}."
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.delivery import outbox
-from domain.errors import BadReviewSetting, NotInChat, UnknownCheckIn
+from domain.errors import BadReviewSetting, NotInChat, QuestionSettled, UnknownCheckIn
 from domain.models import (
     Activity,
     CheckIn,
@@ -445,7 +445,7 @@ async def answer(
     checkin = await session.get(CheckIn, checkin_id, with_for_update=True)
     if checkin is None or checkin.volunteer_id not in volunteer_ids:
         raise UnknownCheckIn()
-    await session.execute(
+    answered = await session.scalars(
         update(ReviewItem)
         .where(ReviewItem.checkin_id == checkin.id, ReviewItem.state == ReviewState.asked)
         .values(
@@ -454,7 +454,10 @@ async def answer(
             answer_voice_file_id=voice_file_id,
             answered_at=at,
         )
+        .returning(ReviewItem.id)
     )
+    if not answered.all():
+        raise QuestionSettled()
     checkin.review = ReviewStatus.pending
     coordinator = (
         await session.get(Person, checkin.reviewed_by) if checkin.reviewed_by is not None else None

@@ -21,6 +21,7 @@ from bot.telegram.callbacks import (
     EmergencyStart,
     LetterSigned,
 )
+from bot.telegram.filters import When
 from bot.telegram.routers import review as review_router
 from domain.care import review as queue
 from domain.care import timeline
@@ -294,8 +295,8 @@ def make_router() -> Router:
     router.callback_query.register(review, ChildOpen.filter(F.view == ChildView.review))
     router.callback_query.register(home_asked, ChildOpen.filter(F.view == ChildView.home))
     coordinator = MagicData(F.me.is_coordinator)
-    router.message.register(home_sent, coordinator, StateFilter(HomePlace.place), F.location)
+    router.message.register(home_sent, coordinator, StateFilter(HomePlace.place), When(F.location))
     router.message.register(
-        home_expected, coordinator, StateFilter(HomePlace.place), ~F.text.startswith("/")
+        home_expected, coordinator, StateFilter(HomePlace.place), When(~F.text.startswith("/"))
     )
     return router

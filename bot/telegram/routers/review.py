@@ -229,6 +229,7 @@ async def answered(
     i18n: I18n,
 ) -> None:
     data = await state.get_data()
+    await state.clear()  # answered, or settled already: either way the next text is not an answer
     at = clock.now()
     text = (message.text or message.caption or "").strip()[:1000] or None
     voice = message.voice.file_id if message.voice else None
@@ -244,7 +245,6 @@ async def answered(
     if coordinator is not None and coordinator.telegram_id is not None:
         await _tell_coordinator(session, coordinator, got, me, answer=text, at=at, tz=tz, i18n=i18n)
     await uow.commit()
-    await state.clear()
     await message.answer(
         _("Thank you, your answer has been passed on to {coordinator}.").format(
             coordinator=coordinator.name if coordinator else _("the coordinator")
