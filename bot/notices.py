@@ -104,6 +104,8 @@ class Notices:
             return str(INCIDENT.get(notice.incident, INCIDENT["other"]))
         if notice.kind is EscalationKind.dropout:
             return _("absent from school (drop-out reported)")
+        if notice.kind is EscalationKind.review_waiting:
+            return _("a check-in has waited for review (🔍) for over a week")
         return _("emergency reported")
 
     def _overdue(self, notice: EscalationNotice, locale: str) -> str:
@@ -370,6 +372,16 @@ class Notices:
                     )
                 )
             lines += self._unreachable(unreachable[:ROSTER_NAMES])
+            best = [v for v in volunteers if v.of_the_month]
+            if best:
+                lines.append(
+                    _("🌟 Volunteers of {month}: {names}").format(
+                        month=month_name(roster.week.month.previous(), locale),
+                        names=join(f"{v.name}（{v.site_name}）" for v in best[:ROSTER_NAMES]),
+                    )
+                )
+            if roster.to_review:
+                lines.append(_("🔍 To review: {count}").format(count=roster.to_review))
             lines.append(_("Details in the workbook below."))
             name = day(roster.week.monday, locale)  # no "2026-W49" in a Chinese caption
             title = _("{scope}: completion in {month}").format(

@@ -20,8 +20,10 @@ INVITE = __("✉️ Invite")
 PAIR = __("🤝 Pair")
 EXPORT = __("📤 Export")
 DUTY = __("🗓 Duty rota")
+REVIEW = __("🔍 Review")
+SAMPLE = __("📞 Phone checks")
 
-COORDINATOR_MENU = (OVERVIEW, OVERDUE, IMPORT, INVITE, PAIR, EXPORT, DUTY)
+COORDINATOR_MENU = (OVERVIEW, OVERDUE, REVIEW, SAMPLE, IMPORT, INVITE, PAIR, EXPORT, DUTY)
 
 WEEKDAYS = (
     __("Monday"),
@@ -103,6 +105,10 @@ REVIEW_REASON = {
     "similar_photo": __("a photo looks almost the same as an earlier one"),
     "backdated": __("recorded long after the day it says"),
     "photo_failed": __("a photo could not be saved"),
+    "no_photo": __("a home visit without a photo"),
+    "far_from_home": __("recorded far from the child's home"),
+    "uncertain": __("the volunteer was not sure of it"),
+    "other_visit_not_happened": __("a phone check found another of their visits did not happen"),
 }
 
 PARENT_RELATIONS: dict[str, LazyProxy] = {

@@ -22,8 +22,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bot.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
 from bot.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 from domain.care.checkins import VisitQuestion
+from domain.care.sample import Figures
 from domain.models import Activity, Sex
 from domain.reports.care_record import RecordRow, SiteRecord, SiteSummary
+from domain.reports.recognition import VolunteerYear
 from domain.reports.rosters import ScopeRoster
 from domain.schedule.calendar import Month
 
@@ -337,6 +339,12 @@ def care_record_workbook(
             missing = "_missing" if column in missing_columns else ""
             sheet.cell(row=at, column=column).style = f"record_{text}{missing}"
     _fit_rows(sheet, header_row, sheet.max_row)
+    if record.sample.drawn:
+        line = sheet.max_row + 2
+        cell = sheet.cell(
+            row=line, column=1, value=_checked_line(record.sample, record.month, locale)
+        )
+        cell.alignment, cell.font = _LEFT, _BODY_FONT
     foot = sheet.max_row + 2
     middle = len(headers) // 2 + 1
     for line, column, label in (
@@ -349,6 +357,27 @@ def care_record_workbook(
     sheet.row_dimensions[foot].height = 30
     _print_setup(sheet, header_row, landscape=True, one_page=False)
     return _bytes(workbook)
+
+
+def _checked_line(checked: Figures, month: Month, locale: str) -> str:
+    """回访抽查 of the month before's home visits, as a line of the record."""
+    return _(
+        "Phone checks of {month}'s home visits: {drawn} drawn, {called} called, {confirmed} "
+        "confirmed ({rate}), {unreachable} not reached, {not_happened} did not happen"
+    ).format(
+        month=month_name(month.previous(), locale),
+        drawn=checked.drawn,
+        called=checked.called,
+        confirmed=checked.confirmed,
+        rate=_rate(checked),
+        unreachable=checked.unreachable,
+        not_happened=checked.not_happened,
+    )
+
+
+def _rate(checked: Figures) -> str:
+    percent = checked.confirmed_percent
+    return "—" if percent is None else f"{percent}%"
 
 
 def township_summary_workbook(
@@ -367,6 +396,8 @@ def township_summary_workbook(
         _("Records with gaps"),
         _("Concerns raised"),
         _("Concerns still open"),
+        _("Visits checked by phone"),
+        _("Confirmed"),
     ]
     _heading(
         sheet,
@@ -380,10 +411,18 @@ def township_summary_workbook(
         ),
     )
     header_row = 3
-    _table(sheet, header_row, headers, [24, 10, 12, 12, 12, 10, 10])
+    _table(sheet, header_row, headers, [24, 10, 12, 12, 12, 10, 10, 10, 10])
     fields = ("key_children", "with_surrogate", "complete", "incomplete", "concerns")
     for site in sites:
-        sheet.append([site.site_name, *(getattr(site, f) for f in fields), site.open_concerns])
+        sheet.append(
+            [
+                site.site_name,
+                *(getattr(site, f) for f in fields),
+                site.open_concerns,
+                site.sample.called,
+                _rate(site.sample),
+            ]
+        )
         if site.incomplete or site.key_children > site.with_surrogate:
             for column in (3, 5):
                 sheet.cell(row=sheet.max_row, column=column).fill = MISSING_FILL
@@ -392,6 +431,14 @@ def township_summary_workbook(
             _("Total"),
             *(sum(getattr(s, f) for s in sites) for f in fields),
             sum(s.open_concerns for s in sites),
+            sum(s.sample.called for s in sites),
+            _rate(
+                Figures(
+                    confirmed=sum(s.sample.confirmed for s in sites),
+                    unreachable=sum(s.sample.unreachable for s in sites),
+                    not_happened=sum(s.sample.not_happened for s in sites),
+                )
+            ),
         ]
     )
     for line in sheet.iter_rows(min_row=header_row + 1, max_row=sheet.max_row):
@@ -403,4 +450,72 @@ def township_summary_workbook(
         cell.font = _BOLD_FONT
     _fit_rows(sheet, header_row, sheet.max_row)
     _print_setup(sheet, header_row, landscape=False, one_page=True)
+    return _bytes(workbook)
+
+
+def commendation_workbook(
+    townships: Sequence[tuple[str, Sequence[VolunteerYear]]],
+    first: Month,
+    last: Month,
+    made_on: dt.date,
+    locale: str,
+) -> bytes:
+    """表彰名单: one sheet per township, its volunteers with the best school year and their
+    figures, A4 portrait on one page, with the lines to sign and stamp."""
+    workbook = Workbook()
+    assert workbook.active is not None
+    workbook.remove(workbook.active)
+    headers = [
+        _("No."),
+        _("Name"),
+        _("School / village"),
+        _("Months as volunteer of the month"),
+        _("Home visits"),
+        _("Check-ins made"),
+        _("Children cared for"),
+        _("Must-visits made"),
+        _("Visits confirmed by phone"),
+    ]
+    for township, volunteers in townships:
+        sheet = workbook.create_sheet(township[:31])
+        _heading(
+            sheet,
+            len(headers),
+            _("{township}: commendation list of outstanding volunteers, {first} to {last}").format(
+                township=township,
+                first=month_name(first, locale),
+                last=month_name(last, locale),
+            ),
+            _("Township: {township}    Date: {date}").format(
+                township=township, date=format_skeleton("yMMMd", made_on, locale=locale)
+            ),
+        )
+        header_row = 3
+        _table(sheet, header_row, headers, [6, 10, 16, 10, 10, 10, 10, 10, 10])
+        for number, v in enumerate(volunteers, start=1):
+            sheet.append(
+                [
+                    number,
+                    v.name,
+                    v.site_name,
+                    v.months_of_the_month,
+                    v.home_visits,
+                    v.checkins,
+                    v.children,
+                    v.concerns_closed,
+                    v.confirmed_by_phone,
+                ]
+            )
+        for line in sheet.iter_rows(min_row=header_row, max_row=sheet.max_row):
+            for position, cell in enumerate(line):
+                cell.border = _BORDER
+                cell.font = _BOLD_FONT if cell.row == header_row else _BODY_FONT
+                cell.alignment = _TEXT if position in (1, 2) and cell.row > header_row else _CENTRE
+        _fit_rows(sheet, header_row, sheet.max_row)
+        foot = sheet.max_row + 2
+        for column, label in ((1, _("Prepared by (signature):")), (6, _("(stamp)"))):
+            cell = sheet.cell(row=foot, column=column, value=label)
+            cell.alignment, cell.font = _LEFT, _BODY_FONT
+        sheet.row_dimensions[foot].height = 30
+        _print_setup(sheet, header_row, landscape=False, one_page=True)
     return _bytes(workbook)

@@ -32,6 +32,14 @@ class UnknownRegion(DomainError):
     message = "No site or region has the code {code}."
 
 
+class QuestionSettled(DomainError):
+    message = "The coordinator has already decided about this check-in. Thank you!"
+
+
+class BadReviewSetting(DomainError):
+    message = "{setting} must be between {low} and {high}."
+
+
 class RegionExists(DomainError):
     message = "A site or region with the code {code} already exists."
 

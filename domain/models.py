@@ -129,6 +129,7 @@ class ReviewStatus(enum.StrEnum):
     pending = "pending"
     approved = "approved"
     questioned = "questioned"
+    rejected = "rejected"  # the coordinator found it wanting: it no longer counts
 
 
 class PhotoStatus(enum.StrEnum):
@@ -142,6 +143,7 @@ class EscalationKind(enum.StrEnum):
     must_visit = "must_visit"
     dropout = "dropout"
     emergency = "emergency"
+    review_waiting = "review_waiting"  # a check-in in the review queue for over a week
 
 
 class OutboxStatus(enum.StrEnum):
@@ -170,6 +172,12 @@ class Region(Base):
     emergency_repeat_minutes: Mapped[int | None] = mapped_column(SmallInteger)
     # 控辍保学: days of persuasion (劝返) before the written report is due
     dropout_report_days: Mapped[int | None] = mapped_column(SmallInteger)
+    # quality of care: a check-in this many metres from the child's home goes for review
+    review_distance_m: Mapped[int | None] = mapped_column(Integer)
+    # back-dated by more days than this, a check-in goes for review
+    review_days_back: Mapped[int | None] = mapped_column(SmallInteger)
+    # 回访抽查: the share (in %) of last month's home visits drawn for a phone check
+    sample_percent: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = _now()
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
@@ -292,6 +300,10 @@ class Child(Base):
     interests: Mapped[str | None] = mapped_column(Text)
     verified_at: Mapped[dt.datetime | None]  # last full re-check (每半年全面核查)
     left_at: Mapped[dt.datetime | None]  # no longer left behind / moved away
+    # where the child lives: from the first home visit with a location, or set by a coordinator
+    home_latitude: Mapped[float | None] = mapped_column(Float)
+    home_longitude: Mapped[float | None] = mapped_column(Float)
+    home_set_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -422,6 +434,7 @@ class CheckIn(Base):
     )
     review_reason: Mapped[str | None] = mapped_column(String(64))
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
     activities: Mapped[list[CheckInActivity]] = relationship(
         back_populates="checkin", cascade="all, delete-orphan"
@@ -450,6 +463,8 @@ class CheckInActivity(Base):
     activity: Mapped[Activity] = mapped_column(_enum(Activity, "activity"), primary_key=True)
     pairing_id: Mapped[int] = mapped_column(ForeignKey("pairings.id"))
     occurred_at: Mapped[dt.datetime]
+    # False once the check-in was rejected on review or found not to have happened
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
 
     checkin: Mapped[CheckIn] = relationship(back_populates="activities")
 
@@ -499,6 +514,84 @@ def phash_quarter(quarter: int) -> ColumnElement[int]:
 # WHERE, and without estimates it plans a costly parallel scan.
 for _quarter in range(PHASH_QUARTERS):
     Index(f"ix_photos_phash_q{_quarter}", phash_quarter(_quarter))
+
+
+class ReviewState(enum.StrEnum):
+    waiting = "waiting"  # before the coordinator
+    asked = "asked"  # the volunteer was asked a question
+    approved = "approved"
+    rejected = "rejected"
+
+
+class ReviewItem(Base):
+    """A check-in before its site's coordinator for one reason (审核): a photo like an
+    earlier one, a home visit without a photo, far from the child's home, back-dated, marked
+    uncertain by the volunteer, or a volunteer's visit found not to have happened."""
+
+    __tablename__ = "review_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    state: Mapped[ReviewState] = mapped_column(
+        _enum(ReviewState, "review_state"), default=ReviewState.waiting
+    )
+    opened_at: Mapped[dt.datetime]
+    asked_at: Mapped[dt.datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answer_voice_file_id: Mapped[str | None] = mapped_column(String(255))
+    answered_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("checkin_id", "reason"),
+        Index(
+            "ix_review_items_open",
+            "site_id",
+            "opened_at",
+            postgresql_where=text("state IN ('waiting', 'asked')"),
+        ),
+    )
+
+
+class SampleOutcome(enum.StrEnum):
+    confirmed = "confirmed"  # the guardian confirmed the visit
+    unreachable = "unreachable"  # could not reach the guardian
+    not_happened = "not_happened"  # the visit did not happen
+
+
+class SampleDraw(Base):
+    """回访抽查: the month's draw of home visits to confirm by phone; the seed makes it
+    the same when drawn again."""
+
+    __tablename__ = "sample_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, unique=True)  # first day of the visits' month
+    seed: Mapped[int] = mapped_column(BigInteger)
+    drawn_at: Mapped[dt.datetime]
+
+
+class SampleCheck(Base):
+    """One home visit drawn for a phone call to the guardian, and what the call found."""
+
+    __tablename__ = "sample_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("sample_draws.id", ondelete="CASCADE"))
+    checkin_id: Mapped[int] = mapped_column(
+        ForeignKey("checkins.id", ondelete="CASCADE"), unique=True
+    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    outcome: Mapped[SampleOutcome | None] = mapped_column(_enum(SampleOutcome, "sample_outcome"))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (Index("ix_sample_checks_site_draw", "site_id", "draw_id"),)
 
 
 class Concern(Base):

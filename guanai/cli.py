@@ -312,6 +312,15 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _say("a day is written like 2027-07-10: {value}", value=value)
+        ) from None
+
+
 def _month(value: str) -> Month:
     from domain.schedule.calendar import Month
 
@@ -355,6 +364,37 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     data = await _transaction(
         settings, work, audit_details={"command": f"export {args.what}", "as": args.as_telegram_id}
     )
+    try:
+        await asyncio.to_thread(Path(args.out).write_bytes, data)
+    except OSError as error:
+        raise CannotWriteFile(path=args.out) from error
+    print(_say("Wrote {path}.", path=args.out))
+    return 0
+
+
+async def cmd_commendation(settings: Settings, args: argparse.Namespace) -> int:
+    """表彰名单: the school year's commendation list of each township in the scope, as .xlsx."""
+    from bot.telegram.i18n import make_i18n
+    from bot.workbooks import commendation_workbook
+    from domain.reports import recognition
+
+    today = args.today or SystemClock().now().astimezone(settings.tz).date()
+
+    async def work(uow: UnitOfWork) -> recognition.CommendationLists | None:
+        return await recognition.commendation_lists(
+            uow.session,
+            scope_path=await _scope_path(uow.session, args.scope),
+            today=today,
+            tz=settings.tz,
+        )
+
+    lists = await _transaction(settings, work, audit_details={"command": "commendation"})
+    if lists is None or not lists.townships:
+        print(_say("Nothing to commend yet: no township with a month of this school year."))
+        return 1
+    i18n = make_i18n()
+    with i18n.context(), i18n.use_locale(_locale()):
+        data = commendation_workbook(lists.townships, lists.first, lists.last, today, _locale())
     try:
         await asyncio.to_thread(Path(args.out).write_bytes, data)
     except OSError as error:
@@ -491,6 +531,31 @@ async def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
             kind=region.kind,
             code=region.code,
             name=region.name,
+        )
+
+    return await _in_transaction(settings, work)
+
+
+async def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.care import review
+    from domain.people import regions
+
+    async def work(uow: UnitOfWork) -> str:
+        region = await regions.by_code(uow.session, args.code)
+        review.set_site_rules(
+            region,
+            review_distance_m=args.review_distance_m,
+            review_days_back=args.review_days_back,
+            sample_percent=args.sample_percent,
+        )
+        rules = (await review.site_rules(uow.session, [region.path]))[region.path]
+        return _say(
+            "{code}: check-ins over {metres} m from home or back-dated over {days} days go "
+            "for review; {percent}% of home visits are checked by phone each month.",
+            code=region.code,
+            metres=rules.distance_m,
+            days=rules.days_back,
+            percent=f"{rules.sample_percent:g}",
         )
 
     return await _in_transaction(settings, work)
@@ -874,6 +939,22 @@ def build_parser() -> argparse.ArgumentParser:
     site_add.add_argument("--name", required=True, help="the name people use")
     site_add.add_argument("--kind", required=True, choices=[k.value for k in RegionKind])
     site_add.add_argument("--parent", help="code of the region above it")
+    site_set = add(
+        "set",
+        cmd_site_set,
+        "set a region's review and phone-check settings (inherited by what is under it)",
+        into=site_commands,
+    )
+    site_set.add_argument("code", metavar="CODE", help="code of the site or region")
+    site_set.add_argument(
+        "--review-distance-m", type=int, help="metres from home beyond which a check-in is reviewed"
+    )
+    site_set.add_argument(
+        "--review-days-back", type=int, help="days back-dated beyond which a check-in is reviewed"
+    )
+    site_set.add_argument(
+        "--sample-percent", type=float, help="share of home visits checked by phone (%%)"
+    )
 
     admin = commands.add_parser("admin", help="coordinators", description="coordinators")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
@@ -897,6 +978,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--month", type=_month, help="YYYY-MM (check-ins; default: this month)")
     export.add_argument("--out", required=True, help="the .xlsx file to write")
     export.add_argument("--as", dest="as_telegram_id", type=_telegram_id, help=as_help)
+
+    commend = add(
+        "commendation",
+        cmd_commendation,
+        "the school year's commendation list (表彰名单) of each township, as .xlsx",
+    )
+    commend.add_argument("--scope", help="code of a township or district (default: all)")
+    commend.add_argument("--out", required=True, help="the .xlsx file to write")
+    commend.add_argument(
+        "--today", type=_day, help="YYYY-MM-DD: the year counted is the one up to this month"
+    )
 
     for name, handler, help_ in (
         ("pair", cmd_pair, "pair a volunteer with a child"),

@@ -93,8 +93,8 @@ async def test_the_site_gets_its_record_with_gaps_marked_and_the_township_a_summ
     summary_sheet = load_workbook(tmp_path / summary.payload["path"]).active
     assert summary_sheet is not None
     assert list(summary_sheet.iter_rows(min_row=4, values_only=True)) == [
-        ("中和小学", 2, 1, 0, 2, 1, 0),
-        ("合计", 2, 1, 0, 2, 1, 0),
+        ("中和小学", 2, 1, 0, 2, 1, 0, 0, "—"),
+        ("合计", 2, 1, 0, 2, 1, 0, 0, "—"),
     ]
     assert await outbox_to(session, p.district_head) == []
 

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from bot.telegram.callbacks import ChildOpen, ChildView
+from domain.care import review as queue
 from domain.db import UnitOfWork
 from domain.models import (
     Activity,
@@ -68,9 +69,8 @@ async def test_the_card_shows_the_archive_photos_and_what_awaits_review(
             pairing,
             occurred_at=clock.now() - dt.timedelta(days=1),
             activities=(Activity.talk,),
-            review=ReviewStatus.pending,
-            review_reason="similar_photo",
         )
+        await queue.flag(s, doubtful.id, queue.SIMILAR_PHOTO, now=clock.now())
         s.add_all(
             [
                 Photo(
@@ -104,7 +104,7 @@ async def test_the_card_shows_the_archive_photos_and_what_awaits_review(
     await wang.next_message()  # the photo again
     review = await wang.next_message()
     assert "核查原因：有张照片和以前的几乎一样" in (review.text or "")
-    wang.press(review.callback_data("问问志愿者"), review)
+    wang.press(review.callback_data("询问"), review)
     await fake.wait_until(lambda: "已经问志愿者了" in (wang.last_message.text or "") or None)
 
     questioned = await committed(

@@ -21,10 +21,11 @@ from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import housekeeping
-from domain.care import photos
+from domain.care import photos, sample
 from domain.people import regions
 from domain.reports import care_record, rosters
 from domain.schedule import ladder, reminders
+from domain.schedule.calendar import Month
 from guanai.outages import describe, is_outage
 from guanai.settings import Settings
 from workers.context import Deps
@@ -163,6 +164,19 @@ async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
 async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
     """The monthly care records due tomorrow, to sites and townships."""
     return {"queued": await _in_scope(deps, now, scope, care_record.send_care_records)}
+
+
+async def draw_verification_sample(
+    deps: Deps, now: dt.datetime, scope: str | None
+) -> dict[str, int]:
+    """回访抽查: on the 1st, last month's sample of home visits for the coordinators to phone
+    the guardians; run again, the stored seed draws the same sample."""
+    month = Month.of(now, deps.settings.tz).previous()
+    async with deps.unit_of_work() as uow:
+        drawn = await sample.draw_month(uow.session, month=month, tz=deps.settings.tz, now=now)
+        await uow.commit()
+    log.info("verification sample of %s: %d of %d home visits", month, drawn.checks, drawn.visits)
+    return {"visits": drawn.visits, "drawn": drawn.checks}
 
 
 async def sweep_photos(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:

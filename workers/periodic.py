@@ -68,6 +68,9 @@ PERIODIC: dict[str, Periodic] = {
         ),
         Periodic("roster", jobs.send_rosters, Cron(weekday=0, hour=8, minute=0), scoped=True),
         Periodic("monthly-record", jobs.send_care_records, Cron(hour=8, minute=30), scoped=True),
+        Periodic(
+            "verification-sample", jobs.draw_verification_sample, Cron(day=1, hour=6, minute=0)
+        ),
     )
 }
 

@@ -33,6 +33,8 @@ from bot.telegram.routers import (
     overdue,
     overview,
     pairing,
+    review,
+    sample,
     volunteer,
 )
 from domain.clock import Clock
@@ -100,6 +102,8 @@ def make_dispatcher(
         overdue.make_router(),
         duty.make_router(),
         children.make_router(),
+        review.make_router(),
+        sample.make_router(),
         join.make_router(),
         volunteer.make_router(),
         checkin.make_router(),

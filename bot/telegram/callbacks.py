@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 
 from domain.archive.archive_import import ImportKind
 from domain.care.checkins import MAX_DAYS_BACK, VisitQuestion
-from domain.models import Activity, ConcernKind
+from domain.models import Activity, ConcernKind, SampleOutcome
 
 # A button's data can be forged. An id that no PostgreSQL integer holds, or a negative page,
 # fails to unpack, so the filter does not match and the button is answered as stale.
@@ -85,6 +85,7 @@ class ChildView(enum.StrEnum):
     card = "card"  # the archive and recent check-ins
     photos = "photos"  # recent check-ins' photos
     review = "review"  # check-ins awaiting review
+    home = "home"  # set where the child lives (for the location check)
 
 
 class ChildOpen(CallbackData, prefix="ch"):
@@ -147,13 +148,22 @@ class OverdueAction(CallbackData, prefix="oda"):
 
 
 class ReviewAct(enum.StrEnum):
-    approve = "approve"
-    question = "question"
+    approve = "approve"  # 通过
+    question = "question"  # 询问
+    reject = "reject"  # 退回
+    answer = "answer"  # the volunteer answers the question
 
 
 class ReviewAction(CallbackData, prefix="rv"):
     checkin_id: Id
     act: ReviewAct
+
+
+class SampleAction(CallbackData, prefix="sm"):
+    """What the phone call of the verification sample (回访抽查) found."""
+
+    check_id: Id
+    outcome: SampleOutcome
 
 
 class JoinAct(enum.StrEnum):
@@ -187,6 +197,7 @@ class CheckInAct(enum.StrEnum):
     cancel = "cancel"
     resume = "resume"  # go on with a check-in a command interrupted
     discard = "discard"  # … or drop it
+    unsure = "unsure"  # the volunteer is not sure of it: the coordinator takes a look
 
 
 class CheckInStep(CallbackData, prefix="cis"):

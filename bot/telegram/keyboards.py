@@ -212,8 +212,10 @@ def visit_answers(question: VisitQuestion) -> InlineKeyboardMarkup:
     )
 
 
-def summary(key: str, *, days_back: int, today: dt.date, earlier: bool) -> InlineKeyboardMarkup:
-    """Confirm first; then when it happened (today unless changed); then cancel."""
+def summary(
+    key: str, *, days_back: int, today: dt.date, earlier: bool, unsure: bool = False
+) -> InlineKeyboardMarkup:
+    """Confirm first; then when it happened (today unless changed); "not sure"; cancel."""
     quick = range(QUICK_DAYS_BACK + 1)
     shown = range(QUICK_DAYS_BACK + 1, MAX_DAYS_BACK + 1) if earlier else quick
     days: list[Button] = [
@@ -228,7 +230,13 @@ def summary(key: str, *, days_back: int, today: dt.date, earlier: bool) -> Inlin
     return _rows(
         [(_("✅ Confirm"), CheckInConfirm(key=key))],
         *_chunks(days, 4 if not earlier else 3),
-        [(_("✖️ Cancel"), CheckInStep(act=CheckInAct.cancel))],
+        [
+            (
+                _("• 🤔 Not sure of it") if unsure else _("🤔 Not sure of it"),
+                CheckInStep(act=CheckInAct.unsure),
+            ),
+            (_("✖️ Cancel"), CheckInStep(act=CheckInAct.cancel)),
+        ],
     )
 
 

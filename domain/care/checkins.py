@@ -16,21 +16,22 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.care import caseload
+from domain.care import caseload, review
 from domain.errors import BadVisitAnswer, NoActivity, NotYourChild, TooFarBack
 from domain.models import (
     Activity,
     CheckIn,
     CheckInActivity,
+    Child,
     Concern,
     Photo,
-    ReviewStatus,
+    Region,
 )
 from domain.people import audit
 
 MAX_DAYS_BACK = 7  # "I visited yesterday": back-dating is allowed up to a week
-REVIEW_DAYS_BACK = 2  # further back than this, a coordinator confirms the date
-BACKDATED = "backdated"
+REVIEW_DAYS_BACK = review.DEFAULT_DAYS_BACK  # further back, a coordinator confirms the date
+BACKDATED = review.BACKDATED
 
 # A visit or a talk is what a must-visit (五必访) asks for.
 CLOSES_CONCERNS = frozenset({Activity.home_visit, Activity.talk})
@@ -78,6 +79,7 @@ class Draft:
     longitude: float | None = None
     visit_answers: Mapping[str, str] | None = None
     days_back: int = 0
+    uncertain: bool = False  # the volunteer is not sure of it (the day, the child)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ async def record(
     now: dt.datetime,
 ) -> Recorded:
     """Store a check-in once; it closes the child's open must-visits when it is a visit or
-    a talk made after they were raised."""
+    a talk made after they were raised, and goes for review when a rule says so."""
     if not draft.activities:
         raise NoActivity()
     check_answers(draft.visit_answers)
@@ -128,7 +130,6 @@ async def record(
     )
     if pairing is None:
         raise NotYourChild()
-    backdated = draft.days_back > REVIEW_DAYS_BACK
     checkin_id = await session.scalar(
         insert(CheckIn)
         .values(
@@ -143,8 +144,7 @@ async def record(
             latitude=draft.latitude,
             longitude=draft.longitude,
             visit_answers=dict(draft.visit_answers) if draft.visit_answers else None,
-            review=ReviewStatus.pending if backdated else ReviewStatus.none,
-            review_reason=BACKDATED if backdated else None,
+            uncertain=draft.uncertain,
         )
         .on_conflict_do_nothing(index_elements=[CheckIn.idempotency_key])
         .returning(CheckIn.id)
@@ -182,6 +182,9 @@ async def record(
             )
             .values(closed_at=now, closed_by_checkin_id=checkin_id)
         )
+    await _review_if_needed(
+        session, checkin_id, pairing.child_id, draft, photos=len(photos), now=now
+    )
     audit.record(
         session,
         at=now,
@@ -197,3 +200,42 @@ async def record(
         created=True,
         photo_ids=[photo.id for photo in photos],
     )
+
+
+async def _review_if_needed(
+    session: AsyncSession,
+    checkin_id: int,
+    child_id: int,
+    draft: Draft,
+    *,
+    photos: int,
+    now: dt.datetime,
+) -> None:
+    """Queue the new check-in for each reason the review rules find; a first home visit
+    with a location gives the child their home."""
+    child = await session.get_one(Child, child_id)
+    site_path = await session.scalar(select(Region.path).where(Region.id == child.site_id))
+    assert site_path is not None
+    rules = (await review.site_rules(session, [site_path]))[site_path]
+    place = (
+        review.Point(draft.latitude, draft.longitude)
+        if draft.latitude is not None and draft.longitude is not None
+        else None
+    )
+    home = (
+        review.Point(child.home_latitude, child.home_longitude)
+        if child.home_latitude is not None and child.home_longitude is not None
+        else None
+    )
+    recording = review.Recording(
+        activities=draft.activities,
+        photos=photos,
+        days_back=draft.days_back,
+        uncertain=draft.uncertain,
+        place=place,
+        home=home,
+    )
+    if place is not None and review.takes_home_from(recording):
+        await review.set_home(session, child, place, by=None, at=now)
+    for reason, details in review.reasons_to_review(recording, rules).items():
+        await review.flag(session, checkin_id, reason, now=now, details=details)

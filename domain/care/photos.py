@@ -42,18 +42,17 @@ from sqlalchemy import Select, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.care import review
 from domain.models import (
     PHASH_QUARTERS,
     CheckIn,
     Photo,
     PhotoStatus,
-    ReviewStatus,
     phash_quarter,
 )
-from domain.people import audit
 
-SIMILAR_PHOTO = "similar_photo"
-PHOTO_FAILED = "photo_failed"
+SIMILAR_PHOTO = review.SIMILAR_PHOTO
+PHOTO_FAILED = review.PHOTO_FAILED
 
 # Any constant works; it only has to differ from other advisory locks of the application.
 _COMPARE_LOCK = 0x6775_616E_6169_0001
@@ -404,16 +403,5 @@ async def _mark_for_review(
     now: dt.datetime,
     details: dict[str, int | str],
 ) -> None:
-    """Put a check-in before its coordinator; the first reason stays while one is pending."""
-    checkin = await session.get_one(CheckIn, checkin_id)
-    if checkin.review is not ReviewStatus.pending:
-        checkin.review = ReviewStatus.pending
-        checkin.review_reason = reason
-    audit.record(
-        session,
-        at=now,
-        action="checkin.review",
-        subject_type="checkin",
-        subject_id=checkin_id,
-        details={"reason": reason, **details},
-    )
+    """Put a check-in before its coordinator (the site's review queue)."""
+    await review.flag(session, checkin_id, reason, now=now, details=details)

@@ -8,17 +8,15 @@ log says who saw which child when.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from domain.delivery import outbox
-from domain.errors import CheckInOutOfScope, ChildOutOfScope, NotInChat, UnknownCheckIn
+from domain.care import review
+from domain.errors import CheckInOutOfScope, ChildOutOfScope, UnknownCheckIn
 from domain.models import (
-    Channel,
     CheckIn,
     Child,
     Pairing,
@@ -28,7 +26,7 @@ from domain.models import (
     Volunteer,
     VolunteerKind,
 )
-from domain.people import accounts, audit, scopes
+from domain.people import audit, scopes
 from domain.people.identity import Identity
 
 
@@ -131,28 +129,8 @@ async def approve(
 ) -> CheckIn:
     """The coordinator looked and the check-in stands."""
     checkin, _child = await checkin_in_scope(session, checkin_id, person)
-    _review(session, checkin, person, ReviewStatus.approved, at)
+    await review.approve(session, checkin, by=person.person_id, at=at)
     return checkin
-
-
-def _review(
-    session: AsyncSession,
-    checkin: CheckIn,
-    person: Identity,
-    status: ReviewStatus,
-    at: dt.datetime,
-) -> None:
-    checkin.review = status
-    checkin.reviewed_by = person.person_id
-    audit.record(
-        session,
-        at=at,
-        action=f"checkin.{status.value}",
-        actor_id=person.person_id,
-        subject_type="checkin",
-        subject_id=checkin.id,
-        details={"child_id": checkin.child_id, "reason": checkin.review_reason},
-    )
 
 
 async def question(
@@ -160,27 +138,35 @@ async def question(
     checkin_id: int,
     person: Identity,
     *,
-    text_for: Callable[[Person, CheckIn, Child], str],
+    message_for: review.MessageFor,
     at: dt.datetime,
 ) -> CheckIn:
     """The coordinator has a question: the volunteer gets a message through the outbox.
 
-    `text_for` renders the message in the volunteer's language (texts live in the chat
+    `message_for` renders the message in the volunteer's language (texts live in the chat
     front's catalogues, not here).
     """
     checkin, child = await checkin_in_scope(session, checkin_id, person)
-    volunteer = await session.get_one(Volunteer, checkin.volunteer_id)
-    to = await session.get_one(Person, volunteer.person_id)
-    chat = await accounts.address(session, to.id, Channel.telegram)
-    if chat is None:
-        raise NotInChat()
-    _review(session, checkin, person, ReviewStatus.questioned, at)
-    await outbox.enqueue(
+    await review.ask(
         session,
-        chat_id=int(chat),
-        method=outbox.Method.send_message,
-        payload={"text": text_for(to, checkin, child)},
-        not_before=at,
-        dedupe_key=f"question:{checkin.id}",
+        checkin,
+        child,
+        by=person.person_id,
+        at=at,
+        message_for=message_for,
     )
+    return checkin
+
+
+async def reject(
+    session: AsyncSession,
+    checkin_id: int,
+    person: Identity,
+    *,
+    text_for: review.TextFor,
+    at: dt.datetime,
+) -> CheckIn:
+    """The check-in does not stand: it stops counting and the volunteer is told why."""
+    checkin, child = await checkin_in_scope(session, checkin_id, person)
+    await review.reject(session, checkin, child, by=person.person_id, at=at, text_for=text_for)
     return checkin

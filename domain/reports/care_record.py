@@ -24,6 +24,8 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.care import sample
+from domain.care.sample import Figures
 from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
     Activity,
@@ -43,6 +45,7 @@ from domain.models import (
     Priority,
     Region,
     RegionKind,
+    ReviewStatus,
     Sex,
     Volunteer,
 )
@@ -131,6 +134,8 @@ class SiteRecord:
     made_on: dt.date | None = None  # 填表日期: the day it was compiled, in the site's zone
     # children in an entrusted guardian's care whose responsibility letter is not signed
     letters_missing: tuple[str, ...] = ()
+    # 回访抽查 of the month before's home visits (drawn on this month's 1st, phoned in it)
+    sample: Figures = field(default_factory=Figures)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,7 @@ class SiteSummary:
     open_concerns: int
     made_on: dt.date | None = None
     letters_missing: int = 0
+    sample: Figures = field(default_factory=Figures)
 
 
 class RecordText(Protocol):
@@ -225,6 +231,7 @@ async def compile_records(
         select(CheckInActivity.pairing_id, CheckInActivity.activity, CheckInActivity.occurred_at)
         .where(
             CheckInActivity.pairing_id.in_(pairing_ids),
+            CheckInActivity.counted,
             CheckInActivity.occurred_at >= start,
             CheckInActivity.occurred_at < end,
         )
@@ -241,6 +248,7 @@ async def compile_records(
             CheckIn.pairing_id.in_(pairing_ids),
             CheckIn.occurred_at >= start,
             CheckIn.occurred_at < end,
+            CheckIn.review != ReviewStatus.rejected,
             (func.jsonb_typeof(CheckIn.visit_answers) == "object") | CheckIn.note.is_not(None),
         )
         .order_by(CheckIn.occurred_at, CheckIn.id)
@@ -254,6 +262,7 @@ async def compile_records(
             CheckIn.pairing_id.in_(pairing_ids),
             CheckIn.occurred_at >= start,
             CheckIn.occurred_at < end,
+            CheckIn.review != ReviewStatus.rejected,
         )
         .group_by(CheckIn.pairing_id)
     ):
@@ -300,6 +309,7 @@ async def compile_records(
         .order_by(Child.site_id, Child.name)
     ):
         unsigned[site_id].append(child_name)
+    checked = await sample.figures(session, month=month.previous(), site_ids=sites)
     return [
         SiteRecord(
             site_id,
@@ -308,6 +318,7 @@ async def compile_records(
             by_site.get(site_id, []),
             township_name=township,
             letters_missing=tuple(unsigned.get(site_id, ())),
+            sample=checked.get(site_id, Figures()),
         )
         for site_id, (name, township) in sites.items()
     ]
@@ -327,6 +338,7 @@ def summarise(record: SiteRecord) -> SiteSummary:
         open_concerns=sum(not c.closed for _, c in concerns),
         made_on=record.made_on,
         letters_missing=len(record.letters_missing),
+        sample=record.sample,
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement, ScalarSelect
 
+from domain.care import review
 from domain.models import (
     Activity,
     CheckIn,
@@ -29,6 +30,7 @@ from domain.models import (
     Period,
     Priority,
     Region,
+    ReviewItem,
     Volunteer,
 )
 from domain.schedule.calendar import Month
@@ -61,6 +63,8 @@ class Overview:
     open_escalations: int
     unsupervised: int = 0  # 无人监护: no capable guardian, no entrusted one with a letter
     letters_missing: int = 0  # 委托监护 without the signed responsibility letter
+    to_review: int = 0  # check-ins in the sites' review queues (审核)
+    to_review_late: int = 0  # of them, waiting for more than a week
 
     @property
     def six_ones_percent(self) -> int | None:
@@ -111,6 +115,13 @@ async def overview(
     def count_children(condition: ColumnElement[bool]) -> ScalarSelect[int]:
         return select(func.count()).select_from(Child).where(condition).scalar_subquery()
 
+    def count_to_review(condition: ColumnElement[bool]) -> ScalarSelect[int]:
+        return (
+            select(func.count(func.distinct(ReviewItem.checkin_id)))
+            .where(ReviewItem.site_id.in_(in_scope), ReviewItem.state.in_(review.OPEN), condition)
+            .scalar_subquery()
+        )
+
     row = (
         await session.execute(
             select(
@@ -129,6 +140,8 @@ async def overview(
                 .scalar_subquery(),
                 count_children(current & (Child.guardianship == Guardianship.none)),
                 count_children(entrusted & ~with_letter),
+                count_to_review(ReviewItem.opened_at.is_not(None)),
+                count_to_review(ReviewItem.opened_at <= now - review.WAITING_TOO_LONG),
             )
         )
     ).one()
@@ -147,6 +160,8 @@ async def overview(
         open_escalations=row[6],
         unsupervised=row[7],
         letters_missing=row[8],
+        to_review=row[9],
+        to_review_late=row[10],
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.care import duty
+from domain.care import duty, review
 from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
     Account,
@@ -45,6 +45,7 @@ from domain.models import (
     Roster,
     Volunteer,
 )
+from domain.reports import recognition
 from domain.schedule import due
 from domain.schedule.calendar import Month
 from domain.schedule.deadlines import ancestor_ids, due_day, outside_quiet_hours
@@ -91,6 +92,7 @@ class VolunteerWeek:
     must_visits: list[MustVisit] = field(default_factory=list)
     duty_days: list[dt.date] = field(default_factory=list)
     inactive: bool = False  # domain.schedule.inactivity's one definition, as in the overview
+    of_the_month: bool = False  # a volunteer of last month (domain.reports.recognition)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class ScopeRoster:
     scope_name: str
     volunteers: Sequence[VolunteerWeek]
     completion: Sequence[Completion]  # per site, or per township for a district
+    to_review: int = 0  # check-ins in the sites' review queues (审核)
 
 
 class RosterText(Protocol):
@@ -153,6 +156,7 @@ class DistrictWeek:
     volunteers: list[VolunteerWeek]
     sites: dict[int, SiteWeek]
     region_names: dict[int, str]
+    to_review: dict[int, int] = field(default_factory=dict)  # per site
 
 
 async def compute_week(
@@ -234,6 +238,7 @@ async def compute_week(
         select(CheckInActivity.pairing_id, CheckInActivity.activity, CheckInActivity.occurred_at)
         .where(
             CheckInActivity.pairing_id.in_(active_pairings),
+            CheckInActivity.counted,
             CheckInActivity.occurred_at >= since,
             CheckInActivity.occurred_at < now,
         )
@@ -304,10 +309,21 @@ async def compute_week(
         if volunteer_id in volunteers:
             volunteers[volunteer_id].duty_days = days
 
+    best = await recognition.volunteers_of_the_month(
+        session, month=week.month.previous(), tz=tz, scope_path=scope_path
+    )
+    for volunteer_id in best & volunteers.keys():
+        volunteers[volunteer_id].of_the_month = True
     region_names = dict(
         (await session.execute(select(Region.id, Region.name).where(in_scope))).all()
     )
-    return DistrictWeek(week, list(volunteers.values()), sites, region_names)
+    return DistrictWeek(
+        week,
+        list(volunteers.values()),
+        sites,
+        region_names,
+        to_review=await review.waiting_per_site(session, sites),
+    )
 
 
 def scope_roster(data: DistrictWeek, *, scope_name: str, scope_path: str) -> ScopeRoster:
@@ -336,6 +352,11 @@ def scope_roster(data: DistrictWeek, *, scope_name: str, scope_path: str) -> Sco
         scope_name=scope_name,
         volunteers=[v for v in data.volunteers if v.site_path.startswith(scope_path)],
         completion=completion,
+        to_review=sum(
+            count
+            for site_id, count in data.to_review.items()
+            if data.sites[site_id].path.startswith(scope_path)
+        ),
     )
 
 

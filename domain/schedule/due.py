@@ -279,6 +279,7 @@ def _due_query(
         )
         .where(
             CheckInActivity.pairing_id.in_(select(active.c.pairing_id)),
+            CheckInActivity.counted,
             occurred >= WINDOW_START,
             occurred < WINDOW_END,
         )

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.care import review
 from domain.care.emergencies import (
     SENSITIVE,
     Contact,
@@ -42,6 +43,7 @@ from domain.care.emergencies import (
 from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
     Activity,
+    CheckIn,
     Child,
     Concern,
     ConcernKind,
@@ -52,6 +54,7 @@ from domain.models import (
     Pairing,
     Person,
     Region,
+    ReviewItem,
     Volunteer,
 )
 from domain.schedule import due
@@ -80,6 +83,8 @@ LADDER_RULES: Mapping[EscalationKind, LadderRule] = {
     EscalationKind.must_visit: LadderRule((0 * DAY, 1 * DAY, 2 * DAY)),
     EscalationKind.dropout: LadderRule((0 * DAY, 0 * DAY, 0 * DAY), quiet_hours=False),
     EscalationKind.emergency: LadderRule((0 * DAY, 0 * DAY, 0 * DAY), quiet_hours=False),
+    # a check-in nobody has reviewed for a week (审核) climbs as slowly as a missed month
+    EscalationKind.review_waiting: LadderRule((0 * DAY, 3 * DAY, 7 * DAY)),
 }
 
 # More new steps than this for one person in one run arrive as one digest: each recipient
@@ -259,6 +264,7 @@ async def climb(
     months = _Missing(session, tz, scope_path)
     report.opened = await _open_missed_month(session, months, now=now, tz=tz)
     report.opened += await _open_overdue_concerns(session, now=now, scope_path=scope_path)
+    report.opened += await _open_waiting_reviews(session, now=now, scope_path=scope_path)
     missing, closed = await _close_settled(session, months, now=now, scope_path=scope_path)
     report.closed = len(closed)
     if closed:
@@ -355,6 +361,50 @@ async def _open_overdue_concerns(
     return len(overdue)
 
 
+async def _open_waiting_reviews(
+    session: AsyncSession, *, now: dt.datetime, scope_path: str | None
+) -> int:
+    """A check-in in the review queue for more than a week escalates like any overdue item."""
+    waiting = (
+        await session.execute(
+            select(
+                ReviewItem.checkin_id,
+                CheckIn.child_id,
+                func.min(ReviewItem.opened_at).label("since"),
+                func.min(ReviewItem.reason).label("reason"),
+            )
+            .join(CheckIn, CheckIn.id == ReviewItem.checkin_id)
+            .join(Child, Child.id == CheckIn.child_id)
+            .where(ReviewItem.state.in_(review.OPEN), _in_scope(scope_path))
+            .group_by(ReviewItem.checkin_id, CheckIn.child_id)
+            .having(func.min(ReviewItem.opened_at) <= now - review.WAITING_TOO_LONG)
+            .order_by(ReviewItem.checkin_id)
+        )
+    ).all()
+    if not waiting:
+        return 0
+    result = await session.execute(
+        insert(Escalation)
+        .on_conflict_do_nothing(index_elements=[Escalation.item_key])
+        .returning(Escalation.id),
+        [
+            {
+                "kind": EscalationKind.review_waiting,
+                "item_key": review_key(row.checkin_id),
+                "child_id": row.child_id,
+                "details": {"checkin_id": row.checkin_id, "reason": row.reason},
+                "opened_at": now,
+            }
+            for row in waiting
+        ],
+    )
+    return len(result.all())
+
+
+def review_key(checkin_id: int) -> str:
+    return f"review:{checkin_id}"
+
+
 async def _close_settled(
     session: AsyncSession, months: _Missing, *, now: dt.datetime, scope_path: str | None
 ) -> tuple[dict[int, tuple[Activity, ...]], list[int]]:
@@ -394,6 +444,22 @@ async def _close_settled(
             Escalation.closed_at.is_(None),
             Escalation.concern_id == Concern.id,
             Concern.closed_at.is_not(None),
+            Escalation.child_id.in_(select(Child.id).where(_in_scope(scope_path))),
+        )
+        .values(closed_at=now, resolution="done")
+        .returning(Escalation.id)
+        .execution_options(synchronize_session=False)
+    )
+    still_open = select(ReviewItem.id).where(
+        ReviewItem.checkin_id == Escalation.details["checkin_id"].as_integer(),
+        ReviewItem.state.in_(review.OPEN),
+    )
+    closed += await session.scalars(
+        update(Escalation)
+        .where(
+            Escalation.kind == EscalationKind.review_waiting,
+            Escalation.closed_at.is_(None),
+            ~still_open.exists(),
             Escalation.child_id.in_(select(Child.id).where(_in_scope(scope_path))),
         )
         .values(closed_at=now, resolution="done")

@@ -55,6 +55,7 @@ _RANK = {
     EscalationKind.dropout: 1,
     EscalationKind.must_visit: 2,
     EscalationKind.missed_monthly: 3,
+    EscalationKind.review_waiting: 4,
 }
 _ACTIVITIES = frozenset(a.value for a in Activity)
 

@@ -334,6 +334,8 @@ def _summary_text(data: dict[str, Any], today: dt.date) -> str:
         lines.append(_("🎤 Voice note added"))
     if data.get("latitude") is not None:
         lines.append(_("📍 Location added"))
+    if data.get("unsure"):
+        lines.append(_("🤔 Marked “not sure”: the coordinator will take a look"))
     lines.append(_("📅 When: {day}").format(day=keyboards.day_label(data["days_back"], today)))
     lines.append("")
     lines.append(
@@ -356,7 +358,11 @@ async def _show_summary(
     """The summary below `message`, or in its place with `edit` (the bot's own message)."""
     text = _summary_text(data, today)
     keyboard = keyboards.summary(
-        data["key"], days_back=data["days_back"], today=today, earlier=False
+        data["key"],
+        days_back=data["days_back"],
+        today=today,
+        earlier=False,
+        unsure=bool(data.get("unsure")),
     )
     if edit:
         await message.edit_text(text, reply_markup=keyboard)
@@ -375,7 +381,11 @@ async def _edit_summary(
         chat_id=chat_id,
         message_id=data["summary_id"],
         reply_markup=keyboards.summary(
-            data["key"], days_back=data["days_back"], today=today, earlier=earlier
+            data["key"],
+            days_back=data["days_back"],
+            today=today,
+            earlier=earlier,
+            unsure=bool(data.get("unsure")),
         ),
     )
 
@@ -452,6 +462,23 @@ async def earlier_days(
         )
 
 
+async def unsure_toggled(
+    query: CallbackQuery, state: FSMContext, bot: Bot, clock: Clock, tz: ZoneInfo
+) -> None:
+    """The volunteer is not sure of it (the day, what was done): it counts and goes to 审核."""
+    data = await state.get_data()
+    data["unsure"] = not data.get("unsure")
+    await state.set_data(data)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _edit_summary(
+            bot,
+            query.message.chat.id,
+            {**data, "summary_id": query.message.message_id},
+            _today(clock, tz),
+        )
+
+
 # ---------------------------------------------------------------- confirm
 
 
@@ -466,6 +493,7 @@ def _draft(data: dict[str, Any]) -> Draft:
         longitude=data.get("longitude"),
         visit_answers=data.get("answers"),
         days_back=int(data["days_back"]),
+        uncertain=bool(data.get("unsure")),
     )
 
 
@@ -647,6 +675,9 @@ def make_router() -> Router:
     router.callback_query.register(day_chosen, StateFilter(CheckIn.summary), CheckInWhen.filter())
     router.callback_query.register(
         earlier_days, StateFilter(CheckIn.summary), CheckInStep.filter(F.act == CheckInAct.earlier)
+    )
+    router.callback_query.register(
+        unsure_toggled, StateFilter(CheckIn.summary), CheckInStep.filter(F.act == CheckInAct.unsure)
     )
     router.message.register(extra_expected, StateFilter(CheckIn.summary))
     return router

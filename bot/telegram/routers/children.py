@@ -6,9 +6,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
-from aiogram.filters import MagicData
-from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
+from aiogram.filters import MagicData, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, FSInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,15 +20,15 @@ from bot.telegram.callbacks import (
     ChildView,
     EmergencyStart,
     LetterSigned,
-    ReviewAct,
-    ReviewAction,
 )
-from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES
+from bot.telegram.filters import When
+from bot.telegram.routers import review as review_router
+from domain.care import review as queue
 from domain.care import timeline
 from domain.care.timeline import Entry
 from domain.clock import Clock
 from domain.db import UnitOfWork
-from domain.models import CheckIn, Child, Guardianship, Person, Photo, Priority, ReviewStatus
+from domain.models import Child, Guardianship, Photo, Priority, ReviewStatus
 from domain.people import audit, scopes
 from domain.people.identity import Identity
 from guanai.settings import Settings
@@ -84,6 +85,10 @@ async def card(
     builder.button(
         text=_("🤝 Pairing"), callback_data=ChildOpen(child_id=child.id, view=ChildView.pairing)
     )
+    builder.button(
+        text=_("📍 Set the home's location"),
+        callback_data=ChildOpen(child_id=child.id, view=ChildView.home),
+    )
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer("\n".join(lines), reply_markup=builder.as_markup())
@@ -100,6 +105,12 @@ def _archive(child: Child) -> list[str]:
         lines.append(" · ".join(filter(None, facts)))
     if child.address:
         lines.append(_("Home: {address}").format(address=child.address))
+    if child.home_latitude is not None:
+        lines.append(
+            _("Home's location: set by a coordinator")
+            if child.home_set_by is not None
+            else _("Home's location: from the first home visit with a location")
+        )
     for guardian in child.guardians:
         lines.append(
             _("Guardian: {name} ({relation}) {phone}").format(
@@ -211,6 +222,7 @@ async def review(
     settings: Settings,
     tz: ZoneInfo,
 ) -> None:
+    """The child's check-ins of the review queue, shown as the queue shows them."""
     child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
     pending = await timeline.entries(session, child.id, limit=MAX_REVIEW, pending_review=True)
     await query.answer()
@@ -220,70 +232,59 @@ async def review(
     if not pending:
         await message.answer(_("Nothing to review for {child}.").format(child=child.name))
         return
+    items = await queue.open_items(session, [entry.checkin.id for entry in pending])
     for entry in pending:
-        checkin = entry.checkin
-        line = _entry_line(entry, tz)
-        await _send_photos(query, checkin.photos, line, settings)
-        reason = texts.REVIEW_REASON.get(checkin.review_reason or "")
-        text = _("{line}\nWhy to review: {reason}").format(
-            line=line, reason=reason or checkin.review_reason or "—"
+        waiting = queue.Waiting(
+            entry.checkin, child.name, entry.volunteer_name, items[entry.checkin.id]
         )
-        if checkin.note:
-            text += "\n" + checkin.note
-        await message.answer(text, reply_markup=_review_buttons(checkin))
+        await review_router.show(message, session, waiting, settings, tz)
 
 
-def _review_buttons(checkin: CheckIn) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("✅ Approve"),
-        callback_data=ReviewAction(checkin_id=checkin.id, act=ReviewAct.approve),
-    )
-    builder.button(
-        text=_("❓ Ask the volunteer"),
-        callback_data=ReviewAction(checkin_id=checkin.id, act=ReviewAct.question),
-    )
-    return builder.as_markup()
+class HomePlace(StatesGroup):
+    place = State()  # the coordinator sends the child's home location
 
 
-async def decide(
+async def home_asked(
     query: CallbackQuery,
-    callback_data: ReviewAction,
+    callback_data: ChildOpen,
+    session: AsyncSession,
+    me: Identity,
+    state: FSMContext,
+) -> None:
+    child, _scope = await scopes.child(session, me.scopes, callback_data.child_id)
+    await state.set_state(HomePlace.place)
+    await state.update_data(child_id=child.id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _(
+                "Please send the location of {child}'s home (📎 → Location). Check-ins far "
+                "from it will be put in 🔍 Review."
+            ).format(child=child.name)
+        )
+
+
+async def home_sent(
+    message: Message,
+    state: FSMContext,
     session: AsyncSession,
     uow: UnitOfWork,
     me: Identity,
     clock: Clock,
-    tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
-    if callback_data.act is ReviewAct.approve:
-        await timeline.approve(session, callback_data.checkin_id, me, clock.now())
-        done = _("Approved.")
-    else:
+    assert message.location is not None
+    child, _scope = await scopes.child(
+        session, me.scopes, int((await state.get_data())["child_id"])
+    )
+    place = queue.Point(message.location.latitude, message.location.longitude)
+    await queue.set_home(session, child, place, by=me.person_id, at=clock.now())
+    await uow.commit()
+    await state.clear()
+    await message.answer(_("Saved: the location of {child}'s home.").format(child=child.name))
 
-        def text_for(person: Person, checkin: CheckIn, child: Child) -> str:
-            locale = person.language if person.language in LOCALES else DEFAULT_LOCALE
-            with i18n.use_locale(locale):
-                return _(
-                    "Hello {name}, {coordinator} has a question about your check-in for "
-                    "{child} on {day}. Please give them a call or send the photos again. "
-                    "Thank you!"
-                ).format(
-                    name=person.name,
-                    coordinator=me.name,
-                    child=child.name,
-                    day=formatting.day(checkin.occurred_at, tz),
-                )
 
-        await timeline.question(
-            session, callback_data.checkin_id, me, text_for=text_for, at=clock.now()
-        )
-        done = _("The volunteer has been asked.")
-    await uow.commit()  # decided before we say so
-    await query.answer(done)
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(done)
+async def home_expected(message: Message) -> None:
+    await message.answer(_("Please send a location (📎 → Location), or /cancel."))
 
 
 def make_router() -> Router:
@@ -292,5 +293,10 @@ def make_router() -> Router:
     router.callback_query.register(card, ChildOpen.filter(F.view == ChildView.card))
     router.callback_query.register(photos, ChildOpen.filter(F.view == ChildView.photos))
     router.callback_query.register(review, ChildOpen.filter(F.view == ChildView.review))
-    router.callback_query.register(decide, ReviewAction.filter())
+    router.callback_query.register(home_asked, ChildOpen.filter(F.view == ChildView.home))
+    coordinator = MagicData(F.me.is_coordinator)
+    router.message.register(home_sent, coordinator, StateFilter(HomePlace.place), When(F.location))
+    router.message.register(
+        home_expected, coordinator, StateFilter(HomePlace.place), When(~F.text.startswith("/"))
+    )
     return router

@@ -133,6 +133,8 @@ def _line(item: OverdueItem, clock: Clock, tz: ZoneInfo) -> str:
         what = _("must-visit ({concern})").format(concern=concern or _("other worry"))
     elif item.escalation_kind is EscalationKind.dropout:
         what = _("absent from school")
+    elif item.escalation_kind is EscalationKind.review_waiting:
+        what = _("check-in waiting for review")
     else:
         what = _("emergency")
     return _("{child} · {volunteer} — {what}, {late}").format(

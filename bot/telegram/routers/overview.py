@@ -105,6 +105,9 @@ async def _render(
     text += "\n" + _(
         "Unsupervised (无人监护): {unsupervised} · entrusted without the signed letter: {missing}"
     ).format(unsupervised=figures.unsupervised, missing=figures.letters_missing)
+    text += "\n" + _("To review: {count} (waiting over a week: {late})").format(
+        count=figures.to_review, late=figures.to_review_late
+    )
     if figures.letters_missing:
         missing = await overview.letters_missing(
             session, scope_path=region.path, limit=LETTERS_LISTED
