@@ -106,7 +106,7 @@ async def main() -> None:
                 documents = await uow.session.scalar(
                     select(func.count())
                     .select_from(OutboxMessage)
-                    .where(OutboxMessage.method == "sendDocument")
+                    .where(OutboxMessage.content["attachment"]["kind"].astext == "document")
                 )
                 sites = await uow.session.scalar(
                     select(func.count()).select_from(Region).where(Region.code.like("DEMO-S%"))

@@ -28,6 +28,8 @@ from domain.care import emergencies
 from domain.care.emergencies import Incident
 from domain.clock import SystemClock
 from domain.delivery import outbox
+from domain.delivery.addresses import TELEGRAM, Address
+from domain.delivery.content import Content
 from domain.models import Child, Coordinator, Person, Region, RegionKind
 from domain.schedule import ladder
 from guanai.settings import Settings
@@ -96,9 +98,8 @@ async def bench(schools: int, others: int, api_url: str, database_url: str) -> d
             for n in range(others):
                 await outbox.enqueue(
                     s,
-                    chat_id=2_000_000 + n,
-                    method=outbox.Method.send_message,
-                    payload={"text": f"other {n}"},
+                    to=Address(TELEGRAM, str(2_000_000 + n)),
+                    content=Content.lines([f"other {n}"]),
                     not_before=clock.now(),
                 )
             await s.flush()

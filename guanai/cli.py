@@ -713,7 +713,7 @@ async def cmd_outbox_uncertain(settings: Settings, args: argparse.Namespace) -> 
             _say(
                 "Message {id} to {chat} ({kind}), sent {when}: it may or may not have arrived.",
                 id=message.id,
-                chat=message.chat_id,
+                chat=f"{message.to.channel}:{message.to.target}",
                 kind=message.kind,
                 when=message.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S"),
             )

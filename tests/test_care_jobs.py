@@ -13,6 +13,7 @@ from domain.models import EscalationStep, OutboxMessage, Person
 from guanai.settings import Settings
 from tests.cli_support import Guanai, deployment
 from tests.fakes import FakeTelegram
+from tests.outbox_support import chat_of
 from tests.workers_support import Programme, make_programme
 
 
@@ -70,5 +71,5 @@ async def test_reminders_for_a_scope_at_night_wait_for_the_morning(
     async with sessionmaker() as session:
         volunteer = await session.get_one(Person, p.volunteer.person_id)
         [queued] = (await session.scalars(select(OutboxMessage))).all()
-    assert queued.chat_id == volunteer.telegram_id
+    assert chat_of(queued) == volunteer.telegram_id
     assert queued.not_before.isoformat() == "2026-11-21T00:00:00+00:00"  # 08:00 in Shanghai

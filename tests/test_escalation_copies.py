@@ -94,7 +94,7 @@ async def _queued_edits(running_bot: RunningBot, count: int) -> list[int]:
     async def probe(session: AsyncSession) -> list[int] | None:
         found = list(
             await session.scalars(
-                select(OutboxMessage.id).where(OutboxMessage.method == "editMessageText")
+                select(OutboxMessage.id).where(OutboxMessage.content.has_key("replaces"))
             )
         )
         return found if len(found) >= count else None

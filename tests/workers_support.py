@@ -65,7 +65,7 @@ async def make_programme(session: AsyncSession) -> Programme:
 async def outbox_to(session: AsyncSession, person: Person) -> list[OutboxMessage]:
     rows = await session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.chat_id == person.telegram_id)
+        .where(OutboxMessage.target == str(person.telegram_id))
         .order_by(OutboxMessage.id)
     )
     return list(rows)

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from domain.delivery import outbox
+from domain.delivery.addresses import address_of
+from domain.delivery.content import Content
 from domain.errors import CheckInOutOfScope, ChildOutOfScope, NotInChat, UnknownCheckIn
 from domain.models import (
     CheckIn,
@@ -170,14 +172,14 @@ async def question(
     checkin, child = await checkin_in_scope(session, checkin_id, person)
     volunteer = await session.get_one(Volunteer, checkin.volunteer_id)
     to = await session.get_one(Person, volunteer.person_id)
-    if to.telegram_id is None:
+    address = address_of(to)
+    if address is None:
         raise NotInChat()
     _review(session, checkin, person, ReviewStatus.questioned, at)
     await outbox.enqueue(
         session,
-        chat_id=to.telegram_id,
-        method=outbox.Method.send_message,
-        payload={"text": text_for(to, checkin, child)},
+        to=address,
+        content=Content.lines([text_for(to, checkin, child)]),
         not_before=at,
         dedupe_key=f"question:{checkin.id}",
     )

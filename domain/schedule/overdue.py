@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.care import pairings
 from domain.delivery import outbox
+from domain.delivery.addresses import address_of
+from domain.delivery.content import Content
 from domain.errors import NobodyToMessage, NotInChat, UnknownChild
 from domain.models import (
     Activity,
@@ -396,13 +398,13 @@ async def nudge(
         raise NobodyToMessage()
     volunteer = await session.get_one(Volunteer, target.volunteer_id)
     to = await session.get_one(Person, volunteer.person_id)
-    if to.telegram_id is None:
+    address = address_of(to)
+    if address is None:
         raise NotInChat()
     queued = await outbox.enqueue(
         session,
-        chat_id=to.telegram_id,
-        method=outbox.Method.send_message,
-        payload={"text": text_for(to)},
+        to=address,
+        content=Content.lines([text_for(to)]),
         not_before=at,
         dedupe_key=f"nudge:{target.item_key}:{(at.astimezone(tz) if tz else at).date()}",
     )

@@ -26,6 +26,7 @@ from bot.telegram.routers.pairing import choose_volunteer
 from domain.care import emergencies, pairings
 from domain.clock import Clock
 from domain.db import UnitOfWork
+from domain.delivery.addresses import TELEGRAM, Address
 from domain.people.identity import Identity
 from domain.schedule import escalations
 
@@ -69,8 +70,8 @@ async def take(
         closed=False,
         at=at,
         tz=tz,
-        except_chat=query.from_user.id,
-        except_message=query.message.message_id if query.message else None,
+        except_at=Address(TELEGRAM, str(query.from_user.id)),
+        except_ref=str(query.message.message_id) if query.message else None,
     )
     await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
