@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 #: Makes the chat front the jobs send through (`guanai.wiring` hands over Telegram's).
 FrontFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], Front]
+#: Makes the sender of a further channel (a group robot, Matrix): it drains that
+#: channel's outbox rows, rendering them its own way, beside the chat front's sender.
+SenderFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], OutboxSender]
 
 
 class Deps:
@@ -33,11 +36,13 @@ class Deps:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         front: Front,
+        channels: Sequence[OutboxSender] = (),
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.front = front
+        self.channels = tuple(channels)
         # Photos are downloaded and decoded one at a time in a process (workers.jobs).
         self.photo_slot = asyncio.Semaphore(1)
 
@@ -47,6 +52,11 @@ class Deps:
     @property
     def sender(self) -> OutboxSender:
         return self.front.sender
+
+    @property
+    def senders(self) -> tuple[OutboxSender, ...]:
+        """Every channel's sender: the chat front's, then the further channels'."""
+        return (self.front.sender, *self.channels)
 
     @property
     def downloader(self) -> Downloader:
@@ -71,11 +81,17 @@ def freeze_loaded_modules() -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_deps(settings: Settings, clock: Clock, front: FrontFactory) -> AsyncIterator[Deps]:
+async def open_deps(
+    settings: Settings,
+    clock: Clock,
+    front: FrontFactory,
+    channels: Sequence[SenderFactory] = (),
+) -> AsyncIterator[Deps]:
     freeze_loaded_modules()
     engine = make_engine(settings.database_url, pool_size=5)
     sessionmaker = make_sessionmaker(engine)
-    deps = Deps(settings, sessionmaker, clock, front(settings, sessionmaker))
+    senders = [channel(settings, sessionmaker) for channel in channels]
+    deps = Deps(settings, sessionmaker, clock, front(settings, sessionmaker), senders)
     try:
         yield deps
     finally:

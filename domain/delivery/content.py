@@ -178,23 +178,27 @@ def _span(data: str | list[str]) -> Span:
 
 
 def plain_text(content: Content) -> str:
-    """The message as plain text, its actions as words on the last lines: a front without
-    buttons (a group robot) shows what may be done, and where, in the reader's words."""
-    return "\n".join([content.text, *_actions_as_words(content, lambda label: label)]).strip("\n")
+    """The message as plain text, its actions as words on the last lines (a front without
+    buttons, a group robot, shows what may be done, in the reader's words) and a file by
+    its name (the front sends it apart, or says where it is)."""
+    return "\n".join([content.text, *_after_text(content, lambda label: label)]).strip("\n")
 
 
 def markdown(content: Content) -> str:
     """The message as Markdown (robots of WeCom, DingTalk and Feishu read it): strong as
     **bold**, quiet as *italic*, actions as words."""
     lines = ["".join(_markdown_span(span) for span in block.spans) for block in content.blocks]
-    words = _actions_as_words(content, lambda label: f"**{_markdown_escape(label)}**")
+    words = _after_text(content, lambda label: f"**{_markdown_escape(label)}**")
     return "\n".join([*lines, *words]).strip("\n")
 
 
-def _actions_as_words(content: Content, show: Callable[[str], str]) -> list[str]:
-    if not content.actions:
-        return []
-    return ["", *(" · ".join(show(a.label) for a in row) for row in content.actions)]
+def _after_text(content: Content, show: Callable[[str], str]) -> list[str]:
+    lines = []
+    if content.attachment is not None:
+        lines += ["", f"📎 {content.attachment.name}"]
+    if content.actions:
+        lines += ["", *(" · ".join(show(a.label) for a in row) for row in content.actions)]
+    return lines
 
 
 _MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#"})
