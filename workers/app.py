@@ -81,8 +81,9 @@ def make_worker(
 ) -> Worker:
     """`front` makes the chat front the jobs send through (`guanai.wiring.make_worker`
     hands over Telegram's); `channels` make the senders of further channels. `on_ready` is
-    called once the worker has Redis and its dependencies and starts polling. Without `redis_pool` the worker connects itself, as
-    arq does (five tries a second apart, then no timeout on commands)."""
+    called once the worker has Redis and its dependencies and starts polling. Without
+    `redis_pool` the worker connects itself, as arq does (five tries a second apart, then
+    no timeout on commands)."""
     periodic = on_queue(queue)
     if not periodic:
         raise NoJobsOnQueue(queue=queue.value)
