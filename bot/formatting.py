@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
-
+from domain.language import gettext as _
+from domain.language import ngettext
 from domain.schedule import deadlines
 from domain.schedule.calendar import Month
 

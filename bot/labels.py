@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import lazy_gettext as __
 from babel.dates import format_skeleton
 
+from domain.language import gettext as _
+from domain.language import lazy_gettext as __
 from domain.models import Activity, ConcernKind
 from domain.schedule.calendar import Month
 

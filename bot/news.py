@@ -9,19 +9,18 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from sqlalchemy import not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, labels, texts
 from bot.labels import activities
-from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES
+from domain import language
 from domain.care.concerns import Raised
 from domain.delivery import outbox
 from domain.delivery.addresses import Address, address_of
 from domain.delivery.content import Content
 from domain.delivery.messaging import reader_at
+from domain.language import gettext as _
 from domain.models import (
     Child,
     Escalation,
@@ -41,17 +40,13 @@ from domain.schedule.calendar import Month
 from domain.schedule.deadlines import outside_quiet_hours
 
 
-def _locale(person: Person) -> str:
-    return person.language if person.language in LOCALES else DEFAULT_LOCALE
-
-
 async def _volunteer_person(session: AsyncSession, volunteer_id: int) -> Person:
     volunteer = await session.get_one(Volunteer, volunteer_id)
     return await session.get_one(Person, volunteer.person_id)
 
 
 async def pairing_changed(
-    session: AsyncSession, i18n: I18n, *, child_id: int, at: dt.datetime, tz: ZoneInfo
+    session: AsyncSession, *, child_id: int, at: dt.datetime, tz: ZoneInfo
 ) -> int:
     """Tell the volunteers whose pairing with the child started or ended at `at`: the new
     one whose child it is and what is due this month, the old one that it has ended (and
@@ -86,7 +81,7 @@ async def pairing_changed(
             )
             if item.period is Period.month
         ]
-        with i18n.use_locale(_locale(person)):
+        with language.speaking(person.language):
             lines = [
                 _("🤝 {name}, from today you look after {child} ({site}).").format(
                     name=person.name, child=child.name, site=site.name
@@ -110,7 +105,7 @@ async def pairing_changed(
     for pairing in ended:
         person = await _volunteer_person(session, pairing.volunteer_id)
         others = [n.name for n in newcomers if n.id != person.id]
-        with i18n.use_locale(_locale(person)):
+        with language.speaking(person.language):
             if others:
                 text = _(
                     "{child} is now looked after by {other}; your pairing has ended. "
@@ -127,7 +122,7 @@ async def pairing_changed(
 
 
 async def invitation_used(
-    session: AsyncSession, i18n: I18n, *, person: Person, at: dt.datetime, tz: ZoneInfo
+    session: AsyncSession, *, person: Person, at: dt.datetime, tz: ZoneInfo
 ) -> int:
     """Tell whoever made the invitation that it has been used, and by whom."""
     invitation = await session.scalar(
@@ -137,7 +132,7 @@ async def invitation_used(
         return 0
     inviter = await session.get_one(Person, invitation.created_by)
     place = await session.get_one(Region, invitation.region_id)
-    with i18n.use_locale(_locale(inviter)):
+    with language.speaking(inviter.language):
         if invitation.role is InvitationRole.volunteer and invitation.volunteer_kind is not None:
             who = str(texts.VOLUNTEER_KIND[invitation.volunteer_kind.value])
         else:
@@ -176,7 +171,6 @@ async def _tell(
 
 async def escalation_settled(
     session: AsyncSession,
-    i18n: I18n,
     *,
     escalation_id: int,
     by: str | None,
@@ -219,7 +213,7 @@ async def escalation_settled(
         ):
             continue
         reader = await reader_at(session, at_address)
-        with i18n.use_locale(_locale(reader) if reader else DEFAULT_LOCALE):
+        with language.speaking(reader.language if reader else None):
             if closed and by is None:
                 line = _("✅ {child}: settled, what was due has been recorded ({when}).")
             elif closed:
@@ -265,7 +259,6 @@ def _settled(content: Content, line: str, escalation_id: int) -> Content:
 
 async def must_visit_raised(
     session: AsyncSession,
-    i18n: I18n,
     *,
     raised: Raised,
     raised_by: str,
@@ -281,7 +274,7 @@ async def must_visit_raised(
         address = address_of(person)
         if address is None:
             continue
-        with i18n.use_locale(_locale(person)):
+        with language.speaking(person.language):
             text = _(
                 "❗ {name} asks you to visit {child} ({kind}) by {day}. "
                 "A check-in with a home visit or a talk closes it."

@@ -14,18 +14,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
 from bot.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
-from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
+from bot.locales import speak
+from domain import language
 from domain.care.concerns import Raised
 from domain.delivery import outbox
 from domain.delivery.addresses import TELEGRAM, Address
 from domain.delivery.content import Action, ActionKind, AttachmentKind, Content
 from domain.delivery.messaging import File, Outgoing, Recipient
+from domain.language import gettext as _
 from domain.models import Activity, EscalationKind
 from domain.reports.care_record import SiteRecord, SiteSummary
 from domain.reports.rosters import ScopeRoster, VolunteerWeek, Week
@@ -42,20 +42,16 @@ AREA_LINES = 20
 ROSTER_NAMES = 15
 
 
-def locale_of(to: Recipient) -> str:
-    return to.language if to.language in LOCALES else DEFAULT_LOCALE
-
-
 class Notices:
     """Renders the workers' messages; one instance per worker (it compiles catalogues)."""
 
-    def __init__(self, i18n: I18n | None = None) -> None:
-        self.i18n = i18n or make_i18n()
+    def __init__(self) -> None:
+        speak()
 
     @contextmanager
     def speaking_to(self, to: Recipient) -> Iterator[str]:
-        with self.i18n.context(), self.i18n.use_locale(locale_of(to)):
-            yield locale_of(to)
+        with language.speaking(to.language) as locale:
+            yield locale
 
     # reminders -------------------------------------------------------------------------
 
@@ -275,17 +271,10 @@ class Notices:
         from bot import news  # news renders the chat's answers too
 
         edited = 0
-        with self.i18n.context():
-            for escalation_id in escalation_ids:
-                edited += await news.escalation_settled(
-                    session,
-                    self.i18n,
-                    escalation_id=escalation_id,
-                    by=None,
-                    closed=True,
-                    at=at,
-                    tz=tz,
-                )
+        for escalation_id in escalation_ids:
+            edited += await news.escalation_settled(
+                session, escalation_id=escalation_id, by=None, closed=True, at=at, tz=tz
+            )
         return edited
 
     def _buttons(self, items: Sequence[tuple[int, str]]) -> list[list[Action]]:
@@ -489,15 +478,13 @@ async def concern_raised(
     *,
     raised_by: str,
     site: str,
-    i18n: I18n,
     now: dt.datetime,
     tz: ZoneInfo,
 ) -> None:
     """Tell the site's coordinators about a must-visit, once each."""
     concern = raised.concern
     for recipient in raised.recipients:
-        locale = recipient.language if recipient.language in LOCALES else DEFAULT_LOCALE
-        with i18n.use_locale(locale):
+        with language.speaking(recipient.language):
             text = _(
                 "⚠️ Must visit (五必访): {child}, {site} — {kind}.\n"
                 "Raised by {volunteer}. A visit is due by {day}."

@@ -9,7 +9,6 @@ import datetime as dt
 import io
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import gettext as _
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -19,6 +18,7 @@ from docx.text.run import Run
 
 from bot import formatting
 from domain.care.emergencies import ReportFacts
+from domain.language import gettext as _
 from domain.models import Sex
 
 FONT = "SimSun"  # 宋体; LibreOffice and WPS fall back to any CJK serif font

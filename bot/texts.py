@@ -6,11 +6,11 @@ translations.
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import lazy_gettext as __
 from babel.support import LazyProxy
 
 from bot import labels
 from domain.care.checkins import VisitQuestion
+from domain.language import lazy_gettext as __
 from domain.models import Activity, ConcernKind
 
 OVERVIEW = __("📊 Overview")

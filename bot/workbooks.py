@@ -11,7 +11,6 @@ import io
 import unicodedata
 from collections.abc import Sequence
 
-from aiogram.utils.i18n import gettext as _
 from babel.dates import format_skeleton
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
@@ -22,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bot.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
 from bot.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 from domain.care.checkins import VisitQuestion
+from domain.language import gettext as _
 from domain.models import Activity, Sex
 from domain.reports.care_record import RecordRow, SiteRecord, SiteSummary
 from domain.reports.rosters import ScopeRoster

@@ -510,12 +510,11 @@ async def _tell_the_volunteer(
     session: AsyncSession, settings: Settings, *, child_id: int, at: dt.datetime
 ) -> None:
     """The volunteer learns of the pairing change in chat, as when a coordinator makes it."""
+    from bot.locales import speak
     from bot.news import pairing_changed
-    from bot.telegram.i18n import make_i18n  # aiogram loads for this command only
 
-    i18n = make_i18n()
-    with i18n.context():
-        await pairing_changed(session, i18n, child_id=child_id, at=at, tz=settings.tz)
+    speak()
+    await pairing_changed(session, child_id=child_id, at=at, tz=settings.tz)
 
 
 async def _pairing_command(

@@ -14,10 +14,12 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from domain.language import DEFAULT_LOCALE, LOCALES
+
+__all__ = ["DEFAULT_LOCALE", "DOMAIN", "LOCALES", "compiled", "load_translations"]
+
 LOCALES_DIR = Path(__file__).parent
 DOMAIN = "messages"
-DEFAULT_LOCALE = "zh"
-LOCALES = ("zh", "en")
 
 
 def compiled() -> dict[str, bytes]:
@@ -35,3 +37,11 @@ def compiled() -> dict[str, bytes]:
 
 def load_translations() -> dict[str, gettext.GNUTranslations]:
     return {locale: gettext.GNUTranslations(io.BytesIO(mo)) for locale, mo in compiled().items()}
+
+
+def speak() -> None:
+    """Install the catalogues for the shared texts (`domain.language`), once a process."""
+    from domain import language
+
+    if not language.installed():
+        language.install(load_translations())

@@ -14,7 +14,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from bot.telegram.i18n import DEFAULT_LOCALE
+from bot.locales import DEFAULT_LOCALE
 from domain.errors import DomainError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,6 @@ from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,7 +54,6 @@ async def take(
     me: Identity,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     at = clock.now()
     outcome = await escalations.take(uow.session, callback_data.escalation_id, me, at)
@@ -64,7 +62,6 @@ async def take(
         return
     await news.escalation_settled(
         uow.session,
-        i18n,
         escalation_id=callback_data.escalation_id,
         by=me.name,
         closed=False,
@@ -148,7 +145,6 @@ async def note_written(
     state: FSMContext,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     escalation_id = int((await state.get_data())["escalation_id"])
     at = clock.now()
@@ -161,7 +157,6 @@ async def note_written(
         return
     await news.escalation_settled(
         uow.session,
-        i18n,
         escalation_id=escalation_id,
         by=me.name,
         closed=True,

@@ -209,7 +209,7 @@ async def act(
         await tell_taken(query, outcome, tz)
         return
     await news.escalation_settled(
-        session, i18n, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=tz
+        session, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=tz
     )
     await uow.commit()  # handled before we say so
     await query.answer(_("Marked as handled."))
