@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.notifier import against_the_fake, unsettled
-from bot.notices import Notices
 from domain.care import emergencies
 from domain.care.emergencies import Incident
 from domain.clock import SystemClock
@@ -32,6 +31,7 @@ from domain.delivery.addresses import TELEGRAM, Address
 from domain.delivery.content import Content
 from domain.models import Child, Coordinator, Person, Region, RegionKind
 from domain.schedule import ladder
+from domain.wording.notices import Notices
 from guanai.settings import Settings
 from guanai.wiring import open_deps
 

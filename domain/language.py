@@ -1,34 +1,70 @@
 """The reader's language, for every text the core and the fronts build: one catalogue per
-language (gettext, installed once per process from `bot/locales`) and the locale in a
-context variable. The Telegram front's i18n (aiogram) keeps its locale in the same
-variable (`bot/telegram/i18n.py`), so a router and a shared text speak alike.
+language (`domain/locales/<locale>/LC_MESSAGES/messages.po`, compiled in memory when
+first used) and the locale in a context variable. The Telegram front's i18n (aiogram)
+keeps its locale in the same variable (`bot/telegram/i18n.py`), so a router and a
+shared text speak alike; the command line reads the same catalogues.
 
-Message ids are English; Chinese (zh) is the default.
+Message ids are English; Chinese (zh) is the default locale and its catalogue must
+translate every message id (a test checks; `uv run python -m bot.locales.catalog` keeps
+the catalogues in step with the code). Nothing compiled is kept in git.
 """
 
 from __future__ import annotations
 
 import gettext as gettext_module
+import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
 from babel.support import LazyProxy
 
 DEFAULT_LOCALE = "zh"
 LOCALES = ("zh", "en")
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
 
 LOCALE: ContextVar[str] = ContextVar("guanai_locale", default=DEFAULT_LOCALE)
 _catalogues: dict[str, gettext_module.NullTranslations] = {}
 
 
+def compiled() -> dict[str, bytes]:
+    """Each locale's catalogue compiled to `.mo` bytes."""
+    return {
+        po.parent.parent.name: _compile(po)
+        for po in sorted(LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    }
+
+
+def _compile(po: Path) -> bytes:
+    from babel.messages.mofile import write_mo  # only where a catalogue is read
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=po.parent.parent.name)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    return buffer.getvalue()
+
+
+def catalogue(locale: str) -> gettext_module.NullTranslations:
+    """One locale's catalogue, compiled on first use (none: the message ids themselves)."""
+    found = _catalogues.get(locale)
+    if found is None:
+        po = LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+        found = (
+            gettext_module.GNUTranslations(io.BytesIO(_compile(po)))
+            if po.exists()
+            else gettext_module.NullTranslations()
+        )
+        _catalogues[locale] = found
+    return found
+
+
 def install(catalogues: Mapping[str, gettext_module.NullTranslations]) -> None:
-    """The process's catalogues, by locale (compiled once: `bot.locales`)."""
+    """Catalogues another reader compiled already (aiogram's, in the bot): not twice."""
     _catalogues.update(catalogues)
-
-
-def installed() -> bool:
-    return bool(_catalogues)
 
 
 def locale_of(language: str | None) -> str:
@@ -48,15 +84,11 @@ def speaking(language: str | None) -> Iterator[str]:
 
 
 def gettext(message: str) -> str:
-    catalogue = _catalogues.get(LOCALE.get())
-    return message if catalogue is None else catalogue.gettext(message)
+    return catalogue(LOCALE.get()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    catalogue = _catalogues.get(LOCALE.get())
-    if catalogue is None:
-        return singular if n == 1 else plural
-    return catalogue.ngettext(singular, plural, n)
+    return catalogue(LOCALE.get()).ngettext(singular, plural, n)
 
 
 def lazy_gettext(message: str) -> LazyProxy:

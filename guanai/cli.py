@@ -14,9 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import gettext
-import io
 import logging
 import os
 import re
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
 # The values of workers.queues.Queue (parsing arguments imports no `workers` module; a test
 # checks them).
 QUEUES = ("main", "escalations")
-# The catalogues, read by path: importing `bot.locales` would load the bot and aiogram.
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "bot" / "locales"
 
 
 class TelegramUnavailable(DomainError):
@@ -77,25 +73,10 @@ def _locale() -> str:
     return "en" if lang.lower().startswith("en") else "zh"
 
 
-@functools.cache
-def _catalogue(locale: str) -> gettext.NullTranslations:
-    """One locale's catalogue, compiled in memory as `bot.locales` does."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return gettext.NullTranslations()
-    with path.open("rb") as source:
-        catalog = read_po(source, locale=locale)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
-
-
 def _translation() -> gettext.NullTranslations:
-    return _catalogue(_locale())
+    from domain.language import catalogue  # compiled on first use, as the fronts' are
+
+    return catalogue(_locale())
 
 
 def _(msgid: str) -> str:
@@ -510,10 +491,8 @@ async def _tell_the_volunteer(
     session: AsyncSession, settings: Settings, *, child_id: int, at: dt.datetime
 ) -> None:
     """The volunteer learns of the pairing change in chat, as when a coordinator makes it."""
-    from bot.locales import speak
-    from bot.news import pairing_changed
+    from domain.wording.news import pairing_changed
 
-    speak()
     await pairing_changed(session, child_id=child_id, at=at, tz=settings.tz)
 
 

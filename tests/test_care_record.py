@@ -12,12 +12,12 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
-from bot.workbooks import MISSING_FILL
 from domain.delivery.messaging import Outgoing, Recipient
 from domain.models import Activity, Concern, ConcernKind, Guardian, Guardianship, Priority, Sex
 from domain.reports import care_record
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
+from domain.wording.workbooks import MISSING_FILL
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_photo
 from tests.outbox_support import shown

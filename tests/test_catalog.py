@@ -6,9 +6,9 @@ import string
 
 from babel.messages.catalog import Message
 
-from bot.formatting import late
 from bot.locales.catalog import read_catalog, used_message_ids
 from bot.telegram.i18n import make_i18n
+from domain.wording.formatting import late
 
 
 def _fields(text: str) -> set[str]:
@@ -51,8 +51,8 @@ def test_the_default_language_is_chinese() -> None:
 
 
 def test_activities_and_concerns_have_one_name_each_everywhere() -> None:
-    from bot import labels, texts
     from domain.models import Activity, ConcernKind
+    from domain.wording import labels, texts
 
     i18n = make_i18n()
     with i18n.context(), i18n.use_locale("zh"):

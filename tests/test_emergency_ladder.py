@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.care import emergencies
 from domain.care.emergencies import Incident
 from domain.models import (
@@ -23,6 +22,7 @@ from domain.models import (
     Person,
 )
 from domain.schedule import ladder, overdue
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.outbox_support import shown
 from tests.workers_support import make_programme, outbox_to

@@ -9,11 +9,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from bot.telegram.sender import Sender
 from domain.db import UnitOfWork
 from domain.models import Concern, ConcernKind, Coordinator, OutboxMessage, Priority, RegionKind
 from domain.schedule import ladder
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI, RunningBot
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.test_coordinator_chat import committed

@@ -72,11 +72,11 @@ def test_the_walk_sees_lazy_imports_and_skips_type_checking_ones() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    import aiogram\n"
-        "def f():\n    from bot.notices import Notices\n"
+        "def f():\n    from domain.wording.notices import Notices\n"
         "from . import sibling\n"
     )
     found = {name for _, name in _imported(ast.parse(source), "workers.jobs", False)}
-    assert found == {"typing", "bot.notices", "workers"}
+    assert found == {"typing", "domain.wording.notices", "workers"}
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.notices import Notices
 from bot.telegram.callbacks import EscalationAct, EscalationAction
 from domain.db import UnitOfWork
 from domain.models import (
@@ -26,6 +25,7 @@ from domain.models import (
 )
 from domain.schedule import due, ladder
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 from tests.outbox_support import shown

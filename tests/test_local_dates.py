@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.models import Concern, ConcernKind, Person
 from domain.schedule import deadlines, ladder, reminders
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.outbox_support import shown
 from tests.volunteering import latin_words

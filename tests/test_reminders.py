@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.models import Concern, ConcernKind, Person
 from domain.schedule import reminders
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_child, make_pairing
 from tests.outbox_support import shown

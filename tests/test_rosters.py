@@ -10,12 +10,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.delivery.messaging import Outgoing, Recipient
 from domain.models import Activity, DutyShift, OutboxMessage, Person, Roster
 from domain.reports import overview, rosters
 from domain.schedule.calendar import Month
 from domain.schedule.inactivity import is_inactive
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
 from tests.outbox_support import method, shown

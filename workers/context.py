@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import Clock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.ports import Front, NoticeText, OutboxSender
+from domain.wording.notices import Notices  # loaded before the worker freezes its objects
 from guanai.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class Deps:
         self.clock = clock
         self.front = front
         self.channels = tuple(channels)
+        # the notices the jobs queue, built in the core whatever the channel
+        self.texts: NoticeText = Notices()
         # Photos are downloaded and decoded one at a time in a process (workers.jobs).
         self.photo_slot = asyncio.Semaphore(1)
 
@@ -62,18 +65,14 @@ class Deps:
     def downloader(self) -> Downloader:
         return self.front.downloader
 
-    @property
-    def texts(self) -> NoticeText:
-        return self.front.texts
-
     async def close(self) -> None:
         await self.front.close()
 
 
 def freeze_loaded_modules() -> None:
     """Take every object alive now out of the cycle collector's sight; what the jobs
-    render with (aiogram, matplotlib, openpyxl) is loaded by then, with the front that
-    `guanai.wiring` hands over. aiogram alone is ~170 MB of objects; without this each
+    render with (the notices; aiogram, with the front that `guanai.wiring` hands over) is
+    loaded by then. aiogram alone is ~170 MB of objects; without this each
     full collection walks them all, and reading a district's 110,000 due items took 4 s
     instead of 1.3 s."""
     gc.collect()

@@ -9,8 +9,8 @@ from typing import Any
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
-from bot.locales import DEFAULT_LOCALE, DOMAIN, LOCALES, compiled
 from domain import language
+from domain.language import DEFAULT_LOCALE, DOMAIN, LOCALES, compiled
 from domain.people.identity import Identity
 
 __all__ = ["DEFAULT_LOCALE", "LOCALES", "locale_for", "make_i18n"]

@@ -13,7 +13,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, texts
 from bot.telegram.callbacks import (
     ChildOpen,
     ChildView,
@@ -30,6 +29,7 @@ from domain.db import UnitOfWork
 from domain.models import CheckIn, Child, Guardianship, Person, Photo, Priority, ReviewStatus
 from domain.people import audit, scopes
 from domain.people.identity import Identity
+from domain.wording import formatting, labels, texts
 from guanai.settings import Settings
 
 MAX_PHOTOS = 10

@@ -12,7 +12,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, notices, texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import ConcernChoice, ConcernSkipNote, ConcernStart
 from bot.telegram.filters import When
@@ -23,6 +22,7 @@ from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.models import ConcernKind
 from domain.people.identity import Identity
+from domain.wording import formatting, notices, texts
 
 MAX_NOTE = 1000
 

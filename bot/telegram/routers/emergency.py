@@ -17,7 +17,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, news, notices, reports, texts
 from bot.telegram.callbacks import (
     EmergencyChoice,
     EmergencySkipNote,
@@ -37,6 +36,7 @@ from domain.models import ConcernKind, Escalation
 from domain.people import scopes
 from domain.people.identity import Identity
 from domain.ports import LadderQueue
+from domain.wording import formatting, labels, news, notices, reports, texts
 from guanai.settings import Settings
 
 MAX_NOTE = 1000

@@ -17,7 +17,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import news, texts
 from bot.telegram.callbacks import EscalationAct, EscalationAction, IncidentPage, VolunteerList
 from bot.telegram.filters import When
 from bot.telegram.replies import tell_taken
@@ -28,6 +27,7 @@ from domain.db import UnitOfWork
 from domain.delivery.addresses import TELEGRAM, Address
 from domain.people.identity import Identity
 from domain.schedule import escalations
+from domain.wording import news, texts
 
 
 class ResolveNote(StatesGroup):

@@ -18,7 +18,6 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import news, texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import JoinAct, JoinStep
 from bot.telegram.filters import When
@@ -28,6 +27,7 @@ from domain.db import UnitOfWork
 from domain.models import InvitationRole, Region
 from domain.people import identity, invitations
 from domain.people.identity import Identity
+from domain.wording import news, texts
 
 MAX_NAME = 100
 

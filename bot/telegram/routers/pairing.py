@@ -14,7 +14,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, news, texts
 from bot.telegram.callbacks import ChildOpen, ChildView, PairAct, PairStep, VolunteerList
 from bot.telegram.filters import When
 from bot.telegram.keyboards import answer_or_edit, page_buttons
@@ -27,6 +26,7 @@ from domain.models import Person, Priority, Region
 from domain.people import scopes
 from domain.people.identity import Identity
 from domain.schedule import escalations
+from domain.wording import formatting, news, texts
 
 PAGE = 8
 

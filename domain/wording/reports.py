@@ -16,10 +16,10 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from docx.text.run import Run
 
-from bot import formatting
 from domain.care.emergencies import ReportFacts
 from domain.language import gettext as _
 from domain.models import Sex
+from domain.wording import formatting
 
 FONT = "SimSun"  # 宋体; LibreOffice and WPS fall back to any CJK serif font
 TITLE_FONT = "SimHei"  # 黑体

@@ -16,9 +16,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
-from bot.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
-from bot.locales import speak
 from domain import language
 from domain.care.concerns import Raised
 from domain.delivery import outbox
@@ -32,6 +29,8 @@ from domain.reports.rosters import ScopeRoster, VolunteerWeek, Week
 from domain.schedule.calendar import Month
 from domain.schedule.ladder import AreaDigest, EscalationNotice
 from domain.schedule.reminders import ReminderDigest
+from domain.wording import formatting, texts
+from domain.wording.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
 
 # A digest lists this many items with buttons; the rest are in the coordinator's
 # overdue list.
@@ -43,10 +42,7 @@ ROSTER_NAMES = 15
 
 
 class Notices:
-    """Renders the workers' messages; one instance per worker (it compiles catalogues)."""
-
-    def __init__(self) -> None:
-        speak()
+    """Renders the workers' messages."""
 
     @contextmanager
     def speaking_to(self, to: Recipient) -> Iterator[str]:
@@ -268,7 +264,7 @@ class Notices:
     ) -> int:
         """The copies of escalations the ladder closed because what was due is recorded
         now (a late visit, a must-visit made) say so and lose their buttons."""
-        from bot import news  # news renders the chat's answers too
+        from domain.wording import news  # news renders the chat's answers too
 
         edited = 0
         for escalation_id in escalation_ids:
@@ -344,8 +340,8 @@ class Notices:
                 scope=roster.scope_name, month=month_name(roster.week.month, locale)
             )
             # matplotlib and openpyxl (~75 MB) load only where files are made: the bot never does
-            from bot.charts import completion_chart
-            from bot.workbooks import roster_workbook
+            from domain.wording.charts import completion_chart
+            from domain.wording.workbooks import roster_workbook
 
             chart = completion_chart(
                 roster.completion,
@@ -416,7 +412,7 @@ class Notices:
                 ).format(
                     count=len(record.letters_missing), children="、".join(record.letters_missing)
                 )
-            from bot.workbooks import care_record_workbook
+            from domain.wording.workbooks import care_record_workbook
 
             workbook = care_record_workbook(record, record.rows, locale, to.name)
         return [
@@ -454,7 +450,7 @@ class Notices:
                 text += "\n" + _(
                     "Entrusted guardians' responsibility letters not signed: {count}"
                 ).format(count=letters)
-            from bot.workbooks import township_summary_workbook
+            from domain.wording.workbooks import township_summary_workbook
 
             made_on = sites[0].made_on if sites else None
             workbook = township_summary_workbook(township, month, made_on, sites, locale)

@@ -62,7 +62,7 @@ def phone(value: str | None) -> str:
 
 def relation(value: str | None) -> str:
     """A parent's or guardian's relation in the reader's words (father → 父亲)."""
-    from bot.texts import PARENT_RELATIONS
+    from domain.wording.texts import PARENT_RELATIONS
 
     if not value:
         return "—"

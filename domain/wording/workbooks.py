@@ -1,6 +1,6 @@
 """Workbooks (.xlsx) for coordinators: the weekly roster and the monthly care record.
 
-Called by `bot.notices.Notices` inside the recipient's language, so headers and sheet
+Called by `domain.wording.notices.Notices` inside the recipient's language, so headers and sheet
 names come from the catalogues like every other text.
 """
 
@@ -18,14 +18,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
-from bot.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 from domain.care.checkins import VisitQuestion
 from domain.language import gettext as _
 from domain.models import Activity, Sex
 from domain.reports.care_record import RecordRow, SiteRecord, SiteSummary
 from domain.reports.rosters import ScopeRoster
 from domain.schedule.calendar import Month
+from domain.wording.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
+from domain.wording.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 
 # The fill of a missing entry in the care record: a soft red a printer still shows.
 MISSING_FILL = PatternFill(fill_type="solid", start_color="FFF4CCCC", end_color="FFF4CCCC")

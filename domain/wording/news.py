@@ -12,8 +12,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, texts
-from bot.labels import activities
 from domain import language
 from domain.care.concerns import Raised
 from domain.delivery import outbox
@@ -38,6 +36,8 @@ from domain.models import (
 from domain.schedule import due
 from domain.schedule.calendar import Month
 from domain.schedule.deadlines import outside_quiet_hours
+from domain.wording import formatting, labels, texts
+from domain.wording.labels import activities
 
 
 async def _volunteer_person(session: AsyncSession, volunteer_id: int) -> Person:
