@@ -294,10 +294,10 @@ def _month(value: str) -> Month:
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from domain.archive import archive_export
+    from domain.language import speaking
     from domain.schedule.calendar import Month
 
     now = SystemClock().now()
-    gettext = _translation().gettext
 
     async def work(uow: UnitOfWork) -> bytes:
         scope_paths, actor_id = await _acting_as(uow.session, args.as_telegram_id)
@@ -308,7 +308,6 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
                 scope_paths=scope_paths,
                 actor_id=actor_id,
                 at=now,
-                gettext=gettext,
             )
         return await archive_export.checkins_xlsx(
             uow.session,
@@ -318,12 +317,14 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             scope_paths=scope_paths,
             actor_id=actor_id,
             at=now,
-            gettext=gettext,
         )
 
-    data = await _transaction(
-        settings, work, audit_details={"command": f"export {args.what}", "as": args.as_telegram_id}
-    )
+    with speaking(_locale()):  # the sheets speak the operator's language
+        data = await _transaction(
+            settings,
+            work,
+            audit_details={"command": f"export {args.what}", "as": args.as_telegram_id},
+        )
     try:
         await asyncio.to_thread(Path(args.out).write_bytes, data)
     except OSError as error:

@@ -269,7 +269,6 @@ async def export_children(
             scope_paths=_scope_paths(me),
             actor_id=me.person_id,
             at=now,
-            gettext=_,
         )
         await message.answer_document(
             BufferedInputFile(children, filename=f"children-{scope.code}.xlsx"),
@@ -283,7 +282,6 @@ async def export_children(
             scope_paths=_scope_paths(me),
             actor_id=me.person_id,
             at=now,
-            gettext=_,
         )
         await message.answer_document(
             BufferedInputFile(checkins, filename=f"checkins-{scope.code}-{month}.xlsx"),
