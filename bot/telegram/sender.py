@@ -1,4 +1,5 @@
-"""The sender: drains the outbox through the real aiogram Bot, under Telegram's limits.
+"""The sender: drains the Telegram channel's outbox rows through the real aiogram Bot,
+rendered at send time (`bot.telegram.outgoing`), under Telegram's limits.
 
 Limits: at most `GLOBAL_RATE` requests a second overall (a sliding window, with a least
 gap between two, so a request made late is made up without a burst); one a second per

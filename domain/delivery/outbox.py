@@ -438,7 +438,7 @@ async def mark_sent(
 
 
 async def mark_uncertain(session: AsyncSession, message_id: int, *, error: str) -> None:
-    """The request may have reached Telegram (e.g. it timed out): never resent on its own."""
+    """The request may have reached the front (e.g. it timed out): never resent on its own."""
     await _finish(session, message_id, status=OutboxStatus.uncertain, error=error[:255])
 
 
@@ -447,7 +447,7 @@ async def mark_failed(session: AsyncSession, message_id: int, *, error: str) -> 
 
 
 async def defer(session: AsyncSession, message_id: int, *, until: dt.datetime, error: str) -> None:
-    """Telegram did not take it but will later (429, 5xx, no connection): back to pending."""
+    """The front did not take it but will later (429, 5xx, no connection): back to pending."""
     await _finish(
         session,
         message_id,
@@ -497,7 +497,7 @@ async def expire_claims(session: AsyncSession, *, now: dt.datetime) -> list[int]
         )
         .values(
             status=OutboxStatus.uncertain,
-            error="the sender stopped before Telegram answered; not resent",
+            error="the sender stopped before the front answered; not resent",
         )
         .returning(OutboxMessage.id)
     )
