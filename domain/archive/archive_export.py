@@ -23,17 +23,15 @@ from domain.models import (
     Activity,
     CheckIn,
     Child,
-    Guardianship,
     Person,
     Priority,
     Region,
-    ReviewStatus,
-    Sex,
     Volunteer,
 )
 from domain.people import audit, regions
 from domain.schedule.calendar import Month
 from domain.wording import formatting
+from domain.wording.labels import GUARDIANSHIP, REVIEW, SEX
 from domain.wording.texts import ACTIVITIES
 
 
@@ -77,12 +75,6 @@ async def children_xlsx(
             .order_by(Region.code, Child.grade, Child.class_name, Child.name, Child.id)
         )
     ).all()
-    sex = {Sex.male: gettext("male"), Sex.female: gettext("female")}
-    guardianship = {
-        Guardianship.guardian: gettext("Guardian"),
-        Guardianship.entrusted: gettext("Entrusted guardian"),
-        Guardianship.none: gettext("No guardian"),
-    }
     header = [
         gettext("Site"),
         gettext("ID"),
@@ -118,14 +110,14 @@ async def children_xlsx(
                 site_name,
                 child.external_id,
                 child.name,
-                sex.get(child.sex) if child.sex else None,
+                str(SEX[child.sex]) if child.sex else None,
                 child.birth_date,
                 child.school,
                 child.grade,
                 child.class_name,
                 child.address,
                 gettext("yes") if child.priority is Priority.key else gettext("no"),
-                guardianship[child.guardianship],
+                str(GUARDIANSHIP[child.guardianship]),
                 guardian and guardian.name,
                 guardian and guardian.relation,
                 guardian and guardian.age,
@@ -183,12 +175,6 @@ async def checkins_xlsx(
             .order_by(CheckIn.occurred_at, CheckIn.id)
         )
     ).all()
-    review = {
-        ReviewStatus.none: "",
-        ReviewStatus.pending: gettext("To review"),
-        ReviewStatus.approved: gettext("Approved"),
-        ReviewStatus.questioned: gettext("Questioned"),
-    }
     header = [
         gettext("Time"),
         gettext("Site"),
@@ -206,7 +192,7 @@ async def checkins_xlsx(
             child.external_id,
             volunteer_name,
             "、".join(str(ACTIVITIES[a.activity]) for a in sorted(checkin.activities, key=_order)),
-            review[checkin.review],
+            str(REVIEW[checkin.review]),
         ]
         for checkin, child, site_name, volunteer_name in rows
     ]

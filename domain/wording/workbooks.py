@@ -20,11 +20,20 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from domain.care.checkins import VisitQuestion
 from domain.language import gettext as _
-from domain.models import Activity, Sex
+from domain.models import Activity
 from domain.reports.care_record import RecordRow, SiteRecord, SiteSummary
 from domain.reports.rosters import ScopeRoster
 from domain.schedule.calendar import Month
-from domain.wording.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
+from domain.wording.labels import (
+    ACTIVITY,
+    CONCERN,
+    SEX,
+    activities,
+    day,
+    join,
+    labelled,
+    month_name,
+)
 from domain.wording.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 
 # The fill of a missing entry in the care record: a soft red a printer still shows.
@@ -309,12 +318,11 @@ def care_record_workbook(
     )
     header_row = 3
     _table(sheet, header_row, headers, widths)
-    sexes = {Sex.male: _("male"), Sex.female: _("female")}
     for number, row in enumerate(rows, start=1):
         cells: list[object] = [
             number,
             row.child_name,
-            sexes.get(row.sex, "") if row.sex else "",
+            str(SEX[row.sex]) if row.sex else "",
             " ".join(p for p in (row.grade, row.class_name) if p),
             row.volunteer_name or _("(no surrogate parent)"),
         ]
