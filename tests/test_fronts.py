@@ -3,15 +3,17 @@ beside Telegram without a change in the core (`tests/fakes/recorded.py`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram import outgoing
 from bot.telegram.front import TelegramFront
 from domain.clock import FixedClock
 from domain.db import UnitOfWork
-from domain.delivery import messaging
+from domain.delivery import messaging, outbox
 from domain.delivery.addresses import Address
 from domain.delivery.content import (
     Action,
@@ -26,10 +28,11 @@ from domain.delivery.content import (
     plain_text,
 )
 from domain.delivery.messaging import File, Outgoing, Recipient
-from domain.models import OutboxStatus
+from domain.delivery.sending import Blocked, Deferred, Refused
+from domain.models import OutboxMessage, OutboxStatus
 from guanai.settings import Settings
 from tests.fakes import FakeTelegram
-from tests.fakes.recorded import CHANNEL, RecordingSender
+from tests.fakes.recorded import CHANNEL, RecordingFront
 from tests.outbox_support import tg
 from workers import jobs
 from workers.context import Deps
@@ -125,9 +128,10 @@ async def test_a_message_queued_for_a_new_front_reaches_it_and_telegram_keeps_it
             )
             assert queued is not None and queued.status is OutboxStatus.pending
         await uow.commit()
-    recorder = RecordingSender(sessionmaker, media_dir=tmp_path)
+    recorder = RecordingFront(sessionmaker, media_dir=tmp_path)
     # registered where the wiring registers a front: beside Telegram's, in the workers
-    deps = Deps(settings, sessionmaker, clock, TelegramFront(settings, sessionmaker), [recorder])
+    telegram = TelegramFront(settings, sessionmaker)
+    deps = Deps(settings, sessionmaker, clock, telegram, [recorder.sender])
 
     try:
         report = await jobs.send_outbox(deps, clock.now(), None)
@@ -140,3 +144,40 @@ async def test_a_message_queued_for_a_new_front_reaches_it_and_telegram_keeps_it
         ("room-7", "本月完成情况\n\n📎 完成情况.png", b"\x89PNG chart"),
     ]
     assert [(m.chat_id, m.text) for m in fake_telegram.sent] == [(4242, "请核对")]
+
+
+async def test_a_fronts_sender_records_each_answer_as_the_outbox_rules_say(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock, tmp_path: Path
+) -> None:
+    front = RecordingFront(sessionmaker, media_dir=tmp_path)
+    async with UnitOfWork(sessionmaker) as uow:
+        for target in "abcde":
+            await outbox.enqueue(
+                uow.session,
+                to=Address(CHANNEL, target),
+                content=Content.lines([f"to {target}"]),
+                not_before=clock.now(),
+            )
+        await uow.commit()
+    front.fail_next(
+        Refused("400: bad request"),
+        Blocked("403: left the room"),
+        TimeoutError("no answer"),
+        Deferred("503: try later", retry_after=60),
+    )
+
+    report = await front.sender.drain(clock)
+
+    async with UnitOfWork(sessionmaker) as uow:
+        rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        uow.session.expunge_all()
+    assert [(r.target, r.status) for r in rows] == [
+        ("a", OutboxStatus.failed),
+        ("b", OutboxStatus.failed),
+        ("c", OutboxStatus.uncertain),  # it may have arrived: never sent again by itself
+        ("d", OutboxStatus.pending),
+        ("e", OutboxStatus.sent),
+    ]
+    assert rows[3].not_before == clock.now() + dt.timedelta(seconds=60)
+    assert rows[4].sent_ref == "1" and [r.text for r in front.sent] == ["to e"]
+    assert (report.sent, report.failed, report.uncertain, report.deferred) == (1, 2, 1, 1)
