@@ -29,7 +29,6 @@ from bench_workers import SERVER, _admin, _make_demo, _peak_mb  # type: ignore[i
 from sqlalchemy import func, select
 
 from bot.locales import load_translations
-from bot.notices import Notices
 from domain.archive.archive_import import (
     ImportKind,
     bad_rows_workbook,
@@ -40,6 +39,7 @@ from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import OutboxMessage, Region
 from domain.reports import care_record
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from guanai.settings import Settings
 from workers.context import freeze_loaded_modules
 
@@ -106,7 +106,7 @@ async def main() -> None:
                 documents = await uow.session.scalar(
                     select(func.count())
                     .select_from(OutboxMessage)
-                    .where(OutboxMessage.method == "sendDocument")
+                    .where(OutboxMessage.content["attachment"]["kind"].astext == "document")
                 )
                 sites = await uow.session.scalar(
                     select(func.count()).select_from(Region).where(Region.code.like("DEMO-S%"))

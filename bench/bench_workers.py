@@ -27,12 +27,12 @@ import asyncpg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.notices import Notices
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import Region
 from domain.reports import rosters
 from domain.schedule import due, ladder
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from guanai.migrate import migrate
 from guanai.settings import Settings
 from workers.context import freeze_loaded_modules

@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.notifier import against_the_fake, unsettled
-from bot.notices import Notices
 from domain.care import emergencies
 from domain.care.emergencies import Incident
 from domain.clock import SystemClock
 from domain.delivery import outbox
+from domain.delivery.addresses import TELEGRAM, Address
+from domain.delivery.content import Content
 from domain.models import Account, Channel, Child, Coordinator, Person, Region, RegionKind
 from domain.schedule import ladder
+from domain.wording.notices import Notices
 from guanai.settings import Settings
 from guanai.wiring import open_deps
 
@@ -100,9 +102,8 @@ async def bench(schools: int, others: int, api_url: str, database_url: str) -> d
             for n in range(others):
                 await outbox.enqueue(
                     s,
-                    chat_id=2_000_000 + n,
-                    method=outbox.Method.send_message,
-                    payload={"text": f"other {n}"},
+                    to=Address(TELEGRAM, str(2_000_000 + n)),
+                    content=Content.lines([f"other {n}"]),
                     not_before=clock.now(),
                 )
             await s.flush()

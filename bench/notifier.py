@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 
 from domain.clock import SystemClock
 from domain.delivery import outbox
+from domain.delivery.addresses import TELEGRAM, Address
+from domain.delivery.content import Content
 from domain.models import OutboxMessage, OutboxStatus
 from guanai.migrate import migrate
 from guanai.settings import Settings
@@ -103,9 +105,8 @@ async def bench(messages: int, chats: int, api_url: str, database_url: str) -> d
             for chat_id, text in expected:
                 await outbox.enqueue(
                     uow.session,
-                    chat_id=chat_id,
-                    method=outbox.Method.send_message,
-                    payload={"text": text},
+                    to=Address(TELEGRAM, str(chat_id)),
+                    content=Content.lines([text]),
                     not_before=clock.now(),
                 )
             await uow.commit()

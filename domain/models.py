@@ -747,14 +747,16 @@ class Invitation(Base):
 
 
 class OutboxMessage(Base):
-    """Every outgoing message, queued in the sender's transaction and drained under limits."""
+    """Every outgoing message, queued in the sender's transaction and drained under limits:
+    to whom (an address: a channel and a target in it), what (`domain.delivery.content`,
+    rendered by the channel's front at send time), and a dedupe key."""
 
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
-    method: Mapped[str] = mapped_column(String(32))  # sendMessage / sendDocument / sendPhoto
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    channel: Mapped[str] = mapped_column(String(32))  # which front sends it: "telegram" …
+    target: Mapped[str] = mapped_column(String(255))  # a chat, a room, a group's robot
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(
         _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.pending
@@ -763,7 +765,7 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
-    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_ref: Mapped[str | None] = mapped_column(String(255))  # the front's id of the message
     error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = _now()
 
@@ -775,10 +777,11 @@ class OutboxMessage(Base):
             "id",
             postgresql_where=text("status = 'pending'"),
         ),
-        # a chat's unsettled rows by id: a row goes only when no earlier one of its chat waits
+        # an address's unsettled rows by id: a row goes only when no earlier one of it waits
         Index(
             "ix_outbox_chat_unsettled",
-            "chat_id",
+            "channel",
+            "target",
             "id",
             postgresql_where=text("status IN ('pending', 'sending')"),
         ),
@@ -786,17 +789,18 @@ class OutboxMessage(Base):
 
 
 class OutboxPace(Base):
-    """When the senders may next write: to a chat (`chat_id`), or at all (`chat_id` 0).
+    """When a channel's senders may next write: to a target, or at all (`target` '').
 
-    Shared by every sender process, so together they keep Telegram's limits. Times are
-    the database's clock, the one clock all senders share.
+    Shared by every sender process, so together they keep the channel's limits. Times
+    are the database's clock, the one clock all senders share.
     """
 
     __tablename__ = "outbox_pace"
 
-    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(String(255), primary_key=True)
     free_at: Mapped[dt.datetime]
-    # the bot-wide slot only: when the last requests left, oldest first
+    # the channel-wide slot only: when the last requests left, oldest first
     recent: Mapped[list[dt.datetime] | None] = mapped_column(ARRAY(DateTime(timezone=True)))
 
 

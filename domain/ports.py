@@ -1,6 +1,6 @@
 """What the core asks of the parts around it: of the queue, to fetch a photo later; of a
-chat front, a sender that drains the outbox, a downloader of the files people sent, and
-the texts it renders the core's notices with.
+chat front, a sender that drains its channel's outbox rows (rendering their content its
+own way) and a downloader of the files people sent.
 
 The core owns these interfaces; the Telegram front (`bot/`) and the workers implement
 and use them, and `guanai/` hands one to the other. Light to import: the bot loads it.
@@ -60,8 +60,5 @@ class Front(Protocol):
 
     @property
     def downloader(self) -> Downloader: ...
-
-    @property
-    def texts(self) -> NoticeText: ...
 
     async def close(self) -> None: ...

@@ -225,7 +225,7 @@ def check_media_dir(settings: Settings) -> None:
 
 def check_cjk_font() -> None:
     """A font that draws Chinese, for the charts (raises `MissingCjkFont`)."""
-    from bot.charts import cjk_font
+    from domain.wording.charts import cjk_font
 
     cjk_font()
 

@@ -14,9 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import gettext
-import io
 import logging
 import os
 import re
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
 # The values of workers.queues.Queue (parsing arguments imports no `workers` module; a test
 # checks them).
 QUEUES = ("main", "escalations")
-# The catalogues, read by path: importing `bot.locales` would load the bot and aiogram.
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "bot" / "locales"
 
 
 class TelegramUnavailable(DomainError):
@@ -81,25 +77,10 @@ def _locale() -> str:
     return "en" if lang.lower().startswith("en") else "zh"
 
 
-@functools.cache
-def _catalogue(locale: str) -> gettext.NullTranslations:
-    """One locale's catalogue, compiled in memory as `bot.locales` does."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return gettext.NullTranslations()
-    with path.open("rb") as source:
-        catalog = read_po(source, locale=locale)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
-
-
 def _translation() -> gettext.NullTranslations:
-    return _catalogue(_locale())
+    from domain.language import catalogue  # compiled on first use, as the fronts' are
+
+    return catalogue(_locale())
 
 
 def _(msgid: str) -> str:
@@ -334,10 +315,10 @@ def _month(value: str) -> Month:
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from domain.archive import archive_export
+    from domain.language import speaking
     from domain.schedule.calendar import Month
 
     now = SystemClock().now()
-    gettext = _translation().gettext
 
     async def work(uow: UnitOfWork) -> bytes:
         scope_paths, actor_id = await _acting_as(uow.session, args.as_telegram_id)
@@ -348,7 +329,6 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
                 scope_paths=scope_paths,
                 actor_id=actor_id,
                 at=now,
-                gettext=gettext,
             )
         return await archive_export.checkins_xlsx(
             uow.session,
@@ -358,12 +338,14 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             scope_paths=scope_paths,
             actor_id=actor_id,
             at=now,
-            gettext=gettext,
         )
 
-    data = await _transaction(
-        settings, work, audit_details={"command": f"export {args.what}", "as": args.as_telegram_id}
-    )
+    with speaking(_locale()):  # the sheets speak the operator's language
+        data = await _transaction(
+            settings,
+            work,
+            audit_details={"command": f"export {args.what}", "as": args.as_telegram_id},
+        )
     try:
         await asyncio.to_thread(Path(args.out).write_bytes, data)
     except OSError as error:
@@ -375,8 +357,8 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_commendation(settings: Settings, args: argparse.Namespace) -> int:
     """表彰名单: the school year's commendation list of each township in the scope, as .xlsx."""
     from bot.telegram.i18n import make_i18n
-    from bot.workbooks import commendation_workbook
     from domain.reports import recognition
+    from domain.wording.workbooks import commendation_workbook
 
     today = args.today or SystemClock().now().astimezone(settings.tz).date()
 
@@ -602,12 +584,9 @@ async def _tell_the_volunteer(
     session: AsyncSession, settings: Settings, *, child_id: int, at: dt.datetime
 ) -> None:
     """The volunteer learns of the pairing change in chat, as when a coordinator makes it."""
-    from bot.news import pairing_changed
-    from bot.telegram.i18n import make_i18n  # aiogram loads for this command only
+    from domain.wording.news import pairing_changed
 
-    i18n = make_i18n()
-    with i18n.context():
-        await pairing_changed(session, i18n, child_id=child_id, at=at, tz=settings.tz)
+    await pairing_changed(session, child_id=child_id, at=at, tz=settings.tz)
 
 
 async def _pairing_command(
@@ -805,7 +784,7 @@ async def cmd_outbox_uncertain(settings: Settings, args: argparse.Namespace) -> 
             _say(
                 "Message {id} to {chat} ({kind}), sent {when}: it may or may not have arrived.",
                 id=message.id,
-                chat=message.chat_id,
+                chat=f"{message.to.channel}:{message.to.target}",
                 kind=message.kind,
                 when=message.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S"),
             )

@@ -20,15 +20,23 @@ if TYPE_CHECKING:
     from arq.worker import Worker
 
     from domain.ports import LadderQueue, PhotoQueue
-    from workers.context import Deps
+    from workers.context import Deps, SenderFactory
 
 
 def make_worker(settings: Settings, **options: Any) -> Worker:
-    """`workers.app.make_worker` with the Telegram front."""
+    """`workers.app.make_worker` with the Telegram front, and the senders of the further
+    channels (`channels`): a new front's sender is registered there."""
     from bot.telegram.front import TelegramFront
     from workers.app import make_worker
 
-    return make_worker(settings, front=TelegramFront, **options)
+    return make_worker(settings, front=TelegramFront, channels=channels(), **options)
+
+
+def channels() -> list[SenderFactory]:
+    """The senders of the channels beside Telegram (a front that only sends, as group
+    robots do, is a `SenderFactory`: it drains its channel's outbox rows, rendering their
+    content its own way); none yet."""
+    return []
 
 
 @contextlib.asynccontextmanager
@@ -38,7 +46,7 @@ async def open_deps(settings: Settings, clock: Clock) -> AsyncIterator[Deps]:
     from bot.telegram.front import TelegramFront
     from workers.context import open_deps
 
-    async with open_deps(settings, clock, TelegramFront) as deps:
+    async with open_deps(settings, clock, TelegramFront, channels()) as deps:
         yield deps
 
 

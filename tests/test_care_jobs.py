@@ -14,6 +14,7 @@ from guanai.settings import Settings
 from tests.cli_support import Guanai, deployment
 from tests.factories import telegram_account
 from tests.fakes import FakeTelegram
+from tests.outbox_support import chat_of
 from tests.workers_support import Programme, make_programme
 
 
@@ -75,5 +76,5 @@ async def test_reminders_for_a_scope_at_night_wait_for_the_morning(
     assert result.code == 0, result.err
     async with sessionmaker() as session:
         [queued] = (await session.scalars(select(OutboxMessage))).all()
-    assert str(queued.chat_id) == await telegram_id_of(sessionmaker, p.volunteer.person_id)
+    assert str(chat_of(queued)) == await telegram_id_of(sessionmaker, p.volunteer.person_id)
     assert queued.not_before.isoformat() == "2026-11-21T00:00:00+00:00"  # 08:00 in Shanghai

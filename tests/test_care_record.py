@@ -12,14 +12,15 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
-from bot.workbooks import MISSING_FILL
 from domain.delivery.messaging import Outgoing, Recipient
 from domain.models import Activity, Concern, ConcernKind, Guardian, Guardianship, Priority, Sex
 from domain.reports import care_record
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
+from domain.wording.workbooks import MISSING_FILL
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_photo
+from tests.outbox_support import shown
 from tests.workers_support import make_programme, outbox_to
 
 
@@ -68,8 +69,8 @@ async def test_the_site_gets_its_record_with_gaps_marked_and_the_township_a_summ
     assert await send(session, at(24, 15), notices, tmp_path) == 0
 
     text, document = await outbox_to(session, p.school_head)
-    assert "中和小学" in text.payload["text"] and "2" in text.payload["text"]
-    sheet = load_workbook(tmp_path / document.payload["path"]).active
+    assert "中和小学" in shown(text)["text"] and "2" in shown(text)["text"]
+    sheet = load_workbook(tmp_path / shown(document)["path"]).active
     assert sheet is not None
     header = [cell.value for cell in sheet[3]]
     rows = {row[1].value: row for row in sheet.iter_rows(min_row=4, max_row=5)}
@@ -89,8 +90,8 @@ async def test_the_site_gets_its_record_with_gaps_marked_and_the_township_a_summ
     assert fang["代理家长"].value == "（没有代理家长）"
 
     summary_text, summary = await outbox_to(session, p.township_head)
-    assert "中和镇" in summary_text.payload["text"]
-    summary_sheet = load_workbook(tmp_path / summary.payload["path"]).active
+    assert "中和镇" in shown(summary_text)["text"]
+    summary_sheet = load_workbook(tmp_path / shown(summary)["path"]).active
     assert summary_sheet is not None
     assert list(summary_sheet.iter_rows(min_row=4, values_only=True)) == [
         ("中和小学", 2, 1, 0, 2, 1, 0, 0, "—"),
@@ -155,8 +156,8 @@ async def test_a_real_month_makes_a_record_a_township_files(
     assert await send(session, at(24), notices, tmp_path) == 4
 
     _, document = await outbox_to(session, p.school_head)
-    assert document.payload["filename"].startswith("中和小学")
-    sheet = load_workbook(tmp_path / document.payload["path"]).active
+    assert shown(document)["filename"].startswith("中和小学")
+    sheet = load_workbook(tmp_path / shown(document)["path"]).active
     assert sheet is not None
     assert sheet["A1"].value == "中和小学关爱留守儿童记录表（2026年11月）"
     assert sheet["A2"].value == (
@@ -196,7 +197,7 @@ async def test_a_real_month_makes_a_record_a_township_files(
     assert sheet.page_setup.fitToHeight == 0
 
     _, summary = await outbox_to(session, p.township_head)
-    township = load_workbook(tmp_path / summary.payload["path"]).active
+    township = load_workbook(tmp_path / shown(summary)["path"]).active
     assert township is not None
     assert township["A1"].value == "中和镇关爱留守儿童记录汇总表（2026年11月）"
     assert print_setup(township)[2:] == (1, True, "$3:$3")
@@ -236,7 +237,7 @@ async def test_a_record_that_cannot_be_made_tells_the_operator_and_the_coordinat
 
     assert queued == 3  # the school's failure notice; the township's summary and workbook
     [failed] = await outbox_to(session, p.school_head)
-    assert failed.payload["text"].startswith("⚠️ 中和小学 2026年11月的关爱留守儿童记录表没能生成")
+    assert shown(failed)["text"].startswith("⚠️ 中和小学 2026年11月的关爱留守儿童记录表没能生成")
     assert f"care record of region {p.school.id} for 2026-11 could not be made" in caplog.text
     assert "小明" not in caplog.text
     assert len(await outbox_to(session, p.township_head)) == 2
@@ -258,7 +259,7 @@ async def test_a_query_that_fails_leaves_the_run_able_to_tell_the_coordinators(
     assert await send(session, at(24), notices, tmp_path) == 3
 
     [failed] = await outbox_to(session, p.township_head)
-    assert failed.payload["text"].startswith("⚠️ 中和镇 2026年11月的关爱留守儿童记录表没能生成")
+    assert shown(failed)["text"].startswith("⚠️ 中和镇 2026年11月的关爱留守儿童记录表没能生成")
     assert len(await outbox_to(session, p.school_head)) == 2  # its own record, made alone
 
 
@@ -281,6 +282,6 @@ async def test_the_record_counts_and_names_entrusted_guardians_letters_not_signe
     await send(session, at(24), notices, tmp_path)
 
     text, _document = await outbox_to(session, p.school_head)
-    assert "委托监护责任确认书未签：1（小兰）" in text.payload["text"]
+    assert "委托监护责任确认书未签：1（小兰）" in shown(text)["text"]
     summary_text, _summary = await outbox_to(session, p.township_head)
-    assert "委托监护责任确认书未签：1" in summary_text.payload["text"]
+    assert "委托监护责任确认书未签：1" in shown(summary_text)["text"]

@@ -6,9 +6,9 @@ import string
 
 from babel.messages.catalog import Message
 
-from bot.formatting import late
 from bot.locales.catalog import read_catalog, used_message_ids
 from bot.telegram.i18n import make_i18n
+from domain.wording.formatting import late
 
 
 def _fields(text: str) -> set[str]:
@@ -51,8 +51,8 @@ def test_the_default_language_is_chinese() -> None:
 
 
 def test_activities_and_concerns_have_one_name_each_everywhere() -> None:
-    from bot import labels, texts
     from domain.models import Activity, ConcernKind
+    from domain.wording import labels, texts
 
     i18n = make_i18n()
     with i18n.context(), i18n.use_locale("zh"):
@@ -67,3 +67,24 @@ def test_activities_and_concerns_have_one_name_each_everywhere() -> None:
     with i18n.context(), i18n.use_locale("en"):
         assert str(texts.ACTIVITIES[Activity.home_visit]) == "Home visit"
         assert str(labels.ACTIVITY[Activity.home_visit]) == "home visit"
+
+
+def test_the_shared_texts_speak_the_locale_the_telegram_front_chose() -> None:
+    """A router (aiogram's i18n) and a shared text (`domain.language`) speak alike."""
+    from aiogram.utils.i18n import gettext as telegram_gettext
+
+    from domain import language
+    from domain.models import ConcernKind
+    from domain.wording.labels import CONCERN
+
+    i18n = make_i18n()
+    with i18n.context(), i18n.use_locale("en"):
+        assert (language.gettext("Skip"), str(CONCERN[ConcernKind.mood])) == (
+            "Skip",
+            "in a bad mood",
+        )
+        assert telegram_gettext("Skip") == "Skip"
+    with i18n.context(), language.speaking("zh"):
+        assert (telegram_gettext("Skip"), str(CONCERN[ConcernKind.mood])) == ("跳过", "情绪低落")
+    with language.speaking("xx") as locale:  # a language guanai does not speak: Chinese
+        assert (locale, language.gettext("Skip")) == ("zh", "跳过")

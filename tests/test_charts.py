@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 from matplotlib.font_manager import FontManager
 
-from bot.charts import MissingCjkFont, completion_chart, find_cjk_font, packaged_font_file
 from domain.reports.rosters import Completion
+from domain.wording.charts import (
+    MissingCjkFont,
+    completion_chart,
+    find_cjk_font,
+    packaged_font_file,
+)
 
 
 def stale_font_cache() -> FontManager:

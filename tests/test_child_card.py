@@ -28,6 +28,7 @@ from domain.people import identity, regions
 from guanai.settings import Settings
 from tests.conftest import RunningBot
 from tests.factories import make_checkin, make_pairing, make_person, make_volunteer
+from tests.outbox_support import chat_of, shown
 from tests.test_coordinator_chat import WANG, committed
 
 VOLUNTEER = 9100
@@ -118,5 +119,5 @@ async def test_the_card_shows_the_archive_photos_and_what_awaits_review(
     assert questioned.reviewed_by is not None
     async with sessionmaker() as session:
         message = await session.scalar(select(OutboxMessage))
-    assert message is not None and message.chat_id == VOLUNTEER
-    assert "张阿姨您好，王老师对您11月15日为李小花做的打卡有个问题" in message.payload["text"]
+    assert message is not None and chat_of(message) == VOLUNTEER
+    assert "张阿姨您好，王老师对您11月15日为李小花做的打卡有个问题" in shown(message)["text"]

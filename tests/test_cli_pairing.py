@@ -21,6 +21,7 @@ from domain.people import regions
 from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
 from tests.factories import make_person
+from tests.outbox_support import shown
 
 AT = dt.datetime(2026, 11, 16, 10, tzinfo=SHANGHAI)
 
@@ -101,11 +102,11 @@ async def _told(db_url: str, chat_id: int) -> list[str]:
     try:
         async with make_sessionmaker(engine)() as session:
             rows = await session.scalars(
-                select(OutboxMessage.payload)
-                .where(OutboxMessage.chat_id == chat_id)
+                select(OutboxMessage.content)
+                .where(OutboxMessage.target == str(chat_id))
                 .order_by(OutboxMessage.id)
             )
-            return [payload["text"] for payload in rows]
+            return [shown(content)["text"] for content in rows]
     finally:
         await engine.dispose()
 

@@ -39,6 +39,7 @@ from domain.models import (
 from domain.people import identity, invitations, regions
 from tests.conftest import RunningBot
 from tests.factories import on_telegram
+from tests.outbox_support import chat_of, shown
 
 BOTH_DELIVERIES = True  # every chat test here runs polling and through the webhook
 
@@ -180,8 +181,8 @@ async def test_invite_pair_see_it_and_act_on_an_escalation(running_bot: RunningB
             select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith("nudge:"))
         ),
     )
-    assert nudge.chat_id == VOLUNTEER
-    said = nudge.payload["text"]
+    assert chat_of(nudge) == VOLUNTEER
+    said = shown(nudge)["text"]
     assert "张阿姨您好，王老师温馨提醒您" in said
     assert "李小花" in said and "家访" in said and "2026年11月" in said  # whose, and what
     assert "小助手" not in said

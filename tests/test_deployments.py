@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import FixedClock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.delivery import outbox
-from domain.delivery.outbox import Method
 from domain.models import OutboxMessage, OutboxStatus
 from guanai.settings import Settings
 from guanai.wiring import make_worker
@@ -42,6 +41,7 @@ from tests.conftest import (
     fresh_name,
 )
 from tests.fakes import FakeTelegram
+from tests.outbox_support import text, tg
 from tests.test_volunteer_checkin import Walk
 from tests.volunteering import VOLUNTEER, seed_school
 
@@ -53,9 +53,8 @@ async def queue_message(sessionmaker: async_sessionmaker[AsyncSession], chat_id:
     async with UnitOfWork(sessionmaker) as uow:
         await outbox.enqueue(
             uow.session,
-            chat_id=chat_id,
-            method=Method.send_message,
-            payload={"text": f"给 {chat_id}"},
+            to=tg(chat_id),
+            content=text(f"给 {chat_id}"),
             not_before=TEN,
         )
         await uow.commit()

@@ -12,7 +12,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from bot.telegram.callbacks import ChildOpen, ChildView, EmergencyStart, IncidentPage
 from bot.telegram.front import TelegramFront
 from bot.telegram.sender import Sender
@@ -35,6 +34,7 @@ from domain.models import (
 from domain.reports import overview
 from domain.schedule import ladder
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI, RunningBot, forget_queued_jobs
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.test_coordinator_chat import committed

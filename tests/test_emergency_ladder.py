@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.care import emergencies
 from domain.care.emergencies import Incident
 from domain.models import (
@@ -23,7 +22,9 @@ from domain.models import (
     Person,
 )
 from domain.schedule import ladder, overdue
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
+from tests.outbox_support import shown
 from tests.workers_support import make_programme, outbox_to
 
 NIGHT = dt.datetime(2026, 11, 18, 3, 0, tzinfo=SHANGHAI)
@@ -68,7 +69,7 @@ async def test_a_drop_out_reaches_every_level_at_once_and_again_every_interval_a
     for head in (p.school_head, p.township_head, p.district_head):
         [message] = await outbox_to(session, head)
         assert message.not_before == NIGHT  # quiet hours do not apply
-        text = message.payload["text"]
+        text = shown(message)["text"]
         assert "小明" in text and "辍学" in text and "三天没来上学" in text
         assert reporter.name in text
         assert text.index("李奶奶") < text.index("父亲")
@@ -80,7 +81,7 @@ async def test_a_drop_out_reaches_every_level_at_once_and_again_every_interval_a
     for head in (p.school_head, p.township_head, p.district_head):
         _first, second = await outbox_to(session, head)
         assert second.not_before == NIGHT + dt.timedelta(minutes=20)
-        assert "提醒" in second.payload["text"]
+        assert "提醒" in shown(second)["text"]
 
     escalation.acknowledged_by = p.township_head.id  # taken (in chat: the button)
     escalation.acknowledged_at = NIGHT + dt.timedelta(minutes=25)
@@ -217,6 +218,6 @@ async def test_many_emergencies_at_once_come_as_a_few_messages_and_one_digest(
     assert report.steps == 3 * (ladder.URGENT_ALONE + 3)
     messages = await outbox_to(session, p.district_head)
     assert len(messages) == ladder.URGENT_ALONE + 1
-    digest = messages[-1].payload["text"]
+    digest = shown(messages[-1])["text"]
     assert "3" in digest and "意外伤害或重病" in digest
-    assert len(messages[-1].payload["reply_markup"]["inline_keyboard"]) == 3
+    assert len(shown(messages[-1])["reply_markup"]["inline_keyboard"]) == 3

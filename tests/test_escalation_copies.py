@@ -9,11 +9,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from bot.telegram.sender import Sender
 from domain.db import UnitOfWork
 from domain.models import Concern, ConcernKind, Coordinator, OutboxMessage, Priority, RegionKind
 from domain.schedule import ladder
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI, RunningBot
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
 from tests.test_coordinator_chat import committed
@@ -94,7 +94,7 @@ async def _queued_edits(running_bot: RunningBot, count: int) -> list[int]:
     async def probe(session: AsyncSession) -> list[int] | None:
         found = list(
             await session.scalars(
-                select(OutboxMessage.id).where(OutboxMessage.method == "editMessageText")
+                select(OutboxMessage.id).where(OutboxMessage.content.has_key("replaces"))
             )
         )
         return found if len(found) >= count else None

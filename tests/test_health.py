@@ -43,9 +43,9 @@ async def queue_message(engine: AsyncEngine, *, waited: dt.timedelta) -> None:
     async with engine.begin() as connection:
         await connection.execute(
             text(
-                "INSERT INTO outbox (chat_id, method, payload, status, not_before, attempts,"
-                " created_at) VALUES (1001, 'sendMessage', '{\"text\": \"hi\"}', 'pending',"
-                " :due, 0, :due)"
+                "INSERT INTO outbox (channel, target, content, status, not_before, attempts,"
+                " created_at) VALUES ('telegram', '1001', '{\"blocks\": [[\"hi\"]]}',"
+                " 'pending', :due, 0, :due)"
             ),
             {"due": due},
         )

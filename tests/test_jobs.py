@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import FixedClock
 from domain.db import UnitOfWork
 from domain.delivery import outbox
-from domain.delivery.outbox import Method
+from domain.delivery.content import Content
 from domain.models import OutboxMessage, OutboxStatus
 from guanai.settings import Settings
 from guanai.wiring import make_worker
 from tests.cli_support import Guanai, deployment
 from tests.conftest import SHANGHAI
 from tests.fakes import FakeTelegram
+from tests.outbox_support import tg
 from workers.periodic import PERIODIC
 from workers.queues import Queue
 
@@ -36,9 +37,8 @@ async def queue_reminders(sessionmaker: async_sessionmaker[AsyncSession]) -> Non
         for chat_id, text, at in ((11, "上午好", TEN), (12, "中午好", TEN + dt.timedelta(hours=2))):
             await outbox.enqueue(
                 uow.session,
-                chat_id=chat_id,
-                method=Method.send_message,
-                payload={"text": text},
+                to=tg(chat_id),
+                content=Content.lines([text]),
                 not_before=at,
             )
         await uow.commit()
@@ -46,8 +46,8 @@ async def queue_reminders(sessionmaker: async_sessionmaker[AsyncSession]) -> Non
 
 async def sent_at(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, dt.datetime | None]:
     async with UnitOfWork(sessionmaker) as uow:
-        rows = await uow.session.execute(select(OutboxMessage.chat_id, OutboxMessage.sent_at))
-        return {chat_id: at for chat_id, at in rows}
+        rows = await uow.session.execute(select(OutboxMessage.target, OutboxMessage.sent_at))
+        return {int(target): at for target, at in rows}
 
 
 async def test_jobs_list_names_every_job(cli: Guanai) -> None:

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.notices import Notices
 from bot.telegram.callbacks import EscalationAct, EscalationAction
 from domain.db import UnitOfWork
 from domain.models import (
@@ -26,6 +25,7 @@ from domain.models import (
 )
 from domain.schedule import due, ladder
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import (
     make_checkin,
@@ -35,6 +35,7 @@ from tests.factories import (
     make_volunteer,
     telegram_account,
 )
+from tests.outbox_support import shown
 from tests.workers_support import Programme, coordinator, make_programme, outbox_to
 
 NOVEMBER = Month(2026, 11)
@@ -81,12 +82,12 @@ async def test_a_missed_month_climbs_site_township_district_at_its_times(
     first = await climb(session, at(12, 1, 9), notices, tmp_path)
     assert (first.opened, first.steps, first.messages) == (1, 1, 1)
     [message] = await outbox_to(session, p.school_head)
-    text = message.payload["text"]
+    text = shown(message)["text"]
     assert "小明" in text and "中和小学" in text
     assert "谈心" in text and "2026年11月" in text  # what is missing, in the head's Chinese
     escalation = await session.scalar(select(Escalation))
     assert escalation is not None and escalation.kind is EscalationKind.missed_monthly
-    buttons = [b["callback_data"] for row in message.payload["reply_markup"]["inline_keyboard"]
+    buttons = [b["callback_data"] for row in shown(message)["reply_markup"]["inline_keyboard"]
                for b in row]  # fmt: skip
     assert buttons == [
         EscalationAction(escalation_id=escalation.id, act=act).pack() for act in EscalationAct
@@ -96,7 +97,7 @@ async def test_a_missed_month_climbs_site_township_district_at_its_times(
     assert await outbox_to(session, p.township_head) == []
     assert (await climb(session, at(12, 4, 9), notices, tmp_path)).steps == 1
     [to_township] = await outbox_to(session, p.township_head)
-    assert "已逾期 4 天" in to_township.payload["text"]  # due by 30 November, now 4 December
+    assert "已逾期 4 天" in shown(to_township)["text"]  # due by 30 November, now 4 December
     assert (await climb(session, at(12, 7, 23), notices, tmp_path)).steps == 0
     assert (await climb(session, at(12, 8, 9), notices, tmp_path)).steps == 1
     assert len(await outbox_to(session, p.district_head)) == 1
@@ -122,7 +123,7 @@ async def test_the_semester_letter_is_not_missed_before_the_semesters_last_month
     assert escalation is not None and "home_visit" in escalation.details["missing"]
     assert Activity.parent_letter.value not in escalation.details["missing"]
     [message] = await outbox_to(session, p.school_head)
-    assert "给父母写信" not in message.payload["text"]  # the reminder said: by 28 February
+    assert "给父母写信" not in shown(message)["text"]  # the reminder said: by 28 February
 
 
 async def test_a_late_check_in_stops_the_climb(
@@ -146,16 +147,16 @@ async def test_closing_by_itself_leaves_no_live_buttons_on_its_copies(
     p = await make_programme(session)
     await climb(session, at(12, 1), notices, tmp_path)
     [message] = await outbox_to(session, p.school_head)
-    assert message.payload["reply_markup"]  # not sent yet: rewritten in the outbox
+    assert shown(message)["reply_markup"]  # not sent yet: rewritten in the outbox
 
     await complete_month(session, p.pairing, at(11, 28))
     report = await climb(session, at(12, 2), notices, tmp_path)
 
     assert (report.closed, report.edited) == (1, 1)
     await session.refresh(message)
-    assert "reply_markup" not in message.payload
+    assert "reply_markup" not in shown(message)
     settled = "✅ 小明：该做的已经记录，此事已办结（12月2日 10:00）。"
-    assert message.payload["text"].endswith(settled)
+    assert shown(message)["text"].endswith(settled)
 
 
 async def test_an_acknowledgement_stops_the_climb(
@@ -192,7 +193,7 @@ async def test_a_must_visit_climbs_fast_and_waits_for_the_morning(
     assert (await climb(session, at(11, 18, 21), notices, tmp_path)).steps == 0
     assert (await climb(session, deadline, notices, tmp_path)).steps == 1
     [message] = await outbox_to(session, p.school_head)
-    assert "必访" in message.payload["text"] and "身体不好" in message.payload["text"]
+    assert "必访" in shown(message)["text"] and "身体不好" in shown(message)["text"]
     assert message.not_before == at(11, 19, 8)  # decided at 22:00, delivered at 08:00
     assert (await climb(session, at(11, 19, 22), notices, tmp_path)).steps == 1
     assert len(await outbox_to(session, p.township_head)) == 1
@@ -237,7 +238,7 @@ async def test_many_at_once_come_as_one_digest(
 
     assert report.steps == ladder.DIGEST_ABOVE + 1
     [digest] = await outbox_to(session, p.school_head)
-    rows = digest.payload["reply_markup"]["inline_keyboard"]
+    rows = shown(digest)["reply_markup"]["inline_keyboard"]
     assert len(rows) == ladder.DIGEST_ABOVE + 1  # a row of three buttons per item
     assert all(len(row) == 3 for row in rows)
     outbox_ids = set(await session.scalars(select(EscalationStep.outbox_id)))
@@ -255,7 +256,7 @@ async def test_an_unreachable_coordinator_is_passed_over_and_named(
 
     assert await outbox_to(session, p.school_head) == []
     [message] = await outbox_to(session, p.township_head)
-    assert "王校长" in message.payload["text"]  # named as out of reach
+    assert "王校长" in shown(message)["text"]  # named as out of reach
 
 
 async def test_a_second_coordinator_of_a_site_is_told_too(
@@ -340,22 +341,22 @@ async def test_each_level_gets_one_digest_of_its_own_shape(
         await climb(session, at(12, day), notices, tmp_path)
 
     [to_district] = await outbox_to(session, p.district_head)
-    text = to_district.payload["text"]
+    text = shown(to_district)["text"]
     assert "中和镇：6 名儿童" in text and "清溪镇：6 名儿童" in text
     assert "孩子" not in text and "小明" not in text  # no child is named at the top
-    assert "reply_markup" not in to_district.payload
+    assert "reply_markup" not in shown(to_district)
 
     for township_head, mine, theirs in (
         (p.township_head, ("中和小学", "中和二小"), "清溪"),
         (other_head, ("清溪小学", "清溪二小"), "中和"),
     ):
         [digest] = await outbox_to(session, township_head)
-        text = digest.payload["text"]
+        text = shown(digest)["text"]
         assert all(f"{school}：3 名儿童" in text for school in mine), text
         assert theirs not in text.split("\n", 1)[1]
-        rows = digest.payload["reply_markup"]["inline_keyboard"]
+        rows = shown(digest)["reply_markup"]["inline_keyboard"]
         assert len(rows) == ladder.WORST_CASES  # the worst cases, each with its buttons
 
     for head in heads:
         [digest] = await outbox_to(session, head)  # one message, naming the children
-        assert "孩子" in digest.payload["text"] or "小明" in digest.payload["text"]
+        assert "孩子" in shown(digest)["text"] or "小明" in shown(digest)["text"]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.models import Concern, ConcernKind, Person
 from domain.schedule import deadlines, ladder, reminders
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
+from tests.outbox_support import shown
 from tests.volunteering import latin_words
 from tests.workers_support import make_programme, outbox_to
 
@@ -67,7 +68,7 @@ async def test_the_reminder_names_the_local_day_of_a_concern_raised_early_in_the
     )
     person = await session.get_one(Person, p.volunteer.person_id)
     [message] = await outbox_to(session, person)
-    text = message.payload["text"]
+    text = shown(message)["text"]
     assert "11月13日" in text and "11月12日" not in text
     assert "本月底前" in text  # the month's items: one way of saying it
     assert not re.search(r"11月30日", text)
@@ -94,7 +95,7 @@ async def test_an_escalation_reads_days_late_and_the_local_due_day(
         session, now=local(11, 15, 9), tz=SHANGHAI, text=Notices(), media_dir=tmp_path
     )
     [message] = await outbox_to(session, p.school_head)
-    text = message.payload["text"]
+    text = shown(message)["text"]
     assert "已逾期 2 天" in text and "11月13日" in text, text
     assert "11月12日" not in text
     assert latin_words(text) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -11,6 +12,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
+from domain.models import OutboxMessage
 from guanai.migrate import alembic_config, create_database_if_missing, migrate
 from tests.conftest import database_url, drop_database, fresh_name
 
@@ -110,3 +112,93 @@ async def test_accounts_take_the_telegram_ids_and_give_them_back(empty_db: str) 
     assert [(p["id"], p["telegram_id"]) for p in people] == [(1, 9001), (2, 9002), (3, None)]
     assert [p["unreachable_at"] is None for p in people] == [True, False, True]
     assert "accounts" not in await _tables(empty_db)
+
+
+OUTBOX_CONTENT = "c0a7e5d1f4b2"
+OLD_ROWS = [
+    # (method, payload, telegram_message_id): a Bot API call as the outbox held it
+    (
+        "sendMessage",
+        {
+            "text": "⏰ 逾期提醒：小明\n\n事项：家访",
+            "reply_markup": {
+                "inline_keyboard": [
+                    [
+                        {"text": "1. ✋ 我来处理", "callback_data": "esc:12:take"},
+                        {"text": "1. 🔁 改派", "callback_data": "esc:12:reassign"},
+                        {"text": "1. ✅ 已解决", "callback_data": "esc:12:resolve"},
+                    ],
+                    [{"text": "📋 详情", "callback_data": "inc:12"}],
+                ]
+            },
+        },
+        None,
+    ),
+    (
+        "sendDocument",
+        {"path": "outbox/roster/1.xlsx", "filename": "值班表.xlsx", "caption": "值班表"},
+        None,
+    ),
+    ("sendPhoto", {"path": "outbox/roster/1.png", "caption": "完成情况"}, 5),
+    ("editMessageText", {"text": "已处理", "message_id": 41}, 41),
+]
+
+
+async def test_outbox_rows_become_content_that_telegram_shows_as_before(empty_db: str) -> None:
+    """Every row is carried over (pending or sent), and back again on downgrade."""
+    from tests.outbox_support import method, shown
+
+    await create_database_if_missing(empty_db)
+    config = alembic_config(empty_db)
+    before = ScriptDirectory.from_config(config).get_revision(OUTBOX_CONTENT).down_revision
+    assert isinstance(before, str)
+    await asyncio.to_thread(command.upgrade, config, before)
+    connection = await asyncpg.connect(
+        make_url(empty_db).set(drivername="postgresql").render_as_string()
+    )
+    try:
+        for n, (method_, payload, message_id) in enumerate(OLD_ROWS):
+            await connection.execute(
+                "INSERT INTO outbox (chat_id, method, payload, status, not_before, attempts,"
+                " telegram_message_id) VALUES ($1, $2, $3, $4, now(), 0, $5)",
+                -100 if n == 1 else 500,
+                method_,
+                json.dumps(payload),
+                "pending" if message_id is None else "sent",
+                message_id,
+            )
+        await asyncio.to_thread(command.upgrade, config, OUTBOX_CONTENT)
+        rows = await connection.fetch(
+            "SELECT channel, target, content, sent_ref FROM outbox ORDER BY id"
+        )
+        assert [(r["channel"], r["target"]) for r in rows] == [
+            ("telegram", "500"),
+            ("telegram", "-100"),
+            ("telegram", "500"),
+            ("telegram", "500"),
+        ]
+        assert [r["sent_ref"] for r in rows] == [None, None, "5", "41"]
+        views = [
+            (method(row), shown(row))
+            for row in (OutboxMessage(content=json.loads(r["content"])) for r in rows)
+        ]
+        assert views == [
+            ("sendMessage", OLD_ROWS[0][1]),
+            ("sendDocument", OLD_ROWS[1][1]),
+            ("sendPhoto", {**OLD_ROWS[2][1], "filename": "1.png"}),
+            ("editMessageText", OLD_ROWS[3][1]),
+        ]
+
+        await asyncio.to_thread(command.downgrade, config, before)
+        back = await connection.fetch(
+            "SELECT chat_id, method, payload, telegram_message_id FROM outbox ORDER BY id"
+        )
+        assert [(r["method"], json.loads(r["payload"])) for r in back] == [
+            OLD_ROWS[0][:2],
+            OLD_ROWS[1][:2],
+            ("sendPhoto", {**OLD_ROWS[2][1], "filename": "1.png"}),
+            OLD_ROWS[3][:2],
+        ]
+        assert [r["telegram_message_id"] for r in back] == [None, None, 5, 41]
+    finally:
+        await connection.close()

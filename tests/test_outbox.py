@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -11,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import FixedClock
 from domain.db import UnitOfWork
 from domain.delivery import outbox
-from domain.delivery.outbox import Method
+from domain.delivery.content import Attachment, AttachmentKind, Content
 from domain.models import OutboxMessage, OutboxStatus, RegionKind, Volunteer, VolunteerKind
 from domain.people import regions
 from tests.factories import make_person, telegram_account
+from tests.outbox_support import chat_of, shown, tg
 
 
 async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
@@ -22,45 +24,36 @@ async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
 ) -> None:
     first = await outbox.enqueue(
         session,
-        chat_id=7,
-        method=Method.send_message,
-        payload={"text": "你好"},
+        to=tg(7),
+        content=Content.lines(["你好"]),
         not_before=clock.now(),
         dedupe_key="reminder:7:2026-11",
     )
     second = await outbox.enqueue(
         session,
-        chat_id=7,
-        method=Method.send_message,
-        payload={"text": "你好 again"},
+        to=tg(7),
+        content=Content.lines(["你好 again"]),
         not_before=clock.now(),
         dedupe_key="reminder:7:2026-11",
     )
     assert first is not None and first.status is OutboxStatus.pending
     assert second is None
-    texts = (await session.scalars(select(OutboxMessage.payload))).all()
-    assert texts == [{"text": "你好"}]
+    texts = (await session.scalars(select(OutboxMessage.content))).all()
+    assert [shown(t)["text"] for t in texts] == ["你好"]
 
 
 @pytest.mark.parametrize(
-    ("method", "payload"),
+    "make",
     [
-        (Method.send_message, {"text": ""}),
-        (Method.send_message, {"text": "hi", "photo": "x"}),
-        (Method.send_document, {"caption": "no file"}),
-        (Method.send_document, {"path": "a.xlsx", "file_id": "F"}),
-        (Method.send_photo, {"path": "../etc/passwd"}),
-        (Method.send_photo, {"path": "/etc/passwd"}),
+        lambda: Content.lines([""]),
+        lambda: Content(),
+        lambda: Attachment(AttachmentKind.picture, "../etc/passwd", "x.png"),
+        lambda: Attachment(AttachmentKind.picture, "/etc/passwd", "x.png"),
     ],
 )
-async def test_a_payload_the_sender_could_not_send_is_refused(
-    session: AsyncSession, clock: FixedClock, method: Method, payload: dict[str, str]
-) -> None:
+def test_content_a_front_could_not_send_is_refused(make: Callable[[], object]) -> None:
     with pytest.raises(ValueError):
-        await outbox.enqueue(
-            session, chat_id=7, method=method, payload=payload, not_before=clock.now()
-        )
-    assert (await session.scalars(select(OutboxMessage))).all() == []
+        make()
 
 
 async def test_claims_take_due_rows_oldest_first_one_per_chat_and_skip_held_ones(
@@ -71,9 +64,8 @@ async def test_claims_take_due_rows_oldest_first_one_per_chat_and_skip_held_ones
         for chat, delay in ((1, 0), (2, -60), (3, 0), (4, 3600), (5, 0), (6, 0), (6, 0), (7, 0)):
             await outbox.enqueue(
                 uow.session,
-                chat_id=chat,
-                method=Method.send_message,
-                payload={"text": f"to {chat}"},
+                to=tg(chat),
+                content=Content.lines([f"to {chat}"]),
                 not_before=now + dt.timedelta(seconds=delay),
             )
         await uow.commit()
@@ -82,18 +74,18 @@ async def test_claims_take_due_rows_oldest_first_one_per_chat_and_skip_held_ones
         held = await outbox.claim(first.session, now=now, limit=1)
         # the first claim is not committed yet: the rows it looked at are locked (2, 1, 3),
         # so the second skips them; it was told to skip chat 5; 4 is not due yet
-        others = await outbox.claim(second.session, now=now, limit=5, skip_chats=[5])
+        others = await outbox.claim(second.session, now=now, limit=5, skip=[tg(5)])
         await first.commit()
         await second.commit()
 
-    assert [row.chat_id for row in held] == [2]
-    assert [row.chat_id for row in others] == [6, 7]  # one row of chat 6: they go in turn
+    assert [chat_of(row) for row in held] == [2]
+    assert [chat_of(row) for row in others] == [6, 7]  # one row of chat 6: they go in turn
     assert all(r.status is OutboxStatus.sending and r.attempts == 1 for r in held + others)
     async with UnitOfWork(sessionmaker) as uow:
         assert await outbox.has_due(uow.session, now=now)
         rest = await outbox.claim(uow.session, now=now, limit=5)
         # chat 6's second row waits until its first, on its way, is settled
-        assert [(r.chat_id, r.payload["text"]) for r in rest] == [
+        assert [(chat_of(r), shown(r)["text"]) for r in rest] == [
             (1, "to 1"),
             (3, "to 3"),
             (5, "to 5"),
@@ -108,9 +100,8 @@ async def test_a_claim_left_behind_becomes_uncertain_only_after_the_timeout(
     for chat in (1, 2):
         await outbox.enqueue(
             session,
-            chat_id=chat,
-            method=Method.send_message,
-            payload={"text": "x"},
+            to=tg(chat),
+            content=Content.lines(["x"]),
             not_before=now,
         )
     old, fresh = await outbox.claim(session, now=now, limit=2)
@@ -148,15 +139,14 @@ async def test_unreachable_people_are_listed_for_the_scope_that_holds_them(
     for n in range(3):
         row = await outbox.enqueue(
             session,
-            chat_id=100 + n,
-            method=Method.send_message,
-            payload={"text": "x"},
+            to=tg(100 + n),
+            content=Content.lines(["x"]),
             not_before=now,
         )
         assert row is not None
     for row in await outbox.claim(session, now=now, limit=3):
         await outbox.mark_blocked(
-            session, row.id, chat_id=row.chat_id, at=now, error="Forbidden: bot was blocked"
+            session, row.id, to=outbox.address(row), at=now, error="Forbidden: bot was blocked"
         )
 
     since_last_week = await outbox.unreachable_since(
@@ -177,22 +167,27 @@ async def test_the_pace_lets_one_claim_through_per_slot_and_a_429_pauses_every_s
         for chat in (1, 2):
             await outbox.enqueue(
                 uow.session,
-                chat_id=chat,
-                method=Method.send_message,
-                payload={"text": "x"},
+                to=tg(chat),
+                content=Content.lines(["x"]),
                 not_before=now,
             )
         await uow.commit()
-    pace = {"now": now, "rate": 2.0, "private_interval": 1.0, "group_interval": 3.0}
+    pace = {
+        "channel": "telegram",
+        "now": now,
+        "rate": 2.0,
+        "private_interval": 1.0,
+        "group_interval": 3.0,
+    }
 
     async with UnitOfWork(sessionmaker) as uow:
         first = await outbox.claim_next(uow.session, **pace)
         second = await outbox.claim_next(uow.session, **pace)  # any sender, the same slot
-        await outbox.pause(uow.session, seconds=30)
+        await outbox.pause(uow.session, channel="telegram", seconds=30)
         paused = await outbox.claim_next(uow.session, **pace)
         await uow.commit()
 
-    assert first.row is not None and first.row.chat_id == 1
+    assert first.row is not None and chat_of(first.row) == 1
     assert first.wait is not None and 0.3 < first.wait <= 0.375  # 3/4 of half a second
     assert second.row is None and second.wait is not None and 0.2 < second.wait <= 0.375
     assert paused.row is None and paused.wait is not None and 29 < paused.wait <= 30

@@ -11,6 +11,7 @@ from domain.models import OutboxMessage, Person
 from tests.conftest import RunningBot
 from tests.factories import on_telegram
 from tests.fakes.telegram import FakeUser, SentMessage
+from tests.outbox_support import shown
 from tests.test_coordinator_chat import WANG, committed, seed
 from tests.volunteering import latin_words, settled
 
@@ -21,11 +22,11 @@ LI = 9101
 async def _outbox(running_bot: RunningBot, chat_id: int) -> list[str]:
     async with running_bot.sessionmaker() as session:
         rows = await session.scalars(
-            select(OutboxMessage.payload)
-            .where(OutboxMessage.chat_id == chat_id)
+            select(OutboxMessage.content)
+            .where(OutboxMessage.target == str(chat_id))
             .order_by(OutboxMessage.id)
         )
-        return [payload["text"] for payload in rows]
+        return [shown(content)["text"] for content in rows]
 
 
 async def _join(running_bot: RunningBot, wang: FakeUser, telegram_id: int, name: str) -> None:
@@ -103,8 +104,8 @@ async def test_the_inviter_and_the_volunteers_are_told(running_bot: RunningBot) 
     assert "您和李小花的结对已结束" in ended[-1]
     async with sessionmaker() as session:
         assert await session.scalar(select(Person.id).where(on_telegram(LI)))
-        everything = list(await session.scalars(select(OutboxMessage.payload)))
-    assert [latin_words(p["text"]) for p in everything] == [[]] * len(everything)
+        everything = list(await session.scalars(select(OutboxMessage.content)))
+    assert [latin_words(shown(c)["text"]) for c in everything] == [[]] * len(everything)
 
 
 async def _some(running_bot: RunningBot, chat_id: int, at_least: int = 1) -> list[str] | None:

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.front import TelegramFront
-from bot.workbooks import MISSING_FILL
 from domain.db import UnitOfWork
 from domain.models import Channel, Child, Concern, Escalation, Guardianship, RegionKind
 from domain.people import identity, regions
+from domain.wording.workbooks import MISSING_FILL
 from tests.archive_sheets import HEADER, xlsx
 from tests.conftest import SHANGHAI, RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage

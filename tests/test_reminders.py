@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.models import Concern, ConcernKind, Person
 from domain.schedule import reminders
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_child, make_pairing, telegram_account
+from tests.outbox_support import shown
 from tests.workers_support import NOVEMBER_1, Programme, make_programme, outbox_to
 
 
@@ -48,7 +49,7 @@ async def test_on_the_reminder_day_each_volunteer_gets_one_digest(
     assert await remind(session, at(20, 15), notices, tmp_path) == 0  # one a day
 
     [message] = await outbox_to(session, person)
-    text = message.payload["text"]
+    text = shown(message)["text"]
     assert "小明" in text and "小红" in text  # both children in one message
     assert "谈心" in text and "本月底前" in text and "11月30日" not in text
     assert message.not_before == at(20)
@@ -85,7 +86,7 @@ async def test_the_day_before_a_must_visit_deadline_the_volunteer_is_reminded(
     assert await remind(session, at(11, 9), notices, tmp_path) == 1
 
     [message] = await outbox_to(session, await volunteer_person(session, p))
-    assert "情绪低落" in message.payload["text"] and "11月12日" in message.payload["text"]
+    assert "情绪低落" in shown(message)["text"] and "11月12日" in shown(message)["text"]
 
 
 async def test_a_site_sets_its_own_reminder_day_and_the_unreachable_are_skipped(

@@ -10,14 +10,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.delivery.messaging import Outgoing, Recipient
 from domain.models import Activity, DutyShift, OutboxMessage, Person, Roster
 from domain.reports import overview, rosters
 from domain.schedule.calendar import Month
 from domain.schedule.inactivity import is_inactive
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_site, make_volunteer
+from tests.outbox_support import method, shown
 from tests.workers_support import NOVEMBER_1, make_programme, outbox_to
 
 MONDAY = dt.datetime(2026, 11, 16, 8, tzinfo=SHANGHAI)
@@ -65,16 +66,16 @@ async def test_each_coordinator_gets_message_workbook_and_chart_once_a_week(
     assert await session.scalar(select(func.count()).select_from(Roster)) == 3
 
     text, workbook, chart = await outbox_to(session, p.township_head)
-    assert (text.method, workbook.method, chart.method) == (
+    assert (method(text), method(workbook), method(chart)) == (
         "sendMessage",
         "sendDocument",
         "sendPhoto",
     )
-    assert "中和镇" in text.payload["text"] and "小刚" not in text.payload["text"]
-    assert idle_person.name in text.payload["text"]  # no record for 30 days
-    assert (tmp_path / chart.payload["path"]).read_bytes().startswith(b"\x89PNG")
+    assert "中和镇" in shown(text)["text"] and "小刚" not in shown(text)["text"]
+    assert idle_person.name in shown(text)["text"]  # no record for 30 days
+    assert (tmp_path / shown(chart)["path"]).read_bytes().startswith(b"\x89PNG")
 
-    sheet = load_workbook(tmp_path / workbook.payload["path"]).worksheets[0]
+    sheet = load_workbook(tmp_path / shown(workbook)["path"]).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("学校/村", "志愿者", "结对孩子", "上周做了")
     by_name = {row[1]: row for row in rows[1:]}
@@ -86,13 +87,13 @@ async def test_each_coordinator_gets_message_workbook_and_chart_once_a_week(
     assert mine[6] == "11月18日"  # on duty on Wednesday
     assert mine[7] is None  # active
     assert by_name[idle_person.name][7] == "是"  # inactive for 30 days
-    completion = load_workbook(tmp_path / workbook.payload["path"]).worksheets[1]
+    completion = load_workbook(tmp_path / shown(workbook)["path"]).worksheets[1]
     shares = {row[0]: row for row in completion.iter_rows(min_row=2, values_only=True)}
     assert set(shares) == {"中和小学", "新村小学"}  # the township's chart is per site
     assert shares["新村小学"][2] == 0 and shares["中和小学"][2] == 2
 
     [week] = await outbox_to(session, volunteer_person)
-    assert "小明" in week.payload["text"] and "11月18日" in week.payload["text"]
+    assert "小明" in shown(week)["text"] and "11月18日" in shown(week)["text"]
 
 
 async def test_the_district_chart_is_per_township(
@@ -103,7 +104,7 @@ async def test_the_district_chart_is_per_township(
     await make_rosters(session, MONDAY, notices, tmp_path)
 
     workbook = (await outbox_to(session, p.district_head))[1]
-    completion = load_workbook(tmp_path / workbook.payload["path"]).worksheets[1]
+    completion = load_workbook(tmp_path / shown(workbook)["path"]).worksheets[1]
     assert [row[0] for row in completion.iter_rows(min_row=2, values_only=True)] == ["中和镇"]
 
 
@@ -173,7 +174,7 @@ async def test_a_site_with_nothing_due_is_not_a_green_hundred_percent(
     await make_rosters(session, MONDAY, notices, tmp_path)
 
     _text, workbook, _chart = await outbox_to(session, p.township_head)
-    completion = load_workbook(tmp_path / workbook.payload["path"]).worksheets[1]
+    completion = load_workbook(tmp_path / shown(workbook)["path"]).worksheets[1]
     shares = {row[0]: row[3] for row in completion.iter_rows(min_row=2, values_only=True)}
     assert shares[empty.name] == "无可统计"
     assert shares["中和小学"] == 0  # nothing done yet, and something is due
@@ -192,7 +193,7 @@ async def test_the_roster_prints_landscape_one_page_wide_with_its_header_repeate
     await make_rosters(session, MONDAY, notices, tmp_path)
 
     workbook = (await outbox_to(session, p.school_head))[1]
-    sheet = load_workbook(tmp_path / workbook.payload["path"]).worksheets[0]
+    sheet = load_workbook(tmp_path / shown(workbook)["path"]).worksheets[0]
     assert sheet.page_setup.orientation == "landscape"
     assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)
     assert sheet.sheet_properties.pageSetUpPr.fitToPage

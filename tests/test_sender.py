@@ -25,7 +25,7 @@ from bot.telegram.sender import GLOBAL_RATE, BotTokenRejected, Sender
 from domain.clock import FixedClock, SystemClock
 from domain.db import UnitOfWork
 from domain.delivery import outbox
-from domain.delivery.outbox import Method
+from domain.delivery.content import Action, ActionKind, Attachment, AttachmentKind, Content
 from domain.models import Account, Channel, OutboxMessage, OutboxStatus
 from domain.ports import DrainReport
 from guanai.cli import main as cli_main
@@ -34,6 +34,7 @@ from tests.conftest import RunningBot
 from tests.factories import make_person, make_site, make_volunteer
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram import JSON, Call
+from tests.outbox_support import shown, tg
 
 MakeSender = Callable[..., Sender]
 
@@ -69,9 +70,8 @@ async def enqueue(
         for chat_id, text in messages:
             row = await outbox.enqueue(
                 uow.session,
-                chat_id=chat_id,
-                method=Method.send_message,
-                payload={"text": text},
+                to=tg(chat_id),
+                content=Content.lines([text]),
                 not_before=at,
                 dedupe_key=dedupe_key,
             )
@@ -94,13 +94,12 @@ async def test_a_queued_message_is_sent_once_with_its_message_id_recorded(
     clock: FixedClock,
     make_sender: MakeSender,
 ) -> None:
-    keyboard = {"inline_keyboard": [[{"text": "✅ 知道了", "callback_data": "ack:1"}]]}
+    actions = [[Action(ActionKind.take_escalation, "✋ 我来处理", 1)]]
     async with UnitOfWork(sessionmaker) as uow:
         await outbox.enqueue(
             uow.session,
-            chat_id=501,
-            method=Method.send_message,
-            payload={"text": "王老师，李小花本月还没有家访。", "reply_markup": keyboard},
+            to=tg(501),
+            content=Content.lines(["王老师，李小花本月还没有家访。"], actions=actions),
             not_before=clock.now(),
         )
         await uow.commit()
@@ -111,15 +110,15 @@ async def test_a_queued_message_is_sent_once_with_its_message_id_recorded(
 
     [message] = fake_telegram.messages_to(501)
     assert message.text == "王老师，李小花本月还没有家访。"
-    assert message.callback_data("知道了") == "ack:1"
+    assert message.callback_data("我来处理") == "esc:1:take"
     [row] = await rows(sessionmaker)
     assert row.status is OutboxStatus.sent
-    assert row.telegram_message_id == message.message_id
+    assert row.sent_ref == str(message.message_id)
     assert row.sent_at == clock.now()
     assert (first.sent, second.sent) == (1, 0)
 
 
-async def test_documents_and_photos_go_from_media_dir_or_by_file_id(
+async def test_documents_and_pictures_go_from_media_dir(
     fake_telegram: FakeTelegram,
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -129,16 +128,18 @@ async def test_documents_and_photos_go_from_media_dir_or_by_file_id(
     roster = settings.media_dir / "rosters" / "2026-W47.xlsx"
     roster.parent.mkdir(parents=True)
     roster.write_bytes(b"PK roster bytes")
-    photo_id, _ = fake_telegram.store_file("photo", b"chart png")
+    (settings.media_dir / "rosters" / "chart.png").write_bytes(b"chart png")
+    document, picture = AttachmentKind.document, AttachmentKind.picture
     async with UnitOfWork(sessionmaker) as uow:
-        for method, payload in (
-            (Method.send_document, {"path": "rosters/2026-W47.xlsx", "filename": "值班表.xlsx"}),
-            (Method.send_photo, {"file_id": photo_id, "caption": "本月完成情况"}),
-            (Method.send_document, {"path": "rosters/missing.xlsx"}),
+        for content in (
+            Content(attachment=Attachment(document, "rosters/2026-W47.xlsx", "值班表.xlsx")),
+            Content.lines(
+                ["本月完成情况"],
+                attachment=Attachment(picture, "rosters/chart.png", "完成情况.png"),
+            ),
+            Content(attachment=Attachment(document, "rosters/missing.xlsx", "x.xlsx")),
         ):
-            await outbox.enqueue(
-                uow.session, chat_id=502, method=method, payload=payload, not_before=clock.now()
-            )
+            await outbox.enqueue(uow.session, to=tg(502), content=content, not_before=clock.now())
         await uow.commit()
 
     report = await make_sender().drain(clock)
@@ -584,7 +585,7 @@ async def test_a_sender_killed_mid_send_loses_nothing_and_sends_nothing_twice(
 
     arrived = Counter(m.text for m in fake.sent)
     assert max(arrived.values()) == 1  # nothing twice
-    status = {r.payload["text"]: r.status for r in await rows(sessionmaker)}
+    status = {shown(r)["text"]: r.status for r in await rows(sessionmaker)}
     uncertain = {text for text, s in status.items() if s is OutboxStatus.uncertain}
     sent = {text for text, s in status.items() if s is OutboxStatus.sent}
     assert sent | uncertain == {text for _, text in messages}  # nothing lost
@@ -597,7 +598,7 @@ async def test_a_sender_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     async with UnitOfWork(sessionmaker) as uow:
         listed = await outbox.uncertain(uow.session)
     assert {u.id for u in listed} == {
-        r.id for r in await rows(sessionmaker) if r.payload["text"] in uncertain
+        r.id for r in await rows(sessionmaker) if shown(r)["text"] in uncertain
     }  # what `guanai outbox uncertain` shows the operator
 
 
@@ -626,7 +627,7 @@ async def uncertain_rows(
     async with UnitOfWork(sessionmaker) as uow:
         for row in await outbox.claim(uow.session, now=clock.now(), limit=3):
             if row.id == sent:
-                await outbox.mark_sent(uow.session, row.id, telegram_message_id=1, at=clock.now())
+                await outbox.mark_sent(uow.session, row.id, sent_ref="1", at=clock.now())
             else:
                 await outbox.mark_uncertain(uow.session, row.id, error="TelegramNetworkError")
         (await uow.session.get_one(OutboxMessage, first)).dedupe_key = "reminder:17:2026-11-16"
@@ -645,8 +646,9 @@ async def test_the_operator_lists_uncertain_messages_then_resends_or_drops_them(
     assert await guanai("outbox", "uncertain") == 0
     listed = capsys.readouterr().out.splitlines()
     assert listed == [
-        f"消息 {first}（sendMessage reminder）于 2026-11-16 10:00:00 发给 2501，不确定是否送达。",
-        f"消息 {second}（sendMessage）于 2026-11-16 10:00:00 发给 2502，不确定是否送达。",
+        f"消息 {first}（message reminder）于 2026-11-16 10:00:00 发给 telegram:2501，"
+        "不确定是否送达。",
+        f"消息 {second}（message）于 2026-11-16 10:00:00 发给 telegram:2502，不确定是否送达。",
     ]  # ids, the recipient, the kind and when; never the text with a child's name
 
     assert await guanai("outbox", "resend", str(first)) == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from matplotlib import font_manager
 
-from bot import charts
+from domain.wording import charts
 from guanai.cli import main
 from guanai.settings import (
     EXAMPLE_BOT_TOKEN,

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from domain.models import Concern, ConcernKind, OutboxMessage
 from tests.conftest import RunningBot
 from tests.fakes.telegram import FakeUser, SentMessage
+from tests.outbox_support import chat_of, shown
 from tests.volunteering import (
     COORDINATOR,
     VOLUNTEER,
@@ -50,8 +51,8 @@ async def test_a_must_visit_is_raised_told_and_closed_by_a_visit(running_bot: Ru
     assert concern is not None and concern.child_id == school.child_ids[0]
     assert concern.kind is ConcernKind.mood and concern.note == "最近总是一个人哭"
     assert concern.due_at == now + dt.timedelta(days=2)
-    assert [m.chat_id for m in told] == [COORDINATOR]
-    text = told[0].payload["text"]
+    assert [chat_of(m) for m in told] == [COORDINATOR]
+    text = shown(told[0])["text"]
     assert "李小花" in text and "情绪低落" in text and "赵阿姨" in text and "一个人哭" in text
 
     running_bot.clock.move(dt.timedelta(hours=20))
@@ -93,9 +94,9 @@ async def test_a_concern_can_be_raised_without_a_note_in_english(running_bot: Ru
     await settled(user)
     async with running_bot.sessionmaker() as session:
         concern = await session.scalar(select(Concern))
-        told = await session.scalar(select(OutboxMessage.payload))
+        told = await session.scalar(select(OutboxMessage.content))
     assert concern is not None and concern.note is None and concern.kind is ConcernKind.grades
-    assert told is not None and "成绩下降" in told["text"]  # the coordinator reads Chinese
+    assert told is not None and "成绩下降" in shown(told)["text"]  # the coordinator reads Chinese
 
 
 async def test_a_note_too_long_is_kept_up_to_the_limit_and_said_so(

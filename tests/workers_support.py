@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.delivery.addresses import TELEGRAM
 from domain.models import (
     Child,
     Coordinator,
@@ -70,8 +71,10 @@ async def make_programme(session: AsyncSession) -> Programme:
 
 
 async def outbox_to(session: AsyncSession, person: Person) -> list[OutboxMessage]:
-    chat = int((await telegram_account(session, person.id)).external_id)
+    chat = (await telegram_account(session, person.id)).external_id
     rows = await session.scalars(
-        select(OutboxMessage).where(OutboxMessage.chat_id == chat).order_by(OutboxMessage.id)
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == TELEGRAM, OutboxMessage.target == chat)
+        .order_by(OutboxMessage.id)
     )
     return list(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from arq import cron, func
@@ -18,7 +18,7 @@ from domain.errors import DomainError
 from guanai.outages import Outage, is_outage
 from guanai.settings import Settings
 from workers import jobs
-from workers.context import Deps, FrontFactory, open_deps
+from workers.context import Deps, FrontFactory, SenderFactory, open_deps
 from workers.periodic import MAX_TRIES, Periodic, on_queue
 from workers.queues import QUEUE_TIMEOUT, Queue, queue_name
 
@@ -71,6 +71,7 @@ def make_worker(
     settings: Settings,
     *,
     front: FrontFactory,
+    channels: Sequence[SenderFactory] = (),
     queue: Queue = Queue.main,
     clock: Clock | None = None,
     burst: bool = False,
@@ -79,9 +80,10 @@ def make_worker(
     redis_pool: ArqRedis | None = None,
 ) -> Worker:
     """`front` makes the chat front the jobs send through (`guanai.wiring.make_worker`
-    hands over Telegram's). `on_ready` is called once the worker has Redis and its
-    dependencies and starts polling. Without `redis_pool` the worker connects itself, as
-    arq does (five tries a second apart, then no timeout on commands)."""
+    hands over Telegram's); `channels` make the senders of further channels. `on_ready` is
+    called once the worker has Redis and its dependencies and starts polling. Without
+    `redis_pool` the worker connects itself, as arq does (five tries a second apart, then
+    no timeout on commands)."""
     periodic = on_queue(queue)
     if not periodic:
         raise NoJobsOnQueue(queue=queue.value)
@@ -90,7 +92,7 @@ def make_worker(
         stack = contextlib.AsyncExitStack()
         ctx["stack"] = stack
         ctx["deps"] = await stack.enter_async_context(
-            open_deps(settings, clock or SystemClock(), front)
+            open_deps(settings, clock or SystemClock(), front, channels)
         )
         if on_ready is not None:
             on_ready()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import Clock
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.ports import Front, NoticeText, OutboxSender
+from domain.wording.notices import Notices  # loaded before the worker freezes its objects
 from guanai.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 #: Makes the chat front the jobs send through (`guanai.wiring` hands over Telegram's).
 FrontFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], Front]
+#: Makes the sender of a further channel (a group robot, Matrix): it drains that
+#: channel's outbox rows, rendering them its own way, beside the chat front's sender.
+SenderFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], OutboxSender]
 
 
 class Deps:
@@ -33,11 +37,15 @@ class Deps:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         front: Front,
+        channels: Sequence[OutboxSender] = (),
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.front = front
+        self.channels = tuple(channels)
+        # the notices the jobs queue, built in the core whatever the channel
+        self.texts: NoticeText = Notices()
         # Photos are downloaded and decoded one at a time in a process (workers.jobs).
         self.photo_slot = asyncio.Semaphore(1)
 
@@ -49,12 +57,13 @@ class Deps:
         return self.front.sender
 
     @property
-    def downloader(self) -> Downloader:
-        return self.front.downloader
+    def senders(self) -> tuple[OutboxSender, ...]:
+        """Every channel's sender: the chat front's, then the further channels'."""
+        return (self.front.sender, *self.channels)
 
     @property
-    def texts(self) -> NoticeText:
-        return self.front.texts
+    def downloader(self) -> Downloader:
+        return self.front.downloader
 
     async def close(self) -> None:
         await self.front.close()
@@ -62,8 +71,8 @@ class Deps:
 
 def freeze_loaded_modules() -> None:
     """Take every object alive now out of the cycle collector's sight; what the jobs
-    render with (aiogram, matplotlib, openpyxl) is loaded by then, with the front that
-    `guanai.wiring` hands over. aiogram alone is ~170 MB of objects; without this each
+    render with (the notices; aiogram, with the front that `guanai.wiring` hands over) is
+    loaded by then. aiogram alone is ~170 MB of objects; without this each
     full collection walks them all, and reading a district's 110,000 due items took 4 s
     instead of 1.3 s."""
     gc.collect()
@@ -71,11 +80,17 @@ def freeze_loaded_modules() -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_deps(settings: Settings, clock: Clock, front: FrontFactory) -> AsyncIterator[Deps]:
+async def open_deps(
+    settings: Settings,
+    clock: Clock,
+    front: FrontFactory,
+    channels: Sequence[SenderFactory] = (),
+) -> AsyncIterator[Deps]:
     freeze_loaded_modules()
     engine = make_engine(settings.database_url, pool_size=5)
     sessionmaker = make_sessionmaker(engine)
-    deps = Deps(settings, sessionmaker, clock, front(settings, sessionmaker))
+    senders = [channel(settings, sessionmaker) for channel in channels]
+    deps = Deps(settings, sessionmaker, clock, front(settings, sessionmaker), senders)
     try:
         yield deps
     finally:

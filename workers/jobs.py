@@ -9,6 +9,7 @@ of what it did, for the log and the operator.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import functools
@@ -35,9 +36,14 @@ log = logging.getLogger(__name__)
 
 
 async def send_outbox(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
-    """Drain the outbox; cron starts it every few seconds, one drain runs at a time."""
-    report = await deps.sender.drain(deps.clock)
-    return dataclasses.asdict(report)
+    """Drain the outbox, every channel at once under its own limits; cron starts it every
+    few seconds, one drain per channel runs at a time."""
+    reports = await asyncio.gather(*(sender.drain(deps.clock) for sender in deps.senders))
+    total: dict[str, int] = {}
+    for report in reports:
+        for name, count in dataclasses.asdict(report).items():
+            total[name] = total.get(name, 0) + count
+    return total
 
 
 async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:

@@ -14,8 +14,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from bot.telegram.i18n import DEFAULT_LOCALE
 from domain.errors import DomainError
+from domain.language import DEFAULT_LOCALE, LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_PACKAGES = ("bot", "domain", "guanai", "workers")
@@ -27,7 +27,6 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_say": None,
     "ngettext": (1, 2),  # ngettext(singular, plural, n): a message with plural forms
 }
-LOCALES_DIR = Path(__file__).parent
 
 
 def _domain_error_messages() -> set[str]:

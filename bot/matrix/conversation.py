@@ -7,14 +7,12 @@ is for invited volunteers and staff, and how to get an invitation.
 
 from __future__ import annotations
 
-import gettext
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.locales import DEFAULT_LOCALE, load_translations
+from domain.language import DEFAULT_LOCALE, catalogue
 
 
 @dataclass(frozen=True)
@@ -28,13 +26,8 @@ class IncomingText:
     body: str | None
 
 
-@cache
-def _catalogue(locale: str) -> gettext.GNUTranslations:
-    return load_translations()[locale]
-
-
 async def answer(session: AsyncSession, message: IncomingText) -> Sequence[str]:
-    zh = _catalogue(DEFAULT_LOCALE)
+    zh = catalogue(DEFAULT_LOCALE)
     if message.body is None:
         return [
             zh.gettext(

@@ -12,7 +12,6 @@ from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import texts
 from bot.telegram import errors
 from bot.telegram.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
 from bot.telegram.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
@@ -39,6 +38,7 @@ from bot.telegram.routers import (
 )
 from domain.clock import Clock
 from domain.ports import LadderQueue, PhotoQueue
+from domain.wording import texts
 from guanai.settings import Settings
 
 CONVERSATION_TTL = 3600  # an abandoned conversation is cleared after an hour

@@ -1,5 +1,5 @@
-"""The Telegram front as the jobs use it (`domain.ports.Front`): the outbox's sender,
-the downloader of users' photos and the notices' texts.
+"""The Telegram front as the jobs use it (`domain.ports.Front`): the outbox's sender and
+the downloader of users' photos.
 
 The Bot (and with it BOT_TOKEN) is made on first use, so jobs that only queue messages
 run without a token.
@@ -7,12 +7,10 @@ run without a token.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.notices import Notices  # loaded before the worker freezes its objects
 from guanai.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,16 +43,6 @@ class TelegramFront:
 
         return TelegramDownloader(self.sender.bot)
 
-    @property
-    def texts(self) -> Notices:
-        return _notices()
-
     async def close(self) -> None:
         if self._sender is not None:
             await self._sender.bot.session.close()
-
-
-@functools.cache
-def _notices() -> Notices:
-    """The renderer of the workers' texts, made once per process (it compiles the catalogues)."""
-    return Notices()

@@ -23,7 +23,6 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import texts
 from bot.telegram.callbacks import (
     ActivityToggle,
     CheckInAct,
@@ -46,6 +45,7 @@ from bot.telegram.callbacks import (
 from domain.archive.archive_import import ImportKind
 from domain.care.checkins import MAX_DAYS_BACK, VISIT_ANSWERS, VisitQuestion
 from domain.models import Activity, Region
+from domain.wording import texts
 
 QUICK_DAYS_BACK = 2  # today, yesterday, the day before; the rest behind "earlier"
 

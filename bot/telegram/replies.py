@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot import formatting
 from domain.schedule.escalations import Outcome
+from domain.wording import formatting
 
 
 async def tell_taken(query: CallbackQuery, outcome: Outcome, tz: ZoneInfo) -> None:

@@ -1,4 +1,5 @@
-"""The sender: drains the outbox through the real aiogram Bot, under Telegram's limits.
+"""The sender: drains the Telegram channel's outbox rows through the real aiogram Bot,
+rendered at send time (`bot.telegram.outgoing`), under Telegram's limits.
 
 Limits: at most `GLOBAL_RATE` requests a second overall (a sliding window, with a least
 gap between two, so a request made late is made up without a burst); one a second per
@@ -49,9 +50,11 @@ from aiogram.types import BufferedInputFile, Message
 from aiohttp import ClientConnectorError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.telegram import outgoing
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.delivery import outbox
+from domain.delivery.addresses import TELEGRAM
 from domain.errors import DomainError
 from domain.models import OutboxMessage
 from domain.ports import DrainReport
@@ -141,6 +144,7 @@ class Sender:
                 async with UnitOfWork(self._sessionmaker) as uow:
                     claim = await outbox.claim_next(
                         uow.session,
+                        channel=TELEGRAM,
                         now=clock.now(),
                         rate=self._rate,
                         private_interval=PRIVATE_INTERVAL,
@@ -197,8 +201,9 @@ class Sender:
             return self._on_error(row, error, clock.now(), report)
         report.sent += 1
         # an edit answers with the message (or True): it keeps the id it was given
-        message_id = getattr(message, "message_id", None) or row.payload.get("message_id")
-        return _settle(outbox.mark_sent, row.id, telegram_message_id=message_id, at=clock.now())
+        message_id = getattr(message, "message_id", None)
+        sent_ref = str(message_id) if message_id is not None else row.content.get("replaces")
+        return _settle(outbox.mark_sent, row.id, sent_ref=sent_ref, at=clock.now())
 
     def _on_error(
         self, row: OutboxMessage, error: Exception, now: dt.datetime, report: DrainReport
@@ -214,13 +219,14 @@ class Sender:
 
             async def defer_and_pause(session: AsyncSession) -> None:
                 await defer(session)
-                await outbox.pause(session, seconds=error.retry_after)
+                await outbox.pause(session, channel=TELEGRAM, seconds=error.retry_after)
 
             return defer_and_pause
         if isinstance(error, TelegramForbiddenError):
             report.failed += 1
-            log.info("chat %d blocked the bot", row.chat_id)
-            return _settle(outbox.mark_blocked, row.id, chat_id=row.chat_id, at=now, error=text)
+            log.info("chat %s blocked the bot", row.target)
+            to = outbox.address(row)
+            return _settle(outbox.mark_blocked, row.id, to=to, at=now, error=text)
         if isinstance(error, TelegramUnauthorizedError):
             self._fatal = BotTokenRejected()
             return _settle(outbox.release, row.id)
@@ -244,24 +250,22 @@ class Sender:
         return _settle(outbox.mark_uncertain, row.id, error=text)
 
     async def _method(self, row: OutboxMessage) -> TelegramMethod[Message]:
-        method = outbox.Method(row.method)
-        payload = dict(row.payload)
-        outbox.check_payload(method, payload)
-        if method is outbox.Method.send_message:
-            return SendMessage(chat_id=row.chat_id, **payload)
-        if method is outbox.Method.edit_message_text:
-            return EditMessageText(chat_id=row.chat_id, **payload)  # type: ignore[return-value]
-        filename = payload.pop("filename", None)
-        file: Any = payload.pop("file_id", None)
-        if file is None:
-            path = (self._media_dir / payload.pop("path")).resolve()
-            if not path.is_relative_to(self._media_dir):
-                raise ValueError("the path leaves MEDIA_DIR")
-            data = await asyncio.to_thread(path.read_bytes)
-            file = BufferedInputFile(data, filename=filename or path.name)
-        if method is outbox.Method.send_photo:
-            return SendPhoto(chat_id=row.chat_id, photo=file, **payload)
-        return SendDocument(chat_id=row.chat_id, document=file, **payload)
+        """The row's content as Telegram shows it (`bot.telegram.outgoing`)."""
+        method, payload = outgoing.call(outbox.content(row))
+        chat_id = int(row.target)
+        if method == outgoing.SEND_MESSAGE:
+            return SendMessage(chat_id=chat_id, **payload)
+        if method == outgoing.EDIT_MESSAGE_TEXT:
+            return EditMessageText(chat_id=chat_id, **payload)  # type: ignore[return-value]
+        filename = payload.pop("filename")
+        path = (self._media_dir / payload.pop("path")).resolve()
+        if not path.is_relative_to(self._media_dir):
+            raise ValueError("the path leaves MEDIA_DIR")
+        data = await asyncio.to_thread(path.read_bytes)
+        file = BufferedInputFile(data, filename=filename)
+        if method == outgoing.SEND_PHOTO:
+            return SendPhoto(chat_id=chat_id, photo=file, **payload)
+        return SendDocument(chat_id=chat_id, document=file, **payload)
 
 
 def _never_left(error: Exception) -> bool:

@@ -1,47 +1,44 @@
 """Exports as `.xlsx`: the scope's children with their archive, and a month's check-ins.
 
 The children's sheet uses the column names the importer reads, so a coordinator can
-export, correct the sheet and import it back. Texts come through the `gettext` the
-caller passes (the chat's or the command line's language).
+export, correct the sheet and import it back. Texts are in the language spoken
+(`domain.language.speaking`: the chat's or the command line's); activities are named as
+everywhere else (`domain.wording.texts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from domain.archive.spreadsheets import write_xlsx
+from domain.language import gettext
 from domain.models import (
     Activity,
     CheckIn,
     Child,
-    Guardianship,
     Person,
     Priority,
     Region,
-    ReviewStatus,
-    Sex,
     Volunteer,
 )
 from domain.people import audit, regions
 from domain.schedule.calendar import Month
-
-Gettext = Callable[[str], str]
+from domain.wording import formatting
+from domain.wording.labels import GUARDIANSHIP, REVIEW, SEX
+from domain.wording.texts import ACTIVITIES
 
 
 def _phone(e164: str | None) -> str | None:
-    """Stored E.164, shown as people write it (138 1234 5678)."""
-    if not e164:
-        return None
-    number = phonenumbers.parse(e164, "CN")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    """A stored number as people write it (138 1234 5678), as the chat shows it; None
+    leaves the cell empty."""
+    return formatting.phone(e164) or None
 
 
 async def _scope(
@@ -64,7 +61,6 @@ async def children_xlsx(
     scope_paths: Sequence[str] | None,
     actor_id: int | None,
     at: dt.datetime,
-    gettext: Gettext,
 ) -> bytes:
     """Every child of the scope (who has not left) with the archive, one row each."""
     scope = await _scope(
@@ -79,12 +75,6 @@ async def children_xlsx(
             .order_by(Region.code, Child.grade, Child.class_name, Child.name, Child.id)
         )
     ).all()
-    sex = {Sex.male: gettext("male"), Sex.female: gettext("female")}
-    guardianship = {
-        Guardianship.guardian: gettext("Guardian"),
-        Guardianship.entrusted: gettext("Entrusted guardian"),
-        Guardianship.none: gettext("No guardian"),
-    }
     header = [
         gettext("Site"),
         gettext("ID"),
@@ -120,14 +110,14 @@ async def children_xlsx(
                 site_name,
                 child.external_id,
                 child.name,
-                sex.get(child.sex) if child.sex else None,
+                str(SEX[child.sex]) if child.sex else None,
                 child.birth_date,
                 child.school,
                 child.grade,
                 child.class_name,
                 child.address,
                 gettext("yes") if child.priority is Priority.key else gettext("no"),
-                guardianship[child.guardianship],
+                str(GUARDIANSHIP[child.guardianship]),
                 guardian and guardian.name,
                 guardian and guardian.relation,
                 guardian and guardian.age,
@@ -163,7 +153,6 @@ async def checkins_xlsx(
     scope_paths: Sequence[str] | None,
     actor_id: int | None,
     at: dt.datetime,
-    gettext: Gettext,
 ) -> bytes:
     """The month's check-ins in the scope: when, which child, who, what was done, review."""
     scope = await _scope(
@@ -186,23 +175,6 @@ async def checkins_xlsx(
             .order_by(CheckIn.occurred_at, CheckIn.id)
         )
     ).all()
-    activity = {
-        Activity.home_visit: gettext("Home visit"),
-        Activity.talk: gettext("Heart-to-heart talk"),
-        Activity.homework_check: gettext("Homework check"),
-        Activity.tutoring: gettext("Tutoring"),
-        Activity.family_meal: gettext("Family meal"),
-        Activity.parent_call: gettext("Call with the parents"),
-        Activity.family_call: gettext("Child's call with the parents"),
-        Activity.parent_letter: gettext("Letter to the parents"),
-        Activity.other: gettext("Other"),
-    }
-    review = {
-        ReviewStatus.none: "",
-        ReviewStatus.pending: gettext("To review"),
-        ReviewStatus.approved: gettext("Approved"),
-        ReviewStatus.questioned: gettext("Questioned"),
-    }
     header = [
         gettext("Time"),
         gettext("Site"),
@@ -219,8 +191,8 @@ async def checkins_xlsx(
             child.name,
             child.external_id,
             volunteer_name,
-            "、".join(activity[a.activity] for a in sorted(checkin.activities, key=_order)),
-            review[checkin.review],
+            "、".join(str(ACTIVITIES[a.activity]) for a in sorted(checkin.activities, key=_order)),
+            str(REVIEW[checkin.review]),
         ]
         for checkin, child, site_name, volunteer_name in rows
     ]

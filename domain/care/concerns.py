@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Account, Channel, Child, Concern, ConcernKind, Coordinator, Person, Region
+from domain.delivery.addresses import Address, of_account, preferred
+from domain.models import Account, Child, Concern, ConcernKind, Coordinator, Person, Region
 from domain.people import audit
 
 DEFAULT_MUST_VISIT_DAYS = 3  # the reports' "within a short deadline"
@@ -41,32 +42,33 @@ async def must_visit_days(session: AsyncSession, site: Region) -> int:
 @dataclass(frozen=True)
 class Recipient:
     person_id: int
-    chat_id: int  # their address on the channel the outbox sends on (Telegram today)
+    address: Address
     language: str | None
 
 
 async def coordinators_to_tell(session: AsyncSession, site: Region) -> list[Recipient]:
     """The coordinators of the nearest region, from the site up, that has any."""
     rows = await session.execute(
-        select(Person.id, Account.external_id, Person.language, Region.path)
+        select(Person.id, Account, Person.language, Region.path)
         .join(Coordinator, Coordinator.person_id == Person.id)
         .join(Region, Region.id == Coordinator.region_id)
         .join(Account, Account.person_id == Person.id)
-        .where(
-            Region.id.in_(_ancestor_ids(site)),
-            Coordinator.removed_at.is_(None),
-            Account.channel == Channel.telegram,
-        )
+        .where(Region.id.in_(_ancestor_ids(site)), Coordinator.removed_at.is_(None))
         .order_by(func.length(Region.path).desc(), Person.id)
     )
     found = rows.all()
     if not found:
         return []
     nearest = found[0].path
+    held: dict[int, list[Account]] = {}
+    for row in found:
+        if row.path == nearest:
+            held.setdefault(row.id, []).append(row.Account)
+    language = {row.id: row.language for row in found}
     return [
-        Recipient(person_id=row.id, chat_id=int(row.external_id), language=row.language)
-        for row in found
-        if row.path == nearest
+        Recipient(person_id=person_id, address=of_account(account), language=language[person_id])
+        for person_id, accounts in held.items()
+        if (account := preferred(accounts)) is not None
     ]
 
 

@@ -25,10 +25,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.delivery import outbox
+from domain.delivery.addresses import address_of
+from domain.delivery.content import Content
 from domain.errors import BadReviewSetting, NotInChat, QuestionSettled, UnknownCheckIn
 from domain.models import (
     Activity,
-    Channel,
     CheckIn,
     CheckInActivity,
     Child,
@@ -40,7 +41,7 @@ from domain.models import (
     ReviewStatus,
     Volunteer,
 )
-from domain.people import accounts, audit, regions
+from domain.people import audit, regions
 
 # the reasons, as stored in `review_items.reason` (and `checkins.review_reason`)
 SIMILAR_PHOTO = "similar_photo"
@@ -351,7 +352,7 @@ async def approve(session: AsyncSession, checkin: CheckIn, *, by: int, at: dt.da
 
 
 TextFor = Callable[[Person, CheckIn, Child], str]
-MessageFor = Callable[[Person, CheckIn, Child], Mapping[str, object]]
+MessageFor = Callable[[Person, CheckIn, Child], Content]
 
 
 async def ask(
@@ -366,17 +367,16 @@ async def ask(
     """The coordinator asks the volunteer; the question goes through the outbox, rendered
     by the front in the volunteer's language (with the front's button to answer)."""
     to = await _volunteer_of(session, checkin)
-    chat = await accounts.address(session, to.id, Channel.telegram)
-    if chat is None:
+    address = await address_of(session, to.id)
+    if address is None:
         raise NotInChat()
     await _decide(
         session, checkin, state=ReviewState.asked, status=ReviewStatus.questioned, by=by, at=at
     )
     await outbox.enqueue(
         session,
-        chat_id=int(chat),
-        method=outbox.Method.send_message,
-        payload=message_for(to, checkin, child),
+        to=address,
+        content=message_for(to, checkin, child),
         not_before=at,
         dedupe_key=f"question:{checkin.id}:{at.isoformat()}",
     )
@@ -399,13 +399,12 @@ async def reject(
     if text_for is None:
         return
     to = await _volunteer_of(session, checkin)
-    chat = await accounts.address(session, to.id, Channel.telegram)
-    if chat is not None:
+    address = await address_of(session, to.id)
+    if address is not None:
         await outbox.enqueue(
             session,
-            chat_id=int(chat),
-            method=outbox.Method.send_message,
-            payload={"text": text_for(to, checkin, child)},
+            to=address,
+            content=Content.lines([text_for(to, checkin, child)]),
             not_before=at,
             dedupe_key=f"rejected:{checkin.id}",
         )

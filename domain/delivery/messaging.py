@@ -1,23 +1,24 @@
-"""Who a message goes to, and a rendered message on its way into the outbox.
+"""Who a message goes to, where, and a built message on its way into the outbox.
 
-Services decide what to say and to whom; the texts are rendered by the chat front
-(`bot/notices.py`) in the recipient's language and handed back as `Outgoing`, which the
-service queues in the same transaction as the rows that decided it.
+Services decide what to say and to whom; the message is built in the recipient's
+language (`Outgoing`: content, and the bytes of a file until it is stored) and queued in
+the same transaction as the rows that decided it. A front renders it at send time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.delivery import outbox
-from domain.models import Account, Channel, OutboxMessage, Person
+from domain.delivery.addresses import Address, belongs_to, of_account, preferred
+from domain.delivery.content import Attachment, AttachmentKind, Content
+from domain.models import Account, OutboxMessage, Person
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,35 @@ class Recipient:
     person_id: int
     name: str
     language: str | None
-    chat_id: int | None
+    address: Address | None  # None: the person has no chat the bot can write to
     unreachable: bool  # blocked the bot (403) or never started it
 
     @property
     def reachable(self) -> bool:
-        return self.chat_id is not None and not self.unreachable
+        return self.address is not None and not self.unreachable
+
+
+@dataclass(frozen=True)
+class File:
+    """A file made for a message (a workbook, a chart), stored under MEDIA_DIR when queued."""
+
+    kind: AttachmentKind
+    name: str  # as the reader sees it
+    data: bytes
+    extension: str  # ".xlsx", ".png": the stored file's name ends so
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A rendered message; a document or photo carries its bytes until it is queued."""
+    content: Content
+    file: File | None = None
 
-    method: outbox.Method
-    payload: dict[str, Any]
-    content: bytes | None = None
-    extension: str = field(default="")  # ".xlsx", ".png": the stored file's name ends so
+
+async def reader_at(session: AsyncSession, address: Address) -> Person | None:
+    """The person an address belongs to, if any (a group's address belongs to nobody)."""
+    return await session.scalar(
+        select(Person).join(Account, Account.person_id == Person.id).where(belongs_to(address))
+    )
 
 
 async def recipients(session: AsyncSession, person_ids: Iterable[int]) -> dict[int, Recipient]:
@@ -49,22 +63,27 @@ async def recipients(session: AsyncSession, person_ids: Iterable[int]) -> dict[i
         return {}
     rows = await session.execute(
         select(Person, Account)
-        .outerjoin(
-            Account, and_(Account.person_id == Person.id, Account.channel == Channel.telegram)
-        )
+        .outerjoin(Account, Account.person_id == Person.id)
         .where(Person.id.in_(wanted))
     )
+    people: dict[int, Person] = {}
+    accounts: dict[int, list[Account]] = {}
+    for person, account in rows:
+        people[person.id] = person
+        accounts.setdefault(person.id, []).extend([account] if account else [])
     return {
-        person.id: Recipient(
-            person_id=person.id,
-            name=person.name,
-            language=person.language,
-            # the outbox sends on Telegram today, where a user's id is their chat's
-            chat_id=int(account.external_id) if account else None,
-            unreachable=account is None or account.unreachable_at is not None,
-        )
-        for person, account in rows
+        person.id: _recipient(person, preferred(accounts[person.id])) for person in people.values()
     }
+
+
+def _recipient(person: Person, account: Account | None) -> Recipient:
+    return Recipient(
+        person_id=person.id,
+        name=person.name,
+        language=person.language,
+        address=None if account is None else of_account(account),
+        unreachable=account is None or account.unreachable_at is not None,
+    )
 
 
 async def queue(
@@ -78,19 +97,15 @@ async def queue(
 ) -> OutboxMessage | None:
     """Queue one message; a file is written under MEDIA_DIR first, named by the dedupe key
     so a rerun overwrites rather than piles up. None when the key was queued before."""
-    assert to.chat_id is not None, "only reachable recipients are queued"
-    payload = dict(message.payload)
-    if message.content is not None:
-        relative = Path("outbox") / (dedupe_key.replace(":", "/") + message.extension)
+    assert to.address is not None, "only reachable recipients are queued"
+    content = message.content
+    if message.file is not None:
+        relative = Path("outbox") / (dedupe_key.replace(":", "/") + message.file.extension)
         target = media_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(message.content)
-        payload["path"] = relative.as_posix()
+        target.write_bytes(message.file.data)
+        attachment = Attachment(message.file.kind, relative.as_posix(), message.file.name)
+        content = replace(content, attachment=attachment)
     return await outbox.enqueue(
-        session,
-        chat_id=to.chat_id,
-        method=message.method,
-        payload=payload,
-        not_before=not_before,
-        dedupe_key=dedupe_key,
+        session, to=to.address, content=content, not_before=not_before, dedupe_key=dedupe_key
     )

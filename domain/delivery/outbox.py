@@ -1,50 +1,47 @@
 """The outbox: every outgoing message is a row, written in the transaction that decides it.
 
-A sender drains it under Telegram's limits. The life of a row:
+A row holds an address (a channel and a target in it: a Telegram chat, a Matrix room, a
+group's robot), the content (`domain.delivery.content`, as JSON: what to say, never how
+a front says it) and a dedupe key. Each channel's sender drains its own rows under its
+own limits and renders them at send time. The life of a row:
 
-    pending ──claim──▶ sending ──▶ sent        (Telegram answered with a message id)
+    pending ──claim──▶ sending ──▶ sent        (the front took it: `sent_ref` is its id)
        ▲                  │  ├──▶ failed      (refused for good: 400, 403, too many tries)
-       └──── defer ───────┘  └──▶ uncertain   (the request may have reached Telegram)
+       └──── defer ───────┘  └──▶ uncertain   (the request may have reached the front)
 
 A sender claims a row only when its request is about to leave (`claim_next`: the pace
-allows a request now), and commits the claim right before the HTTP request goes out, so
+allows a request now), and commits the claim right before the request goes out, so
 `sending` means "the request may be on its way". A `sending` row whose claim is older
 than `CLAIM_TIMEOUT` belongs to a sender that died mid-send: it is marked `uncertain`
 and reported (logged, counted in the sender's report, listed by `guanai outbox
 uncertain`), never resent automatically, because resending could deliver it twice; the
 operator resends or drops it (`resend`, `drop`). `CLAIM_TIMEOUT` is far above the
-longest a live sender holds a claim (one HTTP request, at most a minute).
+longest a live sender holds a claim (one request, at most a minute).
 
-A chat's messages go in order (by id): a row is claimed only when no other row of its
-chat is on its way and no earlier one waits, whether due or deferred after a try (429,
-5xx). Rows queued for a later time that were never tried do not hold the chat up.
+An address's messages go in order (by id): a row is claimed only when no other row of
+its address is on its way and no earlier one waits, whether due or deferred after a try
+(429, 5xx). Rows queued for a later time that were never tried do not hold it up.
 
-The pace is shared by every sender process through `outbox_pace`, in the database's
-clock: bot-wide (`BOT_WIDE`), the times of the last requests (at most 29 in a window a
-little over a second) and when the next may go, which a 429 pushes `retry_after` on
-(`pause`); and per chat, when it may be written to again.
+The pace is shared by every sender process of a channel through `outbox_pace`, in the
+database's clock: channel-wide (target `CHANNEL_WIDE`), the times of the last requests
+(at most `round(rate)` in a window a little over a second) and when the next may go,
+which a 429 pushes `retry_after` on (`pause`); and per target, when it may be written to
+again (targets that name a group start with "-", as Telegram's do, and wait longer).
 
-Payloads are JSON. `sendMessage`: `text`, optional `parse_mode` and `reply_markup` (the
-Bot API's JSON). `sendDocument` / `sendPhoto`: either `path` (relative to MEDIA_DIR,
-where jobs write rosters and charts) or `file_id` (a file Telegram already has), and
-optional `filename`, `caption`, `parse_mode`, `reply_markup`. Files are not copied into
-the database: a path keeps rows small.
+A file goes as a path relative to MEDIA_DIR (where jobs write rosters and charts), not
+copied into the database: a path keeps rows small.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     and_,
-    any_,
     delete,
     exists,
     func,
@@ -53,12 +50,15 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.delivery.addresses import Address
+from domain.delivery.content import Content
 from domain.errors import DomainError
 from domain.models import (
     Account,
@@ -75,14 +75,14 @@ from domain.people import accounts
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8  # with `backoff`, about eight minutes of retries before giving up
-BOT_WIDE = 0  # `outbox_pace.chat_id` of the bot-wide slot: no Telegram chat has the id 0
-# The bot-wide pace: at most `round(rate)` requests in any `WINDOW` seconds (a little over
-# one, for the jitter between our clock and Telegram's count), and at least `GAP_SHARE`
-# of the mean interval between two, so a late request is made up for by the next one
-# without a burst.
+CHANNEL_WIDE = ""  # `outbox_pace.target` of a channel's own slot: no target is empty
+# The channel-wide pace: at most `round(rate)` requests in any `WINDOW` seconds (a little
+# over one, for the jitter between our clock and the front's count), and at least
+# `GAP_SHARE` of the mean interval between two, so a late request is made up for by the
+# next one without a burst.
 WINDOW = 1.02
 GAP_SHARE = 0.75
-PACE_KEPT = dt.timedelta(minutes=1)  # a chat's pace is forgotten this long after it frees
+PACE_KEPT = dt.timedelta(minutes=1)  # a target's pace is forgotten this long after it frees
 
 
 class NoSuchOutboxRow(DomainError):
@@ -93,20 +93,13 @@ class NotUncertain(DomainError):
     message = "Outbox message {id} is not uncertain; nothing was changed."
 
 
-class Method(enum.StrEnum):
-    send_message = "sendMessage"
-    send_document = "sendDocument"
-    send_photo = "sendPhoto"
-    edit_message_text = "editMessageText"  # an earlier message of the chat, by its `message_id`
+def address(row: OutboxMessage) -> Address:
+    return Address(row.channel, row.target)
 
 
-_COMMON = frozenset({"parse_mode", "reply_markup"})
-_FIELDS = {
-    Method.send_message: _COMMON | {"text"},
-    Method.send_document: _COMMON | {"path", "file_id", "filename", "caption"},
-    Method.send_photo: _COMMON | {"path", "file_id", "filename", "caption"},
-    Method.edit_message_text: _COMMON | {"message_id", "text"},
-}
+def content(row: OutboxMessage) -> Content:
+    return Content.from_json(row.content)
+
 
 # Literals, not bound parameters, so the planner can match the partial index `ix_outbox_due`
 # even when asyncpg reuses a generic plan.
@@ -114,13 +107,14 @@ _PENDING = literal(OutboxStatus.pending.value, literal_execute=True)
 _SENDING = literal(OutboxStatus.sending.value, literal_execute=True)
 
 
-def _first_of_its_chat(now: dt.datetime) -> ColumnElement[bool]:
-    """No other row of the row's chat is on its way, and no earlier one waits to go first
-    (due, or deferred after a try); read off `ix_outbox_chat_unsettled`."""
+def _first_of_its_address(now: dt.datetime) -> ColumnElement[bool]:
+    """No other row of the row's address is on its way, and no earlier one waits to go
+    first (due, or deferred after a try); read off `ix_outbox_chat_unsettled`."""
     other = aliased(OutboxMessage, name="other")
     return not_(
         exists().where(
-            other.chat_id == OutboxMessage.chat_id,
+            other.channel == OutboxMessage.channel,
+            other.target == OutboxMessage.target,
             other.status.in_([_PENDING, _SENDING]),
             other.id != OutboxMessage.id,
             or_(
@@ -135,57 +129,38 @@ def _first_of_its_chat(now: dt.datetime) -> ColumnElement[bool]:
 
 
 def _cooling() -> ColumnElement[bool]:
-    """The row's chat was written to too recently (per-chat limit), by any sender."""
+    """The row's target was written to too recently (its own limit), by any sender."""
     return exists().where(
-        OutboxPace.chat_id == OutboxMessage.chat_id,
+        OutboxPace.channel == OutboxMessage.channel,
+        OutboxPace.target == OutboxMessage.target,
         OutboxPace.free_at > func.clock_timestamp(),
     )
 
 
-def _due(now: dt.datetime) -> ColumnElement[bool]:
+def _due(now: dt.datetime, channel: str | None = None) -> ColumnElement[bool]:
     return and_(
         OutboxMessage.status == _PENDING,
         OutboxMessage.not_before <= now,
-        _first_of_its_chat(now),
+        *([] if channel is None else [OutboxMessage.channel == channel]),
+        _first_of_its_address(now),
     )
-
-
-def check_payload(method: Method, payload: Mapping[str, Any]) -> None:
-    """Refuse a payload the sender could not send; a caller's mistake, so a ValueError."""
-    unknown = set(payload) - _FIELDS[method]
-    if unknown:
-        raise ValueError(f"{method} does not take {sorted(unknown)}")
-    if method in (Method.send_message, Method.edit_message_text):
-        if not isinstance(payload.get("text"), str) or not payload["text"]:
-            raise ValueError(f"{method} needs a text")
-        if method is Method.edit_message_text and not isinstance(payload.get("message_id"), int):
-            raise ValueError("editMessageText needs the message_id of the message to edit")
-        return
-    if ("path" in payload) == ("file_id" in payload):
-        raise ValueError(f"{method} needs exactly one of path and file_id")
-    if "path" in payload:
-        path = PurePosixPath(payload["path"])
-        if path.is_absolute() or ".." in path.parts or not path.parts:
-            raise ValueError("a path is relative to MEDIA_DIR and stays inside it")
 
 
 async def enqueue(
     session: AsyncSession,
     *,
-    chat_id: int,
-    method: Method,
-    payload: Mapping[str, Any],
+    to: Address,
+    content: Content,
     not_before: dt.datetime,
     dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
     """Queue a message; None when a message with this `dedupe_key` is already queued."""
-    check_payload(method, payload)
     statement = (
         insert(OutboxMessage)
         .values(
-            chat_id=chat_id,
-            method=method.value,
-            payload=dict(payload),
+            channel=to.channel,
+            target=to.target,
+            content=content.to_json(),
             not_before=not_before,
             dedupe_key=dedupe_key,
             status=OutboxStatus.pending,
@@ -202,35 +177,39 @@ async def claim(
     *,
     now: dt.datetime,
     limit: int,
-    skip_chats: Collection[int] = (),
+    skip: Collection[Address] = (),
 ) -> list[OutboxMessage]:
-    """Take up to `limit` due rows, oldest first, each the first of its chat, leaving rows
-    other senders hold and chats still cooling down.
+    """Take up to `limit` due rows, oldest first, each the first of its address, leaving
+    rows other senders hold and targets still cooling down.
 
-    `skip_chats` are further chats the caller may not write to yet. Commit at once, right
+    `skip` are further addresses the caller may not write to yet. Commit at once, right
     before sending: the claim is what stops a second sender taking the row. Takes no
     pace: a sender claims through `claim_next`.
     """
     candidates = await session.execute(
-        select(OutboxMessage.id, OutboxMessage.chat_id)
+        select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.target)
         .where(
             _due(now),
             not_(_cooling()),
-            not_(OutboxMessage.chat_id == any_(literal(list(skip_chats), ARRAY(BigInteger)))),
+            not_(
+                tuple_(OutboxMessage.channel, OutboxMessage.target).in_(
+                    [(a.channel, a.target) for a in skip]
+                )
+            ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit * 3)  # room for rows that turn out to be locked by another sender
         .with_for_update(of=OutboxMessage, skip_locked=True)
     )
-    first_of_chat: dict[int, int] = {}
-    for message_id, chat_id in candidates:
-        first_of_chat.setdefault(chat_id, message_id)
-    picked = list(first_of_chat.values())[:limit]
+    first_of_address: dict[tuple[str, str], int] = {}
+    for message_id, channel, target in candidates:
+        first_of_address.setdefault((channel, target), message_id)
+    picked = list(first_of_address.values())[:limit]
     if not picked:
         return []
     rows = await session.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id == any_(literal(picked, ARRAY(BigInteger))))
+        .where(OutboxMessage.id.in_(picked))
         .values(
             status=OutboxStatus.sending,
             claimed_at=now,
@@ -254,26 +233,28 @@ class Claim:
 async def claim_next(
     session: AsyncSession,
     *,
+    channel: str,
     now: dt.datetime,
     rate: float,
     private_interval: float,
     group_interval: float,
 ) -> Claim:
-    """Claim the next row if the shared pace allows a request now, taking the slot.
+    """Claim the channel's next row if its shared pace allows a request now, taking the slot.
 
     The pace: at most `round(rate)` claims in any `WINDOW` seconds, and `GAP_SHARE /
     rate` seconds at least between two. A claim late for its slot (the process was
-    busy) is made up by the next one, within the window. Per chat, `private_interval`
-    or `group_interval` (negative chat ids) between two.
+    busy) is made up by the next one, within the window. Per target, `private_interval`
+    or `group_interval` (targets starting with "-") between two.
 
     One statement, written once (`_CLAIM`): at 29 a second the time a claim takes sets
-    the sender's cadence. It locks the bot-wide slot, so senders claim one at a time,
-    then claims the first row that may go (`claim`'s rules) and moves the pace on.
-    Commit at once and send: a claimed row never waits for the pace. `wait` says when
-    the next slot opens.
+    the sender's cadence. It locks the channel-wide slot, so a channel's senders claim
+    one at a time, then claims the first row that may go (`claim`'s rules) and moves the
+    pace on. Commit at once and send: a claimed row never waits for the pace. `wait`
+    says when the next slot opens.
     """
     burst = max(round(rate), 1)
     params = {
+        "channel": channel,
         "now": now,
         "burst": burst,
         "window": WINDOW,
@@ -282,20 +263,25 @@ async def claim_next(
         "group_interval": group_interval,
     }
     found = (await session.execute(_CLAIM, params)).first()
-    if found is None:  # no bot-wide slot yet (a new database): make it, then claim
+    if found is None:  # no channel-wide slot yet (a new database): make it, then claim
         await session.execute(
             insert(OutboxPace)
-            .values(chat_id=BOT_WIDE, free_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), recent=[])
-            .on_conflict_do_nothing(index_elements=[OutboxPace.chat_id])
+            .values(
+                channel=channel,
+                target=CHANNEL_WIDE,
+                free_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                recent=[],
+            )
+            .on_conflict_do_nothing(index_elements=[OutboxPace.channel, OutboxPace.target])
         )
         found = (await session.execute(_CLAIM, params)).one()
     db_now: dt.datetime = found.db_now
     if found.id is not None:
         row = OutboxMessage(
             id=found.id,
-            chat_id=found.chat_id,
-            method=found.method,
-            payload=found.payload,
+            channel=channel,
+            target=found.target,
+            content=found.content,
             dedupe_key=found.dedupe_key,
             status=OutboxStatus.sending,
             not_before=found.not_before,
@@ -306,10 +292,11 @@ async def claim_next(
         return Claim(row=row, wait=max((next_opening - db_now).total_seconds(), 0.0))
     if found.opens_at > db_now:
         return Claim(wait=(found.opens_at - db_now).total_seconds())
-    # Due rows whose chats cool down: ask again when the first of them frees.
+    # Due rows whose targets cool down: ask again when the first of them frees.
     soonest = await session.scalar(
         select(func.min(OutboxPace.free_at)).where(
-            OutboxPace.chat_id.in_(select(OutboxMessage.chat_id).where(_due(now))),
+            OutboxPace.channel == channel,
+            OutboxPace.target.in_(select(OutboxMessage.target).where(_due(now, channel))),
             OutboxPace.free_at > db_now,
         )
     )
@@ -317,14 +304,14 @@ async def claim_next(
 
 
 def opens_at(free_at: dt.datetime, recent: list[dt.datetime], burst: int) -> dt.datetime:
-    """When the next claim may be made, given the bot-wide `free_at` and the times of the
-    last claims (`recent`, oldest first): as `_CLAIM`'s `gate` reckons it."""
+    """When the next claim may be made, given the channel-wide `free_at` and the times of
+    the last claims (`recent`, oldest first): as `_CLAIM`'s `gate` reckons it."""
     if len(recent) < burst:
         return free_at
     return max(free_at, recent[-burst] + dt.timedelta(seconds=WINDOW))
 
 
-# The rules of `claim` (first of its chat, chat not cooling) plus the pace, as one
+# The rules of `claim` (first of its address, target not cooling) plus the pace, as one
 # statement. Text, not built with the ORM: building and compiling that took 10 ms of
 # Python a claim, a third of the 34 ms between two requests. `recent` holds the times of
 # the last `burst` claims, oldest first.
@@ -332,7 +319,7 @@ _CLAIM = text(
     """
 WITH slot AS (
     SELECT free_at, coalesce(recent, '{}') AS recent, clock_timestamp() AS db_now
-    FROM outbox_pace WHERE chat_id = 0
+    FROM outbox_pace WHERE channel = CAST(:channel AS varchar) AND target = ''
     FOR UPDATE
 ), gate AS (
     SELECT free_at, recent, db_now,
@@ -346,9 +333,10 @@ WITH slot AS (
     WHERE (SELECT gate.opens_at <= gate.db_now FROM gate)
       AND outbox.status = 'pending'
       AND outbox.not_before <= CAST(:now AS timestamptz)
+      AND outbox.channel = CAST(:channel AS varchar)
       AND NOT EXISTS (
           SELECT FROM outbox AS other
-          WHERE other.chat_id = outbox.chat_id
+          WHERE other.channel = outbox.channel AND other.target = outbox.target
             AND other.status IN ('pending', 'sending')
             AND other.id <> outbox.id
             AND (other.status = 'sending'
@@ -356,7 +344,8 @@ WITH slot AS (
                     AND (other.attempts > 0 OR other.not_before <= CAST(:now AS timestamptz))))
       AND NOT EXISTS (
           SELECT FROM outbox_pace AS pace
-          WHERE pace.chat_id = outbox.chat_id AND pace.free_at > clock_timestamp())
+          WHERE pace.channel = outbox.channel AND pace.target = outbox.target
+            AND pace.free_at > clock_timestamp())
     ORDER BY outbox.not_before, outbox.id
     LIMIT 1
     FOR UPDATE OF outbox SKIP LOCKED
@@ -364,56 +353,60 @@ WITH slot AS (
     UPDATE outbox
     SET status = 'sending', claimed_at = CAST(:now AS timestamptz), attempts = outbox.attempts + 1
     FROM pick WHERE outbox.id = pick.id
-    RETURNING outbox.id, outbox.chat_id, outbox.method, outbox.payload, outbox.dedupe_key,
+    RETURNING outbox.id, outbox.target, outbox.content, outbox.dedupe_key,
         outbox.not_before, outbox.attempts
 ), paced AS (
-    INSERT INTO outbox_pace (chat_id, free_at, recent)
-    SELECT 0, gate.db_now + make_interval(secs => CAST(:gap AS float8)),
+    INSERT INTO outbox_pace (channel, target, free_at, recent)
+    SELECT CAST(:channel AS varchar), '', gate.db_now + make_interval(secs => CAST(:gap AS float8)),
         (gate.recent || gate.db_now)[
             greatest(cardinality(gate.recent) + 2 - CAST(:burst AS int), 1):]
     FROM gate, claimed
     UNION ALL
-    SELECT claimed.chat_id, gate.db_now + make_interval(secs => CASE WHEN claimed.chat_id < 0
+    SELECT CAST(:channel AS varchar), claimed.target,
+        gate.db_now + make_interval(secs => CASE WHEN claimed.target LIKE '-%'
         THEN CAST(:group_interval AS float8) ELSE CAST(:private_interval AS float8) END), NULL
     FROM gate, claimed
-    ON CONFLICT (chat_id) DO UPDATE SET free_at = excluded.free_at, recent = excluded.recent
-    RETURNING chat_id, free_at, recent
+    ON CONFLICT (channel, target) DO UPDATE SET free_at = excluded.free_at, recent = excluded.recent
+    RETURNING target, free_at, recent
 )
 SELECT gate.opens_at, gate.db_now,
-    (SELECT paced.free_at FROM paced WHERE paced.chat_id = 0) AS next_free,
-    (SELECT paced.recent FROM paced WHERE paced.chat_id = 0) AS next_recent,
+    (SELECT paced.free_at FROM paced WHERE paced.target = '') AS next_free,
+    (SELECT paced.recent FROM paced WHERE paced.target = '') AS next_recent,
     claimed.*
 FROM gate LEFT JOIN claimed ON true
 """
 )
 
 
-async def pause(session: AsyncSession, *, seconds: float) -> None:
-    """Telegram said to wait (429): no sender writes to anyone for `seconds` from now."""
+async def pause(session: AsyncSession, *, channel: str, seconds: float) -> None:
+    """The front said to wait (429): no sender of the channel writes to anyone for
+    `seconds` from now."""
     statement = insert(OutboxPace).values(
-        chat_id=BOT_WIDE, free_at=func.clock_timestamp() + dt.timedelta(seconds=seconds)
+        channel=channel,
+        target=CHANNEL_WIDE,
+        free_at=func.clock_timestamp() + dt.timedelta(seconds=seconds),
     )
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=[OutboxPace.chat_id],
+            index_elements=[OutboxPace.channel, OutboxPace.target],
             set_={"free_at": func.greatest(OutboxPace.free_at, statement.excluded.free_at)},
         )
     )
 
 
 async def forget_old_pace(session: AsyncSession) -> None:
-    """Drop the pace of chats that freed a while ago; the bot-wide slot stays."""
+    """Drop the pace of targets that freed a while ago; the channel-wide slots stay."""
     await session.execute(
         delete(OutboxPace).where(
-            OutboxPace.chat_id != BOT_WIDE,
+            OutboxPace.target != CHANNEL_WIDE,
             OutboxPace.free_at < func.clock_timestamp() - PACE_KEPT,
         )
     )
 
 
-async def has_due(session: AsyncSession, *, now: dt.datetime) -> bool:
-    """Whether any row could be sent now (pace aside), whoever holds it."""
-    query = select(exists().where(_due(now)))
+async def has_due(session: AsyncSession, *, now: dt.datetime, channel: str | None = None) -> bool:
+    """Whether any row (of the channel) could be sent now (pace aside), whoever holds it."""
+    query = select(exists().where(_due(now, channel)))
     return bool(await session.scalar(query))
 
 
@@ -428,9 +421,10 @@ async def _finish(session: AsyncSession, message_id: int, **values: Any) -> bool
 
 
 async def mark_sent(
-    session: AsyncSession, message_id: int, *, telegram_message_id: int, at: dt.datetime
+    session: AsyncSession, message_id: int, *, sent_ref: str | None, at: dt.datetime
 ) -> None:
-    """Telegram took it. Also settles a row already declared uncertain: now we know."""
+    """The front took it (`sent_ref`: its id of the message, to edit it later). Also
+    settles a row already declared uncertain: now we know."""
     await session.execute(
         update(OutboxMessage)
         .where(
@@ -440,14 +434,14 @@ async def mark_sent(
         .values(
             status=OutboxStatus.sent,
             sent_at=at,
-            telegram_message_id=telegram_message_id,
+            sent_ref=sent_ref,
             error=None,
         )
     )
 
 
 async def mark_uncertain(session: AsyncSession, message_id: int, *, error: str) -> None:
-    """The request may have reached Telegram (e.g. it timed out): never resent on its own."""
+    """The request may have reached the front (e.g. it timed out): never resent on its own."""
     await _finish(session, message_id, status=OutboxStatus.uncertain, error=error[:255])
 
 
@@ -456,7 +450,7 @@ async def mark_failed(session: AsyncSession, message_id: int, *, error: str) -> 
 
 
 async def defer(session: AsyncSession, message_id: int, *, until: dt.datetime, error: str) -> None:
-    """Telegram did not take it but will later (429, 5xx, no connection): back to pending."""
+    """The front did not take it but will later (429, 5xx, no connection): back to pending."""
     await _finish(
         session,
         message_id,
@@ -484,12 +478,13 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 async def mark_blocked(
-    session: AsyncSession, message_id: int, *, chat_id: int, at: dt.datetime, error: str
+    session: AsyncSession, message_id: int, *, to: Address, at: dt.datetime, error: str
 ) -> None:
     """403: the person blocked the bot. Fail the row and remember since when their account
     is unreachable, so their coordinator hears of it in the next digest."""
     await mark_failed(session, message_id, error=error)
-    await accounts.mark_unreachable(session, Channel.telegram, str(chat_id), at=at)
+    if to.channel in {channel.value for channel in Channel}:  # a person's chat, not a group's
+        await accounts.mark_unreachable(session, Channel(to.channel), to.target, at=at)
 
 
 async def expire_claims(session: AsyncSession, *, now: dt.datetime) -> list[int]:
@@ -502,7 +497,7 @@ async def expire_claims(session: AsyncSession, *, now: dt.datetime) -> list[int]
         )
         .values(
             status=OutboxStatus.uncertain,
-            error="the sender stopped before Telegram answered; not resent",
+            error="the sender stopped before the front answered; not resent",
         )
         .returning(OutboxMessage.id)
     )
@@ -557,32 +552,44 @@ class UncertainMessage:
     """A message that may or may not have arrived; ids only, never its text."""
 
     id: int
-    chat_id: int
-    kind: str  # the method, and what the message is about (its dedupe key's first word)
+    to: Address
+    kind: str  # message, picture, document or edit, and its dedupe key's first word
     at: dt.datetime  # when its request went out
+
+
+def kind_of(content: Content) -> str:
+    if content.replaces is not None:
+        return "edit"
+    if content.attachment is not None:
+        return content.attachment.kind.value
+    return "message"
 
 
 async def uncertain(session: AsyncSession) -> list[UncertainMessage]:
     rows = await session.execute(
         select(
             OutboxMessage.id,
-            OutboxMessage.chat_id,
-            OutboxMessage.method,
+            OutboxMessage.channel,
+            OutboxMessage.target,
+            OutboxMessage.content,
             OutboxMessage.dedupe_key,
             func.coalesce(OutboxMessage.claimed_at, OutboxMessage.created_at),
         )
         .where(OutboxMessage.status == OutboxStatus.uncertain)
         .order_by(OutboxMessage.id)
     )
-    return [
-        UncertainMessage(
-            id=id_,
-            chat_id=chat_id,
-            kind=f"{method} {key.partition(':')[0]}" if key else method,
-            at=at,
+    found = []
+    for id_, channel, target, data, key, at in rows:
+        kind = kind_of(Content.from_json(data))
+        found.append(
+            UncertainMessage(
+                id=id_,
+                to=Address(channel, target),
+                kind=f"{kind} {key.partition(':')[0]}" if key else kind,
+                at=at,
+            )
         )
-        for id_, chat_id, method, key, at in rows
-    ]
+    return found
 
 
 async def _uncertain_ids(session: AsyncSession, ids: Sequence[int]) -> list[int]:

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.care import pairings
 from domain.delivery import outbox
+from domain.delivery.addresses import address_of
+from domain.delivery.content import Content
 from domain.errors import NobodyToMessage, NotInChat, UnknownChild
 from domain.models import (
     Activity,
-    Channel,
     Child,
     Concern,
     ConcernKind,
@@ -36,7 +37,7 @@ from domain.models import (
     Region,
     Volunteer,
 )
-from domain.people import accounts, audit, scopes
+from domain.people import audit, scopes
 from domain.people.identity import Identity
 from domain.schedule import escalations
 from domain.schedule.calendar import Month
@@ -397,14 +398,13 @@ async def nudge(
         raise NobodyToMessage()
     volunteer = await session.get_one(Volunteer, target.volunteer_id)
     to = await session.get_one(Person, volunteer.person_id)
-    chat = await accounts.address(session, to.id, Channel.telegram)
-    if chat is None:
+    address = await address_of(session, to.id)
+    if address is None:
         raise NotInChat()
     queued = await outbox.enqueue(
         session,
-        chat_id=int(chat),
-        method=outbox.Method.send_message,
-        payload={"text": text_for(to)},
+        to=address,
+        content=Content.lines([text_for(to)]),
         not_before=at,
         dedupe_key=f"nudge:{target.item_key}:{(at.astimezone(tz) if tz else at).date()}",
     )

@@ -21,7 +21,6 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Document, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import ImportSite, ImportWhat
 from bot.telegram.filters import When
@@ -41,6 +40,7 @@ from domain.models import Region
 from domain.people import regions
 from domain.people.identity import Identity
 from domain.schedule.calendar import Month
+from domain.wording import formatting, texts
 from guanai.settings import Settings
 
 MESSAGE_LIMIT = 4000  # characters of one message (Telegram's limit is 4096)
@@ -269,7 +269,6 @@ async def export_children(
             scope_paths=_scope_paths(me),
             actor_id=me.person_id,
             at=now,
-            gettext=_,
         )
         await message.answer_document(
             BufferedInputFile(children, filename=f"children-{scope.code}.xlsx"),
@@ -283,7 +282,6 @@ async def export_children(
             scope_paths=_scope_paths(me),
             actor_id=me.person_id,
             at=now,
-            gettext=_,
         )
         await message.answer_document(
             BufferedInputFile(checkins, filename=f"checkins-{scope.code}-{month}.xlsx"),

@@ -23,7 +23,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import labels, render, texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import (
     ActivityToggle,
@@ -47,6 +46,7 @@ from domain.ports import PhotoQueue
 from domain.schedule import due
 from domain.schedule.calendar import Month
 from domain.schedule.due import Selection
+from domain.wording import labels, render, texts
 
 QUESTIONS = list(VisitQuestion)
 MAX_NOTE = 2000

@@ -14,7 +14,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, texts
 from bot.telegram.callbacks import (
     ChildOpen,
     ChildView,
@@ -31,6 +30,7 @@ from domain.db import UnitOfWork
 from domain.models import Child, Guardianship, Photo, Priority, ReviewStatus
 from domain.people import audit, scopes
 from domain.people.identity import Identity
+from domain.wording import formatting, labels, texts
 from guanai.settings import Settings
 
 MAX_PHOTOS = 10

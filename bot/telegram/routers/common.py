@@ -9,7 +9,6 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot import texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import CheckInAct, CheckInStep, LanguageChoice
 from bot.telegram.filters import When
@@ -18,6 +17,7 @@ from domain.db import UnitOfWork
 from domain.models import Channel
 from domain.people import accounts, identity
 from domain.people.identity import Identity
+from domain.wording import texts
 
 
 async def start(message: Message, state: FSMContext, me: Identity | None, uow: UnitOfWork) -> None:

@@ -9,11 +9,9 @@ from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, notices, texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import ConcernChoice, ConcernSkipNote, ConcernStart
 from bot.telegram.filters import When
@@ -24,6 +22,7 @@ from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.models import ConcernKind
 from domain.people.identity import Identity
+from domain.wording import formatting, notices, texts
 
 MAX_NOTE = 1000
 
@@ -77,10 +76,9 @@ async def note_typed(
     me: Identity,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     note = await note_that_fits(message, MAX_NOTE) or None
-    await _raise(message, state, uow, me, clock, tz, i18n, note=note)
+    await _raise(message, state, uow, me, clock, tz, note=note)
 
 
 async def note_skipped(
@@ -90,12 +88,11 @@ async def note_skipped(
     me: Identity,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _raise(query.message, state, uow, me, clock, tz, i18n, note=None)
+        await _raise(query.message, state, uow, me, clock, tz, note=None)
 
 
 async def _raise(
@@ -105,7 +102,6 @@ async def _raise(
     me: Identity,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
     *,
     note: str | None,
 ) -> None:
@@ -132,7 +128,6 @@ async def _raise(
         raised,
         raised_by=me.name,
         site=raised.site.name,
-        i18n=i18n,
         now=now,
         tz=tz,
     )

@@ -7,8 +7,8 @@ from aiogram.filters import MagicData
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot import texts
 from bot.telegram.filters import When
+from domain.wording import texts
 
 
 async def not_built_yet(message: Message) -> None:

@@ -10,7 +10,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
 from bot.telegram.callbacks import DutyDay, DutySet, DutySite
 from bot.telegram.filters import When
 from bot.telegram.keyboards import answer_or_edit, page_buttons
@@ -20,6 +19,7 @@ from domain.db import UnitOfWork
 from domain.models import Region
 from domain.people import regions, scopes
 from domain.people.identity import Identity
+from domain.wording import texts
 
 PAGE = 8
 

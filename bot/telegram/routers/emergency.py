@@ -17,7 +17,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, news, notices, reports, texts
 from bot.telegram.callbacks import (
     EmergencyChoice,
     EmergencySkipNote,
@@ -37,6 +36,7 @@ from domain.models import ConcernKind, Escalation
 from domain.people import scopes
 from domain.people.identity import Identity
 from domain.ports import LadderQueue
+from domain.wording import formatting, labels, news, notices, reports, texts
 from guanai.settings import Settings
 
 MAX_NOTE = 1000
@@ -166,11 +166,10 @@ async def note_typed(
     me: Identity,
     clock: Clock,
     settings: Settings,
-    i18n: I18n,
     ladder_queue: LadderQueue,
 ) -> None:
     note = await note_that_fits(message, MAX_NOTE) or None
-    await _report(message, state, uow, me, clock, settings, i18n, ladder_queue, note=note)
+    await _report(message, state, uow, me, clock, settings, ladder_queue, note=note)
 
 
 MAX_MEDIA = 5
@@ -204,13 +203,12 @@ async def note_skipped(
     me: Identity,
     clock: Clock,
     settings: Settings,
-    i18n: I18n,
     ladder_queue: LadderQueue,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _report(query.message, state, uow, me, clock, settings, i18n, ladder_queue, note=None)
+        await _report(query.message, state, uow, me, clock, settings, ladder_queue, note=None)
 
 
 async def _report(
@@ -220,7 +218,6 @@ async def _report(
     me: Identity,
     clock: Clock,
     settings: Settings,
-    i18n: I18n,
     ladder_queue: LadderQueue,
     *,
     note: str | None,
@@ -235,7 +232,7 @@ async def _report(
             await state.clear()
             await message.answer(_("Only a teacher or a coordinator can raise it from here."))
             return
-        await _raise_visit(message, state, uow, me, reporter, settings, i18n, now, what, note)
+        await _raise_visit(message, state, uow, me, reporter, settings, now, what, note)
         return
     incident = Incident(what)
     escalation = await emergencies.raise_incident(
@@ -270,7 +267,6 @@ async def _raise_visit(
     me: Identity,
     reporter: emergencies.Reporter,
     settings: Settings,
-    i18n: I18n,
     now: dt.datetime,
     what: str,
     note: str | None,
@@ -289,13 +285,12 @@ async def _raise_visit(
         raised,
         raised_by=me.name,
         site=raised.site.name,
-        i18n=i18n,
         now=now,
         tz=settings.tz,
     )
     volunteers = await emergencies.paired_volunteers(session, reporter.child.id)
     await news.must_visit_raised(
-        session, i18n, raised=raised, raised_by=me.name, to=volunteers, at=now, tz=settings.tz
+        session, raised=raised, raised_by=me.name, to=volunteers, at=now, tz=settings.tz
     )
     uow.after_commit(state.clear)
     await uow.commit()

@@ -13,12 +13,10 @@ from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import news, texts
 from bot.telegram.callbacks import EscalationAct, EscalationAction, IncidentPage, VolunteerList
 from bot.telegram.filters import When
 from bot.telegram.replies import tell_taken
@@ -26,8 +24,10 @@ from bot.telegram.routers.pairing import choose_volunteer
 from domain.care import emergencies, pairings
 from domain.clock import Clock
 from domain.db import UnitOfWork
+from domain.delivery.addresses import TELEGRAM, Address
 from domain.people.identity import Identity
 from domain.schedule import escalations
+from domain.wording import news, texts
 
 
 class ResolveNote(StatesGroup):
@@ -54,7 +54,6 @@ async def take(
     me: Identity,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     at = clock.now()
     outcome = await escalations.take(uow.session, callback_data.escalation_id, me, at)
@@ -63,14 +62,13 @@ async def take(
         return
     await news.escalation_settled(
         uow.session,
-        i18n,
         escalation_id=callback_data.escalation_id,
         by=me.name,
         closed=False,
         at=at,
         tz=tz,
-        except_chat=query.from_user.id,
-        except_message=query.message.message_id if query.message else None,
+        except_at=Address(TELEGRAM, str(query.from_user.id)),
+        except_ref=str(query.message.message_id) if query.message else None,
     )
     await uow.commit()  # "yours" only once it is
     await query.answer(_("It is yours now; it will not be sent further up."), show_alert=True)
@@ -147,7 +145,6 @@ async def note_written(
     state: FSMContext,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     escalation_id = int((await state.get_data())["escalation_id"])
     at = clock.now()
@@ -160,7 +157,6 @@ async def note_written(
         return
     await news.escalation_settled(
         uow.session,
-        i18n,
         escalation_id=escalation_id,
         by=me.name,
         closed=True,

@@ -14,7 +14,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
 from bot.telegram.callbacks import InviteFor, InviteList, InviteMake, InvitePlace, InviteRevoke
 from bot.telegram.filters import When
 from bot.telegram.keyboards import answer_or_edit, page_buttons
@@ -24,6 +23,7 @@ from domain.errors import NotBelowScope
 from domain.models import InvitationRole, Region, VolunteerKind
 from domain.people import invitations, regions, scopes
 from domain.people.identity import Identity
+from domain.wording import formatting, texts
 
 PAGE = 8
 

@@ -15,11 +15,9 @@ from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import news, texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import JoinAct, JoinStep
 from bot.telegram.filters import When
@@ -29,6 +27,7 @@ from domain.db import UnitOfWork
 from domain.models import Channel, InvitationRole, Region
 from domain.people import identity, invitations
 from domain.people.identity import Identity
+from domain.wording import news, texts
 
 MAX_NAME = 100
 
@@ -174,7 +173,6 @@ async def consent_given(
     uow: UnitOfWork,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     data = await state.get_data()
     await state.clear()  # whatever happens next, this conversation is over
@@ -204,7 +202,7 @@ async def consent_given(
         language=None,
         at=at,
     )
-    await news.invitation_used(session, i18n, person=person, at=at, tz=tz)
+    await news.invitation_used(session, person=person, at=at, tz=tz)
     await uow.commit()  # joined before we say so
     await message.answer(_("Welcome aboard! Thank you for caring for the children."))
     await _show_menu(message, session, query.from_user.id)

@@ -14,7 +14,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, news, texts
 from bot.telegram.callbacks import (
     OverdueAct,
     OverdueAction,
@@ -35,6 +34,7 @@ from domain.people.identity import Identity
 from domain.schedule import escalations, overdue
 from domain.schedule.calendar import Month
 from domain.schedule.overdue import Due, OverdueItem, OverdueKind, Target
+from domain.wording import formatting, labels, news, texts
 
 PAGE = 5
 
@@ -211,7 +211,7 @@ async def act(
         await tell_taken(query, outcome, tz)
         return
     await news.escalation_settled(
-        session, i18n, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=tz
+        session, escalation_id=escalation.id, by=me.name, closed=True, at=at, tz=tz
     )
     await uow.commit()  # handled before we say so
     await query.answer(_("Marked as handled."))

@@ -12,7 +12,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
 from bot.telegram.callbacks import OverviewOf
 from bot.telegram.filters import When
 from bot.telegram.keyboards import answer_or_edit, page_buttons
@@ -22,6 +21,7 @@ from domain.people import audit, regions, scopes
 from domain.people.identity import Identity
 from domain.reports import overview
 from domain.schedule.calendar import Month
+from domain.wording import formatting, texts
 
 PAGE = 10
 

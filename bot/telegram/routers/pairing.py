@@ -10,12 +10,10 @@ from aiogram.filters import MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, news, texts
 from bot.telegram.callbacks import ChildOpen, ChildView, PairAct, PairStep, VolunteerList
 from bot.telegram.filters import When
 from bot.telegram.keyboards import answer_or_edit, page_buttons
@@ -28,6 +26,7 @@ from domain.models import Person, Priority, Region
 from domain.people import scopes
 from domain.people.identity import Identity
 from domain.schedule import escalations
+from domain.wording import formatting, news, texts
 
 PAGE = 8
 
@@ -222,7 +221,6 @@ async def confirm(
     me: Identity,
     clock: Clock,
     tz: ZoneInfo,
-    i18n: I18n,
 ) -> None:
     child_name, volunteer_name, _previous = await _names(session, me, callback_data)
     _child, scope = await scopes.child(session, me.scopes, callback_data.child_id)
@@ -251,7 +249,6 @@ async def confirm(
         done = _("Done: {child} is now with {volunteer}, and the escalation is closed.")
         await news.escalation_settled(
             session,
-            i18n,
             escalation_id=callback_data.escalation_id,
             by=me.name,
             closed=True,
@@ -269,7 +266,7 @@ async def confirm(
             at=at,
         )
         done = _("Done: {volunteer} is now paired with {child}.")
-    await news.pairing_changed(session, i18n, child_id=callback_data.child_id, at=at, tz=tz)
+    await news.pairing_changed(session, child_id=callback_data.child_id, at=at, tz=tz)
     await uow.commit()  # paired before we say so
     await query.answer()
     await answer_or_edit(query, done.format(child=child_name, volunteer=volunteer_name))

@@ -16,7 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, texts
+from bot.telegram import outgoing
 from bot.telegram.callbacks import ReviewAct, ReviewAction
 from bot.telegram.filters import When
 from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES
@@ -25,9 +25,12 @@ from domain.care.review import Waiting
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.delivery import outbox
-from domain.models import Channel, CheckIn, Child, Person, Photo, ReviewItem
-from domain.people import accounts, audit
+from domain.delivery.addresses import address_of
+from domain.delivery.content import Action, ActionKind, Content
+from domain.models import CheckIn, Child, Person, Photo, ReviewItem
+from domain.people import audit
 from domain.people.identity import Identity
+from domain.wording import formatting, labels, texts
 from guanai.settings import Settings
 
 SHOWN = 5  # check-ins shown at a time, oldest first
@@ -47,24 +50,22 @@ def reasons(items: list[ReviewItem]) -> str:
     return "；".join(said)
 
 
-def buttons(checkin_id: int) -> dict[str, object]:
-    """通过 / 询问 / 退回, as the Bot API's JSON: a reply and an outbox message carry it alike."""
-    acts = [
-        (ReviewAct.approve, _("✅ Approve")),
-        (ReviewAct.question, _("❓ Ask the volunteer")),
-        (ReviewAct.reject, _("↩️ Reject")),
+def review_actions(checkin_id: int) -> list[Action]:
+    """通过 / 询问 / 退回, in the reader's language."""
+    return [
+        Action(ActionKind.approve_checkin, _("✅ Approve"), checkin_id),
+        Action(ActionKind.question_checkin, _("❓ Ask the volunteer"), checkin_id),
+        Action(ActionKind.reject_checkin, _("↩️ Reject"), checkin_id),
     ]
-    return {
-        "inline_keyboard": [
-            [
-                {
-                    "text": str(label),
-                    "callback_data": ReviewAction(checkin_id=checkin_id, act=act).pack(),
-                }
-                for act, label in acts
-            ]
-        ]
-    }
+
+
+def buttons(checkin_id: int) -> dict[str, object]:
+    """The review actions as the Bot API's keyboard, for a reply sent at once."""
+    row = [
+        {"text": action.label, "callback_data": outgoing.callback_data(action)}
+        for action in review_actions(checkin_id)
+    ]
+    return {"inline_keyboard": [row]}
 
 
 def _line(checkin: CheckIn, child_name: str, volunteer_name: str, tz: ZoneInfo) -> str:
@@ -161,7 +162,7 @@ async def decide(
         done = _("Approved.")
     elif callback_data.act is ReviewAct.question:
 
-        def question(person: Person, checkin: CheckIn, child: Child) -> dict[str, object]:
+        def question(person: Person, checkin: CheckIn, child: Child) -> Content:
             with i18n.use_locale(_in_locale(person)):
                 text = _(
                     "Hello {name}, {coordinator} has a question about your check-in for "
@@ -173,9 +174,8 @@ async def decide(
                     child=child.name,
                     day=formatting.day(checkin.occurred_at, tz),
                 )
-                answer = ReviewAction(checkin_id=checkin.id, act=ReviewAct.answer).pack()
-                markup = {"inline_keyboard": [[{"text": _("✍️ Answer"), "callback_data": answer}]]}
-            return {"text": text, "reply_markup": markup}
+                answer = Action(ActionKind.answer_question, _("✍️ Answer"), checkin.id)
+            return Content.lines([text], actions=[[answer]])
 
         await timeline.question(session, callback_data.checkin_id, me, message_for=question, at=at)
         done = _("The volunteer has been asked.")
@@ -263,9 +263,9 @@ async def _tell_coordinator(
     tz: ZoneInfo,
     i18n: I18n,
 ) -> None:
-    chat = await accounts.address(session, coordinator.id, Channel.telegram)
-    if chat is None:
-        return  # not on Telegram: the answer waits in their queue
+    address = await address_of(session, coordinator.id)
+    if address is None:
+        return  # no chat the bot can write to: the answer waits in their queue
     with i18n.use_locale(_in_locale(coordinator)):
         said = answer or _("a voice note (tap 🔍 Review to hear it)")
         text = _(
@@ -276,12 +276,11 @@ async def _tell_coordinator(
             day=formatting.day(got.checkin.occurred_at, tz),
             answer=said,
         )
-        markup = buttons(got.checkin.id)
+        actions = review_actions(got.checkin.id)
     await outbox.enqueue(
         session,
-        chat_id=int(chat),
-        method=outbox.Method.send_message,
-        payload={"text": text, "reply_markup": markup},
+        to=address,
+        content=Content.lines([text], actions=[actions]),
         not_before=at,
         dedupe_key=f"answer:{got.checkin.id}:{at.isoformat()}",
     )

@@ -12,7 +12,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
 from bot.telegram.callbacks import SampleAction
 from bot.telegram.filters import When
 from domain.care import sample
@@ -21,6 +20,7 @@ from domain.db import UnitOfWork
 from domain.models import SampleOutcome
 from domain.people import audit
 from domain.people.identity import Identity
+from domain.wording import formatting, texts
 
 SHOWN = 10
 

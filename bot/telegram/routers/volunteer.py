@@ -10,7 +10,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import render, texts
 from bot.telegram import keyboards
 from bot.telegram.callbacks import MyChildOpen
 from bot.telegram.filters import When
@@ -18,6 +17,7 @@ from domain.care import caseload
 from domain.clock import Clock
 from domain.models import Pairing
 from domain.people.identity import Identity
+from domain.wording import render, texts
 
 
 async def my_children(

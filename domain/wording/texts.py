@@ -6,12 +6,12 @@ translations.
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import lazy_gettext as __
 from babel.support import LazyProxy
 
-from bot import labels
 from domain.care.checkins import VisitQuestion
+from domain.language import lazy_gettext as __
 from domain.models import Activity, ConcernKind
+from domain.wording import labels
 
 OVERVIEW = __("📊 Overview")
 OVERDUE = __("⏰ Overdue")
@@ -46,7 +46,7 @@ SHARE_PHONE = __("📱 Share my phone number")
 
 
 def _capitalised(label: LazyProxy) -> LazyProxy:
-    """A label of `bot.labels` as a button or line starts it: one vocabulary, one table."""
+    """A label of `labels` as a button or line starts it: one vocabulary, one table."""
 
     def text() -> str:
         said = str(label)
@@ -55,8 +55,8 @@ def _capitalised(label: LazyProxy) -> LazyProxy:
     return LazyProxy(text, enable_cache=False)
 
 
-# The names of activities and concerns are `bot.labels`' (chat, roster, record and exports
-# say them alike); these are the same words, capitalised for buttons and line starts.
+# The names of activities and concerns are `labels`' (chat, roster, record and exports say
+# them alike); these are the same words, capitalised for buttons and line starts.
 ACTIVITIES: dict[Activity, LazyProxy] = {
     activity: _capitalised(label) for activity, label in labels.ACTIVITY.items()
 }

@@ -1,7 +1,8 @@
 """Messages the workers send, rendered in the recipient's language.
 
 Domain services decide what to say and to whom and hand the facts here; this module
-turns them into Bot API payloads (`Outgoing`). It implements the text protocols of
+turns them into content (`Outgoing`: text, actions, files), which each front renders.
+It implements the text protocols of
 `domain.schedule.reminders`, `domain.schedule.ladder`, `domain.reports.rosters` and
 `domain.reports.care_record`.
 """
@@ -11,27 +12,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, texts
-from bot.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
-from bot.telegram.callbacks import EscalationAct, EscalationAction, IncidentPage
-from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
+from domain import language
 from domain.care.concerns import Raised
 from domain.delivery import outbox
-from domain.delivery.messaging import Outgoing, Recipient
-from domain.delivery.outbox import Method
+from domain.delivery.content import Action, ActionKind, AttachmentKind, Content
+from domain.delivery.messaging import File, Outgoing, Recipient
+from domain.language import gettext as _
 from domain.models import Activity, EscalationKind
 from domain.reports.care_record import SiteRecord, SiteSummary
 from domain.reports.rosters import ScopeRoster, VolunteerWeek, Week
 from domain.schedule.calendar import Month
 from domain.schedule.ladder import AreaDigest, EscalationNotice
 from domain.schedule.reminders import ReminderDigest
+from domain.wording import formatting, texts
+from domain.wording.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
 
 # A digest lists this many items with buttons; the rest are in the coordinator's
 # overdue list.
@@ -42,20 +40,13 @@ AREA_LINES = 20
 ROSTER_NAMES = 15
 
 
-def locale_of(to: Recipient) -> str:
-    return to.language if to.language in LOCALES else DEFAULT_LOCALE
-
-
 class Notices:
-    """Renders the workers' messages; one instance per worker (it compiles catalogues)."""
-
-    def __init__(self, i18n: I18n | None = None) -> None:
-        self.i18n = i18n or make_i18n()
+    """Renders the workers' messages."""
 
     @contextmanager
     def speaking_to(self, to: Recipient) -> Iterator[str]:
-        with self.i18n.context(), self.i18n.use_locale(locale_of(to)):
-            yield locale_of(to)
+        with language.speaking(to.language) as locale:
+            yield locale
 
     # reminders -------------------------------------------------------------------------
 
@@ -89,7 +80,7 @@ class Notices:
                     )
                 )
             lines.append(_("When you have done one, just record it in the bot. Thank you!"))
-        return Outgoing(Method.send_message, {"text": "\n".join(lines)})
+        return Outgoing(Content.lines(lines))
 
     # escalations -----------------------------------------------------------------------
 
@@ -134,8 +125,8 @@ class Notices:
             if notice.volunteers:
                 lines.append(_("Paired volunteer: {names}").format(names=join(notice.volunteers)))
             lines += self._unreachable(notice.unreachable)
-            markup = self._buttons([(notice.escalation_id, "")])
-        return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+            actions = self._buttons([(notice.escalation_id, "")])
+        return Outgoing(Content.lines(lines, actions=actions))
 
     def emergency(self, to: Recipient, notice: EscalationNotice) -> Outgoing:
         """An emergency or a drop-out, to every level at once: the child, what happened,
@@ -185,25 +176,14 @@ class Notices:
                 lines.append(_("Paired volunteer: {names}").format(names=join(notice.volunteers)))
             lines += self._unreachable(notice.unreachable)
             lines.append(_("Whoever takes it: tap “I'll handle it”; everyone will see who."))
-            markup = {
-                "inline_keyboard": [
-                    [
-                        {
-                            "text": _("✋ I'll handle it"),
-                            "callback_data": EscalationAction(
-                                escalation_id=notice.escalation_id, act=EscalationAct.take
-                            ).pack(),
-                        },
-                        {
-                            "text": _("📋 Its page"),
-                            "callback_data": IncidentPage(
-                                escalation_id=notice.escalation_id
-                            ).pack(),
-                        },
-                    ]
+            subject = notice.escalation_id
+            actions = [
+                [
+                    Action(ActionKind.take_escalation, _("✋ I'll handle it"), subject),
+                    Action(ActionKind.open_incident, _("📋 Its page"), subject),
                 ]
-            }
-        return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+            ]
+        return Outgoing(Content.lines(lines, actions=actions))
 
     def escalation_digest(self, to: Recipient, notices: Sequence[EscalationNotice]) -> Outgoing:
         with self.speaking_to(to) as locale:
@@ -222,7 +202,7 @@ class Notices:
                         overdue=self._overdue(notice, locale),
                     )
                 )
-            markup = self._buttons(
+            actions = self._buttons(
                 [(notice.escalation_id, f"{number}. ") for number, notice in enumerate(shown, 1)]
             )
             if len(notices) > len(shown):
@@ -233,7 +213,7 @@ class Notices:
                 )
             unreachable = sorted({name for n in notices for name in n.unreachable})
             lines += self._unreachable(tuple(unreachable))
-        return Outgoing(Method.send_message, {"text": "\n".join(lines), "reply_markup": markup})
+        return Outgoing(Content.lines(lines, actions=actions))
 
     def area_digest(self, to: Recipient, digest: AreaDigest) -> Outgoing:
         """A township's or district's one message per run: counts per school (township)
@@ -260,7 +240,7 @@ class Notices:
                 lines.append(
                     _("… and {more} more places.").format(more=len(digest.below) - AREA_LINES)
                 )
-            payload: dict[str, Any] = {}
+            actions: list[list[Action]] = []
             if digest.worst:
                 lines.append(_("The most urgent:"))
                 for number, notice in enumerate(digest.worst, start=1):
@@ -273,55 +253,38 @@ class Notices:
                             overdue=self._overdue(notice, locale),
                         )
                     )
-                payload["reply_markup"] = self._buttons(
+                actions = self._buttons(
                     [(n.escalation_id, f"{i}. ") for i, n in enumerate(digest.worst, 1)]
                 )
             lines.append(_("Every item is in ⏰ Overdue in the menu."))
             lines += self._unreachable(digest.unreachable)
-        return Outgoing(Method.send_message, {"text": "\n".join(lines), **payload})
+        return Outgoing(Content.lines(lines, actions=actions))
 
     async def settled_by_themselves(
         self, session: AsyncSession, escalation_ids: Sequence[int], *, at: dt.datetime, tz: ZoneInfo
     ) -> int:
         """The copies of escalations the ladder closed because what was due is recorded
         now (a late visit, a must-visit made) say so and lose their buttons."""
-        from bot import news  # news renders the chat's answers too
+        from domain.wording import news  # news renders the chat's answers too
 
         edited = 0
-        with self.i18n.context():
-            for escalation_id in escalation_ids:
-                edited += await news.escalation_settled(
-                    session,
-                    self.i18n,
-                    escalation_id=escalation_id,
-                    by=None,
-                    closed=True,
-                    at=at,
-                    tz=tz,
-                )
+        for escalation_id in escalation_ids:
+            edited += await news.escalation_settled(
+                session, escalation_id=escalation_id, by=None, closed=True, at=at, tz=tz
+            )
         return edited
 
-    def _buttons(self, items: Sequence[tuple[int, str]]) -> dict[str, Any]:
-        """A row of 我来处理 / 改派 / 已解决 per escalation, as the Bot API's JSON (built
-        directly: aiogram's keyboard builder deep-copies every button, too slow for a
-        district's first of the month)."""
+    def _buttons(self, items: Sequence[tuple[int, str]]) -> list[list[Action]]:
+        """A row of 我来处理 / 改派 / 已解决 per escalation."""
         acts = [
-            (EscalationAct.take, _("✋ I'll handle it")),
-            (EscalationAct.reassign, _("🔁 Reassign")),
-            (EscalationAct.resolve, _("✅ Resolved")),
+            (ActionKind.take_escalation, _("✋ I'll handle it")),
+            (ActionKind.reassign_escalation, _("🔁 Reassign")),
+            (ActionKind.resolve_escalation, _("✅ Resolved")),
         ]
-        return {
-            "inline_keyboard": [
-                [
-                    {
-                        "text": f"{prefix}{label}",
-                        "callback_data": EscalationAction(escalation_id=escalation, act=act).pack(),
-                    }
-                    for act, label in acts
-                ]
-                for escalation, prefix in items
-            ]
-        }
+        return [
+            [Action(kind, f"{prefix}{label}", escalation) for kind, label in acts]
+            for escalation, prefix in items
+        ]
 
     def _unreachable(self, names: Sequence[str]) -> list[str]:
         if not names:
@@ -388,8 +351,8 @@ class Notices:
                 scope=roster.scope_name, month=month_name(roster.week.month, locale)
             )
             # matplotlib and openpyxl (~75 MB) load only where files are made: the bot never does
-            from bot.charts import completion_chart
-            from bot.workbooks import roster_workbook
+            from domain.wording.charts import completion_chart
+            from domain.wording.workbooks import roster_workbook
 
             chart = completion_chart(
                 roster.completion,
@@ -400,14 +363,9 @@ class Notices:
             workbook = roster_workbook(roster, locale)
             caption = _("Roster, week of {monday}").format(monday=name)
         return [
-            Outgoing(Method.send_message, {"text": "\n".join(lines)}),
-            Outgoing(
-                Method.send_document,
-                {"filename": f"{caption}.xlsx", "caption": caption},
-                content=workbook,
-                extension=".xlsx",
-            ),
-            Outgoing(Method.send_photo, {"caption": title}, content=chart, extension=".png"),
+            Outgoing(Content.lines(lines)),
+            _with_file(caption, AttachmentKind.document, f"{caption}.xlsx", workbook),
+            _with_file(title, AttachmentKind.picture, f"{title}.png", chart),
         ]
 
     def volunteer_week(self, to: Recipient, week: Week, volunteer: VolunteerWeek) -> Outgoing:
@@ -446,7 +404,7 @@ class Notices:
                         count=len(volunteer.last_week)
                     )
                 )
-        return Outgoing(Method.send_message, {"text": "\n".join(lines)})
+        return Outgoing(Content.lines(lines))
 
     # monthly care record ---------------------------------------------------------------
 
@@ -465,16 +423,13 @@ class Notices:
                 ).format(
                     count=len(record.letters_missing), children="、".join(record.letters_missing)
                 )
-            from bot.workbooks import care_record_workbook
+            from domain.wording.workbooks import care_record_workbook
 
             workbook = care_record_workbook(record, record.rows, locale, to.name)
         return [
-            Outgoing(Method.send_message, {"text": text}),
-            Outgoing(
-                Method.send_document,
-                {"filename": f"{record.site_name} {title}.xlsx", "caption": title},
-                content=workbook,
-                extension=".xlsx",
+            Outgoing(Content.lines([text])),
+            _with_file(
+                title, AttachmentKind.document, f"{record.site_name} {title}.xlsx", workbook
             ),
         ]
 
@@ -484,7 +439,7 @@ class Notices:
                 "⚠️ The care record of {region} for {month} could not be made. The operators "
                 "have been told; please ask them, or fill it in by hand this month."
             ).format(region=region, month=month_name(month, locale))
-        return Outgoing(Method.send_message, {"text": text})
+        return Outgoing(Content.lines([text]))
 
     def township_summary(
         self, to: Recipient, township: str, month: Month, sites: Sequence[SiteSummary]
@@ -506,19 +461,19 @@ class Notices:
                 text += "\n" + _(
                     "Entrusted guardians' responsibility letters not signed: {count}"
                 ).format(count=letters)
-            from bot.workbooks import township_summary_workbook
+            from domain.wording.workbooks import township_summary_workbook
 
             made_on = sites[0].made_on if sites else None
             workbook = township_summary_workbook(township, month, made_on, sites, locale)
         return [
-            Outgoing(Method.send_message, {"text": text}),
-            Outgoing(
-                Method.send_document,
-                {"filename": f"{township} {title}.xlsx", "caption": title},
-                content=workbook,
-                extension=".xlsx",
-            ),
+            Outgoing(Content.lines([text])),
+            _with_file(title, AttachmentKind.document, f"{township} {title}.xlsx", workbook),
         ]
+
+
+def _with_file(caption: str, kind: AttachmentKind, name: str, data: bytes) -> Outgoing:
+    extension = name[name.rfind(".") :]
+    return Outgoing(Content.lines([caption]), File(kind, name, data, extension))
 
 
 # caused by a chat action ------------------------------------------------------------
@@ -530,15 +485,13 @@ async def concern_raised(
     *,
     raised_by: str,
     site: str,
-    i18n: I18n,
     now: dt.datetime,
     tz: ZoneInfo,
 ) -> None:
     """Tell the site's coordinators about a must-visit, once each."""
     concern = raised.concern
     for recipient in raised.recipients:
-        locale = recipient.language if recipient.language in LOCALES else DEFAULT_LOCALE
-        with i18n.use_locale(locale):
+        with language.speaking(recipient.language):
             text = _(
                 "⚠️ Must visit (五必访): {child}, {site} — {kind}.\n"
                 "Raised by {volunteer}. A visit is due by {day}."
@@ -553,9 +506,8 @@ async def concern_raised(
                 text += "\n" + _("Note: {note}").format(note=concern.note)
         await outbox.enqueue(
             session,
-            chat_id=recipient.chat_id,
-            method=outbox.Method.send_message,
-            payload={"text": text},
+            to=recipient.address,
+            content=Content.lines([text]),
             not_before=now,
             dedupe_key=f"concern:{concern.id}:{recipient.person_id}",
         )

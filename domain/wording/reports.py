@@ -9,7 +9,6 @@ import datetime as dt
 import io
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import gettext as _
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -17,9 +16,10 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from docx.text.run import Run
 
-from bot import formatting
 from domain.care.emergencies import ReportFacts
-from domain.models import Sex
+from domain.language import gettext as _
+from domain.wording import formatting
+from domain.wording.labels import SEX
 
 FONT = "SimSun"  # 宋体; LibreOffice and WPS fall back to any CJK serif font
 TITLE_FONT = "SimHei"  # 黑体
@@ -86,7 +86,7 @@ def dropout_report(facts: ReportFacts, tz: ZoneInfo) -> bytes:
 
     who = [child.name]
     if child.sex is not None:
-        who.append({Sex.male: _("male"), Sex.female: _("female")}[child.sex])
+        who.append(str(SEX[child.sex]))
     born = _("born {day}").format(day=_date(child.birth_date)) if child.birth_date else ""
     klass = "".join(x for x in (child.grade, child.class_name) if x)
     paragraph(

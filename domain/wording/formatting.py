@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
-
+from domain.language import gettext as _
+from domain.language import ngettext
 from domain.schedule import deadlines
 from domain.schedule.calendar import Month
 
@@ -63,7 +62,7 @@ def phone(value: str | None) -> str:
 
 def relation(value: str | None) -> str:
     """A parent's or guardian's relation in the reader's words (father → 父亲)."""
-    from bot.texts import PARENT_RELATIONS
+    from domain.wording.texts import PARENT_RELATIONS
 
     if not value:
         return "—"

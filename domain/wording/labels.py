@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import lazy_gettext as __
 from babel.dates import format_skeleton
 
-from domain.models import Activity, ConcernKind
+from domain.language import gettext as _
+from domain.language import lazy_gettext as __
+from domain.models import Activity, ConcernKind, Guardianship, ReviewStatus, Sex
 from domain.schedule.calendar import Month
 
 ACTIVITY = {
@@ -63,6 +63,21 @@ INCIDENT_STEP_BUTTON = {
     "guardian": __("🧑‍🍼 Entrusted guardian"),
     "note": __("📝 Add a note"),
     "closed": __("✔️ Close with an outcome"),
+}
+
+SEX = {Sex.male: __("male"), Sex.female: __("female")}
+
+GUARDIANSHIP = {
+    Guardianship.guardian: __("Guardian"),
+    Guardianship.entrusted: __("Entrusted guardian"),
+    Guardianship.none: __("No guardian"),
+}
+
+REVIEW = {
+    ReviewStatus.none: "",
+    ReviewStatus.pending: __("To review"),
+    ReviewStatus.approved: __("Approved"),
+    ReviewStatus.questioned: __("Questioned"),
 }
 
 CONTACT_ROLE = {

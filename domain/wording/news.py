@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import formatting, labels, texts
-from bot.labels import activities
-from bot.telegram.callbacks import EscalationAction
-from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES
+from domain import language
 from domain.care.concerns import Raised
 from domain.delivery import outbox
+from domain.delivery.addresses import Address, address_of
+from domain.delivery.content import Content
+from domain.delivery.messaging import reader_at
+from domain.language import gettext as _
 from domain.models import (
-    Channel,
     Child,
     Escalation,
     EscalationStep,
@@ -36,14 +33,11 @@ from domain.models import (
     Region,
     Volunteer,
 )
-from domain.people import accounts
 from domain.schedule import due
 from domain.schedule.calendar import Month
 from domain.schedule.deadlines import outside_quiet_hours
-
-
-def _locale(person: Person) -> str:
-    return person.language if person.language in LOCALES else DEFAULT_LOCALE
+from domain.wording import formatting, labels, texts
+from domain.wording.labels import activities
 
 
 async def _volunteer_person(session: AsyncSession, volunteer_id: int) -> Person:
@@ -52,7 +46,7 @@ async def _volunteer_person(session: AsyncSession, volunteer_id: int) -> Person:
 
 
 async def pairing_changed(
-    session: AsyncSession, i18n: I18n, *, child_id: int, at: dt.datetime, tz: ZoneInfo
+    session: AsyncSession, *, child_id: int, at: dt.datetime, tz: ZoneInfo
 ) -> int:
     """Tell the volunteers whose pairing with the child started or ended at `at`: the new
     one whose child it is and what is due this month, the old one that it has ended (and
@@ -87,7 +81,7 @@ async def pairing_changed(
             )
             if item.period is Period.month
         ]
-        with i18n.use_locale(_locale(person)):
+        with language.speaking(person.language):
             lines = [
                 _("🤝 {name}, from today you look after {child} ({site}).").format(
                     name=person.name, child=child.name, site=site.name
@@ -111,7 +105,7 @@ async def pairing_changed(
     for pairing in ended:
         person = await _volunteer_person(session, pairing.volunteer_id)
         others = [n.name for n in newcomers if n.id != person.id]
-        with i18n.use_locale(_locale(person)):
+        with language.speaking(person.language):
             if others:
                 text = _(
                     "{child} is now looked after by {other}; your pairing has ended. "
@@ -128,7 +122,7 @@ async def pairing_changed(
 
 
 async def invitation_used(
-    session: AsyncSession, i18n: I18n, *, person: Person, at: dt.datetime, tz: ZoneInfo
+    session: AsyncSession, *, person: Person, at: dt.datetime, tz: ZoneInfo
 ) -> int:
     """Tell whoever made the invitation that it has been used, and by whom."""
     invitation = await session.scalar(
@@ -138,7 +132,7 @@ async def invitation_used(
         return 0
     inviter = await session.get_one(Person, invitation.created_by)
     place = await session.get_one(Region, invitation.region_id)
-    with i18n.use_locale(_locale(inviter)):
+    with language.speaking(inviter.language):
         if invitation.role is InvitationRole.volunteer and invitation.volunteer_kind is not None:
             who = str(texts.VOLUNTEER_KIND[invitation.volunteer_kind.value])
         else:
@@ -162,14 +156,13 @@ async def _tell(
     tz: ZoneInfo,
     dedupe_key: str,
 ) -> int:
-    chat = await accounts.address(session, person.id, Channel.telegram)
-    if chat is None:
+    address = await address_of(session, person.id)
+    if address is None:
         return 0
     queued = await outbox.enqueue(
         session,
-        chat_id=int(chat),
-        method=outbox.Method.send_message,
-        payload={"text": text},
+        to=address,
+        content=Content.lines([text]),
         not_before=outside_quiet_hours(at, tz),
         dedupe_key=dedupe_key,
     )
@@ -178,21 +171,20 @@ async def _tell(
 
 async def escalation_settled(
     session: AsyncSession,
-    i18n: I18n,
     *,
     escalation_id: int,
     by: str | None,
     closed: bool,
     at: dt.datetime,
     tz: ZoneInfo,
-    except_chat: int | None = None,
-    except_message: int | None = None,
+    except_at: Address | None = None,
+    except_ref: str | None = None,
 ) -> int:
     """Every copy of an escalation message, at every level, says who took it or that it is
-    resolved, and loses its buttons: a copy not sent yet is rewritten in the outbox; a
-    sent one is edited through an `editMessageText` row (so the sender's limits hold).
-    `except_chat` is the presser's chat, whose copy the handler has already changed; with
-    `except_message`, only that message of it (an emergency sent again has several).
+    resolved, and loses its actions: a copy not sent yet is rewritten in the outbox; a
+    sent one is replaced through a row of its own (so the sender's limits hold).
+    `except_at` is the presser's address, whose copy the handler has already changed; with
+    `except_ref`, only that message of it (an emergency sent again has several).
     `by` None: nobody closed it; the ladder did, since what was due is recorded now."""
     escalation = await session.get_one(Escalation, escalation_id)
     child = await session.get_one(Child, escalation.child_id)
@@ -205,7 +197,7 @@ async def escalation_settled(
                         EscalationStep.escalation_id == escalation_id
                     )
                 ),
-                OutboxMessage.method == outbox.Method.send_message.value,
+                not_(OutboxMessage.content.has_key("replaces")),
             )
             .order_by(OutboxMessage.id)
         )
@@ -213,14 +205,15 @@ async def escalation_settled(
     queued = 0
     state = "closed" if closed else "taken"
     for copy in copies:
+        at_address = outbox.address(copy)
         if (
-            copy.chat_id == except_chat
+            at_address == except_at
             and not closed
-            and (except_message is None or copy.telegram_message_id == except_message)
+            and (except_ref is None or copy.sent_ref == except_ref)
         ):
             continue
-        reader = await accounts.person_on(session, Channel.telegram, str(copy.chat_id))
-        with i18n.use_locale(_locale(reader) if reader else DEFAULT_LOCALE):
+        reader = await reader_at(session, at_address)
+        with language.speaking(reader.language if reader else None):
             if closed and by is None:
                 line = _("✅ {child}: settled, what was due has been recorded ({when}).")
             elif closed:
@@ -229,28 +222,28 @@ async def escalation_settled(
                 line = _("✋ {child}: {name} is handling it (since {when}).")
             line = line.format(child=child.name, name=by, when=formatting.when(at, tz))
         if copy.status is OutboxStatus.pending:
-            copy.payload = _settled_payload(copy.payload, line, escalation_id)
+            settled = _settled(outbox.content(copy), line, escalation_id)
+            copy.content = settled.to_json()
             queued += 1
             continue
-        if copy.status is not OutboxStatus.sent or copy.telegram_message_id is None:
+        if copy.status is not OutboxStatus.sent or copy.sent_ref is None:
             continue
         latest = await session.scalar(
-            select(OutboxMessage.payload)
+            select(OutboxMessage.content)
             .where(
-                OutboxMessage.chat_id == copy.chat_id,
-                OutboxMessage.method == outbox.Method.edit_message_text.value,
-                OutboxMessage.payload["message_id"].as_integer() == copy.telegram_message_id,
+                OutboxMessage.channel == copy.channel,
+                OutboxMessage.target == copy.target,
+                OutboxMessage.content["replaces"].astext == copy.sent_ref,
             )
             .order_by(OutboxMessage.id.desc())
             .limit(1)
         )
-        edited = _settled_payload(latest or copy.payload, line, escalation_id)
-        edited["message_id"] = copy.telegram_message_id
+        shown = outbox.content(copy) if latest is None else Content.from_json(latest)
+        edited = _settled(shown, line, escalation_id).replacing(copy.sent_ref)
         if await outbox.enqueue(
             session,
-            chat_id=copy.chat_id,
-            method=outbox.Method.edit_message_text,
-            payload=edited,
+            to=at_address,
+            content=edited,
             not_before=at,
             dedupe_key=f"escalation-edit:{escalation_id}:{copy.id}:{state}",
         ):
@@ -258,33 +251,14 @@ async def escalation_settled(
     return queued
 
 
-def _settled_payload(payload: dict[str, Any], line: str, escalation_id: int) -> dict[str, Any]:
-    """The message's text with the line added, without the buttons of that escalation (a
-    digest keeps the others')."""
-    rows = [
-        row
-        for row in (payload.get("reply_markup") or {}).get("inline_keyboard", [])
-        if not any(_for_escalation(button, escalation_id) for button in row)
-    ]
-    result: dict[str, Any] = {"text": f"{payload['text']}\n\n{line}"}
-    if rows:
-        result["reply_markup"] = {"inline_keyboard": rows}
-    return result
-
-
-def _for_escalation(button: dict[str, Any], escalation_id: int) -> bool:
-    data = button.get("callback_data")
-    if not isinstance(data, str) or not data.startswith(EscalationAction.__prefix__ + ":"):
-        return False
-    try:
-        return EscalationAction.unpack(data).escalation_id == escalation_id
-    except (TypeError, ValueError):
-        return False
+def _settled(content: Content, line: str, escalation_id: int) -> Content:
+    """The message with the line added, without the actions on that escalation (a digest
+    keeps the others')."""
+    return content.followed_by(line).without_actions_on(escalation_id)
 
 
 async def must_visit_raised(
     session: AsyncSession,
-    i18n: I18n,
     *,
     raised: Raised,
     raised_by: str,
@@ -297,10 +271,10 @@ async def must_visit_raised(
     concern = raised.concern
     queued = 0
     for person in to:
-        chat = await accounts.address(session, person.id, Channel.telegram)
-        if chat is None:
+        address = await address_of(session, person.id)
+        if address is None:
             continue
-        with i18n.use_locale(_locale(person)):
+        with language.speaking(person.language):
             text = _(
                 "❗ {name} asks you to visit {child} ({kind}) by {day}. "
                 "A check-in with a home visit or a talk closes it."
@@ -314,9 +288,8 @@ async def must_visit_raised(
                 text += "\n" + _("Note: {note}").format(note=concern.note)
         if await outbox.enqueue(
             session,
-            chat_id=int(chat),
-            method=outbox.Method.send_message,
-            payload={"text": text},
+            to=address,
+            content=Content.lines([text]),
             not_before=at,
             dedupe_key=f"concern:{concern.id}:volunteer:{person.id}",
         ):

@@ -1,6 +1,6 @@
 """Workbooks (.xlsx) for coordinators: the weekly roster and the monthly care record.
 
-Called by `bot.notices.Notices` inside the recipient's language, so headers and sheet
+Called by `domain.wording.notices.Notices` inside the recipient's language, so headers and sheet
 names come from the catalogues like every other text.
 """
 
@@ -11,7 +11,6 @@ import io
 import unicodedata
 from collections.abc import Sequence
 
-from aiogram.utils.i18n import gettext as _
 from babel.dates import format_skeleton
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
@@ -19,15 +18,25 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.labels import ACTIVITY, CONCERN, activities, day, join, labelled, month_name
-from bot.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 from domain.care.checkins import VisitQuestion
 from domain.care.sample import Figures
-from domain.models import Activity, Sex
+from domain.language import gettext as _
+from domain.models import Activity
 from domain.reports.care_record import RecordRow, SiteRecord, SiteSummary
 from domain.reports.recognition import VolunteerYear
 from domain.reports.rosters import ScopeRoster
 from domain.schedule.calendar import Month
+from domain.wording.labels import (
+    ACTIVITY,
+    CONCERN,
+    SEX,
+    activities,
+    day,
+    join,
+    labelled,
+    month_name,
+)
+from domain.wording.texts import VISIT_ANSWERS, VISIT_QUESTIONS
 
 # The fill of a missing entry in the care record: a soft red a printer still shows.
 MISSING_FILL = PatternFill(fill_type="solid", start_color="FFF4CCCC", end_color="FFF4CCCC")
@@ -311,12 +320,11 @@ def care_record_workbook(
     )
     header_row = 3
     _table(sheet, header_row, headers, widths)
-    sexes = {Sex.male: _("male"), Sex.female: _("female")}
     for number, row in enumerate(rows, start=1):
         cells: list[object] = [
             number,
             row.child_name,
-            sexes.get(row.sex, "") if row.sex else "",
+            str(SEX[row.sex]) if row.sex else "",
             " ".join(p for p in (row.grade, row.class_name) if p),
             row.volunteer_name or _("(no surrogate parent)"),
         ]

@@ -6,12 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import gettext as _
-
-from bot import formatting, labels, texts
 from domain.care.caseload import ChildCard, ChildSummary
+from domain.language import gettext as _
 from domain.models import Activity, CheckIn, Concern, Period
 from domain.schedule.due import DueItem
+from domain.wording import formatting, labels, texts
 
 
 def activity_names(activities: Iterable[Activity]) -> str:
