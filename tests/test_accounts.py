@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clock import FixedClock
 from domain.delivery import messaging
+from domain.delivery.addresses import Address
 from domain.models import Account, Channel, InvitationRole, VolunteerKind
 from domain.people import accounts, identity, invitations
 from domain.people.accounts import AccountTaken
@@ -80,8 +81,12 @@ async def test_a_blocked_telegram_account_leaves_the_person_reachable_elsewhere(
     matrix = (await accounts.on_channel(session, [wang.id], Channel.matrix))[wang.id]
     assert matrix.unreachable_at is None
     told = await messaging.recipients(session, [wang.id, li.id])
-    assert (told[wang.id].reachable, told[wang.id].chat_id) == (False, 7305)
-    assert (told[li.id].reachable, told[li.id].chat_id) == (True, 7306)
+    # blocked on Telegram, Wang is written to on Matrix; Li has only Telegram
+    assert (told[wang.id].reachable, told[wang.id].address) == (
+        True,
+        Address("matrix", WANG_ON_MATRIX),
+    )
+    assert (told[li.id].reachable, told[li.id].address) == (True, Address("telegram", "7306"))
     # the person is still who they were, on both channels
     assert await identity.identify(session, Channel.telegram, "7305") is None  # no role yet
     assert await accounts.person_on(session, Channel.telegram, "7305") is wang
@@ -94,7 +99,7 @@ async def test_a_blocked_telegram_account_leaves_the_person_reachable_elsewhere(
     assert told[wang.id].reachable
 
 
-async def test_someone_without_a_telegram_account_is_not_reachable_by_the_outbox(
+async def test_someone_with_only_a_matrix_account_is_written_to_there(
     session: AsyncSession,
 ) -> None:
     matrix_only = await make_person(session, telegram_id=None)
@@ -102,7 +107,10 @@ async def test_someone_without_a_telegram_account_is_not_reachable_by_the_outbox
 
     told = await messaging.recipients(session, [matrix_only.id])
 
-    assert (told[matrix_only.id].chat_id, told[matrix_only.id].reachable) == (None, False)
+    assert (told[matrix_only.id].address, told[matrix_only.id].reachable) == (
+        Address("matrix", "@li:county.example"),
+        True,
+    )
 
 
 async def test_joining_by_invitation_opens_the_account_it_came_from(

@@ -178,7 +178,7 @@ async def test_a_concern_gets_the_nearest_deadline_and_the_nearest_coordinators(
         now=at,
     )
     assert raised.concern.due_at == at + dt.timedelta(days=2)
-    assert [r.chat_id for r in raised.recipients] == [5001]  # the school has none
+    assert [r.address.target for r in raised.recipients] == ["5001"]  # the school has none
 
     await identity.add_coordinator(
         session,
@@ -198,7 +198,7 @@ async def test_a_concern_gets_the_nearest_deadline_and_the_nearest_coordinators(
         now=at,
     )
     assert raised.concern.due_at == at + dt.timedelta(days=1)
-    assert [r.chat_id for r in raised.recipients] == [5002]
+    assert [r.address.target for r in raised.recipients] == ["5002"]
 
 
 async def test_without_any_setting_a_must_visit_is_due_in_three_days(

@@ -10,14 +10,15 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.wording.notices import Notices
 from domain.care import sample
 from domain.models import SampleCheck, SampleOutcome
 from domain.people.identity import Identity, Scope
 from domain.reports import care_record
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin
+from tests.outbox_support import shown
 from tests.workers_support import make_programme, outbox_to
 
 
@@ -61,7 +62,7 @@ async def test_the_record_and_the_summary_give_the_confirmed_rate(
         media_dir=tmp_path,
     )
     _text, document = await outbox_to(session, p.school_head)
-    sheet = load_workbook(tmp_path / document.payload["path"]).active
+    sheet = load_workbook(tmp_path / shown(document)["path"]).active
     assert sheet is not None
     lines = [row[0] for row in sheet.iter_rows(values_only=True) if row[0]]
     assert (
@@ -69,7 +70,7 @@ async def test_the_record_and_the_summary_give_the_confirmed_rate(
         "联系不上 1 次，没有发生 0 次" in lines
     )
     _summary_text, summary = await outbox_to(session, p.township_head)
-    summary_sheet = load_workbook(tmp_path / summary.payload["path"]).active
+    summary_sheet = load_workbook(tmp_path / shown(summary)["path"]).active
     assert summary_sheet is not None
     [site, total] = list(summary_sheet.iter_rows(min_row=4, values_only=True))
     assert site[0] == "中和小学" and site[-2:] == (2, "50%")

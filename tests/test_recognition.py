@@ -9,16 +9,17 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.wording.notices import Notices
 from domain.care import review
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import Activity, Volunteer
 from domain.reports import recognition, rosters
 from domain.schedule import due
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_person, make_volunteer
+from tests.outbox_support import shown
 from tests.workers_support import NOVEMBER_1, Programme, make_programme, outbox_to
 
 NOVEMBER = Month(2026, 11)
@@ -70,7 +71,7 @@ async def test_the_roster_names_last_months_volunteers_of_the_month(
     monday = dt.datetime(2026, 12, 7, 8, tzinfo=SHANGHAI)
     await rosters.send_rosters(session, now=monday, tz=SHANGHAI, text=Notices(), media_dir=tmp_path)
     text, _workbook, _chart = await outbox_to(session, p.school_head)
-    said = text.payload["text"]
+    said = shown(text)["text"]
     assert "🌟 2026年11月优秀志愿者：李老师（中和小学）" in said
     assert "周阿姨（中和小学）" not in said
     assert "🔍 待审核：1 条" in said

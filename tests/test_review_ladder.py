@@ -9,12 +9,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.wording.notices import Notices
 from domain.care import review
 from domain.models import Escalation, EscalationKind
 from domain.schedule import ladder
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin
+from tests.outbox_support import shown
 from tests.workers_support import make_programme, outbox_to
 
 
@@ -36,7 +37,7 @@ async def test_a_checkin_waiting_over_a_week_escalates_until_decided(
     report = await climb(at(17, 11))
     assert (report.opened, report.messages) == (1, 1)
     [message] = await outbox_to(session, p.school_head)
-    assert "小明" in message.payload["text"] and "审核" in message.payload["text"]
+    assert "小明" in shown(message)["text"] and "审核" in shown(message)["text"]
     assert await outbox_to(session, p.township_head) == []
     assert (await climb(at(17, 12))).opened == 0  # once
 
