@@ -134,7 +134,7 @@ async def test_thousands_of_bad_rows_give_the_first_50_a_count_and_the_sheet_bac
 
     lines = []
     while True:
-        reply = await coordinator.next_message()
+        reply = await coordinator.next_message(timeout=30)  # 2,000 rows marked in red
         if reply.file is not None:
             break
         assert reply.text is not None and len(reply.text) <= 4096
