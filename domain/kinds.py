@@ -31,3 +31,12 @@ class VolunteerKind(enum.StrEnum):
 class InvitationRole(enum.StrEnum):
     volunteer = "volunteer"
     coordinator = "coordinator"
+
+
+class LeaveReason(enum.StrEnum):
+    """Why a child was taken out of the programme."""
+
+    finished_school = "finished_school"  # left primary (or the school the site serves)
+    moved_away = "moved_away"
+    parents_returned = "parents_returned"  # no longer left behind
+    other = "other"

@@ -38,6 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # the command line's choices, light to import; re-exported here with the other enums
 from domain.kinds import InvitationRole as InvitationRole
+from domain.kinds import LeaveReason as LeaveReason
 from domain.kinds import RegionKind as RegionKind
 from domain.kinds import VolunteerKind as VolunteerKind
 
@@ -168,6 +169,8 @@ class Region(Base):
     emergency_repeat_minutes: Mapped[int | None] = mapped_column(SmallInteger)
     # 控辍保学: days of persuasion (劝返) before the written report is due
     dropout_report_days: Mapped[int | None] = mapped_column(SmallInteger)
+    # PIPL: a child's personal data is erased this many days after they leave the programme
+    retention_days: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[dt.datetime] = _now()
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
@@ -176,6 +179,7 @@ class Region(Base):
         Index("ix_regions_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
         CheckConstraint("record_due_day BETWEEN 1 AND 28", name="record_due_day"),
         CheckConstraint("reminder_day BETWEEN 1 AND 28", name="reminder_day"),
+        CheckConstraint("retention_days >= 0", name="retention_days"),
     )
 
 
@@ -268,7 +272,9 @@ class Child(Base):
     personality: Mapped[str | None] = mapped_column(Text)
     interests: Mapped[str | None] = mapped_column(Text)
     verified_at: Mapped[dt.datetime | None]  # last full re-check (每半年全面核查)
-    left_at: Mapped[dt.datetime | None]  # no longer left behind / moved away
+    left_at: Mapped[dt.datetime | None]  # taken out of the programme, for `left_reason`
+    left_reason: Mapped[LeaveReason | None] = mapped_column(_enum(LeaveReason, "leave_reason"))
+    forgotten_at: Mapped[dt.datetime | None]  # personal data erased (domain/archive/leaving.py)
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -290,6 +296,11 @@ class Child(Base):
         ),
         Index("ix_children_match_key", "name", "birth_date", "school"),
         Index("ix_children_priority_site", "site_id", "priority"),
+        Index(
+            "ix_children_to_forget",
+            "left_at",
+            postgresql_where=text("left_at IS NOT NULL AND forgotten_at IS NULL"),
+        ),
     )
 
 

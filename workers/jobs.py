@@ -9,6 +9,7 @@ of what it did, for the log and the operator.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import functools
@@ -21,6 +22,7 @@ from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import housekeeping
+from domain.archive import leaving
 from domain.care import photos
 from domain.people import regions
 from domain.reports import care_record, rosters
@@ -45,6 +47,20 @@ async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) ->
         await uow.commit()
     log.info("forgot %d processed update ids", count)
     return {"forgotten": count}
+
+
+async def forget_leavers(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Erase the personal data of children who left longer ago than their site keeps it;
+    their photos and sent documents leave MEDIA_DIR once the erasure is committed."""
+    async with deps.unit_of_work() as uow:
+        due = await leaving.due_for_forgetting(uow.session, now=now)
+        forgotten = await leaving.forget(uow.session, due, actor_id=None, at=now, why="retention")
+        await uow.commit()
+    media_dir = deps.settings.media_dir
+    removed = await asyncio.to_thread(leaving.remove_files, media_dir, forgotten.files)
+    if forgotten.children:
+        log.info("forgot %d children who left; %d files removed", forgotten.children, removed)
+    return {"forgotten": forgotten.children, "messages": forgotten.messages, "files": removed}
 
 
 PhotoJob = TypeVar("PhotoJob", bound=Callable[[dict[str, Any], int], Coroutine[Any, Any, str]])
