@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from babel.dates import format_skeleton
 
-from domain.models import Activity, ConcernKind
+from domain.models import Activity, ConcernKind, LeaveReason
 from domain.schedule.calendar import Month
 
 ACTIVITY = {
@@ -31,6 +31,13 @@ CONCERN = {
     ConcernKind.late_or_early: __("late or leaving early"),
     ConcernKind.quarrel: __("quarrel with classmates"),
     ConcernKind.other: __("other worry"),
+}
+
+LEAVE_REASON = {
+    LeaveReason.finished_school: __("finished school"),
+    LeaveReason.moved_away: __("moved away"),
+    LeaveReason.parents_returned: __("parents came home, no longer left behind"),
+    LeaveReason.other: __("left the programme"),
 }
 
 INCIDENT = {

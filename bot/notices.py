@@ -19,9 +19,20 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import formatting, texts
-from bot.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
+from bot.labels import (
+    CONCERN,
+    CONTACT_ROLE,
+    INCIDENT,
+    LEAVE_REASON,
+    activities,
+    day,
+    join,
+    labelled,
+    month_name,
+)
 from bot.telegram.callbacks import EscalationAct, EscalationAction, IncidentPage
 from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
+from domain.archive.school_year import LeftChild
 from domain.care.concerns import Raised
 from domain.delivery import outbox
 from domain.delivery.messaging import Outgoing, Recipient
@@ -89,6 +100,20 @@ class Notices:
                     )
                 )
             lines.append(_("When you have done one, just record it in the bot. Thank you!"))
+        return Outgoing(Method.send_message, {"text": "\n".join(lines)})
+
+    # the school year ---------------------------------------------------------------------
+
+    def children_left(self, to: Recipient, children: Sequence[LeftChild]) -> Outgoing:
+        with self.speaking_to(to):
+            lines = [
+                _(
+                    "🎓 A new school year. These children have left the programme, and your "
+                    "pairing with them has ended:"
+                ),
+                *(labelled(child.name, str(LEAVE_REASON[child.reason])) for child in children),
+                _("Thank you for your care!"),
+            ]
         return Outgoing(Method.send_message, {"text": "\n".join(lines)})
 
     # escalations -----------------------------------------------------------------------

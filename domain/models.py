@@ -171,6 +171,9 @@ class Region(Base):
     dropout_report_days: Mapped[int | None] = mapped_column(SmallInteger)
     # PIPL: a child's personal data is erased this many days after they leave the programme
     retention_days: Mapped[int | None] = mapped_column(SmallInteger)
+    # the new school year: grades move up on this day, as month·100 + day (901: 1 September)
+    school_year_start: Mapped[int | None] = mapped_column(SmallInteger)
+    promoted_on: Mapped[dt.date | None] = mapped_column(Date)  # a site's last move up
     created_at: Mapped[dt.datetime] = _now()
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
@@ -180,6 +183,10 @@ class Region(Base):
         CheckConstraint("record_due_day BETWEEN 1 AND 28", name="record_due_day"),
         CheckConstraint("reminder_day BETWEEN 1 AND 28", name="reminder_day"),
         CheckConstraint("retention_days >= 0", name="retention_days"),
+        CheckConstraint(
+            "school_year_start % 100 BETWEEN 1 AND 28 AND school_year_start / 100 BETWEEN 1 AND 12",
+            name="school_year_start",
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from domain.models import (
     OutboxStatus,
     Pairing,
     Parent,
+    Person,
     Photo,
     PhotoStatus,
 )
@@ -121,9 +122,10 @@ async def _a_child_with_a_past(
                 recorded_at=LEFT - dt.timedelta(days=19),
             )
         )
+        volunteer = await s.get_one(Person, p.volunteer.person_id)
         sent = await outbox.enqueue(
             s,
-            chat_id=4242,
+            chat_id=volunteer.telegram_id,  # type: ignore[arg-type]
             method=outbox.Method.send_message,
             payload={"text": f"提醒：{NAME}本月还需家访。监护人电话 {PHONE}"},
             not_before=LEFT - dt.timedelta(days=10),
@@ -132,7 +134,7 @@ async def _a_child_with_a_past(
         sent.status = OutboxStatus.sent
         roster = await outbox.enqueue(
             s,
-            chat_id=4243,
+            chat_id=p.district_head.telegram_id,  # type: ignore[arg-type]
             method=outbox.Method.send_document,
             payload={"path": "outbox/roster/1.xlsx", "caption": "本周名单"},
             not_before=LEFT - dt.timedelta(days=9),
@@ -289,15 +291,46 @@ async def test_a_site_keeps_data_for_the_period_it_sets(
         )
 
 
-def test_masking_finds_every_needle_in_a_payload_at_once() -> None:
-    automaton = leaving._automaton({"小花", "李小花", "13912345678"})
+def test_masking_finds_every_needle_in_a_payload_at_once_where_the_chat_was_told() -> None:
+    automaton = leaving._automaton({"小花": {1}, "李小花": {1}, "13912345678": {2}})
     payload = {
         "text": "李小花和小花的电话13912345678",
         "reply_markup": {"inline_keyboard": [[{"text": "李小花", "callback_data": "c:1"}]]},
         "parse_mode": "HTML",
     }
-    assert leaving._masked(payload, automaton) == {
+    told = {1: frozenset({10}), 2: frozenset({10, 20})}
+    assert leaving._masked(payload, automaton, leaving._to(10, told)) == {
         "text": "—和—的电话—",
         "reply_markup": {"inline_keyboard": [[{"text": "—", "callback_data": "c:1"}]]},
         "parse_mode": "HTML",
     }
+    only_phone = leaving._masked(payload, automaton, leaving._to(20, told))
+    assert only_phone["text"] == "李小花和小花的电话—"
+    assert leaving._masked(payload, automaton, leaving._to(30, told)) == payload
+
+
+async def test_a_namesakes_messages_at_another_site_are_left_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with UnitOfWork(sessionmaker) as uow:
+        s = uow.session
+        here, there = await make_programme(s), await make_programme(s)
+        child = await make_child(s, here.school, name=NAME)
+        namesake = await make_child(s, there.school, name=NAME)
+        for head, about in ((here.school_head, child), (there.school_head, namesake)):
+            await outbox.enqueue(
+                s,
+                chat_id=head.telegram_id,  # type: ignore[arg-type]
+                method=outbox.Method.send_message,
+                payload={"text": f"{about.name}需要家访"},
+                not_before=LEFT,
+            )
+        await leaving.take_out_many(s, [child.id], reason=LeaveReason.other, actor_id=None, at=LEFT)
+        forgotten = await leaving.forget(s, [child.id], actor_id=None, at=LEFT, why="consent")
+        assert forgotten.messages == 1
+        rows = await s.execute(select(OutboxMessage.chat_id, OutboxMessage.payload["text"].astext))
+        texts = {chat_id: text for chat_id, text in rows}
+        assert texts == {
+            here.school_head.telegram_id: "—需要家访",
+            there.school_head.telegram_id: f"{NAME}需要家访",
+        }

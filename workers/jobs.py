@@ -22,7 +22,7 @@ from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import housekeeping
-from domain.archive import leaving
+from domain.archive import leaving, school_year
 from domain.care import photos
 from domain.people import regions
 from domain.reports import care_record, rosters
@@ -174,6 +174,12 @@ async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
         )
         await uow.commit()
     return {"queued": queued}
+
+
+async def new_school_year(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """On each site's day (default 1 September) grades move up; children past the last
+    grade leave, their volunteers told."""
+    return dataclasses.asdict(await _in_scope(deps, now, scope, school_year.new_school_year))
 
 
 async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:

@@ -15,13 +15,24 @@ may list the child).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ahocorasick
-from sqlalchemy import Integer, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +43,9 @@ from domain.models import (
     CheckIn,
     Child,
     Concern,
+    Coordinator,
     Escalation,
+    EscalationStep,
     Guardian,
     IncidentStep,
     LeaveReason,
@@ -40,8 +53,10 @@ from domain.models import (
     OutboxStatus,
     Pairing,
     Parent,
+    Person,
     Photo,
     Region,
+    Volunteer,
 )
 from domain.people import regions
 
@@ -213,12 +228,15 @@ async def forget(
     result = Forgotten()
     if not child_ids:
         return result
-    needles: set[str] = set()
+    needles: dict[str, set[int]] = {}
+    told: dict[int, frozenset[int]] = {}
     for chunk in _chunks(child_ids):
-        needles |= await _needles(session, chunk)
+        for needle, child_id in await _needles(session, chunk):
+            needles.setdefault(needle, set()).add(child_id)
+        told |= await _told(session, chunk)
         result.files += await _erase(session, chunk, at=at)
     result.children = len(child_ids)
-    result.messages, sent_files = await _mask_outbox(session, needles)
+    result.messages, sent_files = await _mask_outbox(session, needles, told)
     result.files += sent_files
     await _audit(
         session,
@@ -243,17 +261,88 @@ def remove_files(media_dir: Path, files: Iterable[Path]) -> int:
     return removed
 
 
-async def _needles(session: AsyncSession, child_ids: Sequence[int]) -> set[str]:
-    """What would name the children or reach their families in a message's text."""
-    found: set[str | None] = set()
-    found.update(await session.scalars(select(Child.name).where(Child.id.in_(child_ids))))
-    for row in await session.execute(
-        select(Guardian.name, Guardian.phone).where(Guardian.child_id.in_(child_ids))
+async def _needles(session: AsyncSession, child_ids: Sequence[int]) -> set[tuple[str, int]]:
+    """What would name the children or reach their families in a message's text, each
+    with its child."""
+    found: set[tuple[str | None, int]] = set()
+    found.update(
+        (name, child_id)
+        for name, child_id in await session.execute(
+            select(Child.name, Child.id).where(Child.id.in_(child_ids))
+        )
+    )
+    for name, phone, child_id in await session.execute(
+        select(Guardian.name, Guardian.phone, Guardian.child_id).where(
+            Guardian.child_id.in_(child_ids)
+        )
     ):
-        found.update(row)
-    found.update(await session.scalars(select(Parent.phone).where(Parent.child_id.in_(child_ids))))
+        found |= {(name, child_id), (phone, child_id)}
+    found.update(
+        (phone, child_id)
+        for phone, child_id in await session.execute(
+            select(Parent.phone, Parent.child_id).where(Parent.child_id.in_(child_ids))
+        )
+    )
     # one character would mask half of every message; an erased name is no needle
-    return {n for n in found if n and len(n) >= 2 and n != ERASED}
+    return {(n, c) for n, c in found if n and len(n) >= 2 and n != ERASED}
+
+
+async def _told(session: AsyncSession, child_ids: Sequence[int]) -> dict[int, frozenset[int]]:
+    """Per child, the chats a message naming them can have gone to: the volunteers, past
+    and present, of their site; the coordinators of the site and every region above it;
+    whoever was paired with them, raised a concern about them, or was reached by one of
+    their escalations. A namesake's messages elsewhere are left alone."""
+    children = (
+        await session.execute(
+            select(Child.id, Child.site_id, Region.path)
+            .join(Region, Region.id == Child.site_id)
+            .where(Child.id.in_(child_ids))
+        )
+    ).all()
+    sites = {row.site_id: row.path for row in children}
+    above = {int(part) for path in sites.values() for part in path.split("/") if part}
+    chat = type_coerce(Person.telegram_id, BigInteger)  # not NULL where it is read
+    volunteers: dict[int, set[int]] = {}
+    for site_id, chat_id in await session.execute(
+        select(Volunteer.site_id, chat)
+        .join(Person, Person.id == Volunteer.person_id)
+        .where(Volunteer.site_id.in_(sites), chat.is_not(None))
+    ):
+        volunteers.setdefault(site_id, set()).add(chat_id)
+    coordinators: dict[int, set[int]] = {}
+    for region_id, chat_id in await session.execute(
+        select(Coordinator.region_id, chat)
+        .join(Person, Person.id == Coordinator.person_id)
+        .where(Coordinator.region_id.in_(above), chat.is_not(None))
+    ):
+        coordinators.setdefault(region_id, set()).add(chat_id)
+    of_site = {
+        site_id: frozenset(
+            volunteers.get(site_id, set()).union(
+                *(coordinators.get(int(p), set()) for p in path.split("/") if p)
+            )
+        )
+        for site_id, path in sites.items()
+    }
+    people = [
+        select(Pairing.child_id, Volunteer.person_id)
+        .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
+        .where(Pairing.child_id.in_(child_ids)),
+        select(Concern.child_id, Concern.raised_by).where(Concern.child_id.in_(child_ids)),
+        select(Escalation.child_id, EscalationStep.recipient_id)
+        .join(EscalationStep, EscalationStep.escalation_id == Escalation.id)
+        .where(Escalation.child_id.in_(child_ids)),
+        select(Escalation.child_id, IncidentStep.actor_id)
+        .join(IncidentStep, IncidentStep.escalation_id == Escalation.id)
+        .where(Escalation.child_id.in_(child_ids)),
+    ]
+    union = union_all(*people).subquery()
+    extra: dict[int, set[int]] = {}
+    for child_id, chat_id in await session.execute(
+        select(union.c[0], chat).join(Person, Person.id == union.c[1]).where(chat.is_not(None))
+    ):
+        extra.setdefault(child_id, set()).add(chat_id)
+    return {row.id: of_site[row.site_id] | frozenset(extra.get(row.id, ())) for row in children}
 
 
 async def _erase(session: AsyncSession, child_ids: Sequence[int], *, at: dt.datetime) -> list[Path]:
@@ -299,10 +388,13 @@ def _nulls(table: str) -> dict[str, None]:
     return dict.fromkeys(PERSONAL[table])
 
 
-async def _mask_outbox(session: AsyncSession, needles: set[str]) -> tuple[int, list[Path]]:
-    """Mask the needles in every outbox message (one pass, every needle at once), and hand
-    back the files of documents already sent: a roster may list the child, and Telegram
-    has its copy. Files of messages still to send stay until they are settled."""
+async def _mask_outbox(
+    session: AsyncSession, needles: dict[str, set[int]], told: dict[int, frozenset[int]]
+) -> tuple[int, list[Path]]:
+    """Mask the needles in the outbox messages to the chats told of their child (one pass,
+    every needle at once), and hand back the files of documents already sent: a roster
+    may list the child, and Telegram has its copy. Files of messages still to send stay
+    until they are settled."""
     settled = (OutboxStatus.sent, OutboxStatus.failed)
     with_file = (OutboxMessage.status.in_(settled), OutboxMessage.payload.has_key("path"))
     files = [
@@ -326,7 +418,7 @@ async def _mask_outbox(session: AsyncSession, needles: set[str]) -> tuple[int, l
     while True:
         page = (
             await session.execute(
-                select(OutboxMessage.id, OutboxMessage.payload)
+                select(OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.payload)
                 .where(OutboxMessage.id > after)
                 .order_by(OutboxMessage.id)
                 .limit(CHUNK)
@@ -337,7 +429,7 @@ async def _mask_outbox(session: AsyncSession, needles: set[str]) -> tuple[int, l
         changed = [
             {"id": row.id, "payload": new}
             for row in page
-            if (new := _masked(row.payload, automaton)) != row.payload
+            if (new := _masked(row.payload, automaton, _to(row.chat_id, told))) != row.payload
         ]
         if changed:
             await session.execute(
@@ -347,18 +439,31 @@ async def _mask_outbox(session: AsyncSession, needles: set[str]) -> tuple[int, l
         after = page[-1].id
 
 
-def _automaton(needles: Iterable[str]) -> Any:
+Told = Callable[[frozenset[int]], bool]
+
+
+def _to(chat_id: int, told: dict[int, frozenset[int]]) -> Told:
+    """Whether a chat was told of any of these children."""
+    return lambda child_ids: any(chat_id in told.get(child, ()) for child in child_ids)
+
+
+def _automaton(needles: dict[str, set[int]]) -> Any:
     automaton = ahocorasick.Automaton()
-    for needle in needles:
-        automaton.add_word(needle, len(needle))
+    for needle, child_ids in needles.items():
+        automaton.add_word(needle, (len(needle), frozenset(child_ids)))
     automaton.make_automaton()
     return automaton
 
 
-def _masked(value: Any, automaton: Any) -> Any:
-    """`value` (a message payload) with every needle in its strings masked."""
+def _masked(value: Any, automaton: Any, told: Told) -> Any:
+    """`value` (a message payload) with every needle in its strings masked, where the
+    chat was told of the needle's child."""
     if isinstance(value, str):
-        spans = [(end - length + 1, end + 1) for end, length in automaton.iter_long(value)]
+        spans = [
+            (end - length + 1, end + 1)
+            for end, (length, child_ids) in automaton.iter_long(value)
+            if told(child_ids)
+        ]
         if not spans:
             return value
         parts, start = [], 0
@@ -367,9 +472,9 @@ def _masked(value: Any, automaton: Any) -> Any:
             start = end
         return "".join([*parts, value[start:]])
     if isinstance(value, dict):
-        return {key: _masked(item, automaton) for key, item in value.items()}
+        return {key: _masked(item, automaton, told) for key, item in value.items()}
     if isinstance(value, list):
-        return [_masked(item, automaton) for item in value]
+        return [_masked(item, automaton, told) for item in value]
     return value
 
 

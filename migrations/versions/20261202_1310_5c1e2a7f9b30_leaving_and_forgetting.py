@@ -1,5 +1,5 @@
-"""Leaving means forgetting: why a child left, when their personal data was erased, and
-each site's retention period (PIPL).
+"""The school year: why a child left, when their personal data was erased, each site's
+retention period (PIPL), the day its grades move up and when they last did.
 
 Revision ID: 5c1e2a7f9b30
 Revises: e3a9c4d17b20
@@ -20,6 +20,13 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("regions", sa.Column("retention_days", sa.SmallInteger(), nullable=True))
     op.create_check_constraint(op.f("ck_regions_retention_days"), "regions", "retention_days >= 0")
+    op.add_column("regions", sa.Column("school_year_start", sa.SmallInteger(), nullable=True))
+    op.add_column("regions", sa.Column("promoted_on", sa.Date(), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_regions_school_year_start"),
+        "regions",
+        "school_year_start % 100 BETWEEN 1 AND 28 AND school_year_start / 100 BETWEEN 1 AND 12",
+    )
     op.add_column("children", sa.Column("left_reason", sa.String(length=32), nullable=True))
     op.add_column("children", sa.Column("forgotten_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
@@ -39,5 +46,8 @@ def downgrade() -> None:
     )
     op.drop_column("children", "forgotten_at")
     op.drop_column("children", "left_reason")
+    op.drop_constraint(op.f("ck_regions_school_year_start"), "regions", type_="check")
+    op.drop_column("regions", "promoted_on")
+    op.drop_column("regions", "school_year_start")
     op.drop_constraint(op.f("ck_regions_retention_days"), "regions", type_="check")
     op.drop_column("regions", "retention_days")
