@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_skeleton
 
 from domain.models import Activity, ConcernKind, LeaveReason
 from domain.schedule.calendar import Month
@@ -82,6 +82,11 @@ CONTACT_ROLE = {
 
 def day(value: dt.date, locale: str) -> str:
     return format_skeleton("MMMd", value, locale=locale)
+
+
+def weekday(value: dt.date, locale: str) -> str:
+    """周四, Thu: the short name of the day's weekday."""
+    return format_date(value, "EEE", locale=locale)
 
 
 def month_name(value: Month, locale: str) -> str:

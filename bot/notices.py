@@ -29,6 +29,7 @@ from bot.labels import (
     join,
     labelled,
     month_name,
+    weekday,
 )
 from bot.telegram.callbacks import EscalationAct, EscalationAction, IncidentPage
 from bot.telegram.i18n import DEFAULT_LOCALE, LOCALES, make_i18n
@@ -430,6 +431,12 @@ class Notices:
                     name=to.name, monday=day(week.monday, locale)
                 ),
                 _("Your children: {names}").format(names=join(volunteer.children)),
+            ]
+            lines += [
+                _("🎂 {child}'s birthday is on {weekday}.").format(
+                    child=birthday.child_name, weekday=weekday(birthday.day, locale)
+                )
+                for birthday in sorted(volunteer.birthdays, key=lambda b: b.day)
             ]
             if volunteer.duty_days:
                 lines.append(
