@@ -340,6 +340,18 @@ async def cmd_children_show(settings: Settings, args: argparse.Namespace) -> int
         ]
         if child.priority is Priority.key:
             lines.append(_say("Key child."))
+        if child.left_at is not None:
+            lines.append(
+                _say(
+                    "Left the programme on {date} ({reason}).",
+                    date=_date(child.left_at, settings),
+                    reason=_say(LEAVE_REASON[child.left_reason or LeaveReason.other]),
+                )
+            )
+        if child.forgotten_at is not None:
+            lines.append(
+                _say("Personal data erased on {date}.", date=_date(child.forgotten_at, settings))
+            )
         lines += [
             _say(
                 "Guardian: {name} ({relation}), phone {phone}",

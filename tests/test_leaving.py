@@ -210,6 +210,8 @@ async def test_a_year_after_leaving_nothing_personal_is_left_anywhere(
             == 0
         )
         left_at = child.left_at
+        concern = await uow.session.scalar(select(Concern).where(Concern.child_id == child_id))
+        assert concern is not None and concern.closed_at == left_at  # no must-visit climbs on
 
     # kept while the site's period (one year by default) runs
     almost = (left_at + dt.timedelta(days=364)).isoformat()
@@ -257,6 +259,9 @@ async def test_forget_erases_at_once_and_refuses_bad_input_in_one_line(
     async with UnitOfWork(sessionmaker) as uow:
         child = await uow.session.get_one(Child, child_id)
         assert child.left_reason is LeaveReason.other and child.forgotten_at is not None
+    shown = await cli("children", "show", str(child_id))
+    assert f"Child {child_id}: —" in shown.out and "Personal data erased on" in shown.out
+    assert "Left the programme on" in shown.out and "(other)" in shown.out
 
     for args, says in (
         (("forget", str(child_id)), "has already been erased"),

@@ -136,8 +136,9 @@ async def take_out_many(
     actor_id: int | None,
     at: dt.datetime,
 ) -> Left:
-    """Mark the children as left for `reason` and end their pairings at `at` (the history
-    stays); each is audited with the pairings that ended. Children already out are skipped."""
+    """Mark the children as left for `reason`, end their pairings and close their open
+    must-visits at `at` (the history stays); each is audited with the pairings that ended.
+    Children already out are skipped."""
     leaving: list[int] = []
     ended: list[Pairing] = []
     for chunk in _chunks(child_ids):
@@ -159,6 +160,13 @@ async def take_out_many(
                 .execution_options(synchronize_session=False)
             )
         ).all()
+        # nobody is paired to visit any more: a must-visit would only climb the ladder
+        await session.execute(
+            update(Concern)
+            .where(Concern.child_id.in_(chunk), Concern.closed_at.is_(None))
+            .values(closed_at=at)
+            .execution_options(synchronize_session=False)
+        )
     by_child: dict[int, list[int]] = {}
     for pairing in ended:
         by_child.setdefault(pairing.child_id, []).append(pairing.id)
