@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.notices import Notices
-from domain.archive import school_year
+from domain.archive import leaving, school_year
+from domain.archive.archive_import import ImportKind, import_archive
 from domain.archive.school_year import MovedUp, moved_up, year_of
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, Child, LeaveReason, Pairing, Person, Region, RegionKind
+from tests.archive_sheets import xlsx
 from tests.conftest import SHANGHAI
 from tests.factories import make_child, make_pairing, make_site
 from tests.workers_support import make_programme, outbox_to
@@ -141,3 +143,69 @@ async def test_a_township_sets_the_day_for_its_sites(
         assert (await uow.session.get_one(Child, child.id)).grade == "三年级"
         site = await uow.session.get_one(Region, p.school.id)
         assert site.promoted_on == dt.date(2027, 2, 15)
+
+
+async def _import(
+    sessionmaker: async_sessionmaker[AsyncSession], site_id: int, rows: list[tuple[str, ...]]
+) -> tuple[int, int, int]:
+    header = ("学号", "姓名", "出生日期", "学校", "年级", "监护人", "监护人电话")
+    async with UnitOfWork(sessionmaker) as uow:
+        result = await import_archive(
+            uow.session,
+            kind=ImportKind.children,
+            site_id=site_id,
+            data=xlsx(rows, header=header),
+            file_name="名单.xlsx",
+            scope_paths=None,
+            actor_id=None,
+            at=dt.datetime(2027, 9, 3, 9, tzinfo=SHANGHAI),
+        )
+        await uow.commit()
+    assert result.applied, result.errors
+    return result.added, result.updated, result.unchanged
+
+
+async def test_a_year_moves_up_a_new_intake_adds_without_duplicates_and_leavers_are_forgotten(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with UnitOfWork(sessionmaker) as uow:
+        p = await make_programme(uow.session)
+        p.school.promoted_on = LAST_SEPTEMBER
+        await uow.commit()
+    last_year = [
+        ("S1", "张一", "2016-05-01", "中和小学", "五年级", "张奶奶", "13811110001"),
+        ("S2", "陈二", "2015-04-01", "中和小学", "六年级", "陈爷爷", "13811110002"),
+        ("S3", "刘三", "2020-03-01", "中和小学", "一年级", "刘奶奶", "13811110003"),
+    ]
+    assert await _import(sessionmaker, p.school.id, last_year) == (3, 0, 0)
+    async with UnitOfWork(sessionmaker) as uow:
+        chen = await uow.session.scalar(select(Child).where(Child.name == "陈二"))
+        assert chen is not None
+        await make_pairing(uow.session, p.volunteer, chen)
+        await uow.commit()
+
+    report = await _run(sessionmaker, dt.datetime(2027, 9, 1, 6, 7, tzinfo=SHANGHAI))
+    assert (report.finished, report.told) == (1, 1)
+
+    # the school's new list: the grades it writes are the ones moved up, a new first grade
+    intake = [
+        ("S1", "张一", "2016-05-01", "中和小学", "六年级", "张奶奶", "13811110001"),
+        ("S3", "刘三", "2020-03-01", "中和小学", "二年级", "刘奶奶", "13899990003"),
+        ("S4", "赵四", "2021-02-01", "中和小学", "一年级", "赵奶奶", "13811110004"),
+    ]
+    assert await _import(sessionmaker, p.school.id, intake) == (1, 1, 1)
+    assert await _import(sessionmaker, p.school.id, intake) == (0, 0, 3)
+    async with UnitOfWork(sessionmaker) as uow:
+        names = sorted(c.name for c in await uow.session.scalars(select(Child)))
+        assert names == sorted(["小明", "张一", "陈二", "刘三", "赵四"])  # none twice
+
+    # a year and a day after leaving, 陈二's archive is erased; the others are kept
+    async with UnitOfWork(sessionmaker) as uow:
+        day = dt.datetime(2028, 9, 2, 3, 37, tzinfo=SHANGHAI)
+        due = await leaving.due_for_forgetting(uow.session, now=day)
+        assert due == [chen.id]
+        await leaving.forget(uow.session, due, actor_id=None, at=day, why="retention")
+        await uow.commit()
+    async with UnitOfWork(sessionmaker) as uow:
+        erased = await uow.session.get_one(Child, chen.id)
+        assert erased.name == "—" and erased.external_id is None and erased.grade == "六年级"

@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -364,35 +365,43 @@ async def _erase(session: AsyncSession, child_ids: Sequence[int], *, at: dt.date
             delete(Photo)
             .where(Photo.checkin_id.in_(select(CheckIn.id).where(of_children)))
             .returning(Photo.stored_path)
+            .execution_options(synchronize_session=False)
         )
     ).all()
-    await session.execute(update(CheckIn).where(of_children).values(_nulls("checkins")))
-    await session.execute(
-        update(Concern).where(Concern.child_id == func.any(ids)).values(_nulls("concerns"))
-    )
+    await _null_out(session, CheckIn, of_children)
+    await _null_out(session, Concern, Concern.child_id == func.any(ids))
     escalations = select(Escalation.id).where(Escalation.child_id == func.any(ids))
-    await session.execute(
-        update(IncidentStep)
-        .where(IncidentStep.escalation_id.in_(escalations))
-        .values(_nulls("incident_steps"))
-    )
+    await _null_out(session, IncidentStep, IncidentStep.escalation_id.in_(escalations))
     details: Any = Escalation.details
     for key in ESCALATION_DETAILS_ERASED:
         details = details.op("-")(key)
-    await session.execute(
+    await _run(
         update(Escalation)
         .where(Escalation.child_id == func.any(ids))
-        .values({**_nulls("escalations"), "details": details})
+        .values({**_nulls("escalations"), "details": details}),
+        session,
     )
-    await session.execute(delete(Guardian).where(Guardian.child_id == func.any(ids)))
-    await session.execute(delete(Parent).where(Parent.child_id == func.any(ids)))
-    await session.execute(
+    await _run(delete(Guardian).where(Guardian.child_id == func.any(ids)), session)
+    await _run(delete(Parent).where(Parent.child_id == func.any(ids)), session)
+    await _run(
         update(Child)
         .where(Child.id == func.any(ids))
-        .values({**_nulls("children"), "name": ERASED, "forgotten_at": at})
-        .execution_options(synchronize_session=False)
+        .values({**_nulls("children"), "name": ERASED, "forgotten_at": at}),
+        session,
     )
     return [Path(path) for path in photos if path]
+
+
+async def _null_out(session: AsyncSession, model: Any, where: Any) -> None:
+    """Set the table's personal columns to NULL, in the rows that hold any."""
+    table = model.__tablename__
+    held = or_(*(getattr(model, column).is_not(None) for column in PERSONAL[table]))
+    await _run(update(model).where(where, held).values(_nulls(table)), session)
+
+
+async def _run(statement: Any, session: AsyncSession) -> None:
+    # not fetching every row changed to bring the session in step: callers read anew
+    await session.execute(statement.execution_options(synchronize_session=False))
 
 
 def _nulls(table: str) -> dict[str, None]:
