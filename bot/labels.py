@@ -37,7 +37,7 @@ LEAVE_REASON = {
     LeaveReason.finished_school: __("finished school"),
     LeaveReason.moved_away: __("moved away"),
     LeaveReason.parents_returned: __("parents came home, no longer left behind"),
-    LeaveReason.other: __("left the programme"),
+    LeaveReason.other: __("other reason"),
 }
 
 INCIDENT = {

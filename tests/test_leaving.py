@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.archive import leaving
+from domain.care import pairings
 from domain.db import UnitOfWork
 from domain.delivery import outbox
 from domain.models import (
@@ -32,11 +33,14 @@ from domain.models import (
     Person,
     Photo,
     PhotoStatus,
+    Volunteer,
 )
 from guanai.settings import Settings
 from tests.cli_support import Guanai, deployment
-from tests.conftest import SHANGHAI
+from tests.conftest import SHANGHAI, RunningBot
 from tests.factories import make_checkin, make_child, make_pairing, make_photo
+from tests.test_coordinator_chat import WANG, committed, seed
+from tests.test_people_told import ZHANG, _join, _pair_screen, _some
 from tests.workers_support import make_programme
 
 NAME = "李小花"
@@ -339,3 +343,44 @@ async def test_a_namesakes_messages_at_another_site_are_left_alone(
             here.school_head.telegram_id: "—需要家访",
             there.school_head.telegram_id: f"{NAME}需要家访",
         }
+
+
+async def test_a_coordinator_takes_a_child_out_in_chat_and_the_volunteer_is_told(
+    running_bot: RunningBot,
+) -> None:
+    fake, sessionmaker = running_bot.fake, running_bot.sessionmaker
+    child_id = await seed(sessionmaker, running_bot.clock.now())
+    wang = fake.user(WANG)
+    await _join(running_bot, wang, ZHANG, "张阿姨")
+    async with UnitOfWork(sessionmaker) as uow:
+        volunteer = await uow.session.scalar(
+            select(Volunteer).join(Person).where(Person.telegram_id == ZHANG)
+        )
+        assert volunteer is not None
+        await pairings.pair(
+            uow.session,
+            volunteer_id=volunteer.id,
+            child_id=child_id,
+            scope_path="",
+            actor_id=None,
+            at=running_bot.clock.now() - dt.timedelta(days=30),
+        )
+        await uow.commit()
+
+    screen = await _pair_screen(running_bot, wang)
+    wang.press(screen.callback_data("退出帮扶"), screen)
+    await fake.wait_until(lambda: "父母返乡" in " ".join(screen.button_texts()) or None)
+    wang.press(screen.callback_data("父母返乡，不再留守"), screen)
+    await fake.wait_until(lambda: "确定" in " ".join(screen.button_texts()) or None)
+    assert "确定让李小花退出帮扶（父母返乡，不再留守）吗" in (screen.text or "")
+    wang.press(screen.callback_data("确定"), screen)
+
+    async def left(session: AsyncSession) -> Child | None:
+        child = await session.get_one(Child, child_id)
+        return child if child.left_at is not None else None
+
+    child = await committed(sessionmaker, left)
+    assert child.left_reason is LeaveReason.parents_returned
+    told = await committed(sessionmaker, lambda s: _some(running_bot, ZHANG))
+    assert "您和李小花的结对已结束" in told[-1]
+    await fake.wait_until(lambda: "已退出帮扶" in (screen.text or "") or None)
