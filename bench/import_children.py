@@ -5,10 +5,11 @@ Run: `uv run python bench/import_children.py [--children N]`. It makes a databas
 own on the server of TEST_DATABASE_SERVER (default: the local one), migrates it, imports,
 and drops it. The issue asks for under 30 s.
 
-`--district`: 35,000 children (or `--children N`) over 300 schools are imported, then each
-school's sheet of the new year comes again — the sixth grade gone, every grade one up, a
-new first grade (a sixth of the children), one guardian's phone in twenty changed — and
-is re-imported. The issue asks for under 120 s for the district.
+`--district`: 35,000 children (or `--children N`) over 300 schools are imported; on 1
+September the `new-school-year` job moves them up (the sixth grade leaves); then each
+school's sheet of the new year comes — the sixth grade gone, every grade one up, a new
+first grade (a sixth of the children), one guardian's phone in twenty changed — and is
+re-imported. The issue asks for under 120 s for the district's re-import.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import random
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -28,6 +30,7 @@ from openpyxl import Workbook
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.archive import school_year
 from domain.archive.archive_import import ImportKind, ImportResult, import_archive
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import RegionKind
@@ -169,6 +172,19 @@ async def district(sessionmaker: async_sessionmaker[AsyncSession], children: int
         assert result.applied, result.errors[:3]
     print(f"district archive: {sites * per_site} children in {sites} schools, "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    # 1 September: the new-school-year job moves every grade up and the sixth grade leaves
+    started = time.perf_counter()
+    async with UnitOfWork(sessionmaker) as uow:
+        moved = await school_year.new_school_year(
+            uow.session,
+            now=dt.datetime(dt.date.today().year + 1, 9, 1, 6, tzinfo=dt.UTC),
+            tz=dt.UTC,
+            text=None,  # type: ignore[arg-type]  # nobody is paired: nobody to tell
+            media_dir=Path("unused"),
+        )
+        await uow.commit()
+    print(f"new school year: {moved.sites} schools, {moved.moved_up} moved up, "
+          f"{moved.finished} finished school, {time.perf_counter() - started:.1f} s")  # fmt: skip
     first = sites * per_site
     sheets = []
     for n, lines in enumerate(this_year):
@@ -186,7 +202,7 @@ async def district(sessionmaker: async_sessionmaker[AsyncSession], children: int
     elapsed = time.perf_counter() - started
     print(f"new intake re-imported: {elapsed:.1f} s ({added} new, {updated} updated, "
           f"{unchanged} unchanged)  target < 120 s")  # fmt: skip
-    assert updated > 0 and added > 0
+    assert updated > 0 and added > 0 and unchanged > 0
 
 
 async def main(children: int, whole_district: bool) -> None:
