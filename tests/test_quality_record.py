@@ -10,12 +10,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.wording.notices import Notices
 from domain.care import sample
 from domain.models import SampleCheck, SampleOutcome
 from domain.people.identity import Identity, Scope
 from domain.reports import care_record
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin
 from tests.workers_support import make_programme, outbox_to

@@ -9,13 +9,13 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.wording.notices import Notices
 from domain.care import review
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import Activity, Volunteer
 from domain.reports import recognition, rosters
 from domain.schedule import due
 from domain.schedule.calendar import Month
+from domain.wording.notices import Notices
 from tests.cli_support import Guanai
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin, make_child, make_pairing, make_person, make_volunteer

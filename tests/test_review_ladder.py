@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.wording.notices import Notices
 from domain.care import review
 from domain.models import Escalation, EscalationKind
 from domain.schedule import ladder
+from domain.wording.notices import Notices
 from tests.conftest import SHANGHAI
 from tests.factories import make_checkin
 from tests.workers_support import make_programme, outbox_to
