@@ -266,8 +266,8 @@ async def test_a_childs_birthday_is_in_their_volunteers_week(
     await make_rosters(session, MONDAY, notices, tmp_path)
 
     [week] = await outbox_to(session, await session.get_one(Person, p.volunteer.person_id))
-    assert "🎂 小明周四过生日" in week.payload["text"]
-    assert "小红周" not in week.payload["text"]  # hers is the week after
+    assert "🎂 小明周四过生日" in shown(week)["text"]
+    assert "小红周" not in shown(week)["text"]  # hers is the week after
 
 
 @pytest.mark.parametrize(

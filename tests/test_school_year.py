@@ -7,7 +7,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from bot.notices import Notices
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +15,7 @@ from domain.archive.archive_import import ImportKind, import_archive
 from domain.archive.school_year import MovedUp, moved_up, year_of
 from domain.db import UnitOfWork
 from domain.models import AuditEntry, Child, LeaveReason, Pairing, Person, Region, RegionKind
+from domain.wording.notices import Notices
 from tests.archive_sheets import xlsx
 from tests.conftest import SHANGHAI
 from tests.factories import make_child, make_pairing, make_site
