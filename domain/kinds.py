@@ -47,3 +47,12 @@ class Channel(enum.StrEnum):
 
     telegram = "telegram"
     matrix = "matrix"
+
+
+class LeaveReason(enum.StrEnum):
+    """Why a child was taken out of the programme."""
+
+    finished_school = "finished_school"  # left primary (or the school the site serves)
+    moved_away = "moved_away"
+    parents_returned = "parents_returned"  # no longer left behind
+    other = "other"

@@ -39,6 +39,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # the command line's choices, light to import; re-exported here with the other enums
 from domain.kinds import Channel as Channel
 from domain.kinds import InvitationRole as InvitationRole
+from domain.kinds import LeaveReason as LeaveReason
 from domain.kinds import RegionKind as RegionKind
 from domain.kinds import RobotKind as RobotKind
 from domain.kinds import VolunteerKind as VolunteerKind
@@ -178,6 +179,11 @@ class Region(Base):
     review_days_back: Mapped[int | None] = mapped_column(SmallInteger)
     # 回访抽查: the share (in %) of last month's home visits drawn for a phone check
     sample_percent: Mapped[float | None] = mapped_column(Float)
+    # PIPL: a child's personal data is erased this many days after they leave the programme
+    retention_days: Mapped[int | None] = mapped_column(SmallInteger)
+    # the new school year: grades move up on this day, as month·100 + day (901: 1 September)
+    school_year_start: Mapped[int | None] = mapped_column(SmallInteger)
+    promoted_on: Mapped[dt.date | None] = mapped_column(Date)  # a site's last move up
     created_at: Mapped[dt.datetime] = _now()
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
@@ -186,6 +192,11 @@ class Region(Base):
         Index("ix_regions_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
         CheckConstraint("record_due_day BETWEEN 1 AND 28", name="record_due_day"),
         CheckConstraint("reminder_day BETWEEN 1 AND 28", name="reminder_day"),
+        CheckConstraint("retention_days >= 0", name="retention_days"),
+        CheckConstraint(
+            "school_year_start % 100 BETWEEN 1 AND 28 AND school_year_start / 100 BETWEEN 1 AND 12",
+            name="school_year_start",
+        ),
     )
 
 
@@ -299,7 +310,9 @@ class Child(Base):
     personality: Mapped[str | None] = mapped_column(Text)
     interests: Mapped[str | None] = mapped_column(Text)
     verified_at: Mapped[dt.datetime | None]  # last full re-check (每半年全面核查)
-    left_at: Mapped[dt.datetime | None]  # no longer left behind / moved away
+    left_at: Mapped[dt.datetime | None]  # taken out of the programme, for `left_reason`
+    left_reason: Mapped[LeaveReason | None] = mapped_column(_enum(LeaveReason, "leave_reason"))
+    forgotten_at: Mapped[dt.datetime | None]  # personal data erased (domain/archive/leaving.py)
     # where the child lives: from the first home visit with a location, or set by a coordinator
     home_latitude: Mapped[float | None] = mapped_column(Float)
     home_longitude: Mapped[float | None] = mapped_column(Float)
@@ -325,6 +338,11 @@ class Child(Base):
         ),
         Index("ix_children_match_key", "name", "birth_date", "school"),
         Index("ix_children_priority_site", "site_id", "priority"),
+        Index(
+            "ix_children_to_forget",
+            "left_at",
+            postgresql_where=text("left_at IS NOT NULL AND forgotten_at IS NULL"),
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
+from domain.archive.school_year import SchoolYearText
 from domain.clock import Clock
 from domain.reports.care_record import RecordText
 from domain.reports.rosters import RosterText
@@ -48,8 +49,9 @@ class OutboxSender(Protocol):
         ...
 
 
-class NoticeText(ReminderText, EscalationText, RosterText, RecordText, Protocol):
-    """Every notice the jobs queue: reminders, escalations, rosters, care records."""
+class NoticeText(ReminderText, EscalationText, RosterText, RecordText, SchoolYearText, Protocol):
+    """Every notice the jobs queue: reminders, escalations, rosters, care records, the
+    new school year's."""
 
 
 class Front(Protocol):

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from domain.clock import SystemClock
-from domain.kinds import Channel, InvitationRole, RegionKind
-from guanai.cli import _, _in_transaction, _say, _telegram_id
+from domain.kinds import Channel, InvitationRole, LeaveReason, RegionKind
+from guanai.cli import _, _in_transaction, _say, _telegram_id, _transaction
 
 if TYPE_CHECKING:
     from domain.db import UnitOfWork
@@ -357,6 +357,18 @@ async def cmd_children_show(settings: Settings, args: argparse.Namespace) -> int
         ]
         if child.priority is Priority.key:
             lines.append(_say("Key child."))
+        if child.left_at is not None:
+            lines.append(
+                _say(
+                    "Left the programme on {date} ({reason}).",
+                    date=_date(child.left_at, settings),
+                    reason=_say(LEAVE_REASON[child.left_reason or LeaveReason.other]),
+                )
+            )
+        if child.forgotten_at is not None:
+            lines.append(
+                _say("Personal data erased on {date}.", date=_date(child.forgotten_at, settings))
+            )
         lines += [
             _say(
                 "Guardian: {name} ({relation}), phone {phone}",
@@ -401,6 +413,68 @@ async def cmd_children_remove(settings: Settings, args: argparse.Namespace) -> i
         return _say("Removed child {id} ({name}).", id=args.id, name=child.name)
 
     return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+
+
+async def cmd_children_leave(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.archive import leaving
+    from guanai.cli import _tell_the_volunteer
+
+    async def work(uow: UnitOfWork) -> str:
+        at = SystemClock().now()
+        left = await leaving.take_out(
+            uow.session,
+            args.id,
+            reason=LeaveReason(args.reason),
+            scope_path=await _scope_path(uow, args.scope),
+            actor_id=None,
+            at=at,
+        )
+        await _tell_the_volunteer(uow.session, settings, child_id=args.id, at=at)
+        return _say(
+            "Child {id} has left the programme ({reason}); {pairings} pairings ended, the "
+            "volunteers told. Their personal data is erased after the site's retention period.",
+            id=args.id,
+            reason=_say(LEAVE_REASON[LeaveReason(args.reason)]),
+            pairings=len(left.ended),
+        )
+
+    return await _in_transaction(settings, work, audit_details={"scope": args.scope})
+
+
+async def cmd_children_forget(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from domain.archive import leaving
+
+    async def work(uow: UnitOfWork) -> tuple[leaving.Left, leaving.Forgotten]:
+        return await leaving.forget_now(
+            uow.session,
+            args.id,
+            scope_path=await _scope_path(uow, args.scope),
+            actor_id=None,
+            at=SystemClock().now(),
+        )
+
+    left, forgotten = await _transaction(settings, work, audit_details={"scope": args.scope})
+    await asyncio.to_thread(leaving.remove_files, settings.media_dir, forgotten.files)
+    print(
+        _say(
+            "Erased child {id}'s personal data: {messages} messages masked, photos deleted. "
+            "Pairings ended (tell these volunteers): {volunteers}.",
+            id=args.id,
+            messages=forgotten.messages,
+            volunteers=sorted({p.volunteer_id for p in left.ended}) or "—",
+        )
+    )
+    return 0
+
+
+LEAVE_REASON = {
+    LeaveReason.finished_school: _("finished school"),
+    LeaveReason.moved_away: _("moved away"),
+    LeaveReason.parents_returned: _("parents came home, no longer left behind"),
+    LeaveReason.other: _("other"),
+}
 
 
 # --- invitations -----------------------------------------------------------------------
@@ -498,6 +572,7 @@ def add_commands(commands: Any, add: Any, *, site: Any, admin: Any) -> None:
         parser = commands.add_parser(name, help=help_, description=help_)
         return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
 
+    groups: dict[str, Any] = {}
     for name, (list_, show, remove), whose, what, kept in (
         (
             "volunteers",
@@ -514,7 +589,7 @@ def add_commands(commands: Any, add: Any, *, site: Any, admin: Any) -> None:
             "remove a child's archive with nothing on record (refused otherwise)",
         ),
     ):
-        entity = group(name, whose)
+        entity = groups[name] = group(name, whose)
         listed = add("list", list_, f"list a site's {name}", into=entity)
         listed.add_argument("--site", required=True, metavar="CODE", help="a site or region")
         for sub in (
@@ -523,6 +598,24 @@ def add_commands(commands: Any, add: Any, *, site: Any, admin: Any) -> None:
         ):
             sub.add_argument("id", metavar="ID", type=_id, help=f"the {what} id (from list)")
             sub.add_argument("--scope", metavar="CODE", help=scope_help)
+
+    leave = add(
+        "leave",
+        cmd_children_leave,
+        "take a child out of the programme: their pairings end, the volunteers are told",
+        into=groups["children"],
+    )
+    leave.add_argument("id", metavar="ID", type=_id, help="the child id (from list)")
+    leave.add_argument("--reason", required=True, choices=[r.value for r in LeaveReason])
+    leave.add_argument("--scope", metavar="CODE", help=scope_help)
+    forget = add(
+        "forget",
+        cmd_children_forget,
+        "erase a child's personal data now (a guardian withdrew consent); counts stay",
+        into=groups["children"],
+    )
+    forget.add_argument("id", metavar="ID", type=_id, help="the child id (from list)")
+    forget.add_argument("--scope", metavar="CODE", help=scope_help)
 
     invitations = group("invitations", "invitation links")
     listed = add("list", cmd_invitations_list, "list invitations still usable", into=invitations)

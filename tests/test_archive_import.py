@@ -36,6 +36,7 @@ from domain.models import (
     Child,
     Guardian,
     Guardianship,
+    LeaveReason,
     Person,
     Priority,
     Region,
@@ -261,6 +262,64 @@ async def test_a_national_id_is_kept_only_as_a_hash(session: AsyncSession) -> No
     [child] = await children_of(session, site)
     assert child.external_id is not None and "500241" not in child.external_id
     assert again.unchanged == 1
+
+
+async def test_next_years_sheet_with_the_id_number_finds_the_child_of_the_school_number(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    header = ("学号", "姓名", "出生日期", "学校", "年级")
+    await run(
+        session, site, xlsx([("S001", "李小花", "2015-03-02", "中和小学", "一年级")], header=header)
+    )
+
+    # the new intake: the ID number instead of the school's number, the grade moved up
+    header = ("身份证号", "姓名", "出生日期", "学校", "年级")
+    row = ("500241201503020021", "李小花", "2015-03-02", "中和小学", "二年级")
+    new = await run(
+        session,
+        site,
+        xlsx(
+            [row, ("500241201601010011", "王小明", "2016-01-01", "中和小学", "一年级")],
+            header=header,
+        ),
+    )
+    assert (new.added, new.updated, new.unchanged) == (1, 1, 0)
+    again = await run(session, site, xlsx([row], header=header))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
+
+    # a sheet with both numbers finds her by either; namesakes with other ID numbers differ
+    both = ("学号", "身份证号", "姓名", "出生日期", "学校", "年级")
+    twin = ("S009", "500241201503020048", "李小花", "2015-03-02", "中和小学", "二年级")
+    result = await run(session, site, xlsx([("S001", *row), twin], header=both))
+    assert (result.added, result.updated, result.unchanged) == (1, 1, 0)
+    assert sorted(c.name for c in await children_of(session, site)) == [
+        "李小花",
+        "李小花",
+        "王小明",
+    ]
+
+
+async def test_a_child_who_left_and_is_on_the_new_list_is_back_and_an_erased_one_is_not_found(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    header = ("姓名", "出生日期", "学校")
+    rows = [("李小花", "2015-03-02", "中和小学"), ("王小明", "2016-01-01", "中和小学")]
+    await run(session, site, xlsx(rows, header=header))
+    left, erased = sorted(await children_of(session, site), key=lambda c: c.name, reverse=True)
+    left.left_at = erased.left_at = AT
+    left.left_reason = LeaveReason.parents_returned
+    erased.name, erased.birth_date, erased.forgotten_at = "—", None, AT
+    await session.flush()
+
+    result = await run(session, site, xlsx(rows, header=header))
+
+    assert (result.added, result.updated, result.unchanged) == (1, 1, 0)
+    children = await children_of(session, site)
+    back = next(c for c in children if c.id == left.id)
+    assert back.left_at is None and back.left_reason is None
+    assert len(children) == 3
 
 
 @pytest.mark.parametrize(

@@ -252,3 +252,35 @@ async def test_the_semester_letter_is_owed_in_the_semesters_last_month_only(
     owed = {activity for line in volunteer.owed for activity in line.activities}
     assert Activity.home_visit in owed
     assert (Activity.parent_letter in owed) is letter_owed
+
+
+async def test_a_childs_birthday_is_in_their_volunteers_week(
+    session: AsyncSession, notices: Notices, tmp_path: Path
+) -> None:
+    p = await make_programme(session)
+    p.child.birth_date = dt.date(2015, 11, 19)  # Thursday of the week from 16 November
+    other = await make_child(session, p.school, name="小红", birth_date=dt.date(2016, 11, 26))
+    await make_pairing(session, p.volunteer, other, started_at=NOVEMBER_1)
+    await session.flush()
+
+    await make_rosters(session, MONDAY, notices, tmp_path)
+
+    [week] = await outbox_to(session, await session.get_one(Person, p.volunteer.person_id))
+    assert "🎂 小明周四过生日" in shown(week)["text"]
+    assert "小红周" not in shown(week)["text"]  # hers is the week after
+
+
+@pytest.mark.parametrize(
+    ("born", "monday", "day"),
+    [
+        (dt.date(2015, 11, 19), dt.date(2026, 11, 16), dt.date(2026, 11, 19)),
+        (dt.date(2015, 11, 23), dt.date(2026, 11, 16), None),
+        (dt.date(2016, 1, 2), dt.date(2026, 12, 28), dt.date(2027, 1, 2)),  # across the new year
+        (dt.date(2016, 2, 29), dt.date(2027, 2, 22), dt.date(2027, 2, 28)),
+        (None, dt.date(2026, 11, 16), None),
+    ],
+)
+def test_which_day_of_the_week_is_a_birthday(
+    born: dt.date | None, monday: dt.date, day: dt.date | None
+) -> None:
+    assert rosters.birthday_in_week(born, monday) == day

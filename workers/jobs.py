@@ -22,6 +22,7 @@ from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import housekeeping
+from domain.archive import leaving, school_year
 from domain.care import photos, sample
 from domain.people import regions
 from domain.reports import care_record, rosters
@@ -52,6 +53,20 @@ async def forget_old_updates(deps: Deps, now: dt.datetime, scope: str | None) ->
         await uow.commit()
     log.info("forgot %d processed update ids", count)
     return {"forgotten": count}
+
+
+async def forget_leavers(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """Erase the personal data of children who left longer ago than their site keeps it;
+    their photos and sent documents leave MEDIA_DIR once the erasure is committed."""
+    async with deps.unit_of_work() as uow:
+        due = await leaving.due_for_forgetting(uow.session, now=now)
+        forgotten = await leaving.forget(uow.session, due, actor_id=None, at=now, why="retention")
+        await uow.commit()
+    media_dir = deps.settings.media_dir
+    removed = await asyncio.to_thread(leaving.remove_files, media_dir, forgotten.files)
+    if forgotten.children:
+        log.info("forgot %d children who left; %d files removed", forgotten.children, removed)
+    return {"forgotten": forgotten.children, "messages": forgotten.messages, "files": removed}
 
 
 PhotoJob = TypeVar("PhotoJob", bound=Callable[[dict[str, Any], int], Coroutine[Any, Any, str]])
@@ -165,6 +180,12 @@ async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
         )
         await uow.commit()
     return {"queued": queued}
+
+
+async def new_school_year(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:
+    """On each site's day (default 1 September) grades move up; children past the last
+    grade leave, their volunteers told."""
+    return dataclasses.asdict(await _in_scope(deps, now, scope, school_year.new_school_year))
 
 
 async def send_care_records(deps: Deps, now: dt.datetime, scope: str | None) -> dict[str, int]:

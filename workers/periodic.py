@@ -57,6 +57,8 @@ PERIODIC: dict[str, Periodic] = {
     for job in (
         Periodic("send-outbox", jobs.send_outbox, every(seconds=5), at_startup=True),
         Periodic("forget-old-updates", jobs.forget_old_updates, Cron(hour=3, minute=17)),
+        Periodic("forget-leavers", jobs.forget_leavers, Cron(hour=3, minute=37)),
+        Periodic("new-school-year", jobs.new_school_year, Cron(hour=6, minute=7), scoped=True),
         Periodic("photo-sweep", jobs.sweep_photos, Cron(minute=frozenset(range(2, 60, 5)))),
         Periodic("reminders", jobs.send_reminders, Cron(hour=9, minute=0), scoped=True),
         Periodic(

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 
 from domain.archive.archive_import import ImportKind
 from domain.care.checkins import MAX_DAYS_BACK, VisitQuestion
-from domain.models import Activity, ConcernKind, SampleOutcome
+from domain.models import Activity, ConcernKind, LeaveReason, SampleOutcome
 
 # A button's data can be forged. An id that no PostgreSQL integer holds, or a negative page,
 # fails to unpack, so the filter does not match and the button is answered as stale.
@@ -115,6 +115,14 @@ class PairStep(CallbackData, prefix="pr"):
     volunteer_id: Id
     from_volunteer_id: Id = 0
     escalation_id: Id = 0
+
+
+class LeaveStep(CallbackData, prefix="lv"):
+    """Taking a child out of the programme: choose the reason, then confirm."""
+
+    child_id: Id
+    reason: LeaveReason | None = None
+    confirmed: bool = False
 
 
 class OverviewOf(CallbackData, prefix="ov"):

@@ -418,6 +418,12 @@ class ChildRecord:
     guardians: tuple[GuardianRecord, ...]
     parents: tuple[ParentRecord, ...]
     letter_signed_on: dt.date | None = None  # 委托监护责任确认书, for an entrusted guardian
+    national_id_key: str | None = None  # the 身份证 number's hash, when the sheet has one
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The keys that name this child alone: the sheet's own number, the ID number's hash."""
+        return tuple(dict.fromkeys(k for k in (self.external_id, self.national_id_key) if k))
 
 
 @dataclass(frozen=True)
@@ -657,9 +663,10 @@ def _child(cells: _Cells, today: dt.date) -> ChildRecord:
         )
         if work_place or phone
     )
+    national_id_key = _national_id_key(national_id) if national_id else None
     return ChildRecord(
-        external_id=cells.text("external_id", 64)
-        or (_national_id_key(national_id) if national_id else None),
+        external_id=cells.text("external_id", 64) or national_id_key,
+        national_id_key=national_id_key,
         name=cells.required("name", 100),
         sex=cells.choice("sex", _SEX, BadSex),
         birth_date=cells.date("birth_date", today),
@@ -693,8 +700,8 @@ def _volunteer(cells: _Cells, today: dt.date) -> VolunteerRecord:
 
 def _child_keys(record: ChildRecord) -> list[tuple[Any, ...]]:
     """Rows with different IDs are different children, even of the same name and birthday."""
-    if record.external_id:
-        return [("id", record.external_id)]
+    if record.ids:
+        return [("id", key) for key in record.ids]
     return [("natural", record.name, record.birth_date, record.school)]
 
 
@@ -846,13 +853,31 @@ def _natural_key(fields: frozenset[str]) -> Callable[[Child | ChildRecord], tupl
     return lambda row: tuple(getattr(row, part) for part in parts)
 
 
+def _id_kind(key: str) -> bool:
+    return key.startswith("sfz-")  # an ID number's hash, or else the sheet's own number
+
+
+def _other_child(record: ChildRecord, known: Child) -> bool:
+    """Same name, birth date and school, but an ID of the same kind that differs: twins,
+    or namesakes. A school number and an ID number are not compared: one sheet has the
+    one, next year's the other."""
+    theirs = known.external_id
+    return theirs is not None and any(
+        _id_kind(mine) == _id_kind(theirs) and mine != theirs for mine in record.ids
+    )
+
+
 async def _import_children(
     session: AsyncSession, site: Region, sheet: ParsedSheet[ChildRecord]
 ) -> tuple[int, int, int]:
+    """Match each row with a child already in the site's archive — by the sheet's number
+    or ID number, else by name, birth date and school — and update it; add the others.
+    A child who had left and is on the new list is back in the programme; one whose data
+    was erased is never matched."""
     existing = (
         await session.scalars(
             select(Child)
-            .where(Child.site_id == site.id)
+            .where(Child.site_id == site.id, Child.forgotten_at.is_(None))
             .options(selectinload(Child.guardians), selectinload(Child.parents))
             .order_by(Child.id)
         )
@@ -866,16 +891,19 @@ async def _import_children(
     matched: set[int] = set()
     new: list[ChildRecord] = []
     for _number, record in sheet.records:
-        child = by_id.get(record.external_id) if record.external_id else None
+        child = next((by_id[k] for k in record.ids if k in by_id), None)
         if child is None:
             candidate = by_key.get(key(record))
-            if candidate is not None and not (record.external_id and candidate.external_id):
+            if candidate is not None and not _other_child(record, candidate):
                 child = candidate
         if child is None or child.id in matched:
             new.append(record)
             continue
         matched.add(child.id)
-        if _apply_child(child, record, sheet.fields):
+        returned = child.left_at is not None
+        if returned:
+            child.left_at = child.left_reason = None
+        if _apply_child(child, record, sheet.fields) or returned:
             updated += 1
         else:
             unchanged += 1

@@ -175,42 +175,21 @@ def report_due(
 # settings inherited up the region tree -----------------------------------------------
 
 
-async def _inherited(
-    session: AsyncSession, site_paths: Iterable[str], column: str, default: int
-) -> dict[str, int]:
-    """Per site path: the value set nearest up the tree, else the default."""
-    paths = set(site_paths)
-    ids = {i for path in paths for i in regions_ids(path)}
-    set_here = {
-        row.path: int(row.value)
-        for row in await session.execute(
-            select(Region.path, getattr(Region, column).label("value")).where(
-                Region.id.in_(ids), getattr(Region, column).is_not(None)
-            )
-        )
-    }
-    result = {}
-    for path in paths:
-        found = [p for p in set_here if regions.within(path, p)]
-        result[path] = set_here[max(found, key=len)] if found else default
-    return result
-
-
 def regions_ids(path: str) -> list[int]:
     return [int(part) for part in path.split("/") if part]
 
 
 async def repeat_every(session: AsyncSession, site_paths: Iterable[str]) -> dict[str, dt.timedelta]:
-    minutes = await _inherited(
+    minutes = await regions.inherited(
         session, site_paths, "emergency_repeat_minutes", DEFAULT_REPEAT_MINUTES
     )
     return {path: dt.timedelta(minutes=m) for path, m in minutes.items()}
 
 
 async def report_days(session: AsyncSession, site_path: str) -> int:
-    return (await _inherited(session, [site_path], "dropout_report_days", DEFAULT_REPORT_DAYS))[
-        site_path
-    ]
+    return (
+        await regions.inherited(session, [site_path], "dropout_report_days", DEFAULT_REPORT_DAYS)
+    )[site_path]
 
 
 # raising and following -----------------------------------------------------------------

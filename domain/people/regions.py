@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,3 +116,25 @@ async def sites_within(session: AsyncSession, scope_paths: Sequence[str]) -> lis
         .order_by(Region.code)
     )
     return list(found)
+
+
+async def inherited(
+    session: AsyncSession, site_paths: Iterable[str], column: str, default: int
+) -> dict[str, int]:
+    """A region setting per site path: the value set nearest up the tree, else the default."""
+    paths = set(site_paths)
+    ids = {int(part) for path in paths for part in path.split("/") if part}
+    setting = getattr(Region, column)
+    set_here = {
+        row.path: int(row.value)
+        for row in await session.execute(
+            select(Region.path, setting.label("value")).where(
+                Region.id.in_(ids), setting.is_not(None)
+            )
+        )
+    }
+    result = {}
+    for path in paths:
+        found = [p for p in set_here if within(path, p)]
+        result[path] = set_here[max(found, key=len)] if found else default
+    return result

@@ -77,6 +77,27 @@ class MustVisit:
     due_day: dt.date | None = None  # the local day it is due by
 
 
+@dataclass(frozen=True)
+class Birthday:
+    child_name: str
+    day: dt.date  # this week's day of it
+
+
+def birthday_in_week(born: dt.date | None, monday: dt.date) -> dt.date | None:
+    """The day of the week from `monday` that is the child's birthday, if one is (a
+    birthday on 29 February is kept on the 28th in other years)."""
+    if born is None:
+        return None
+    for year in {monday.year, (monday + dt.timedelta(days=6)).year}:
+        try:
+            birthday = born.replace(year=year)
+        except ValueError:
+            birthday = dt.date(year, 2, 28)
+        if monday <= birthday < monday + dt.timedelta(days=7):
+            return birthday
+    return None
+
+
 @dataclass
 class VolunteerWeek:
     volunteer_id: int
@@ -91,6 +112,7 @@ class VolunteerWeek:
     owed: list[Owed] = field(default_factory=list)
     must_visits: list[MustVisit] = field(default_factory=list)
     duty_days: list[dt.date] = field(default_factory=list)
+    birthdays: list[Birthday] = field(default_factory=list)  # of their children, this week
     inactive: bool = False  # domain.schedule.inactivity's one definition, as in the overview
     of_the_month: bool = False  # a volunteer of last month (domain.reports.recognition)
 
@@ -216,7 +238,7 @@ async def compute_week(
 
     pairings: dict[int, tuple[int, int, str]] = {}  # pairing → volunteer, child, child's name
     for paired in await session.execute(
-        select(Pairing.id, Pairing.volunteer_id, Pairing.child_id, Child.name)
+        select(Pairing.id, Pairing.volunteer_id, Pairing.child_id, Child.name, Child.birth_date)
         .join(Child, Child.id == Pairing.child_id)
         .join(Region, Region.id == Child.site_id)
         .where(Pairing.ended_at.is_(None), Child.left_at.is_(None), in_scope)
@@ -224,7 +246,10 @@ async def compute_week(
     ):
         if paired.volunteer_id in volunteers:
             pairings[paired.id] = (paired.volunteer_id, paired.child_id, paired.name)
-            volunteers[paired.volunteer_id].children.append(paired.name)
+            volunteer = volunteers[paired.volunteer_id]
+            volunteer.children.append(paired.name)
+            if birthday := birthday_in_week(paired.birth_date, week.monday):
+                volunteer.birthdays.append(Birthday(paired.name, birthday))
 
     # what they did last week
     since = monday - dt.timedelta(days=7)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_skeleton
 
 from domain.language import gettext as _
 from domain.language import lazy_gettext as __
-from domain.models import Activity, ConcernKind, Guardianship, ReviewStatus, Sex
+from domain.models import Activity, ConcernKind, Guardianship, LeaveReason, ReviewStatus, Sex
 from domain.schedule.calendar import Month
 
 ACTIVITY = {
@@ -31,6 +31,13 @@ CONCERN = {
     ConcernKind.late_or_early: __("late or leaving early"),
     ConcernKind.quarrel: __("quarrel with classmates"),
     ConcernKind.other: __("other worry"),
+}
+
+LEAVE_REASON = {
+    LeaveReason.finished_school: __("finished school"),
+    LeaveReason.moved_away: __("moved away"),
+    LeaveReason.parents_returned: __("parents came home, no longer left behind"),
+    LeaveReason.other: __("other reason"),
 }
 
 INCIDENT = {
@@ -90,6 +97,11 @@ CONTACT_ROLE = {
 
 def day(value: dt.date, locale: str) -> str:
     return format_skeleton("MMMd", value, locale=locale)
+
+
+def weekday(value: dt.date, locale: str) -> str:
+    """周四, Thu: the short name of the day's weekday."""
+    return format_date(value, "EEE", locale=locale)
 
 
 def month_name(value: Month, locale: str) -> str:

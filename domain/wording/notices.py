@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import language
+from domain.archive.school_year import LeftChild
 from domain.care.concerns import Raised
 from domain.delivery import outbox
 from domain.delivery.content import Action, ActionKind, AttachmentKind, Content
@@ -29,7 +30,18 @@ from domain.schedule.calendar import Month
 from domain.schedule.ladder import AreaDigest, EscalationNotice
 from domain.schedule.reminders import ReminderDigest
 from domain.wording import formatting, texts
-from domain.wording.labels import CONCERN, CONTACT_ROLE, INCIDENT, activities, day, join, month_name
+from domain.wording.labels import (
+    CONCERN,
+    CONTACT_ROLE,
+    INCIDENT,
+    LEAVE_REASON,
+    activities,
+    day,
+    join,
+    labelled,
+    month_name,
+    weekday,
+)
 
 # A digest lists this many items with buttons; the rest are in the coordinator's
 # overdue list.
@@ -80,6 +92,20 @@ class Notices:
                     )
                 )
             lines.append(_("When you have done one, just record it in the bot. Thank you!"))
+        return Outgoing(Content.lines(lines))
+
+    # the school year ---------------------------------------------------------------------
+
+    def children_left(self, to: Recipient, children: Sequence[LeftChild]) -> Outgoing:
+        with self.speaking_to(to):
+            lines = [
+                _(
+                    "🎓 A new school year. These children have left the programme, and your "
+                    "pairing with them has ended:"
+                ),
+                *(labelled(child.name, str(LEAVE_REASON[child.reason])) for child in children),
+                _("Thank you for your care!"),
+            ]
         return Outgoing(Content.lines(lines))
 
     # escalations -----------------------------------------------------------------------
@@ -375,6 +401,12 @@ class Notices:
                     name=to.name, monday=day(week.monday, locale)
                 ),
                 _("Your children: {names}").format(names=join(volunteer.children)),
+            ]
+            lines += [
+                _("🎂 {child}'s birthday is on {weekday}.").format(
+                    child=birthday.child_name, weekday=weekday(birthday.day, locale)
+                )
+                for birthday in sorted(volunteer.birthdays, key=lambda b: b.day)
             ]
             if volunteer.duty_days:
                 lines.append(

@@ -14,11 +14,18 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram.callbacks import ChildOpen, ChildView, PairAct, PairStep, VolunteerList
+from bot.telegram.callbacks import (
+    ChildOpen,
+    ChildView,
+    LeaveStep,
+    PairAct,
+    PairStep,
+    VolunteerList,
+)
 from bot.telegram.filters import When
 from bot.telegram.keyboards import answer_or_edit, page_buttons
 from bot.telegram.replies import tell_taken
-from domain.archive import lookup
+from domain.archive import leaving, lookup
 from domain.care import pairings
 from domain.clock import Clock
 from domain.db import UnitOfWork
@@ -27,6 +34,7 @@ from domain.people import scopes
 from domain.people.identity import Identity
 from domain.schedule import escalations
 from domain.wording import formatting, news, texts
+from domain.wording.labels import LEAVE_REASON
 
 PAGE = 8
 
@@ -111,6 +119,7 @@ async def show_child(
     builder.button(
         text=_("📇 Child's card"), callback_data=ChildOpen(child_id=child.id, view=ChildView.card)
     )
+    builder.button(text=_("🚪 Leaves the programme"), callback_data=LeaveStep(child_id=child.id))
     builder.adjust(2)
     await query.answer()
     await answer_or_edit(query, "\n".join(lines), builder.as_markup())
@@ -272,6 +281,59 @@ async def confirm(
     await answer_or_edit(query, done.format(child=child_name, volunteer=volunteer_name))
 
 
+async def leave(
+    query: CallbackQuery,
+    callback_data: LeaveStep,
+    session: AsyncSession,
+    uow: UnitOfWork,
+    me: Identity,
+    clock: Clock,
+    tz: ZoneInfo,
+) -> None:
+    """A child leaves the programme: why (finished school, moved away, parents came home),
+    then a confirmation; their pairings end and their volunteers are told."""
+    child, scope = await scopes.child(session, me.scopes, callback_data.child_id)
+    builder = InlineKeyboardBuilder()
+    back = ChildOpen(child_id=child.id, view=ChildView.pairing)
+    if callback_data.reason is None:
+        for reason, label in LEAVE_REASON.items():
+            builder.button(
+                text=str(label), callback_data=LeaveStep(child_id=child.id, reason=reason)
+            )
+        builder.button(text=_("✖️ No"), callback_data=back)
+        builder.adjust(1)
+        text = _("Why does {child} leave the programme?").format(child=child.name)
+    elif not callback_data.confirmed:
+        builder.button(
+            text=_("✅ Yes"),
+            callback_data=LeaveStep(child_id=child.id, reason=callback_data.reason, confirmed=True),
+        )
+        builder.button(text=_("✖️ No"), callback_data=back)
+        text = _(
+            "Take {child} out of the programme ({reason})? Their pairings end and the "
+            "volunteers are told; their personal data is erased after the retention period."
+        ).format(child=child.name, reason=LEAVE_REASON[callback_data.reason])
+    else:
+        at = clock.now()
+        await leaving.take_out(
+            session,
+            child.id,
+            reason=callback_data.reason,
+            scope_path=scope.path,
+            actor_id=me.person_id,
+            at=at,
+        )
+        await news.pairing_changed(session, child_id=child.id, at=at, tz=tz)
+        await uow.commit()  # out before we say so
+        await query.answer()
+        await answer_or_edit(
+            query, _("Done: {child} has left the programme.").format(child=child.name)
+        )
+        return
+    await query.answer()
+    await answer_or_edit(query, text, builder.as_markup())
+
+
 def make_router() -> Router:
     router = Router(name="pairing")
     router.message.filter(MagicData(F.me.is_coordinator))
@@ -288,4 +350,5 @@ def make_router() -> Router:
     router.callback_query.register(
         confirm, PairStep.filter(F.act.in_({PairAct.confirm, PairAct.end}))
     )
+    router.callback_query.register(leave, LeaveStep.filter())
     return router
