@@ -8,7 +8,7 @@ service queues in the same transaction as the rows that decided it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,46 @@ async def queue(
 ) -> OutboxMessage | None:
     """Queue one message; a file is written under MEDIA_DIR first, named by the dedupe key
     so a rerun overwrites rather than piles up. None when the key was queued before."""
+    return await outbox.enqueue(
+        session,
+        chat_id=_chat_of(to),
+        method=message.method,
+        payload=_payload(message, dedupe_key, media_dir),
+        not_before=not_before,
+        dedupe_key=dedupe_key,
+    )
+
+
+async def queue_many(
+    session: AsyncSession,
+    messages: Sequence[tuple[Recipient, Outgoing, dt.datetime, str]],
+    *,
+    media_dir: Path,
+) -> dict[str, int]:
+    """`queue` for many messages, (to, message, not_before, dedupe_key) each, in a few
+    statements; returns the new outbox rows' ids by dedupe key (keys queued before left
+    out)."""
+    return await outbox.enqueue_many(
+        session,
+        [
+            outbox.Enqueued(
+                chat_id=_chat_of(to),
+                method=message.method,
+                payload=_payload(message, dedupe_key, media_dir),
+                not_before=not_before,
+                dedupe_key=dedupe_key,
+            )
+            for to, message, not_before, dedupe_key in messages
+        ],
+    )
+
+
+def _chat_of(to: Recipient) -> int:
     assert to.chat_id is not None, "only reachable recipients are queued"
+    return to.chat_id
+
+
+def _payload(message: Outgoing, dedupe_key: str, media_dir: Path) -> dict[str, Any]:
     payload = dict(message.payload)
     if message.content is not None:
         relative = Path("outbox") / (dedupe_key.replace(":", "/") + message.extension)
@@ -86,11 +125,4 @@ async def queue(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(message.content)
         payload["path"] = relative.as_posix()
-    return await outbox.enqueue(
-        session,
-        chat_id=to.chat_id,
-        method=message.method,
-        payload=payload,
-        not_before=not_before,
-        dedupe_key=dedupe_key,
-    )
+    return payload
