@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    any_,
     bindparam,
     cast,
     func,
@@ -606,7 +607,7 @@ async def _load_children(session: AsyncSession, steps: Sequence[_DueStep]) -> _C
         for row in await session.execute(
             select(Child.id, Child.name, Region.name.label("site"), Region.path)
             .join(Region, Region.id == Child.site_id)
-            .where(Child.id.in_(chunk))
+            .where(Child.id == any_(literal(list(chunk), ARRAY(BigInteger))))
         ):
             result.name[row.id] = row.name
             result.site_name[row.id] = row.site
@@ -614,7 +615,7 @@ async def _load_children(session: AsyncSession, steps: Sequence[_DueStep]) -> _C
         for paired in await session.execute(
             select(Pairing.id, Pairing.child_id, Pairing.ended_at, Volunteer.person_id)
             .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
-            .where(Pairing.child_id.in_(chunk))
+            .where(Pairing.child_id == any_(literal(list(chunk), ARRAY(BigInteger))))
         ):
             result.pairing_person[paired.id] = paired.person_id
             if paired.ended_at is None:
