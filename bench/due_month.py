@@ -181,8 +181,8 @@ async def run_job(url: str, job: str) -> None:
                         session, scope_path=district, month=month, tz=tz, now=now
                     )
                 elif job == "care_record":
-                    await care_record.care_record(
-                        session, scope_path=district, month=month, tz=tz
+                    await care_record.compile_records(
+                        session, month=month, tz=tz, scope_path=district
                     )
     finally:
         await engine.dispose()

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, and_, any_, literal, select
+from sqlalchemy import ARRAY, Integer, and_, any_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.delivery import outbox
 from domain.models import Account, Channel, OutboxMessage, Person
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipient:
     person_id: int
     name: str
@@ -60,7 +60,7 @@ async def recipients(session: AsyncSession, person_ids: Iterable[int]) -> dict[i
             Account, and_(Account.person_id == Person.id, Account.channel == Channel.telegram)
         )
         # an array, not an IN list: a district's 1st asks for thousands of people
-        .where(Person.id == any_(literal(sorted(wanted), ARRAY(BigInteger))))
+        .where(Person.id == any_(literal(sorted(wanted), ARRAY(Integer))))
     )
     return {
         person_id: Recipient(

@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     ColumnElement,
     Date,
     DateTime,
@@ -114,7 +113,7 @@ _LOCK = 0x4C41444445520001
 _CHUNK = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EscalationNotice:
     """What an escalation message says: which child, what, how long overdue."""
 
@@ -340,8 +339,8 @@ async def _open_missed_month(
                 select(
                     literal(EscalationKind.missed_monthly.value),
                     _unnest("keys", String, [key for _, key, _ in new]),
-                    _unnest("child_ids", BigInteger, [child_of[p] for p, _, _ in new]),
-                    _unnest("pairing_ids", BigInteger, [p for p, _, _ in new]),
+                    _unnest("child_ids", Integer, [child_of[p] for p, _, _ in new]),
+                    _unnest("pairing_ids", Integer, [p for p, _, _ in new]),
                     literal(month.first_day(), Date),
                     cast(
                         _unnest(
@@ -445,7 +444,7 @@ async def _close_settled(
     return still_missing, closed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _DueStep:
     escalation_id: int
     kind: EscalationKind
@@ -607,7 +606,7 @@ async def _load_children(session: AsyncSession, steps: Sequence[_DueStep]) -> _C
         for row in await session.execute(
             select(Child.id, Child.name, Region.name.label("site"), Region.path)
             .join(Region, Region.id == Child.site_id)
-            .where(Child.id == any_(literal(list(chunk), ARRAY(BigInteger))))
+            .where(Child.id == any_(literal(list(chunk), ARRAY(Integer))))
         ):
             result.name[row.id] = row.name
             result.site_name[row.id] = row.site
@@ -615,7 +614,7 @@ async def _load_children(session: AsyncSession, steps: Sequence[_DueStep]) -> _C
         for paired in await session.execute(
             select(Pairing.id, Pairing.child_id, Pairing.ended_at, Volunteer.person_id)
             .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
-            .where(Pairing.child_id == any_(literal(list(chunk), ARRAY(BigInteger))))
+            .where(Pairing.child_id == any_(literal(list(chunk), ARRAY(Integer))))
         ):
             result.pairing_person[paired.id] = paired.person_id
             if paired.ended_at is None:
@@ -782,10 +781,10 @@ async def _send_steps(
             .from_select(
                 ["escalation_id", "step", "region_id", "recipient_id", "decided_at"],
                 select(
-                    _unnest("escalation_ids", BigInteger, [p[0].escalation_id for p in planned]),
+                    _unnest("escalation_ids", Integer, [p[0].escalation_id for p in planned]),
                     _unnest("steps", Integer, [p[0].step for p in planned]),
-                    _unnest("region_ids", BigInteger, [p[1] for p in planned]),
-                    _unnest("recipient_ids", BigInteger, [p[2].person_id for p in planned]),
+                    _unnest("region_ids", Integer, [p[1] for p in planned]),
+                    _unnest("recipient_ids", Integer, [p[2].person_id for p in planned]),
                     literal(now, DateTime(timezone=True)),
                 ),
             )
@@ -866,10 +865,8 @@ async def _send_steps(
     sent = [(queued[key], step_ids) for _, _, key, step_ids, _ in batches if key in queued]
     if sent:
         links = select(
-            _unnest("step_ids", BigInteger, [s for _, ids in sent for s in ids]).label("step_id"),
-            _unnest("outbox_ids", BigInteger, [o for o, ids in sent for _ in ids]).label(
-                "outbox_id"
-            ),
+            _unnest("step_ids", Integer, [s for _, ids in sent for s in ids]).label("step_id"),
+            _unnest("outbox_ids", Integer, [o for o, ids in sent for _ in ids]).label("outbox_id"),
         ).subquery()
         await session.execute(
             update(EscalationStep)
