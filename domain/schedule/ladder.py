@@ -18,6 +18,7 @@ escalation (the coordinators' buttons) stops the climb.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -105,6 +107,8 @@ DIGEST_ABOVE = 1
 
 # Emergencies one person gets in one run as messages of their own; more come as a digest.
 URGENT_ALONE = 5
+
+_URGENT_KINDS = [kind for kind, rule in LADDER_RULES.items() if not rule.quiet_hours]
 
 # Runs of the ladder take turns: the second one sees what the first one wrote.
 _LOCK = 0x4C41444445520001
@@ -469,10 +473,16 @@ def deadline_of(
     """What the ladder counts from: a missed month's end, a must-visit's deadline, or
     (an emergency, a drop-out) when it was raised."""
     if kind is EscalationKind.missed_monthly and period_start is not None:
-        return Month(period_start.year, period_start.month).end(tz)
+        return _month_end(period_start, tz)
     if kind is EscalationKind.must_visit and concern_due is not None:
         return concern_due
     return opened_at
+
+
+@functools.lru_cache(maxsize=64)
+def _month_end(first_day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """A month's end, worked out once per run rather than once per escalation."""
+    return Month(first_day.year, first_day.month).end(tz)
 
 
 def steps_due(
@@ -517,7 +527,11 @@ async def _due_steps(
                 Concern.kind.label("concern_kind"),
                 func.coalesce(last_step, 0).label("last_step"),
                 last_sent.label("last_sent"),
-                Escalation.details,
+                # what an emergency or drop-out says; the ladder's own kinds need none
+                # (read for a district's 1st, it was ~65,000 JSON documents decoded)
+                case((Escalation.kind.in_(_URGENT_KINDS), Escalation.details), else_=None).label(
+                    "details"
+                ),
                 Region.path.label("site_path"),
             )
             .join(Child, Child.id == Escalation.child_id)
