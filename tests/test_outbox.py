@@ -42,6 +42,41 @@ async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
     assert texts == [{"text": "你好"}]
 
 
+async def test_a_batch_queues_the_new_keys_in_order_and_skips_those_queued_before(
+    session: AsyncSession, clock: FixedClock
+) -> None:
+    await outbox.enqueue(
+        session,
+        chat_id=7,
+        method=Method.send_message,
+        payload={"text": "before"},
+        not_before=clock.now(),
+        dedupe_key="k:2",
+    )
+    queued = await outbox.enqueue_many(
+        session,
+        [
+            outbox.Enqueued(7, Method.send_message, {"text": f"m{n}"}, clock.now(), f"k:{n}")
+            for n in (1, 2, 3)
+        ],
+    )
+    assert list(queued) == ["k:1", "k:3"] and queued["k:1"] < queued["k:3"]
+    rows = await session.execute(
+        select(OutboxMessage.dedupe_key, OutboxMessage.payload, OutboxMessage.status).order_by(
+            OutboxMessage.dedupe_key
+        )
+    )
+    assert [tuple(r) for r in rows] == [
+        ("k:1", {"text": "m1"}, OutboxStatus.pending),
+        ("k:2", {"text": "before"}, OutboxStatus.pending),
+        ("k:3", {"text": "m3"}, OutboxStatus.pending),
+    ]
+    with pytest.raises(ValueError):  # a payload the sender could not send: nothing queued
+        await outbox.enqueue_many(
+            session, [outbox.Enqueued(7, Method.send_message, {"text": ""}, clock.now(), "k:4")]
+        )
+
+
 @pytest.mark.parametrize(
     ("method", "payload"),
     [
