@@ -33,13 +33,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import select
+from bench_workers import SERVER, _admin, _make_demo
 from sqlalchemy.engine import make_url
 
-from bench_workers import SERVER, _admin, _make_demo
 from bot.notices import Notices
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
-from domain.models import Region
 from domain.reports import care_record, overview
 from domain.schedule import due, ladder
 from domain.schedule.calendar import Month, semester_bounds
@@ -78,8 +76,12 @@ async def _median(work: Callable[[], Awaitable[str]], repeat: int) -> tuple[floa
     return statistics.median(times), result
 
 
+def _plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 async def _district(url: str) -> str:
-    connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+    connection = await asyncpg.connect(_plain(url))
     try:
         path = await connection.fetchval("SELECT path FROM regions WHERE code = 'DEMO'")
     finally:
@@ -95,7 +97,7 @@ async def measure(url: str, repeat: int) -> dict[str, float]:
     district = await _district(url)
     engine = make_engine(url, pool_size=2)
     sessionmaker = make_sessionmaker(engine)
-    bare = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+    bare = await asyncpg.connect(_plain(url))
     month_start, month_end = month.start(tz), month.end(tz)
     semester_start, semester_end = semester_bounds(month, tz)
     figures: dict[str, float] = {}
@@ -248,7 +250,11 @@ async def main() -> None:
             flush=True,
         )
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("| scale | due | bare aggregate | ratio | ladder on the 1st | peak MB " + " / ".join(JOBS) + " |")
+    print(
+        "| scale | due | bare aggregate | ratio | ladder on the 1st | peak MB "
+        + " / ".join(JOBS)
+        + " |"
+    )
     print("|---|---|---|---|---|---|")
     for scale, f in rows:
         memory = " / ".join(f"{f.get(f'mb_{job}', float('nan')):.0f}" for job in JOBS)
