@@ -16,7 +16,7 @@ from domain.delivery.content import Attachment, AttachmentKind, Content
 from domain.models import OutboxMessage, OutboxStatus, RegionKind, Volunteer, VolunteerKind
 from domain.people import regions
 from tests.factories import make_person, telegram_account
-from tests.outbox_support import chat_of, shown, tg
+from tests.outbox_support import chat_of, shown, text, tg
 
 
 async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
@@ -40,6 +40,29 @@ async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
     assert second is None
     texts = (await session.scalars(select(OutboxMessage.content))).all()
     assert [shown(t)["text"] for t in texts] == ["你好"]
+
+
+async def test_a_batch_queues_the_new_keys_in_order_and_skips_those_queued_before(
+    session: AsyncSession, clock: FixedClock
+) -> None:
+    await outbox.enqueue(
+        session, to=tg(7), content=text("before"), not_before=clock.now(), dedupe_key="k:2"
+    )
+    queued = await outbox.enqueue_many(
+        session,
+        [outbox.Enqueued(tg(7), text(f"m{n}"), clock.now(), f"k:{n}") for n in (1, 2, 3)],
+    )
+    assert list(queued) == ["k:1", "k:3"] and queued["k:1"] < queued["k:3"]
+    rows = await session.execute(
+        select(OutboxMessage.dedupe_key, OutboxMessage.content, OutboxMessage.status).order_by(
+            OutboxMessage.dedupe_key
+        )
+    )
+    assert [(key, shown(content)["text"], status) for key, content, status in rows] == [
+        ("k:1", "m1", OutboxStatus.pending),
+        ("k:2", "before", OutboxStatus.pending),
+        ("k:3", "m3", OutboxStatus.pending),
+    ]
 
 
 @pytest.mark.parametrize(

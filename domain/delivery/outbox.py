@@ -157,19 +157,58 @@ async def enqueue(
     """Queue a message; None when a message with this `dedupe_key` is already queued."""
     statement = (
         insert(OutboxMessage)
-        .values(
-            channel=to.channel,
-            target=to.target,
-            content=content.to_json(),
-            not_before=not_before,
-            dedupe_key=dedupe_key,
-            status=OutboxStatus.pending,
-            attempts=0,
-        )
+        .values(_row(to, content, not_before, dedupe_key))
         .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
         .returning(OutboxMessage)
     )
     return await session.scalar(statement)
+
+
+async def enqueue_many(session: AsyncSession, messages: Sequence[Enqueued]) -> dict[str, int]:
+    """Queue many messages in a few statements (a district's Monday is thousands of them);
+    returns the new rows' ids by dedupe key, leaving out keys that were queued before."""
+    queued: dict[str, int] = {}
+    for start in range(0, len(messages), _MANY):
+        rows = [
+            _row(m.to, m.content, m.not_before, m.dedupe_key)
+            for m in messages[start : start + _MANY]
+        ]
+        result = await session.execute(
+            insert(OutboxMessage)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
+            .returning(OutboxMessage.dedupe_key, OutboxMessage.id)
+        )
+        queued.update((key, id_) for key, id_ in result if key is not None)
+    return queued
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """One message for `enqueue_many`: `enqueue`'s arguments, the dedupe key required
+    (it is what tells the new rows' ids apart)."""
+
+    to: Address
+    content: Content
+    not_before: dt.datetime
+    dedupe_key: str
+
+
+_MANY = 1_000  # rows per statement: 7 parameters each, PostgreSQL allows 32767
+
+
+def _row(
+    to: Address, content: Content, not_before: dt.datetime, dedupe_key: str | None
+) -> dict[str, Any]:
+    return {
+        "channel": to.channel,
+        "target": to.target,
+        "content": content.to_json(),
+        "not_before": not_before,
+        "dedupe_key": dedupe_key,
+        "status": OutboxStatus.pending,
+        "attempts": 0,
+    }
 
 
 async def claim(

@@ -1,34 +1,37 @@
 """What the cadences require of each active pairing in a month, and what has been done.
 
-One set-based query: the cost grows with the number of active pairings, not with years
-of history (check-ins are read only inside the month's and semester's windows, through
-the (pairing, time) index). Rules are data: the nearest region up the tree that has
-rules of its own replaces the programme defaults (rules with no region).
+Two plain queries, the active pairings and their check-ins counted per activity: the
+cost grows with the number of active pairings, not with years of history (check-ins are
+read only inside the month's and semester's windows, through the (pairing, time)
+index). Rules are data: the nearest region up the tree that has rules of its own
+replaces the programme defaults (rules with no region).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ARRAY,
     BindParameter,
     DateTime,
+    Integer,
     Select,
-    and_,
+    String,
+    any_,
     bindparam,
-    case,
     exists,
     func,
-    literal,
     or_,
     select,
+    type_coerce,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain.models import (
@@ -45,6 +48,7 @@ from domain.models import (
     Volunteer,
 )
 from domain.schedule.calendar import Month, semester_bounds
+from domain.schedule.deadlines import ancestor_ids
 
 
 class DueItem(NamedTuple):
@@ -101,45 +105,135 @@ async def due_batches(
     selection: Selection,
     only_missing: bool = False,
 ) -> AsyncIterator[list[DueItem]]:
-    """`due_items` a batch at a time, read through a cursor: a district's month is
-    ~100,000 rows, and a caller that only sums them needs never hold them all."""
+    """`due_items` a batch at a time: a district's month is ~100,000 items, and a caller
+    that only sums them needs never hold them all.
+
+    What is required is worked out here from the cadence rules (a few rows) once per
+    class of pairing (the rules' region, the volunteer's kind, the child's priority);
+    the database only lists the active pairings and counts their check-ins, as a bare
+    aggregate would: building the requirements in SQL cost several times the count."""
     month_start, month_end = month.start(tz), month.end(tz)
     semester_start, semester_end = semester_bounds(month, tz)
-    query = _due_query(
-        by_scope=selection.scope_path is not None,
-        by_volunteers=selection.volunteer_ids is not None,
-        by_pairings=selection.pairing_ids is not None,
-        only_missing=only_missing,
+    connection = await session.connection()
+    params: dict[str, object] = {"month_start": month_start, "month_end": month_end}
+    if selection.scope_path is not None:
+        params["scope_path"] = selection.scope_path
+    if selection.volunteer_ids is not None:
+        params["volunteer_ids"] = list(selection.volunteer_ids)
+    if selection.pairing_ids is not None:
+        params["pairing_ids"] = list(selection.pairing_ids)
+    active = (
+        await connection.execute(
+            _active_query(
+                by_scope=selection.scope_path is not None,
+                by_volunteers=selection.volunteer_ids is not None,
+                by_pairings=selection.pairing_ids is not None,
+            ),
+            params,
+        )
+    ).all()
+    if not active:
+        return
+    rules = await _rules(connection)
+    ruled = {region_id for region_id, *_ in rules}
+    rule_region: dict[str, int] = {}  # site path → the region whose rules apply (0: defaults)
+    # (rules' region, kind, priority) → (activity, its value, period, which count, times,
+    # deadline): worked out once per class, the enums' values read once (slow to read)
+    needs_of: dict[tuple[int, str, str], list[tuple[Activity, str, Period, int, int, dt.datetime]]]
+    needs_of = {}
+    for start in range(0, len(active), _BATCH):
+        chunk = active[start : start + _BATCH]
+        counted = await connection.execute(
+            _DONE_QUERY,
+            {
+                "pairing_ids": [row[0] for row in chunk],
+                "month_start": month_start,
+                "month_end": month_end,
+                "semester_start": semester_start,
+                "semester_end": semester_end,
+                "window_start": min(month_start, semester_start),
+                "window_end": max(month_end, semester_end),
+            },
+        )
+        done = {(row[0], row[1]): (row[2], row[3]) for row in counted.all()}
+        batch: list[DueItem] = []
+        for pairing_id, child_id, volunteer_id, kind, priority, site_path in chunk:
+            region = rule_region.get(site_path)
+            if region is None:
+                region = rule_region[site_path] = nearest_ruled(site_path, ruled)
+            needs = needs_of.get((region, kind, priority))
+            if needs is None:
+                needs = needs_of[region, kind, priority] = [
+                    (
+                        activity,
+                        activity.value,
+                        period,
+                        period is not Period.month,
+                        times,
+                        month_end if period is Period.month else semester_end,
+                    )
+                    for activity, period, times in required_by(
+                        rules, region=region, kind=kind, key_child=priority == Priority.key.value
+                    )
+                ]
+            for activity, value, period, which, times, due_at in needs:
+                counts = done.get((pairing_id, value))
+                done_ = 0 if counts is None else counts[which]
+                if only_missing and done_ >= times:
+                    continue
+                batch.append(
+                    DueItem(
+                        pairing_id, child_id, volunteer_id, activity, period, times, done_, due_at
+                    )
+                )
+        if batch:
+            yield batch
+
+
+Rule = tuple[int, str | None, bool, Activity, Period, int]
+"""A cadence rule as plain data: (region id or 0 for the defaults, volunteer kind or
+None for any, key children only, activity, period, times)."""
+
+
+async def _rules(connection: AsyncConnection) -> list[Rule]:
+    return [
+        (region_id or 0, kind, key_only, Activity(activity), Period(period), times)
+        for region_id, kind, key_only, activity, period, times in await connection.execute(
+            _RULES_QUERY
+        )
+    ]
+
+
+def nearest_ruled(site_path: str, ruled: Collection[int]) -> int:
+    """The nearest region up from the site (itself first) that has rules of its own: they
+    replace the programme defaults (0) for everyone below it."""
+    for region_id in reversed(ancestor_ids(site_path)):
+        if region_id in ruled:
+            return region_id
+    return 0
+
+
+def required_by(
+    rules: Sequence[Rule], *, region: int, kind: str, key_child: bool
+) -> list[tuple[Activity, Period, int]]:
+    """What the rules of `region` require of a volunteer of `kind` with a (key) child:
+    (activity, period, times) by activity, the largest count where several rules apply."""
+    times: dict[tuple[Activity, Period], int] = {}
+    for rule_region, rule_kind, key_only, activity, period, count in rules:
+        if (
+            rule_region == region
+            and rule_kind in (None, kind)
+            and (key_child or not key_only)
+            and count > 0
+        ):
+            times[activity, period] = max(count, times.get((activity, period), 0))
+    return sorted(
+        ((activity, period, n) for (activity, period), n in times.items()),
+        key=lambda need: (need[0].value, need[1].value),
     )
-    params = {
-        "month_start": month_start,
-        "month_end": month_end,
-        "semester_start": semester_start,
-        "semester_end": semester_end,
-        "window_start": min(month_start, semester_start),
-        "window_end": max(month_end, semester_end),
-        "scope_path": selection.scope_path,
-        "volunteer_ids": selection.volunteer_ids,
-        "pairing_ids": selection.pairing_ids,
-    }
-    rows = await session.stream(query, {k: v for k, v in params.items() if v is not None})
-    async for batch in rows.partitions():
-        yield [
-            DueItem(
-                pairing_id,
-                child_id,
-                volunteer_id,
-                activity,
-                period,
-                times,
-                done_,
-                month_end if period is Period.month else semester_end,
-            )
-            for pairing_id, child_id, volunteer_id, activity, period, times, done_ in batch
-        ]
 
 
-# The period bounds, bound at execution: the statement is built once per kind of selection.
+# The period bounds, bound at execution: the statements are built once.
 def _moment(name: str) -> BindParameter[dt.datetime]:
     return bindparam(name, type_=DateTime(timezone=True))
 
@@ -148,175 +242,67 @@ MONTH_START, MONTH_END = _moment("month_start"), _moment("month_end")
 SEMESTER_START, SEMESTER_END = _moment("semester_start"), _moment("semester_end")
 WINDOW_START, WINDOW_END = _moment("window_start"), _moment("window_end")
 
+# Enum columns read as their values: the rows are matched against plain strings, and
+# converting ~100,000 of them to enums cost more than the query.
+_RULES_QUERY = select(
+    CadenceRule.region_id,
+    type_coerce(CadenceRule.volunteer_kind, String),
+    CadenceRule.key_children_only,
+    type_coerce(CadenceRule.activity, String),
+    type_coerce(CadenceRule.period, String),
+    CadenceRule.times,
+)
+
+_occurred = CheckInActivity.occurred_at
+_DONE_QUERY = (
+    select(
+        CheckInActivity.pairing_id,
+        type_coerce(CheckInActivity.activity, String),
+        func.count().filter(_occurred >= MONTH_START, _occurred < MONTH_END),
+        func.count().filter(_occurred >= SEMESTER_START, _occurred < SEMESTER_END),
+    )
+    .where(
+        CheckInActivity.pairing_id == any_(bindparam("pairing_ids", type_=ARRAY(Integer))),
+        CheckInActivity.counted,  # a check-in rejected on review no longer counts
+        _occurred >= WINDOW_START,
+        _occurred < WINDOW_END,
+    )
+    .group_by(CheckInActivity.pairing_id, CheckInActivity.activity)
+)
+
 
 @functools.cache
-def _due_query(
-    *, by_scope: bool, by_volunteers: bool, by_pairings: bool, only_missing: bool
-) -> Select[Any]:
-    """Built once per shape and kept: building it cost more than running it for one
-    volunteer (the reply to every check-in)."""
+def _active_query(
+    *, by_scope: bool, by_volunteers: bool, by_pairings: bool
+) -> Select[int, int, int, str, str, str]:
+    """The pairings active in the month, by id; built once per shape and kept: building
+    it cost more than running it for one volunteer (the reply to every check-in)."""
     site = aliased(Region)
-    active_query = (
+    query = (
         select(
-            Pairing.id.label("pairing_id"),
+            Pairing.id,
             Pairing.child_id,
             Pairing.volunteer_id,
-            Volunteer.kind.label("kind"),
-            Child.priority,
-            Child.site_id,
+            type_coerce(Volunteer.kind, String),
+            type_coerce(Child.priority, String),
+            site.path,
         )
         .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
         .join(Child, Child.id == Pairing.child_id)
+        .join(site, site.id == Child.site_id)
         .where(
             Pairing.started_at < MONTH_END,
             or_(Pairing.ended_at.is_(None), Pairing.ended_at > MONTH_START),
         )
+        .order_by(Pairing.id)
     )
     if by_scope:
-        active_query = active_query.join(site, site.id == Child.site_id).where(
-            site.path.startswith(bindparam("scope_path"))
-        )
+        query = query.where(site.path.startswith(bindparam("scope_path")))
     if by_volunteers:
-        active_query = active_query.where(
-            Pairing.volunteer_id.in_(bindparam("volunteer_ids", expanding=True))
-        )
+        query = query.where(Pairing.volunteer_id.in_(bindparam("volunteer_ids", expanding=True)))
     if by_pairings:
-        active_query = active_query.where(Pairing.id.in_(bindparam("pairing_ids", expanding=True)))
-    active = active_query.cte("active")
-
-    ruled = aliased(Region)
-    ancestor = aliased(Region)
-    rule_region = (
-        select(ancestor.id)
-        .where(
-            ruled.path.startswith(ancestor.path),
-            exists(select(CadenceRule.id).where(CadenceRule.region_id == ancestor.id)),
-        )
-        .order_by(func.length(ancestor.path).desc())
-        .limit(1)
-        .correlate(ruled)
-        .scalar_subquery()
-    )
-    # MATERIALIZED: the nearest ruled ancestor is looked up once per site, not once per
-    # pairing and rule (inlined, it ran 120,000 times for a district's 300 sites).
-    # 0 stands for "the programme defaults" so that the joins below can hash.
-    site_rules = (
-        select(ruled.id.label("site_id"), func.coalesce(rule_region, 0).label("rule_region_id"))
-        .where(ruled.id.in_(select(active.c.site_id)))
-        # MATERIALIZED: otherwise PostgreSQL inlines it and runs the nearest-rules lookup
-        # once per pairing and rule instead of once per site (seconds at district scale).
-        .cte("site_rules")
-        .prefix_with("MATERIALIZED")
-    )
-
-    # What is required depends only on the rules' region, the volunteer's kind and the
-    # child's priority: worked out once per such class, then handed to its pairings.
-    classes = (
-        select(site_rules.c.rule_region_id, active.c.kind, active.c.priority)
-        .join(site_rules, site_rules.c.site_id == active.c.site_id)
-        .distinct()
-        .cte("classes")
-    )
-    class_required = (
-        select(
-            classes.c.rule_region_id,
-            classes.c.kind,
-            classes.c.priority,
-            CadenceRule.activity,
-            CadenceRule.period,
-            func.max(CadenceRule.times).label("times"),
-        )
-        .join(
-            CadenceRule,
-            and_(
-                func.coalesce(CadenceRule.region_id, 0) == classes.c.rule_region_id,
-                or_(
-                    CadenceRule.volunteer_kind.is_(None),
-                    CadenceRule.volunteer_kind == classes.c.kind,
-                ),
-                or_(CadenceRule.key_children_only.is_(False), classes.c.priority == Priority.key),
-                CadenceRule.times > 0,
-            ),
-        )
-        .group_by(
-            classes.c.rule_region_id,
-            classes.c.kind,
-            classes.c.priority,
-            CadenceRule.activity,
-            CadenceRule.period,
-        )
-        .cte("class_required")
-    )
-    required = (
-        select(
-            active.c.pairing_id,
-            class_required.c.activity,
-            class_required.c.period,
-            class_required.c.times,
-        )
-        .select_from(active)
-        .join(site_rules, site_rules.c.site_id == active.c.site_id)
-        .join(
-            class_required,
-            and_(
-                class_required.c.rule_region_id == site_rules.c.rule_region_id,
-                class_required.c.kind == active.c.kind,
-                class_required.c.priority == active.c.priority,
-            ),
-        )
-        .cte("required")
-    )
-
-    occurred = CheckInActivity.occurred_at
-    done = (
-        select(
-            CheckInActivity.pairing_id,
-            CheckInActivity.activity,
-            func.count().filter(occurred >= MONTH_START, occurred < MONTH_END).label("in_month"),
-            func.count()
-            .filter(occurred >= SEMESTER_START, occurred < SEMESTER_END)
-            .label("in_semester"),
-        )
-        .where(
-            CheckInActivity.pairing_id.in_(select(active.c.pairing_id)),
-            CheckInActivity.counted,
-            occurred >= WINDOW_START,
-            occurred < WINDOW_END,
-        )
-        .group_by(CheckInActivity.pairing_id, CheckInActivity.activity)
-        .cte("done")
-    )
-
-    done_count = func.coalesce(
-        case(
-            (required.c.period == Period.month, done.c.in_month),
-            else_=done.c.in_semester,
-        ),
-        literal(0),
-    )
-    query = (
-        select(
-            required.c.pairing_id,
-            active.c.child_id,
-            active.c.volunteer_id,
-            required.c.activity,
-            required.c.period,
-            required.c.times,
-            done_count.label("done"),
-        )
-        .join(active, active.c.pairing_id == required.c.pairing_id)
-        .outerjoin(
-            done,
-            and_(
-                done.c.pairing_id == required.c.pairing_id,
-                done.c.activity == required.c.activity,
-            ),
-        )
-        .order_by(required.c.pairing_id, required.c.activity)
-    )
-    if only_missing:
-        query = query.where(done_count < required.c.times)
-    return query.execution_options(yield_per=_BATCH)
+        query = query.where(Pairing.id.in_(bindparam("pairing_ids", expanding=True)))
+    return query
 
 
 async def open_concerns(session: AsyncSession, *, child_ids: Sequence[int]) -> list[Concern]:

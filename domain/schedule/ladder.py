@@ -18,17 +18,36 @@ escalation (the coordinators' buttons) stops the climb.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from domain.care import review
 from domain.care.emergencies import (
@@ -40,7 +59,7 @@ from domain.care.emergencies import (
     round_of,
     urgent_steps_due,
 )
-from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
+from domain.delivery.messaging import Outgoing, Recipient, queue_many, recipients
 from domain.models import (
     Activity,
     CheckIn,
@@ -94,6 +113,8 @@ DIGEST_ABOVE = 1
 # Emergencies one person gets in one run as messages of their own; more come as a digest.
 URGENT_ALONE = 5
 
+_URGENT_KINDS = [kind for kind, rule in LADDER_RULES.items() if not rule.quiet_hours]
+
 # Runs of the ladder take turns: the second one sees what the first one wrote.
 _LOCK = 0x4C41444445520001
 
@@ -101,7 +122,7 @@ _LOCK = 0x4C41444445520001
 _CHUNK = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EscalationNotice:
     """What an escalation message says: which child, what, how long overdue."""
 
@@ -306,24 +327,48 @@ async def _open_missed_month(
             )
         )
     )
-    rows = [
-        {
-            "kind": EscalationKind.missed_monthly,
-            "item_key": key,
-            "child_id": child_of[pairing_id],
-            "pairing_id": pairing_id,
-            "period_start": month.first_day(),
-            "details": {"missing": [a.value for a in activities]},
-            "opened_at": now,
-        }
+    new = [
+        (pairing_id, key, activities)
         for pairing_id, activities in sorted(missing.items())
         if (key := missed_month_key(pairing_id, month)) not in known
     ]
-    if rows:
+    if new:
+        # one statement over arrays: a district's 1st is ~20,000 rows, row by row seconds
         await session.execute(
-            insert(Escalation).on_conflict_do_nothing(index_elements=[Escalation.item_key]), rows
+            insert(Escalation)
+            .from_select(
+                [
+                    "kind",
+                    "item_key",
+                    "child_id",
+                    "pairing_id",
+                    "period_start",
+                    "details",
+                    "opened_at",
+                ],
+                select(
+                    literal(EscalationKind.missed_monthly.value),
+                    _unnest("keys", String, [key for _, key, _ in new]),
+                    _unnest("child_ids", Integer, [child_of[p] for p, _, _ in new]),
+                    _unnest("pairing_ids", Integer, [p for p, _, _ in new]),
+                    literal(month.first_day(), Date),
+                    cast(
+                        _unnest(
+                            "details",
+                            Text,
+                            [
+                                json.dumps({"missing": [a.value for a in acts]})
+                                for _, _, acts in new
+                            ],
+                        ),
+                        JSONB,
+                    ),
+                    literal(now, DateTime(timezone=True)),
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=[Escalation.item_key])
         )
-    return len(rows)
+    return len(new)
 
 
 async def _open_overdue_concerns(
@@ -469,7 +514,7 @@ async def _close_settled(
     return still_missing, closed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _DueStep:
     escalation_id: int
     kind: EscalationKind
@@ -494,10 +539,16 @@ def deadline_of(
     """What the ladder counts from: a missed month's end, a must-visit's deadline, or
     (an emergency, a drop-out) when it was raised."""
     if kind is EscalationKind.missed_monthly and period_start is not None:
-        return Month(period_start.year, period_start.month).end(tz)
+        return _month_end(period_start, tz)
     if kind is EscalationKind.must_visit and concern_due is not None:
         return concern_due
     return opened_at
+
+
+@functools.lru_cache(maxsize=64)
+def _month_end(first_day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """A month's end, worked out once per run rather than once per escalation."""
+    return Month(first_day.year, first_day.month).end(tz)
 
 
 def steps_due(
@@ -542,7 +593,11 @@ async def _due_steps(
                 Concern.kind.label("concern_kind"),
                 func.coalesce(last_step, 0).label("last_step"),
                 last_sent.label("last_sent"),
-                Escalation.details,
+                # what an emergency or drop-out says; the ladder's own kinds need none
+                # (read for a district's 1st, it was ~65,000 JSON documents decoded)
+                case((Escalation.kind.in_(_URGENT_KINDS), Escalation.details), else_=None).label(
+                    "details"
+                ),
                 Region.path.label("site_path"),
             )
             .join(Child, Child.id == Escalation.child_id)
@@ -631,7 +686,7 @@ async def _load_children(session: AsyncSession, steps: Sequence[_DueStep]) -> _C
         for row in await session.execute(
             select(Child.id, Child.name, Region.name.label("site"), Region.path)
             .join(Region, Region.id == Child.site_id)
-            .where(Child.id.in_(chunk))
+            .where(Child.id == any_(literal(list(chunk), ARRAY(Integer))))
         ):
             result.name[row.id] = row.name
             result.site_name[row.id] = row.site
@@ -639,7 +694,7 @@ async def _load_children(session: AsyncSession, steps: Sequence[_DueStep]) -> _C
         for paired in await session.execute(
             select(Pairing.id, Pairing.child_id, Pairing.ended_at, Volunteer.person_id)
             .join(Volunteer, Volunteer.id == Pairing.volunteer_id)
-            .where(Pairing.child_id.in_(chunk))
+            .where(Pairing.child_id == any_(literal(list(chunk), ARRAY(Integer))))
         ):
             result.pairing_person[paired.id] = paired.person_id
             if paired.ended_at is None:
@@ -800,29 +855,24 @@ async def _send_steps(
         planned.extend((due_step, region_id, head, notice) for head in heads)
 
     planned.sort(key=lambda p: (p[0].escalation_id, p[0].step, p[2].person_id))
-    inserted = (
-        await session.execute(
-            insert(EscalationStep)
-            .on_conflict_do_nothing()
-            .returning(
-                EscalationStep.id,
-                EscalationStep.escalation_id,
-                EscalationStep.step,
-                EscalationStep.recipient_id,
-            ),
-            [
-                {
-                    "escalation_id": due_step.escalation_id,
-                    "step": due_step.step,
-                    "region_id": region_id,
-                    "recipient_id": to.person_id,
-                    "decided_at": now,
-                }
-                for due_step, region_id, to, _ in planned
-            ],
+    # Runs hold the lock, so the steps not yet taken are known before writing: their ids
+    # are drawn first, the messages (whose keys name them) queued, then each step written
+    # once with its message's id (updating ~65,000 rows after was a second write of each).
+    taken = await _steps_taken(session, sorted({p[0].escalation_id for p in planned}))
+    planned = [p for p in planned if (p[0].escalation_id, p[0].step, p[2].person_id) not in taken]
+    new_ids = sorted(
+        []
+        if not planned
+        else await session.scalars(
+            select(
+                func.nextval(func.pg_get_serial_sequence(EscalationStep.__tablename__, "id"))
+            ).select_from(func.generate_series(1, len(planned)))
         )
-    ).all()
-    step_id = {(r.escalation_id, r.step, r.recipient_id): r.id for r in inserted}
+    )
+    step_id = {
+        (due_step.escalation_id, due_step.step, to.person_id): sid
+        for (due_step, _, to, _), sid in zip(planned, new_ids, strict=True)
+    }
 
     per_recipient: dict[int, list[tuple[int, _DueStep, EscalationNotice]]] = defaultdict(list)
     # steps a coordinator above the sites gets as counts: (step id, area below, notice)
@@ -882,22 +932,54 @@ async def _send_steps(
             )
         )
 
-    messages = 0
-    for to, not_before, dedupe_key, step_ids, message in batches:
-        queued = await queue(
-            session,
-            to=to,
-            message=message,
-            not_before=not_before,
-            dedupe_key=dedupe_key,
-            media_dir=media_dir,
-        )
-        if queued is None:
-            continue
-        messages += 1
+    queued = await queue_many(
+        session,
+        [(to, message, not_before, key) for to, not_before, key, _, message in batches],
+        media_dir=media_dir,
+    )
+    outbox_of = {
+        sid: queued[key] for _, _, key, step_ids, _ in batches if key in queued for sid in step_ids
+    }
+    if planned:
         await session.execute(
-            update(EscalationStep)
-            .where(EscalationStep.id.in_(step_ids))
-            .values(outbox_id=queued.id)
+            insert(EscalationStep)
+            .from_select(
+                [
+                    "id",
+                    "escalation_id",
+                    "step",
+                    "region_id",
+                    "recipient_id",
+                    "decided_at",
+                    "outbox_id",
+                ],
+                select(
+                    _unnest("ids", Integer, new_ids),
+                    _unnest("escalation_ids", Integer, [p[0].escalation_id for p in planned]),
+                    _unnest("steps", Integer, [p[0].step for p in planned]),
+                    _unnest("region_ids", Integer, [p[1] for p in planned]),
+                    _unnest("recipient_ids", Integer, [p[2].person_id for p in planned]),
+                    literal(now, DateTime(timezone=True)),
+                    _unnest("outbox_ids", Integer, [outbox_of.get(sid) for sid in new_ids]),
+                ),
+            )
+            .on_conflict_do_nothing()
         )
-    return len(step_id), messages
+    return len(step_id), sum(1 for _, _, key, _, _ in batches if key in queued)
+
+
+async def _steps_taken(
+    session: AsyncSession, escalation_ids: Sequence[int]
+) -> set[tuple[int, int, int]]:
+    """(escalation, step, recipient) of the steps these escalations have already taken."""
+    rows = await session.execute(
+        select(
+            EscalationStep.escalation_id, EscalationStep.step, EscalationStep.recipient_id
+        ).where(EscalationStep.escalation_id == any_(literal(list(escalation_ids), ARRAY(Integer))))
+    )
+    return {(e, s, r) for e, s, r in rows}
+
+
+def _unnest(name: str, item: type[TypeEngine[Any]], values: Sequence[object]) -> ColumnElement[Any]:
+    """A column of `values` sent as one array: many rows in one statement."""
+    return func.unnest(bindparam(name, values, type_=ARRAY(item)))

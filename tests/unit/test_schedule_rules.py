@@ -21,7 +21,7 @@ from domain.schedule.deadlines import (
     outside_quiet_hours,
     site_days_of,
 )
-from domain.schedule.due import DueItem
+from domain.schedule.due import DueItem, Rule, nearest_ruled, required_by
 from domain.schedule.inactivity import is_inactive
 from domain.schedule.reminders import (
     ConcernReminder,
@@ -311,3 +311,38 @@ def test_a_childs_concern_comes_once_nearest_deadline_first() -> None:
     assert digest is not None
     assert digest.children == ()
     assert digest.concerns == (sooner, later)
+
+
+# (region or 0 for the defaults, volunteer kind or None, key children only, activity,
+# period, times)
+RULES: list[Rule] = [
+    (0, None, False, Activity.home_visit, Period.month, 1),
+    (0, "surrogate", False, Activity.talk, Period.month, 2),
+    (0, None, True, Activity.talk, Period.month, 4),
+    (0, None, False, Activity.parent_letter, Period.semester, 1),
+    (17, None, False, Activity.home_visit, Period.month, 2),
+    (17, "teacher", False, Activity.tutoring, Period.month, 0),
+]
+
+
+def test_the_nearest_region_with_rules_of_its_own_decides() -> None:
+    assert nearest_ruled("1/4/17/", {17, 4}) == 17
+    assert nearest_ruled("1/4/18/", {17, 4}) == 4
+    assert nearest_ruled("1/5/19/", {17, 4}) == 0  # the programme defaults
+
+
+def test_what_the_rules_require_of_a_class_of_pairing() -> None:
+    assert required_by(RULES, region=0, kind="teacher", key_child=False) == [
+        (Activity.home_visit, Period.month, 1),
+        (Activity.parent_letter, Period.semester, 1),
+    ]
+    # the largest count where several rules apply; ordered by activity
+    assert required_by(RULES, region=0, kind="surrogate", key_child=True) == [
+        (Activity.home_visit, Period.month, 1),
+        (Activity.parent_letter, Period.semester, 1),
+        (Activity.talk, Period.month, 4),
+    ]
+    # a region's own rules replace the defaults; a rule of 0 times requires nothing
+    assert required_by(RULES, region=17, kind="teacher", key_child=True) == [
+        (Activity.home_visit, Period.month, 2),
+    ]
