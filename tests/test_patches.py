@@ -30,6 +30,7 @@ def test_the_locked_releases_fit_every_patch() -> None:
         "response-types",
         "json-calls",
         "loop-filters",
+        "read-ahead",
     ]
 
 
