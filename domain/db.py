@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # A pooled connection used this recently is trusted without a ping (one that PostgreSQL
-# closed is known closed at once): pinging on every checkout cost three round trips per
-# update (BEGIN; ";"; ROLLBACK), a sixth of the bot's time per update (bench/checkins.py).
+# closed is known closed at once): `pool_pre_ping` cost three of the bot's seven round
+# trips to PostgreSQL per update (BEGIN; ";"; ROLLBACK), bench/checkins.py profiled.
 PING_IDLE_SECONDS = 10.0
 _RETURNED_AT = "guanai_returned_at"
 
