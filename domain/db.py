@@ -6,28 +6,59 @@ of work owns the transaction: it rolls back unless the service commits explicitl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any
 
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# A pooled connection used this recently is trusted without a ping (one that PostgreSQL
+# closed is known closed at once): `pool_pre_ping` cost three of the bot's seven round
+# trips to PostgreSQL per update (BEGIN; ";"; ROLLBACK), bench/checkins.py profiled.
+PING_IDLE_SECONDS = 10.0
+_RETURNED_AT = "guanai_returned_at"
 
 
 def make_engine(url: str, *, pool_size: int = 10, timeout: float | None = None) -> AsyncEngine:
     """`timeout`: seconds to connect, and for each statement, before PostgreSQL counts as
     gone (None: asyncpg's 60 s to connect and no limit on statements)."""
     connect_args = {} if timeout is None else {"timeout": timeout, "command_timeout": timeout}
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args=connect_args,
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args
     )
+    dialect = engine.sync_engine.dialect
+
+    def returned(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def check_alive(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        """Before a pooled connection is handed out, what `pool_pre_ping` does, for the
+        connections that may have gone quietly: a connection PostgreSQL closed (a restart)
+        is replaced with all the pool's older ones, and one idle for PING_IDLE_SECONDS is
+        pinged first."""
+        if dbapi_connection._connection.is_closed():
+            raise exc.InvalidatePoolError("connection closed by PostgreSQL")
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is None or time.monotonic() - returned_at < PING_IDLE_SECONDS:
+            return  # new, or just used
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.InvalidatePoolError(str(error)) from error
+            raise
+
+    event.listen(engine.sync_engine.pool, "checkin", returned)
+    event.listen(engine.sync_engine.pool, "checkout", check_alive)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

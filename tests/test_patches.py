@@ -7,11 +7,14 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+from redis.asyncio import Redis
 
 from bot.telegram import patches
-from bot.telegram.patches import PATCHES, UnsupportedLibrary, check_versions
+from bot.telegram.patches import PATCHES, ConversationStorage, UnsupportedLibrary, check_versions
 from guanai.settings import Settings
 from tests.cli_support import Guanai, deployment
 
@@ -30,6 +33,7 @@ def test_the_locked_releases_fit_every_patch() -> None:
         "response-types",
         "json-calls",
         "loop-filters",
+        "read-ahead",
     ]
 
 
@@ -107,3 +111,32 @@ def test_outside_its_range_aiogram_builds_its_types_as_it_always_did() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True"]
+
+
+async def test_read_ahead_reads_state_and_data_in_one_round_trip_and_never_a_stale_copy(
+    redis: Redis, redis_prefix: str
+) -> None:
+    """`read-ahead`: the handler's `get_data` takes what `get_state` read with the state,
+    once; after a write in the update it asks Redis again, and sees the write."""
+    storage = ConversationStorage(redis, key_builder=DefaultKeyBuilder(prefix=redis_prefix))
+    key = StorageKey(bot_id=1, chat_id=2, user_id=2)
+    await storage.set_state(key, "CheckIn:photos")
+    await storage.set_data(key, {"photos": 1})
+    commands: list[str] = []
+    execute = redis.execute_command
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        commands.append(str(args[0]))
+        return await execute(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    redis.execute_command = counted  # type: ignore[method-assign]
+    assert await storage.get_state(key) == "CheckIn:photos"
+    assert await storage.get_data(key) == {"photos": 1}
+    assert commands == ["MGET"]  # the data came with the state
+    await storage.set_data(key, {"photos": 2})
+    assert await storage.get_data(key) == {"photos": 2}
+    assert commands == ["MGET", "SET", "GET"]
+    other = StorageKey(bot_id=1, chat_id=3, user_id=3)
+    assert await storage.get_state(other) is None
+    assert await storage.get_data(other) == {}
+    assert await storage.get_data(key) == {"photos": 2}  # another chat's read-ahead is not ours

@@ -6,7 +6,6 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
@@ -14,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram import errors
 from bot.telegram.i18n import LOCALES, GuanaiI18nMiddleware, make_i18n
-from bot.telegram.middlewares import IdentityMiddleware, UnitOfWorkMiddleware
-from bot.telegram.patches import BotSession, check_versions
+from bot.telegram.middlewares import UnitOfWorkMiddleware
+from bot.telegram.patches import BotSession, ConversationStorage, check_versions
 from bot.telegram.routers import (
     archives,
     checkin,
@@ -50,8 +49,8 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(settings.require_bot_token(), session=session)
 
 
-def make_storage(settings: Settings, redis: Redis) -> RedisStorage:
-    return RedisStorage(
+def make_storage(settings: Settings, redis: Redis) -> ConversationStorage:
+    return ConversationStorage(
         redis,
         key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm"),
         state_ttl=CONVERSATION_TTL,
@@ -63,7 +62,7 @@ def make_dispatcher(
     *,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
-    storage: RedisStorage,
+    storage: ConversationStorage,
     clock: Clock,
     photo_queue: PhotoQueue,
     ladder_queue: LadderQueue,
@@ -87,8 +86,7 @@ def make_dispatcher(
         photo_queue=photo_queue,
         ladder_queue=ladder_queue,
     )
-    dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker))
-    dp.update.outer_middleware(IdentityMiddleware(settings.tz))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker, settings.tz))
     GuanaiI18nMiddleware(i18n).setup(dp)
     dp.include_routers(
         errors.make_router(),

@@ -77,7 +77,10 @@ def _identity_query() -> Select[Any]:
 
 
 # Built once: it runs on every update, and building a statement costs more than running it.
-_IDENTITY = _identity_query()
+# Its parameters are `channel` and `external_id`; a front may run it inside a statement of
+# its own (the Telegram front, with the update's first-time check) and hand the row to
+# `from_row`.
+IDENTITY = _identity_query()
 
 
 async def identify(session: AsyncSession, channel: Channel, external_id: str) -> Identity | None:
@@ -87,8 +90,13 @@ async def identify(session: AsyncSession, channel: Channel, external_id: str) ->
     Runs on every update: one query for a volunteer, a second only for coordinators.
     """
     row = (
-        await session.execute(_IDENTITY, {"channel": channel, "external_id": external_id})
+        await session.execute(IDENTITY, {"channel": channel, "external_id": external_id})
     ).first()
+    return await from_row(session, row)
+
+
+async def from_row(session: AsyncSession, row: Any) -> Identity | None:
+    """The identity of a row with `IDENTITY`'s columns (None, or a row of nulls: unknown)."""
     if row is None or not (row.volunteer_ids or row.coordinates):
         return None
     coordinators = (
