@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from bot.notices import Notices
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.care import sample
 from domain.models import SampleCheck, SampleOutcome
 from domain.people.identity import Identity, Scope

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from bot.notices import Notices
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.care import review
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import Activity, Volunteer

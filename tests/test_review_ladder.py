@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from bot.notices import Notices
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
 from domain.care import review
 from domain.models import Escalation, EscalationKind
 from domain.schedule import ladder

@@ -27,6 +27,7 @@ from nio import (
     LoginResponse,
     MegolmEvent,
     MessageDirection,
+    RoomCreateResponse,
     RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
@@ -38,8 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.matrix import state
 from bot.matrix.conversation import IncomingText
+from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.errors import DomainError
+from domain.ports import OutboxSender
 from guanai.outages import Backoff, Outage, is_outage
 from guanai.settings import MatrixAccount
 
@@ -53,6 +56,8 @@ DEVICE_NAME = "guanai"
 # down) are fetched page by page back to where it stopped, so none is skipped.
 TIMELINE_LIMIT = 50
 SYNC_TIMEOUT_MS = 30_000
+# How often the outbox is looked at for Matrix rows (the worker's cron drains Telegram's).
+OUTBOX_POLL_SECONDS = 1.0
 # A send refused for the rate limit waits what the homeserver asks, at most this often.
 MAX_RATE_LIMITED_TRIES = 20
 
@@ -66,6 +71,23 @@ class MatrixLoginFailed(DomainError):
 
 class MatrixSendFailed(Exception):
     """The homeserver refused a message for good (not a rate limit)."""
+
+
+class RateLimited(Exception):
+    """The homeserver asked to wait (`M_LIMIT_EXCEEDED`); `seconds` how long, if it said."""
+
+    def __init__(self, response: Any) -> None:
+        super().__init__("M_LIMIT_EXCEEDED")
+        self.response = response
+        retry_after_ms = getattr(response, "retry_after_ms", None)
+        self.seconds: float | None = retry_after_ms / 1000 if retry_after_ms else None
+
+
+ENCRYPTED_ROOM = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
 
 
 class MatrixFront:
@@ -157,6 +179,23 @@ class MatrixFront:
                 outage.over()
                 backoff.reset()
 
+    async def send_outbox(
+        self, sender: OutboxSender, clock: Clock, *, poll_seconds: float = OUTBOX_POLL_SECONDS
+    ) -> None:
+        """Drains the outbox's Matrix rows until cancelled, looking again every
+        `poll_seconds`; a database out of reach is waited out like the sync's."""
+        outage = Outage(log, "matrix outbox")
+        while True:
+            try:
+                await sender.drain(clock)
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                outage.failed(error)
+            else:
+                outage.over()
+            await asyncio.sleep(poll_seconds)
+
     async def sync_once(self) -> None:
         """One sync: invitations, new messages in order, then the saved token and keys."""
         first = self._first_sync
@@ -247,8 +286,13 @@ class MatrixFront:
             body = event.body
         else:
             return
+        room = self.client.rooms.get(room_id)
         message = IncomingText(
-            room_id=room_id, sender=event.sender, event_id=event.event_id, body=body
+            room_id=room_id,
+            sender=event.sender,
+            event_id=event.event_id,
+            body=body,
+            sender_name=room.user_name(event.sender) if room is not None else None,
         )
         async with UnitOfWork(self._sessionmaker) as uow:
             if not await state.first_time(uow.session, event.event_id):
@@ -267,17 +311,43 @@ class MatrixFront:
         content = {"msgtype": "m.text", "body": text}
         for _ in range(MAX_RATE_LIMITED_TRIES):
             try:
-                response = await self.client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
-                )
-            except (LocalProtocolError, SendRetryError) as error:  # a room nio does not know
-                raise MatrixSendFailed(f"{type(error).__name__} in {room_id}") from error
-            if isinstance(response, RoomSendResponse):
-                return str(response.event_id)
-            if response.status_code != "M_LIMIT_EXCEEDED":
-                raise MatrixSendFailed(f"{response.status_code} in {room_id}")
-            await self._wait_out(response, "send")
+                return await self.send_once(room_id, content, txn_id=txn_id)
+            except RateLimited as limited:
+                await self._wait_out(limited.response, "send")
         raise MatrixSendFailed(f"still rate-limited in {room_id} after {MAX_RATE_LIMITED_TRIES}")
+
+    async def send_once(self, room_id: str, content: dict[str, Any], *, txn_id: str) -> str:
+        """One try at sending an `m.room.message`; a rate limit is raised (`RateLimited`),
+        for the caller to wait out or to defer. Returns the event id."""
+        try:
+            response = await self.client.room_send(
+                room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
+            )
+        except (LocalProtocolError, SendRetryError) as error:  # a room nio does not know
+            raise MatrixSendFailed(f"{type(error).__name__} in {room_id}") from error
+        if isinstance(response, RoomSendResponse):
+            return str(response.event_id)
+        if response.status_code == "M_LIMIT_EXCEEDED":
+            raise RateLimited(response)
+        raise MatrixSendFailed(f"{response.status_code} in {room_id}")
+
+    def direct_room_with(self, user_id: str) -> str | None:
+        """The chat the bot shares with this person alone (joined, or invited to by the
+        bot); the oldest known first when there are several."""
+        for room_id, room in sorted(self.client.rooms.items()):
+            people = set(room.users) | set(room.invited_users)
+            if people == {self.user_id, user_id}:
+                return str(room_id)
+        return None
+
+    async def open_direct_room(self, user_id: str) -> str:
+        """Invites the person to a new encrypted direct chat (they join it in their app)."""
+        created = await self.client.room_create(
+            is_direct=True, invite=[user_id], initial_state=[ENCRYPTED_ROOM]
+        )
+        if not isinstance(created, RoomCreateResponse):
+            raise MatrixSendFailed(f"{getattr(created, 'status_code', None)} inviting a person")
+        return str(created.room_id)
 
     async def _wait_out(self, response: Any, what: str) -> None:
         """A refused request waits what the homeserver asked (a rate limit) or a moment."""

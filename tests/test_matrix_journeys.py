@@ -1,0 +1,264 @@
+"""The journeys on Matrix, against a real Synapse, a second matrix-nio client acting as the
+person: joining with an invitation's code, and a coordinator on Matrix taking an
+escalation that a coordinator on Telegram then sees taken."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.matrix.client import MatrixFront
+from bot.matrix.conversation import Conversation
+from bot.matrix.rooms import Rooms
+from bot.matrix.sender import matrix_sender
+from bot.telegram.sender import Sender
+from domain.clock import FixedClock
+from domain.db import UnitOfWork
+from domain.errors import InvitationUsed
+from domain.language import catalogue
+from domain.models import (
+    Account,
+    Channel,
+    Concern,
+    ConcernKind,
+    Coordinator,
+    Escalation,
+    InvitationRole,
+    Priority,
+    RegionKind,
+    Volunteer,
+    VolunteerKind,
+)
+from domain.people import identity, invitations
+from domain.schedule import ladder
+from domain.wording.notices import Notices
+from guanai.settings import MatrixAccount
+from tests.conftest import SHANGHAI, RunningBot
+from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
+from tests.matrix_people import Person
+from tests.synapse_server import MatrixUser, Synapse
+from tests.volunteering import latin_words
+
+pytestmark = pytest.mark.matrix
+
+zh = catalogue("zh")
+TOWNSHIP_HEAD = 9402
+
+
+@contextlib.asynccontextmanager
+async def matrix_front(
+    synapse: Synapse,
+    bot: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
+    store: Path,
+) -> AsyncIterator[MatrixFront]:
+    account = MatrixAccount(
+        homeserver=synapse.url,
+        user_id=bot.user_id,
+        access_token=None,
+        password=bot.password,
+        store_dir=store,
+    )
+    front = MatrixFront(account, sessionmaker, conversation.answer)
+    await front.start()
+    task = asyncio.create_task(front.run())
+    try:
+        yield front
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await front.close()
+
+
+@pytest.fixture
+async def person(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Person]:
+    user = await synapse.register(f"person-{secrets.token_hex(4)}")
+    someone = Person(synapse, user, tmp_path / "person")
+    await someone.open()
+    try:
+        yield someone
+    finally:
+        await someone.close()
+
+
+@pytest.fixture
+async def bot_user(synapse: Synapse) -> MatrixUser:
+    return await synapse.register(f"guanai-{secrets.token_hex(4)}")
+
+
+@pytest.fixture
+def rooms(redis: Redis, redis_prefix: str) -> Rooms:
+    return Rooms(redis, redis_prefix)
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_volunteer_joins_with_the_invitation_code_and_is_known(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rooms: Rooms,
+    clock: FixedClock,
+    tmp_path: Path,
+    encrypted: bool,
+) -> None:
+    async with UnitOfWork(sessionmaker) as uow:
+        site = await make_site(uow.session, name="中和小学")
+        made = await invitations.create(
+            uow.session,
+            region=site,
+            role=InvitationRole.volunteer,
+            volunteer_kind=VolunteerKind.surrogate,
+            created_by=None,
+            at=clock.now(),
+        )
+        await uow.commit()
+    conversation = Conversation(rooms, clock, SHANGHAI)
+    bot = bot_user.user_id
+    async with matrix_front(synapse, bot_user, sessionmaker, conversation, tmp_path / "store"):
+        room = await person.direct_chat_with(bot, encrypted=encrypted)
+
+        async def say(text: str, answers: int) -> list[str]:
+            before = len(person.texts_from(room, bot))
+            await person.say(room, text)
+            await person.wait_until(
+                lambda: len(person.texts_from(room, bot)) >= before + answers, f"'{text}'"
+            )
+            return person.texts_from(room, bot)[before:]
+
+        assert await say("你好", 1) == [
+            zh.gettext(
+                "This bot is only for invited volunteers and staff. Ask your school's or "
+                "village's care office for an invitation link."
+            )
+        ]
+        welcome, ask_name = await say(f"https://t.me/guanai_bot?start={made.token}", 2)
+        assert "中和小学" in welcome and "回复 1" in ask_name
+        assert "请输入您的手机号" not in ask_name
+        (ask_phone,) = await say("张老师", 1)
+        assert "张老师" in ask_phone and "回复 0" in ask_phone
+        (ask_consent,) = await say("12345", 1)  # not a phone number: asked again
+        assert ask_consent == zh.gettext("Please type your phone number, or reply 0 to skip.")
+        (ask_consent,) = await say("13800138000", 1)
+        assert ask_consent.splitlines()[-1] == "回复 1 ✅ 我同意 · 2 我不同意", ask_consent
+        (welcome_aboard,) = await say("1", 1)
+        assert welcome_aboard == zh.gettext(
+            "Welcome aboard! Thank you for caring for the children."
+        )
+        (known,) = await say("你好", 1)
+        assert known.startswith("张老师，您好")
+        (nothing_offered,) = await say("1", 1)  # a choice never offered: refused kindly
+        assert nothing_offered == zh.gettext("There is no choice {number} here.").format(number=1)
+
+    display_name = person.user.user_id.split(":")[0].removeprefix("@")
+    for text in person.texts_from(room, bot):
+        assert latin_words(text.replace(display_name, "")) == [], text
+    async with UnitOfWork(sessionmaker) as uow:
+        me = await identity.identify(uow.session, Channel.matrix, person.user.user_id)
+        assert me is not None and me.name == "张老师" and me.is_volunteer
+        volunteer = await uow.session.scalar(
+            select(Volunteer).where(Volunteer.person_id == me.person_id)
+        )
+        assert volunteer is not None and volunteer.region_id == site.id
+        with pytest.raises(InvitationUsed):
+            await invitations.check(uow.session, made.token, at=clock.now())
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_matrix_coordinator_takes_an_escalation_and_telegram_sees_who(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    running_bot: RunningBot,
+    rooms: Rooms,
+    tmp_path: Path,
+    encrypted: bool,
+) -> None:
+    fake, clock, sessionmaker = running_bot.fake, running_bot.clock, running_bot.sessionmaker
+    now = clock.now()
+    async with UnitOfWork(sessionmaker) as uow:
+        s = uow.session
+        township = await make_site(s, kind=RegionKind.township, name="中和镇")
+        school = await make_site(s, parent=township, name="中和小学")
+        wang = await make_person(s, telegram_id=None, name="王校长")
+        s.add(Account(person_id=wang.id, channel=Channel.matrix, external_id=person.user.user_id))
+        s.add(Coordinator(person_id=wang.id, region_id=school.id))
+        head = await make_person(s, telegram_id=TOWNSHIP_HEAD, name="镇负责人")
+        s.add(Coordinator(person_id=head.id, region_id=township.id))
+        child = await make_child(s, school, name="李小花", priority=Priority.key)
+        volunteer = await make_volunteer(s, school)
+        await make_pairing(s, volunteer, child, started_at=now - dt.timedelta(days=10))
+        raiser = await make_person(s)
+        s.add(
+            Concern(
+                child_id=child.id,
+                kind=ConcernKind.mood,
+                raised_by=raiser.id,
+                raised_at=now - dt.timedelta(days=5),
+                due_at=now - dt.timedelta(days=2),  # every step of the ladder is due
+            )
+        )
+        await uow.commit()
+
+    conversation = Conversation(rooms, clock, SHANGHAI)
+    bot = bot_user.user_id
+    telegram = Sender(running_bot.bot, sessionmaker, media_dir=tmp_path)
+    async with matrix_front(
+        synapse, bot_user, sessionmaker, conversation, tmp_path / "store"
+    ) as front:
+        matrix = matrix_sender(sessionmaker, front, rooms)
+        room = await person.direct_chat_with(bot, encrypted=encrypted)
+        await person.wait_until(
+            lambda: front.direct_room_with(person.user.user_id) == room, "the bot to know it"
+        )
+        async with UnitOfWork(sessionmaker) as uow:
+            await ladder.climb(
+                uow.session, now=now, tz=SHANGHAI, text=Notices(), media_dir=tmp_path
+            )
+            await uow.commit()
+        await matrix.drain(clock)
+        await telegram.drain(clock)
+
+        await person.wait_until(lambda: len(person.texts_from(room, bot)) >= 1, "the escalation")
+        (escalation,) = person.texts_from(room, bot)
+        assert "李小花" in escalation
+        assert escalation.splitlines()[-1] == "回复 1 ✋ 我来处理 · 2 🔁 改派 · 3 ✅ 已解决"
+        to_head = await fake.user(TOWNSHIP_HEAD).next_message()
+        assert "李小花" in (to_head.text or "") and any(
+            "我来处理" in b for b in to_head.button_texts()
+        )
+
+        await person.say(room, "1")
+        yours = zh.gettext("It is yours now; it will not be sent further up.")
+        await person.wait_until(lambda: yours in person.texts_from(room, bot), "taken")
+        await telegram.drain(clock)
+        await matrix.drain(clock)
+        await fake.wait_until(lambda: "王校长" in (to_head.text or "") or None)
+        assert "王校长已接手处理" in (to_head.text or ""), to_head.text
+        assert to_head.button_texts() == []
+        # the coordinator's own copy on Matrix is edited to say so, without the choices
+        await person.wait_until(
+            lambda: any("王校长已接手处理" in text for text in person.texts_from(room, bot)),
+            "the edited copy",
+        )
+        edited = next(t for t in person.texts_from(room, bot) if "王校长已接手处理" in t)
+        assert "回复 1" not in edited
+
+        await person.say(room, "1")  # the old message's number again: changes nothing
+        await person.wait_until(lambda: len(person.texts_from(room, bot)) >= 4, "a refusal")
+        assert "这里没有选项 1" in person.texts_from(room, bot)[-1]
+
+    async with UnitOfWork(sessionmaker) as uow:
+        taken = await uow.session.scalar(select(Escalation).where(Escalation.child_id == child.id))
+        assert taken is not None and taken.acknowledged_by == wang.id
