@@ -141,24 +141,29 @@ async def run_matrix(settings: Settings) -> None:
 
     engine = make_engine(settings.database_url, timeout=settings.database_timeout_seconds)
     sessionmaker = make_sessionmaker(engine)
-    redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-    )
     clock = SystemClock()
-    rooms = Rooms(redis, settings.redis_prefix)
-    conversation = Conversation(rooms, clock, settings.tz)
-    front = MatrixFront(settings.require_matrix(), sessionmaker, conversation.answer)
-    sender = matrix_sender(sessionmaker, front, rooms)
     try:
-        await front.start()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(front.run(outage_retry_max_seconds=settings.outage_retry_max_seconds))
-            group.create_task(front.send_outbox(sender, clock))
+        async with arq_pool(settings) as arq_redis:
+            rooms = Rooms(arq_redis, settings.redis_prefix)
+            queue = photo_queue(arq_redis, settings)
+            conversation = Conversation(rooms, clock, settings.tz, queue)
+            front = MatrixFront(
+                settings.require_matrix(),
+                sessionmaker,
+                conversation.answer,
+                media_dir=settings.media_dir,
+            )
+            sender = matrix_sender(sessionmaker, front, rooms)
+            try:
+                await front.start()
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(
+                        front.run(outage_retry_max_seconds=settings.outage_retry_max_seconds)
+                    )
+                    group.create_task(front.send_outbox(sender, clock))
+            finally:
+                await front.close()
     finally:
-        await front.close()
-        await redis.aclose()
         await engine.dispose()
 
 

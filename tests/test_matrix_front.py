@@ -265,11 +265,11 @@ async def test_a_database_outage_while_answering_is_waited_out_and_answered_once
 ) -> None:
     failures = iter([ConnectionRefusedError("PostgreSQL went away")])
 
-    async def answer_after_an_outage(session: AsyncSession, message: IncomingText) -> list[str]:
+    async def answer_after_an_outage(uow: UnitOfWork, message: IncomingText) -> list[str]:
         failure = next(failures, None)
         if failure is not None:
             raise failure
-        return list(await conversation.answer(session, message))
+        return list(await conversation.answer(uow, message))
 
     account = _account(synapse, bot_user, tmp_path / "store", token=True)
     front = MatrixFront(account, sessionmaker, answer_after_an_outage)

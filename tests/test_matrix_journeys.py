@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import io
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from nio import RoomSendResponse, UploadResponse
+from PIL import Image
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +24,9 @@ from bot.matrix.conversation import Conversation
 from bot.matrix.rooms import Rooms
 from bot.matrix.sender import matrix_sender
 from bot.telegram.sender import Sender
+from domain.care import photos
+from domain.care.inbox import StagedOr
+from domain.care.photos import PhotoPolicy
 from domain.clock import FixedClock
 from domain.db import UnitOfWork
 from domain.errors import InvitationUsed
@@ -28,11 +34,13 @@ from domain.language import catalogue
 from domain.models import (
     Account,
     Channel,
+    CheckIn,
     Concern,
     ConcernKind,
     Coordinator,
     Escalation,
     InvitationRole,
+    Photo,
     Priority,
     RegionKind,
     Volunteer,
@@ -61,6 +69,7 @@ async def matrix_front(
     sessionmaker: async_sessionmaker[AsyncSession],
     conversation: Conversation,
     store: Path,
+    media_dir: Path | None = None,
 ) -> AsyncIterator[MatrixFront]:
     account = MatrixAccount(
         homeserver=synapse.url,
@@ -69,7 +78,7 @@ async def matrix_front(
         password=bot.password,
         store_dir=store,
     )
-    front = MatrixFront(account, sessionmaker, conversation.answer)
+    front = MatrixFront(account, sessionmaker, conversation.answer, media_dir=media_dir)
     await front.start()
     task = asyncio.create_task(front.run())
     try:
@@ -158,8 +167,8 @@ async def test_a_volunteer_joins_with_the_invitation_code_and_is_known(
         )
         (known,) = await say("你好", 1)
         assert known.startswith("张老师，您好")
-        (nothing_offered,) = await say("1", 1)  # a choice never offered: refused kindly
-        assert nothing_offered == zh.gettext("There is no choice {number} here.").format(number=1)
+        (nothing_offered,) = await say("9", 1)  # a choice never offered: refused kindly
+        assert nothing_offered == zh.gettext("There is no choice {number} here.").format(number=9)
 
     display_name = person.user.user_id.split(":")[0].removeprefix("@")
     for text in person.texts_from(room, bot):
@@ -170,7 +179,7 @@ async def test_a_volunteer_joins_with_the_invitation_code_and_is_known(
         volunteer = await uow.session.scalar(
             select(Volunteer).where(Volunteer.person_id == me.person_id)
         )
-        assert volunteer is not None and volunteer.region_id == site.id
+        assert volunteer is not None and volunteer.site_id == site.id
         with pytest.raises(InvitationUsed):
             await invitations.check(uow.session, made.token, at=clock.now())
 
@@ -262,3 +271,137 @@ async def test_a_matrix_coordinator_takes_an_escalation_and_telegram_sees_who(
     async with UnitOfWork(sessionmaker) as uow:
         taken = await uow.session.scalar(select(Escalation).where(Escalation.child_id == child.id))
         assert taken is not None and taken.acknowledged_by == wang.id
+
+
+def _jpeg(colour: tuple[int, int, int]) -> bytes:
+    picture = Image.new("RGB", (64, 48), colour)
+    for x in range(0, 64, 8):  # unlike the other picture's, whatever the colour
+        picture.putpixel((x, x % 48), (255 - colour[0], 0, 0))
+    out = io.BytesIO()
+    picture.save(out, format="JPEG")
+    return out.getvalue()
+
+
+async def send_image(person: Person, room: str, data: bytes, *, encrypted: bool) -> None:
+    """An `m.image` as Element sends one: in an encrypted chat the file is encrypted too."""
+    uploaded, keys = await person.client.upload(
+        io.BytesIO(data),
+        content_type="image/jpeg",
+        filename="photo.jpg",
+        encrypt=encrypted,
+        filesize=len(data),
+    )
+    assert isinstance(uploaded, UploadResponse), uploaded
+    content: dict[str, object] = {"msgtype": "m.image", "body": "photo.jpg"}
+    if encrypted:
+        assert keys is not None
+        content["file"] = {**keys, "url": uploaded.content_uri}
+    else:
+        content["url"] = uploaded.content_uri
+    if person.client.should_query_keys:
+        await person.client.keys_query()
+    sent = await person.client.room_send(
+        room, "m.room.message", content, ignore_unverified_devices=True
+    )
+    assert isinstance(sent, RoomSendResponse), sent
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_volunteer_checks_in_a_home_visit_with_two_photos_and_the_questions(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rooms: Rooms,
+    clock: FixedClock,
+    tmp_path: Path,
+    encrypted: bool,
+) -> None:
+    async with UnitOfWork(sessionmaker) as uow:
+        s = uow.session
+        site = await make_site(s, name="中和小学")
+        me = await make_person(s, telegram_id=None, name="张老师")
+        s.add(Account(person_id=me.id, channel=Channel.matrix, external_id=person.user.user_id))
+        volunteer = await make_volunteer(s, site, person=me)
+        child = await make_child(s, site, name="李小花")
+        await make_pairing(s, volunteer, child, started_at=clock.now() - dt.timedelta(days=10))
+        await uow.commit()
+    media = tmp_path / "media"
+    conversation = Conversation(rooms, clock, SHANGHAI)
+    bot = bot_user.user_id
+    async with matrix_front(
+        synapse, bot_user, sessionmaker, conversation, tmp_path / "store", media
+    ):
+        room = await person.direct_chat_with(bot, encrypted=encrypted)
+
+        async def said(answers: int, before: int) -> list[str]:
+            await person.wait_until(
+                lambda: len(person.texts_from(room, bot)) >= before + answers, "the answer"
+            )
+            return person.texts_from(room, bot)[before:]
+
+        async def say(text: str) -> str:
+            before = len(person.texts_from(room, bot))
+            await person.say(room, text)
+            (answer,) = await said(1, before)
+            return answer
+
+        menu = await say("你好")
+        assert menu.splitlines()[-1] == "回复 1 👧 我的孩子 · 2 ✅ 打卡", menu
+        # the volunteer's steps, as in Telegram: check in, what was done, two photos,
+        # five answers, confirm
+        steps = 0
+        what = await say("2")
+        steps += 1
+        assert "李小花" in what and "1 家访" in what
+        ask_photos = await say("1")
+        steps += 1
+        assert "回复 0" in ask_photos
+        for number, colour in enumerate([(20, 120, 200), (200, 180, 20)]):
+            before = len(person.texts_from(room, bot))
+            await send_image(person, room, _jpeg(colour), encrypted=encrypted)
+            steps += 1
+            (after,) = await said(1, before)
+            if number == 0:
+                assert "1/5" in after or "第1" in after or "1" in after.splitlines()[0], after
+            else:
+                assert after == zh.gettext(
+                    "📷 Photo added ({count} in all). Please answer the question above."
+                ).format(count=2)
+        for _question in range(5):
+            answer = await say("1")
+            steps += 1
+        assert (
+            "📷" in answer
+            and "2" in answer
+            and answer.splitlines()[-1] == ("回复 1 ✅ 确认 · 2 🗑 放弃")
+        ), answer
+        saved = await say("1")
+        steps += 1
+        assert saved.startswith(zh.gettext("✅ Saved. Thank you!")), saved
+        assert steps == 10  # Telegram: menu, home visit, next, an album, 5 answers, confirm
+
+    for text in person.texts_from(room, bot):
+        assert latin_words(text) == [], text
+    async with UnitOfWork(sessionmaker) as uow:
+        recorded = await uow.session.scalar(select(CheckIn).where(CheckIn.child_id == child.id))
+        assert recorded is not None
+        assert recorded.visit_answers is not None and len(recorded.visit_answers) == 5
+        kept = list(await uow.session.scalars(select(Photo).where(Photo.checkin_id == recorded.id)))
+        assert len(kept) == 2
+        policy = PhotoPolicy(media_dir=media)
+        for photo in kept:  # the photo job, as the worker runs it, reads what was staged
+            stored = await photos.store_photo(
+                uow.session,
+                photo.id,
+                downloader=StagedOr(media, NoOtherDownloads()),
+                policy=policy,
+                now=clock.now(),
+            )
+            assert stored.outcome is photos.Outcome.stored
+        await uow.commit()
+
+
+class NoOtherDownloads:
+    async def download(self, file_id: str) -> bytes:
+        raise AssertionError(f"only staged photos here, not {file_id}")

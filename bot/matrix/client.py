@@ -26,8 +26,11 @@ from nio import (
     LocalProtocolError,
     LoginResponse,
     MegolmEvent,
+    MemoryDownloadResponse,
     MessageDirection,
     RoomCreateResponse,
+    RoomEncryptedImage,
+    RoomMessageImage,
     RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
@@ -35,10 +38,14 @@ from nio import (
     SyncResponse,
     WhoamiResponse,
 )
+from nio.crypto.attachments import decrypt_attachment
+from nio.exceptions import EncryptionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.matrix import state
 from bot.matrix.conversation import IncomingText
+from domain.care import inbox
+from domain.care.checkins import PhotoRef
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.errors import DomainError
@@ -48,8 +55,9 @@ from guanai.settings import MatrixAccount
 
 log = logging.getLogger(__name__)
 
-#: What the front does with a new message, inside its unit of work: the texts to answer.
-Answer = Callable[[AsyncSession, IncomingText], Awaitable[Sequence[str]]]
+#: What the front does with a new message, inside its unit of work (committed after it,
+#: then its `after_commit` actions run): the texts to answer.
+Answer = Callable[[UnitOfWork, IncomingText], Awaitable[Sequence[str]]]
 
 DEVICE_NAME = "guanai"
 # Each sync returns at most this many events a room; more since the last one (the bot was
@@ -99,12 +107,14 @@ class MatrixFront:
         sessionmaker: async_sessionmaker[AsyncSession],
         answer: Answer,
         *,
+        media_dir: Path | None = None,
         timeline_limit: int = TIMELINE_LIMIT,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
     ) -> None:
         self.account = account
         self._sessionmaker = sessionmaker
         self._answer = answer
+        self._media_dir = media_dir  # where photos people send are staged; None: not kept
         self._sync_timeout_ms = sync_timeout_ms
         self._filter = {"room": {"timeline": {"limit": timeline_limit}}}
         self._since: str | None = None
@@ -277,13 +287,17 @@ class MatrixFront:
     async def _on_event(self, room_id: str, event: Any) -> None:
         if getattr(event, "sender", None) == self.user_id:
             return
+        body: str | None = None
+        photo: PhotoRef | None = None
         if isinstance(event, MegolmEvent):
             # its room key never reached the bot's device (sent before the device existed,
             # say): the person is told to send it again rather than left without an answer
             log.warning("matrix: could not decrypt event %s in %s", event.event_id, room_id)
-            body = None
         elif isinstance(event, RoomMessageText):
             body = event.body
+        elif isinstance(event, (RoomMessageImage, RoomEncryptedImage)):
+            photo = await self._fetch_photo(event)
+            body = "" if photo is not None else None
         else:
             return
         room = self.client.rooms.get(room_id)
@@ -293,17 +307,37 @@ class MatrixFront:
             event_id=event.event_id,
             body=body,
             sender_name=room.user_name(event.sender) if room is not None else None,
+            photo=photo,
         )
         async with UnitOfWork(self._sessionmaker) as uow:
             if not await state.first_time(uow.session, event.event_id):
                 return
-            replies = await self._answer(uow.session, message)
+            replies = await self._answer(uow, message)
             await uow.commit()
         try:
             for number, text in enumerate(replies):
                 await self.send_text(room_id, text, txn_id=reply_txn_id(event.event_id, number))
         except MatrixSendFailed as error:  # they left the room, say: the next event goes on
             log.warning("matrix: no answer to %s: %s", event.event_id, error)
+
+    async def _fetch_photo(self, event: RoomMessageImage | RoomEncryptedImage) -> PhotoRef | None:
+        """The image through the media API (decrypted, in an encrypted chat), staged for
+        the photo job; None when it cannot be had (the person is asked to send it again)."""
+        if self._media_dir is None:
+            return None
+        response = await self.client.download(mxc=event.url)
+        if not isinstance(response, MemoryDownloadResponse):
+            log.warning("matrix: could not download the image of %s", event.event_id)
+            return None
+        data = response.body
+        if isinstance(event, RoomEncryptedImage):
+            try:
+                data = decrypt_attachment(data, event.key["k"], event.hashes["sha256"], event.iv)
+            except (EncryptionError, KeyError) as error:
+                log.warning("matrix: image of %s not decrypted: %s", event.event_id, error)
+                return None
+        file_id, digest = await inbox.stage(self._media_dir, data)
+        return PhotoRef(file_id, digest, len(data))
 
     async def send_text(self, room_id: str, text: str, *, txn_id: str) -> str:
         """Sends a text once: the same `txn_id` again is the same message to the

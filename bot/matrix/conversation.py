@@ -16,8 +16,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.matrix import checkin
 from bot.matrix.rooms import Rooms
+from domain.care import caseload
+from domain.care.checkins import PhotoRef
 from domain.clock import Clock
+from domain.db import UnitOfWork
 from domain.delivery.content import ActionKind
 from domain.errors import DomainError
 from domain.language import DEFAULT_LOCALE, catalogue, speaking
@@ -26,8 +30,9 @@ from domain.models import Channel, InvitationRole, Region
 from domain.people import identity, invitations
 from domain.people.identity import Identity
 from domain.people.phones import valid_phone
+from domain.ports import PhotoQueue
 from domain.schedule import escalations
-from domain.wording import formatting, news
+from domain.wording import formatting, news, texts
 
 MAX_NAME = 100
 # the code of an invitation link (`…?start=<code>`), alone or inside the link
@@ -45,15 +50,20 @@ class IncomingText:
     event_id: str
     body: str | None
     sender_name: str | None = None
+    photo: PhotoRef | None = None  # an image they sent, staged (`domain.care.inbox`)
 
 
 class Conversation:
-    def __init__(self, rooms: Rooms, clock: Clock, tz: ZoneInfo) -> None:
+    def __init__(
+        self, rooms: Rooms, clock: Clock, tz: ZoneInfo, photo_queue: PhotoQueue | None = None
+    ) -> None:
         self._rooms = rooms
         self._clock = clock
         self._tz = tz
+        self._checkins = checkin.CheckIns(rooms, clock, tz, photo_queue)
 
-    async def answer(self, session: AsyncSession, message: IncomingText) -> Sequence[str]:
+    async def answer(self, uow: UnitOfWork, message: IncomingText) -> Sequence[str]:
+        session = uow.session
         me = await identity.identify(session, Channel.matrix, message.sender)
         with speaking(me.language if me else None):
             if message.body is None:
@@ -65,17 +75,29 @@ class Conversation:
                 ]
             try:
                 async with session.begin_nested():  # a rule said no: nothing it did stays
-                    return await self._answer(session, message, message.body.strip(), me)
+                    return await self._answer(uow, message, message.body.strip(), me)
             except DomainError as error:
                 await self._rooms.end(message.room_id)
                 return [_(error.message).format(**error.params)]
 
     async def _answer(
-        self, session: AsyncSession, message: IncomingText, text: str, me: Identity | None
+        self, uow: UnitOfWork, message: IncomingText, text: str, me: Identity | None
     ) -> Sequence[str]:
-        talk = await self._rooms.conversation(message.room_id)
+        session = uow.session
+        room_id = message.room_id
+        talk = await self._rooms.conversation(room_id)
         if talk.get("step") in _JOIN_STEPS:
             return await _JOIN_STEPS[talk["step"]](self, session, message, text, talk)
+        if me is not None and me.is_volunteer:
+            if talk.get("step") in checkin.STEPS:
+                return await self._checkins.answer(uow, room_id, me, text, message.photo, talk)
+            if talk.get("step") == "menu" and text in ("1", "2"):
+                if text == "2":
+                    return await self._checkins.start(uow, room_id, me)
+                await self._rooms.end(room_id)
+                return [await self._my_children(session, me)]
+        if message.photo is not None:
+            return [_("Photos are kept with a check-in: reply 2 in the menu to start one.")]
         code = _CODE.search(text)
         if code is not None:
             return await self._open_link(session, message, code.group(1), me)
@@ -88,7 +110,20 @@ class Conversation:
             ]
         if text.isdigit():
             return await self._choose(session, message, int(text), me)
+        if me.is_volunteer:
+            await self._rooms.carry_on(room_id, {"step": "menu"})
+            return [
+                _("Hello, {name}.").format(name=me.name)
+                + "\n"
+                + checkin.choices([str(texts.MY_CHILDREN), str(texts.CHECK_IN)])
+            ]
         return [_("Hello, {name}. Reply with a number to what I send you.").format(name=me.name)]
+
+    async def _my_children(self, session: AsyncSession, me: Identity) -> str:
+        children = await caseload.active_children(session, volunteer_ids=me.volunteer_ids)
+        if not children:
+            return _("No children are paired with you yet.")
+        return "\n".join(f"👧 {name}" for _id, name, _pairing in children)
 
     # Joining --------------------------------------------------------------------------
 
