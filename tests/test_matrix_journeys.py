@@ -16,7 +16,7 @@ import pytest
 from nio import RoomSendResponse, UploadResponse
 from PIL import Image
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.matrix.client import MatrixFront
@@ -40,6 +40,7 @@ from domain.models import (
     Coordinator,
     Escalation,
     InvitationRole,
+    OutboxMessage,
     Photo,
     Priority,
     RegionKind,
@@ -347,7 +348,7 @@ async def test_a_volunteer_checks_in_a_home_visit_with_two_photos_and_the_questi
             return answer
 
         menu = await say("你好")
-        assert menu.splitlines()[-1] == "回复 1 👧 我的孩子 · 2 ✅ 打卡", menu
+        assert menu.splitlines()[-1].startswith("回复 1 👧 我的孩子 · 2 ✅ 打卡 · 3 ⚠️"), menu
         # the volunteer's steps, as in Telegram: check in, what was done, two photos,
         # five answers, confirm
         steps = 0
@@ -405,3 +406,59 @@ async def test_a_volunteer_checks_in_a_home_visit_with_two_photos_and_the_questi
 class NoOtherDownloads:
     async def download(self, file_id: str) -> bytes:
         raise AssertionError(f"only staged photos here, not {file_id}")
+
+
+async def test_a_volunteer_raises_a_must_visit_concern_and_the_care_office_is_told(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rooms: Rooms,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    async with UnitOfWork(sessionmaker) as uow:
+        s = uow.session
+        site = await make_site(s, name="中和小学")
+        head = await make_person(s, name="王校长")
+        s.add(Coordinator(person_id=head.id, region_id=site.id))
+        me = await make_person(s, telegram_id=None, name="张老师")
+        s.add(Account(person_id=me.id, channel=Channel.matrix, external_id=person.user.user_id))
+        volunteer = await make_volunteer(s, site, person=me)
+        first = await make_child(s, site, name="李小花")
+        second = await make_child(s, site, name="王小明")
+        for child in (first, second):
+            await make_pairing(s, volunteer, child, started_at=clock.now() - dt.timedelta(days=9))
+        await uow.commit()
+    conversation = Conversation(rooms, clock, SHANGHAI)
+    bot = bot_user.user_id
+    async with matrix_front(synapse, bot_user, sessionmaker, conversation, tmp_path / "store"):
+        room = await person.direct_chat_with(bot, encrypted=True)
+
+        async def say(text: str) -> str:
+            before = len(person.texts_from(room, bot))
+            await person.say(room, text)
+            await person.wait_until(lambda: len(person.texts_from(room, bot)) > before, text)
+            return person.texts_from(room, bot)[before]
+
+        await say("你好")
+        whom = await say("3")
+        assert "李小花" in whom and "王小明" in whom
+        assert await say("7") == zh.gettext("This answer is not one of the choices.")
+        number = 1 + whom.splitlines()[-1].split(" · ").index(
+            next(p for p in whom.splitlines()[-1].split(" · ") if "王小明" in p)
+        )
+        what = await say(str(number))
+        assert "王小明" in what
+        assert "回复 0" in await say("1")
+        noted = await say("最近很少说话")
+        assert noted.startswith("已记下：王小明"), noted
+        assert latin_words(noted) == []
+
+    async with UnitOfWork(sessionmaker) as uow:
+        raised = await uow.session.scalar(select(Concern).where(Concern.child_id == second.id))
+        assert raised is not None and raised.raised_by == me.id and raised.note == "最近很少说话"
+        told = await uow.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.target != "")
+        )
+        assert told, "the care office is told, through the outbox"

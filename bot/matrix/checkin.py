@@ -67,6 +67,13 @@ class CheckIns:
         )
         return [_("Whom did you see?") + "\n" + choices([name for _id, name, _p in children])]
 
+    async def chosen_child(
+        self, uow: UnitOfWork, room_id: str, me: Identity, text: str, offered: list[int]
+    ) -> tuple[int, str] | str:
+        """The child under the number the volunteer replied, if still paired with them;
+        else what to answer (a forged or stale number changes nothing, and is audited)."""
+        return await chosen_child(uow, room_id, me, text, offered, self._rooms, self._clock)
+
     async def answer(
         self,
         uow: UnitOfWork,
@@ -99,21 +106,10 @@ class CheckIns:
     async def _child(
         self, uow: UnitOfWork, room_id: str, me: Identity, text: str, talk: dict[str, Any]
     ) -> Sequence[str]:
-        offered = talk["children"]
-        if not text.isdigit() or not 1 <= int(text) <= len(offered):
-            return [_("This answer is not one of the choices.")]
-        pairing = await caseload.pairing_for(
-            uow.session,
-            volunteer_ids=me.volunteer_ids,
-            child_id=int(offered[int(text) - 1]),
-            actor_id=me.person_id,
-            at=self._clock.now(),
-        )
-        if pairing is None:  # unpaired since the list was shown
-            await self._rooms.end(room_id)
-            return [_("This child is not paired with you.")]
-        name = await caseload.child_name(uow.session, pairing.child_id)
-        return await self._ask_activities(room_id, pairing.child_id, name)
+        chosen = await self.chosen_child(uow, room_id, me, text, talk["children"])
+        if isinstance(chosen, str):
+            return [chosen]
+        return await self._ask_activities(room_id, *chosen)
 
     async def _ask_activities(self, room_id: str, child_id: int, name: str) -> Sequence[str]:
         await self._rooms.carry_on(
@@ -251,3 +247,29 @@ def _question(talk: dict[str, Any]) -> str:
         question=texts.VISIT_QUESTIONS[question],
     )
     return asked + "\n" + choices([str(texts.VISIT_ANSWERS[a]) for a in VISIT_ANSWERS[question]])
+
+
+async def chosen_child(
+    uow: UnitOfWork,
+    room_id: str,
+    me: Identity,
+    text: str,
+    offered: list[int],
+    rooms: Rooms,
+    clock: Clock,
+) -> tuple[int, str] | str:
+    """The child (id, name) under the number replied to a list of the volunteer's
+    children, checked against their pairings now; else the answer to give."""
+    if not text.isdigit() or not 1 <= int(text) <= len(offered):
+        return _("This answer is not one of the choices.")
+    pairing = await caseload.pairing_for(
+        uow.session,
+        volunteer_ids=me.volunteer_ids,
+        child_id=int(offered[int(text) - 1]),
+        actor_id=me.person_id,
+        at=clock.now(),
+    )
+    if pairing is None:  # unpaired since the list was shown
+        await rooms.end(room_id)
+        return _("This child is not paired with you.")
+    return pairing.child_id, await caseload.child_name(uow.session, pairing.child_id)

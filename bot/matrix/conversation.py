@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matrix import checkin
+from bot.matrix import checkin, concern
 from bot.matrix.rooms import Rooms
 from domain.care import caseload
 from domain.care.checkins import PhotoRef
@@ -61,6 +61,7 @@ class Conversation:
         self._clock = clock
         self._tz = tz
         self._checkins = checkin.CheckIns(rooms, clock, tz, photo_queue)
+        self._concerns = concern.Concerns(rooms, clock, tz)
 
     async def answer(self, uow: UnitOfWork, message: IncomingText) -> Sequence[str]:
         session = uow.session
@@ -91,9 +92,13 @@ class Conversation:
         if me is not None and me.is_volunteer:
             if talk.get("step") in checkin.STEPS:
                 return await self._checkins.answer(uow, room_id, me, text, message.photo, talk)
-            if talk.get("step") == "menu" and text in ("1", "2"):
+            if talk.get("step") in concern.STEPS:
+                return await self._concerns.answer(uow, room_id, me, text, talk)
+            if talk.get("step") == "menu" and text in ("1", "2", "3"):
                 if text == "2":
                     return await self._checkins.start(uow, room_id, me)
+                if text == "3":
+                    return await self._concerns.start(uow, room_id, me)
                 await self._rooms.end(room_id)
                 return [await self._my_children(session, me)]
         if message.photo is not None:
@@ -115,7 +120,9 @@ class Conversation:
             return [
                 _("Hello, {name}.").format(name=me.name)
                 + "\n"
-                + checkin.choices([str(texts.MY_CHILDREN), str(texts.CHECK_IN)])
+                + checkin.choices(
+                    [str(texts.MY_CHILDREN), str(texts.CHECK_IN), _("⚠️ Raise a concern")]
+                )
             ]
         return [_("Hello, {name}. Reply with a number to what I send you.").format(name=me.name)]
 
