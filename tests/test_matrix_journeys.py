@@ -16,9 +16,10 @@ import pytest
 from nio import RoomSendResponse, UploadResponse
 from PIL import Image
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.matrix import state
 from bot.matrix.client import MatrixFront
 from bot.matrix.conversation import Conversation
 from bot.matrix.rooms import Rooms
@@ -40,6 +41,7 @@ from domain.models import (
     Coordinator,
     Escalation,
     InvitationRole,
+    MatrixSyncState,
     OutboxMessage,
     Photo,
     Priority,
@@ -462,3 +464,55 @@ async def test_a_volunteer_raises_a_must_visit_concern_and_the_care_office_is_to
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.target != "")
         )
         assert told, "the care office is told, through the outbox"
+
+
+async def test_a_bot_restarted_mid_check_in_carries_on_without_repeating_an_answer(
+    synapse: Synapse,
+    person: Person,
+    bot_user: MatrixUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rooms: Rooms,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    async with UnitOfWork(sessionmaker) as uow:
+        s = uow.session
+        site = await make_site(s, name="中和小学")
+        me = await make_person(s, telegram_id=None, name="张老师")
+        s.add(Account(person_id=me.id, channel=Channel.matrix, external_id=person.user.user_id))
+        volunteer = await make_volunteer(s, site, person=me)
+        child = await make_child(s, site, name="李小花")
+        await make_pairing(s, volunteer, child, started_at=clock.now() - dt.timedelta(days=10))
+        await uow.commit()
+    conversation = Conversation(rooms, clock, SHANGHAI)
+    bot = bot_user.user_id
+    store = tmp_path / "store"
+
+    async def say(text: str) -> str:
+        before = len(person.texts_from(room, bot))
+        await person.say(room, text)
+        await person.wait_until(lambda: len(person.texts_from(room, bot)) > before, text)
+        return person.texts_from(room, bot)[before]
+
+    async with matrix_front(synapse, bot_user, sessionmaker, conversation, store):
+        room = await person.direct_chat_with(bot, encrypted=True)
+        async with UnitOfWork(sessionmaker) as uow:
+            before_check_in = await state.load(uow.session, bot)
+        await say("你好")
+        await say("2")
+        assert "回复 0" in await say("3")  # homework checked, no home visit: no questions
+    # as if it had died before saving its sync token: the three messages come again
+    async with UnitOfWork(sessionmaker) as uow:
+        await uow.session.execute(
+            update(MatrixSyncState)
+            .where(MatrixSyncState.user_id == bot)
+            .values(next_batch=before_check_in.next_batch)
+        )
+        await uow.commit()
+
+    async with matrix_front(synapse, bot_user, sessionmaker, conversation, store):
+        summary = await say("0")
+        assert "李小花" in summary and summary.splitlines()[-1] == "回复 1 ✅ 确认 · 2 🗑 放弃"
+        assert (await say("1")).startswith(zh.gettext("✅ Saved. Thank you!"))
+
+    assert await person.messages_in_history(room, bot) == 5

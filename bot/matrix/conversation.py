@@ -36,7 +36,7 @@ from domain.wording import formatting, news, texts
 
 MAX_NAME = 100
 # the code of an invitation link (`…?start=<code>`), alone or inside the link
-_CODE = re.compile(r"(?:start=)?([A-Za-z0-9_-]{20,64})\s*$")
+_CODE = re.compile(r"(?:\S*[?&]start=)?([A-Za-z0-9_-]{20,64})")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ class IncomingText:
     body: str | None
     sender_name: str | None = None
     photo: PhotoRef | None = None  # an image they sent, staged (`domain.care.inbox`)
+
+
+def invitation_code(text: str) -> str | None:
+    """The invitation's code in a message: the link, or the code alone."""
+    found = _CODE.fullmatch(text.strip())
+    return None if found is None else found.group(1)
 
 
 class Conversation:
@@ -103,9 +109,9 @@ class Conversation:
                 return [await self._my_children(session, me)]
         if message.photo is not None:
             return [_("Photos are kept with a check-in: reply 2 in the menu to start one.")]
-        code = _CODE.search(text)
+        code = invitation_code(text)
         if code is not None:
-            return await self._open_link(session, message, code.group(1), me)
+            return await self._open_link(session, message, code, me)
         if me is None:
             return [
                 _(
