@@ -253,7 +253,9 @@ async def test_a_matrix_coordinator_takes_an_escalation_and_telegram_sees_who(
 
         await person.say(room, "1")
         yours = zh.gettext("It is yours now; it will not be sent further up.")
-        await person.wait_until(lambda: yours in person.texts_from(room, bot), "taken")
+        await person.wait_until(
+            lambda: any(t.startswith(yours) for t in person.texts_from(room, bot)), "taken"
+        )
         await telegram.drain(clock)
         await matrix.drain(clock)
         await fake.wait_until(lambda: "王校长" in (to_head.text or "") or None)
@@ -267,9 +269,21 @@ async def test_a_matrix_coordinator_takes_an_escalation_and_telegram_sees_who(
         edited = next(t for t in person.texts_from(room, bot) if "王校长已接手处理" in t)
         assert "回复 1" not in edited
 
-        await person.say(room, "1")  # the old message's number again: changes nothing
-        await person.wait_until(lambda: len(person.texts_from(room, bot)) >= 4, "a refusal")
-        assert "这里没有选项 1" in person.texts_from(room, bot)[-1]
+        taken_answer = next(t for t in person.texts_from(room, bot) if t.startswith(yours))
+        assert taken_answer.splitlines()[-1] == "回复 1 改派 · 2 已解决", taken_answer
+
+        async def say(text: str) -> str:
+            before = len(person.texts_from(room, bot))
+            await person.say(room, text)
+            await person.wait_until(lambda: len(person.texts_from(room, bot)) > before, text)
+            return person.texts_from(room, bot)[-1]
+
+        assert await say("3") == zh.gettext("There is no choice {number} here.").format(number=3)
+        assert "怎么解决的" in await say("2")
+        closed = await say("已家访，孩子情绪好转")
+        assert closed == zh.gettext("Closed. Thank you for looking after this child.")
+        await telegram.drain(clock)
+        await fake.wait_until(lambda: "已由王校长办结" in (to_head.text or "") or None)
 
     async with UnitOfWork(sessionmaker) as uow:
         taken = await uow.session.scalar(select(Escalation).where(Escalation.child_id == child.id))

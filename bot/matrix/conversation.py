@@ -9,6 +9,7 @@ action under it in the room's latest message with choices (`rooms.Rooms`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ class Conversation:
         talk = await self._rooms.conversation(room_id)
         if talk.get("step") in _JOIN_STEPS:
             return await _JOIN_STEPS[talk["step"]](self, session, message, text, talk)
+        if me is not None and talk.get("step") == "resolve-note" and text:
+            return await self._resolved(uow, room_id, me, int(talk["escalation_id"]), text)
         if me is not None and me.is_volunteer:
             if talk.get("step") in checkin.STEPS:
                 return await self._checkins.answer(uow, room_id, me, text, message.photo, talk)
@@ -120,7 +123,7 @@ class Conversation:
                 )
             ]
         if text.isdigit():
-            return await self._choose(session, message, int(text), me)
+            return await self._choose(uow, message, int(text), me)
         if me.is_volunteer:
             await self._rooms.carry_on(room_id, {"step": "menu"})
             return [
@@ -256,7 +259,7 @@ class Conversation:
     # Choices --------------------------------------------------------------------------
 
     async def _choose(
-        self, session: AsyncSession, message: IncomingText, number: int, me: Identity
+        self, uow: UnitOfWork, message: IncomingText, number: int, me: Identity
     ) -> Sequence[str]:
         """A number answers the room's latest message with choices; one it did not offer
         (or a choice of someone else's, forged) changes nothing."""
@@ -265,23 +268,60 @@ class Conversation:
             return [_("There is no choice {number} here.").format(number=number)]
         kind, subject = offered[number - 1]
         if kind is ActionKind.take_escalation:
-            return await self._take(session, subject, me)
+            return await self._take(uow, message.room_id, subject, me)
+        if kind is ActionKind.resolve_escalation:
+            outcome = await escalations.claim(uow.session, subject, me)
+            if not outcome.changed:
+                return [self._taken_already(outcome)]
+            await self._rooms.carry_on(
+                message.room_id, {"step": "resolve-note", "escalation_id": subject}
+            )
+            return [_("In a few words, how was it resolved?")]
         return [_("This can be done on Telegram for now, not yet here.")]
 
-    async def _take(self, session: AsyncSession, escalation_id: int, me: Identity) -> Sequence[str]:
-        at = self._clock.now()
-        outcome = await escalations.take(session, escalation_id, me, at)
+    def _taken_already(self, outcome: escalations.Outcome) -> str:
         taken = outcome.taken_by
-        if taken is not None:
-            when = formatting.when(taken.at, self._tz)
-            if taken.name is None:
-                return [_("This was already closed on {when}.").format(when=when)]
-            return [_("Already handled by {name} on {when}.").format(name=taken.name, when=when)]
+        assert taken is not None
+        when = formatting.when(taken.at, self._tz)
+        if taken.name is None:
+            return _("This was already closed on {when}.").format(when=when)
+        return _("Already handled by {name} on {when}.").format(name=taken.name, when=when)
+
+    async def _take(
+        self, uow: UnitOfWork, room_id: str, escalation_id: int, me: Identity
+    ) -> Sequence[str]:
+        at = self._clock.now()
+        outcome = await escalations.take(uow.session, escalation_id, me, at)
+        if not outcome.changed:
+            return [self._taken_already(outcome)]
         # every copy says who took it, this one too: Matrix edits a message in place
         await news.escalation_settled(
-            session, escalation_id=escalation_id, by=me.name, closed=False, at=at, tz=self._tz
+            uow.session, escalation_id=escalation_id, by=me.name, closed=False, at=at, tz=self._tz
         )
-        return [_("It is yours now; it will not be sent further up.")]
+        # what Telegram's buttons turn into once it is taken: reassign or resolve
+        then = [(ActionKind.reassign_escalation, escalation_id)]
+        then.append((ActionKind.resolve_escalation, escalation_id))
+        uow.after_commit(
+            functools.partial(self._rooms.offer, room_id, f"taken:{escalation_id}", then)
+        )
+        return [
+            _("It is yours now; it will not be sent further up.")
+            + "\n"
+            + checkin.choices([_("Reassign"), _("Resolved")])
+        ]
+
+    async def _resolved(
+        self, uow: UnitOfWork, room_id: str, me: Identity, escalation_id: int, note: str
+    ) -> Sequence[str]:
+        at = self._clock.now()
+        await self._rooms.end(room_id)
+        outcome = await escalations.resolve(uow.session, escalation_id, me, at, note=note)
+        if outcome.taken_by is not None:
+            return [_("Nothing was changed: someone else handled it meanwhile.")]
+        await news.escalation_settled(
+            uow.session, escalation_id=escalation_id, by=me.name, closed=True, at=at, tz=self._tz
+        )
+        return [_("Closed. Thank you for looking after this child.")]
 
 
 _JOIN_STEPS = {
