@@ -145,8 +145,13 @@ async def run_matrix(settings: Settings) -> None:
     try:
         async with arq_pool(settings) as arq_redis:
             rooms = Rooms(arq_redis, settings.redis_prefix)
-            queue = photo_queue(arq_redis, settings)
-            conversation = Conversation(rooms, clock, settings.tz, queue)
+            conversation = Conversation(
+                rooms,
+                clock,
+                settings.tz,
+                photo_queue(arq_redis, settings),
+                ladder_queue(arq_redis, settings),
+            )
             front = MatrixFront(
                 settings.require_matrix(),
                 sessionmaker,

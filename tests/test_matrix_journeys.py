@@ -424,7 +424,7 @@ class NoOtherDownloads:
         raise AssertionError(f"only staged photos here, not {file_id}")
 
 
-async def test_a_volunteer_raises_a_must_visit_concern_and_the_care_office_is_told(
+async def test_a_volunteer_raises_a_concern_and_reports_an_emergency(
     synapse: Synapse,
     person: Person,
     bot_user: MatrixUser,
@@ -446,7 +446,8 @@ async def test_a_volunteer_raises_a_must_visit_concern_and_the_care_office_is_to
         for child in (first, second):
             await make_pairing(s, volunteer, child, started_at=clock.now() - dt.timedelta(days=9))
         await uow.commit()
-    conversation = Conversation(rooms, clock, SHANGHAI)
+    ladder = LadderRuns()
+    conversation = Conversation(rooms, clock, SHANGHAI, ladder_queue=ladder)
     bot = bot_user.user_id
     async with matrix_front(synapse, bot_user, sessionmaker, conversation, tmp_path / "store"):
         room = await person.direct_chat_with(bot, encrypted=True)
@@ -471,6 +472,18 @@ async def test_a_volunteer_raises_a_must_visit_concern_and_the_care_office_is_to
         assert noted.startswith("已记下：王小明"), noted
         assert latin_words(noted) == []
 
+        # an emergency, from the same menu: child, what happened, a few words
+        menu = await say("你好")
+        assert "4 🚨" in menu.splitlines()[-1], menu
+        assert "王小明" in await say("4")
+        what = await say(str(number))
+        assert what.startswith("🚨") and "王小明" in what
+        assert "回复 0" in await say("2")  # 离家出走或失联
+        reported = await say("0")
+        assert reported.startswith("🚨") and "王小明" in reported, reported
+        assert latin_words(reported) == []
+        assert len(ladder.climbed) == 1  # the ladder runs at once, not at its next cron
+
     async with UnitOfWork(sessionmaker) as uow:
         raised = await uow.session.scalar(select(Concern).where(Concern.child_id == second.id))
         assert raised is not None and raised.raised_by == me.id and raised.note == "最近很少说话"
@@ -478,6 +491,12 @@ async def test_a_volunteer_raises_a_must_visit_concern_and_the_care_office_is_to
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.target != "")
         )
         assert told, "the care office is told, through the outbox"
+        incident = await uow.session.scalar(
+            select(Escalation).where(
+                Escalation.child_id == second.id, Escalation.id == ladder.climbed[0]
+            )
+        )
+        assert incident is not None and incident.closed_at is None
 
 
 async def test_a_bot_restarted_mid_check_in_carries_on_without_repeating_an_answer(
@@ -530,3 +549,13 @@ async def test_a_bot_restarted_mid_check_in_carries_on_without_repeating_an_answ
         assert (await say("1")).startswith(zh.gettext("✅ Saved. Thank you!"))
 
     assert await person.messages_in_history(room, bot) == 5
+
+
+class LadderRuns:
+    """The queue the front asks for an immediate ladder run on: what it was asked."""
+
+    def __init__(self) -> None:
+        self.climbed: list[int] = []
+
+    async def climb_now(self, escalation_id: int) -> None:
+        self.climbed.append(escalation_id)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matrix import checkin, concern
+from bot.matrix import checkin, concern, emergency
 from bot.matrix.rooms import Rooms
 from domain.care import caseload
 from domain.care.checkins import PhotoRef
@@ -31,7 +31,7 @@ from domain.models import Channel, InvitationRole, Region
 from domain.people import identity, invitations
 from domain.people.identity import Identity
 from domain.people.phones import valid_phone
-from domain.ports import PhotoQueue
+from domain.ports import LadderQueue, PhotoQueue
 from domain.schedule import escalations
 from domain.wording import formatting, news, texts
 
@@ -62,13 +62,19 @@ def invitation_code(text: str) -> str | None:
 
 class Conversation:
     def __init__(
-        self, rooms: Rooms, clock: Clock, tz: ZoneInfo, photo_queue: PhotoQueue | None = None
+        self,
+        rooms: Rooms,
+        clock: Clock,
+        tz: ZoneInfo,
+        photo_queue: PhotoQueue | None = None,
+        ladder_queue: LadderQueue | None = None,
     ) -> None:
         self._rooms = rooms
         self._clock = clock
         self._tz = tz
         self._checkins = checkin.CheckIns(rooms, clock, tz, photo_queue)
         self._concerns = concern.Concerns(rooms, clock, tz)
+        self._emergencies = emergency.Emergencies(rooms, clock, tz, ladder_queue)
 
     async def answer(self, uow: UnitOfWork, message: IncomingText) -> Sequence[str]:
         session = uow.session
@@ -103,7 +109,11 @@ class Conversation:
                 return await self._checkins.answer(uow, room_id, me, text, message.photo, talk)
             if talk.get("step") in concern.STEPS:
                 return await self._concerns.answer(uow, room_id, me, text, talk)
-            if talk.get("step") == "menu" and text in ("1", "2", "3"):
+            if talk.get("step") in emergency.STEPS:
+                return await self._emergencies.answer(uow, room_id, me, text, talk)
+            if talk.get("step") == "menu" and text in ("1", "2", "3", "4"):
+                if text == "4":
+                    return await self._emergencies.start(uow, room_id, me)
                 if text == "2":
                     return await self._checkins.start(uow, room_id, me)
                 if text == "3":
@@ -130,7 +140,12 @@ class Conversation:
                 _("Hello, {name}.").format(name=me.name)
                 + "\n"
                 + checkin.choices(
-                    [str(texts.MY_CHILDREN), str(texts.CHECK_IN), _("⚠️ Raise a concern")]
+                    [
+                        str(texts.MY_CHILDREN),
+                        str(texts.CHECK_IN),
+                        _("⚠️ Raise a concern"),
+                        _("🚨 Emergency or drop-out"),
+                    ]
                 )
             ]
         return [_("Hello, {name}. Reply with a number to what I send you.").format(name=me.name)]
