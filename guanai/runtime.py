@@ -142,17 +142,43 @@ async def run_bot(settings: Settings) -> None:
 
 
 async def run_matrix(settings: Settings) -> None:
-    """The Matrix front until cancelled: log in, then sync and answer."""
-    from bot.matrix import conversation  # matrix-nio: loaded only where Matrix runs
-    from bot.matrix.client import MatrixFront
+    """The Matrix front until cancelled: log in, then sync and answer, and send the
+    outbox's Matrix rows from the same device (its transaction ids dedupe a resend)."""
+    from bot.matrix.client import MatrixFront  # matrix-nio: loaded only where Matrix runs
+    from bot.matrix.conversation import Conversation
+    from bot.matrix.rooms import Rooms
+    from bot.matrix.sender import matrix_sender
 
     engine = make_engine(settings.database_url, timeout=settings.database_timeout_seconds)
-    front = MatrixFront(settings.require_matrix(), make_sessionmaker(engine), conversation.answer)
+    sessionmaker = make_sessionmaker(engine)
+    clock = SystemClock()
     try:
-        await front.start()
-        await front.run(outage_retry_max_seconds=settings.outage_retry_max_seconds)
+        async with arq_pool(settings) as arq_redis:
+            rooms = Rooms(arq_redis, settings.redis_prefix)
+            conversation = Conversation(
+                rooms,
+                clock,
+                settings.tz,
+                photo_queue(arq_redis, settings),
+                ladder_queue(arq_redis, settings),
+            )
+            front = MatrixFront(
+                settings.require_matrix(),
+                sessionmaker,
+                conversation.answer,
+                media_dir=settings.media_dir,
+            )
+            sender = matrix_sender(sessionmaker, front, rooms)
+            try:
+                await front.start()
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(
+                        front.run(outage_retry_max_seconds=settings.outage_retry_max_seconds)
+                    )
+                    group.create_task(front.send_outbox(sender, clock))
+            finally:
+                await front.close()
     finally:
-        await front.close()
         await engine.dispose()
 
 

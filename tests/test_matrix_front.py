@@ -14,18 +14,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.locales import load_translations
-from bot.matrix import conversation, state
-from bot.matrix.client import MatrixFront, MatrixLoginFailed
-from bot.matrix.conversation import IncomingText
+from bot.matrix import state
+from bot.matrix.client import Answer, MatrixFront, MatrixLoginFailed
+from bot.matrix.conversation import Conversation, IncomingText
+from bot.matrix.rooms import Rooms
+from domain.clock import FixedClock
 from domain.db import UnitOfWork
 from domain.models import MatrixSyncState
 from guanai.settings import MatrixAccount, Settings
 from tests.cli_support import Guanai, deployment, guanai_process
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, SHANGHAI
 from tests.fakes import FakeTelegram
 from tests.matrix_people import ENCRYPTION, Person
 from tests.servers import free_port
@@ -54,12 +57,20 @@ def _account(synapse: Synapse, bot: MatrixUser, store: Path, *, token: bool) -> 
     )
 
 
+@pytest.fixture
+def conversation(redis: Redis, redis_prefix: str, clock: FixedClock) -> Conversation:
+    return Conversation(Rooms(redis, redis_prefix), clock, SHANGHAI)
+
+
 @contextlib.asynccontextmanager
 async def running(
-    account: MatrixAccount, sessionmaker: async_sessionmaker[AsyncSession], **options: int
+    account: MatrixAccount,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    answer: Answer,
+    **options: int,
 ) -> AsyncIterator[MatrixFront]:
     """The front started and syncing, as `guanai matrix` runs it; stopped on the way out."""
-    front = MatrixFront(account, sessionmaker, conversation.answer, **options)
+    front = MatrixFront(account, sessionmaker, answer, **options)
     await front.start()
     task = asyncio.create_task(front.run())
     try:
@@ -93,11 +104,12 @@ async def test_a_stranger_in_a_direct_chat_is_told_how_to_be_invited(
     person: Person,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
     encrypted: bool,
 ) -> None:
     account = _account(synapse, bot_user, tmp_path / "store", token=False)
-    async with running(account, sessionmaker):
+    async with running(account, sessionmaker, conversation.answer):
         room = await person.direct_chat_with(bot_user.user_id, encrypted=encrypted)
         await person.say(room, "你好")
         await person.wait_until(
@@ -113,6 +125,7 @@ async def test_a_message_encrypted_before_the_bot_had_a_device_is_asked_for_agai
     person: Person,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
 ) -> None:
     """Written while the bot was invited but had never run: no key for it in the message."""
@@ -124,7 +137,7 @@ async def test_a_message_encrypted_before_the_bot_had_a_device_is_asked_for_agai
     await person.say(room, "在吗？")
 
     account = _account(synapse, bot_user, tmp_path / "store", token=False)
-    async with running(account, sessionmaker):
+    async with running(account, sessionmaker, conversation.answer):
         await person.wait_until(
             lambda: person.texts_from(room, bot_user.user_id) == [CANNOT_READ], "the answer"
         )
@@ -140,10 +153,11 @@ async def test_a_group_room_is_declined(
     person: Person,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
 ) -> None:
     account = _account(synapse, bot_user, tmp_path / "store", token=True)
-    async with running(account, sessionmaker):
+    async with running(account, sessionmaker, conversation.answer):
         created = await person.client.room_create(invite=[bot_user.user_id])
         room = str(created.room_id)
         await person.wait_until(
@@ -161,10 +175,11 @@ async def test_a_restarted_bot_answers_each_message_once_in_an_encrypted_chat(
     person: Person,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
 ) -> None:
     account = _account(synapse, bot_user, tmp_path / "store", token=False)
-    async with running(account, sessionmaker):
+    async with running(account, sessionmaker, conversation.answer):
         room = await person.direct_chat_with(bot_user.user_id, encrypted=True)
         async with UnitOfWork(sessionmaker) as uow:
             before_first = await state.load(uow.session, bot_user.user_id)
@@ -182,7 +197,7 @@ async def test_a_restarted_bot_answers_each_message_once_in_an_encrypted_chat(
         )
         await uow.commit()
 
-    async with running(account, sessionmaker) as again:
+    async with running(account, sessionmaker, conversation.answer) as again:
         await person.say(room, "第二条")
         await person.wait_until(
             lambda: len(person.texts_from(room, bot_user.user_id)) == 2, "the second answer"
@@ -198,15 +213,16 @@ async def test_messages_while_the_bot_was_down_are_each_answered_once(
     person: Person,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
 ) -> None:
     account = _account(synapse, bot_user, tmp_path / "store", token=False)
-    async with running(account, sessionmaker):
+    async with running(account, sessionmaker, conversation.answer):
         room = await person.direct_chat_with(bot_user.user_id, encrypted=False)
     for number in range(5):  # more than a sync's timeline holds below: the rest is fetched
         await person.say(room, f"留言 {number}")
 
-    async with running(account, sessionmaker, timeline_limit=2):
+    async with running(account, sessionmaker, conversation.answer, timeline_limit=2):
         await person.wait_until(
             lambda: len(person.texts_from(room, bot_user.user_id)) == 5, "five answers"
         )
@@ -219,11 +235,12 @@ async def test_a_send_waits_out_the_rate_limit_and_a_retried_send_is_one_message
     person: Person,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     account = _account(synapse, bot_user, tmp_path / "store", token=True)
-    async with running(account, sessionmaker) as front:
+    async with running(account, sessionmaker, conversation.answer) as front:
         room = await person.direct_chat_with(bot_user.user_id, encrypted=False)
         await person.wait_until(lambda: room in front.client.rooms, "the bot to know the room")
         await synapse.limit_messages(bot_user.user_id, per_second=1, burst=1)
@@ -242,16 +259,17 @@ async def test_a_database_outage_while_answering_is_waited_out_and_answered_once
     person: Person,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     failures = iter([ConnectionRefusedError("PostgreSQL went away")])
 
-    async def answer_after_an_outage(session: AsyncSession, message: IncomingText) -> list[str]:
+    async def answer_after_an_outage(uow: UnitOfWork, message: IncomingText) -> list[str]:
         failure = next(failures, None)
         if failure is not None:
             raise failure
-        return list(await conversation.answer(session, message))
+        return list(await conversation.answer(uow, message))
 
     account = _account(synapse, bot_user, tmp_path / "store", token=True)
     front = MatrixFront(account, sessionmaker, answer_after_an_outage)
@@ -321,6 +339,7 @@ async def test_a_token_the_homeserver_refuses_is_a_login_failure_that_names_the_
     synapse: Synapse,
     bot_user: MatrixUser,
     sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation,
     tmp_path: Path,
 ) -> None:
     """The CLI prints a DomainError in one line (`guanai matrix`, like every command)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from bot.notices import Notices
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 

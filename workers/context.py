@@ -63,7 +63,10 @@ class Deps:
 
     @property
     def downloader(self) -> Downloader:
-        return self.front.downloader
+        """The front's, and the photos a front staged when they arrived (Matrix's)."""
+        from domain.care.inbox import StagedOr
+
+        return StagedOr(self.settings.media_dir, self.front.downloader)
 
     async def close(self) -> None:
         await self.front.close()

@@ -26,7 +26,11 @@ from nio import (
     LocalProtocolError,
     LoginResponse,
     MegolmEvent,
+    MemoryDownloadResponse,
     MessageDirection,
+    RoomCreateResponse,
+    RoomEncryptedImage,
+    RoomMessageImage,
     RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
@@ -34,25 +38,34 @@ from nio import (
     SyncResponse,
     WhoamiResponse,
 )
+from nio.crypto.attachments import decrypt_attachment
+from nio.exceptions import EncryptionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.matrix import state
 from bot.matrix.conversation import IncomingText
+from domain.care import inbox
+from domain.care.checkins import PhotoRef
+from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.errors import DomainError
+from domain.ports import OutboxSender
 from guanai.outages import Backoff, Outage, is_outage
 from guanai.settings import MatrixAccount
 
 log = logging.getLogger(__name__)
 
-#: What the front does with a new message, inside its unit of work: the texts to answer.
-Answer = Callable[[AsyncSession, IncomingText], Awaitable[Sequence[str]]]
+#: What the front does with a new message, inside its unit of work (committed after it,
+#: then its `after_commit` actions run): the texts to answer.
+Answer = Callable[[UnitOfWork, IncomingText], Awaitable[Sequence[str]]]
 
 DEVICE_NAME = "guanai"
 # Each sync returns at most this many events a room; more since the last one (the bot was
 # down) are fetched page by page back to where it stopped, so none is skipped.
 TIMELINE_LIMIT = 50
 SYNC_TIMEOUT_MS = 30_000
+# How often the outbox is looked at for Matrix rows (the worker's cron drains Telegram's).
+OUTBOX_POLL_SECONDS = 1.0
 # A send refused for the rate limit waits what the homeserver asks, at most this often.
 MAX_RATE_LIMITED_TRIES = 20
 
@@ -68,6 +81,23 @@ class MatrixSendFailed(Exception):
     """The homeserver refused a message for good (not a rate limit)."""
 
 
+class RateLimited(Exception):
+    """The homeserver asked to wait (`M_LIMIT_EXCEEDED`); `seconds` how long, if it said."""
+
+    def __init__(self, response: Any) -> None:
+        super().__init__("M_LIMIT_EXCEEDED")
+        self.response = response
+        retry_after_ms = getattr(response, "retry_after_ms", None)
+        self.seconds: float | None = retry_after_ms / 1000 if retry_after_ms else None
+
+
+ENCRYPTED_ROOM = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+
 class MatrixFront:
     """One bot account on one homeserver."""
 
@@ -77,12 +107,14 @@ class MatrixFront:
         sessionmaker: async_sessionmaker[AsyncSession],
         answer: Answer,
         *,
+        media_dir: Path | None = None,
         timeline_limit: int = TIMELINE_LIMIT,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
     ) -> None:
         self.account = account
         self._sessionmaker = sessionmaker
         self._answer = answer
+        self._media_dir = media_dir  # where photos people send are staged; None: not kept
         self._sync_timeout_ms = sync_timeout_ms
         self._filter = {"room": {"timeline": {"limit": timeline_limit}}}
         self._since: str | None = None
@@ -156,6 +188,23 @@ class MatrixFront:
             else:
                 outage.over()
                 backoff.reset()
+
+    async def send_outbox(
+        self, sender: OutboxSender, clock: Clock, *, poll_seconds: float = OUTBOX_POLL_SECONDS
+    ) -> None:
+        """Drains the outbox's Matrix rows until cancelled, looking again every
+        `poll_seconds`; a database out of reach is waited out like the sync's."""
+        outage = Outage(log, "matrix outbox")
+        while True:
+            try:
+                await sender.drain(clock)
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                outage.failed(error)
+            else:
+                outage.over()
+            await asyncio.sleep(poll_seconds)
 
     async def sync_once(self) -> None:
         """One sync: invitations, new messages in order, then the saved token and keys."""
@@ -238,22 +287,32 @@ class MatrixFront:
     async def _on_event(self, room_id: str, event: Any) -> None:
         if getattr(event, "sender", None) == self.user_id:
             return
+        body: str | None = None
+        photo: PhotoRef | None = None
         if isinstance(event, MegolmEvent):
             # its room key never reached the bot's device (sent before the device existed,
             # say): the person is told to send it again rather than left without an answer
             log.warning("matrix: could not decrypt event %s in %s", event.event_id, room_id)
-            body = None
         elif isinstance(event, RoomMessageText):
             body = event.body
+        elif isinstance(event, (RoomMessageImage, RoomEncryptedImage)):
+            photo = await self._fetch_photo(event)
+            body = "" if photo is not None else None
         else:
             return
+        room = self.client.rooms.get(room_id)
         message = IncomingText(
-            room_id=room_id, sender=event.sender, event_id=event.event_id, body=body
+            room_id=room_id,
+            sender=event.sender,
+            event_id=event.event_id,
+            body=body,
+            sender_name=room.user_name(event.sender) if room is not None else None,
+            photo=photo,
         )
         async with UnitOfWork(self._sessionmaker) as uow:
             if not await state.first_time(uow.session, event.event_id):
                 return
-            replies = await self._answer(uow.session, message)
+            replies = await self._answer(uow, message)
             await uow.commit()
         try:
             for number, text in enumerate(replies):
@@ -261,23 +320,68 @@ class MatrixFront:
         except MatrixSendFailed as error:  # they left the room, say: the next event goes on
             log.warning("matrix: no answer to %s: %s", event.event_id, error)
 
+    async def _fetch_photo(self, event: RoomMessageImage | RoomEncryptedImage) -> PhotoRef | None:
+        """The image through the media API (decrypted, in an encrypted chat), staged for
+        the photo job; None when it cannot be had (the person is asked to send it again)."""
+        if self._media_dir is None:
+            return None
+        response = await self.client.download(mxc=event.url)
+        if not isinstance(response, MemoryDownloadResponse):
+            log.warning("matrix: could not download the image of %s", event.event_id)
+            return None
+        data = response.body
+        if isinstance(event, RoomEncryptedImage):
+            try:
+                data = decrypt_attachment(data, event.key["k"], event.hashes["sha256"], event.iv)
+            except (EncryptionError, KeyError) as error:
+                log.warning("matrix: image of %s not decrypted: %s", event.event_id, error)
+                return None
+        file_id, digest = await inbox.stage(self._media_dir, data)
+        return PhotoRef(file_id, digest, len(data))
+
     async def send_text(self, room_id: str, text: str, *, txn_id: str) -> str:
         """Sends a text once: the same `txn_id` again is the same message to the
         homeserver. A rate limit waits its `retry_after_ms`; returns the event id."""
         content = {"msgtype": "m.text", "body": text}
         for _ in range(MAX_RATE_LIMITED_TRIES):
             try:
-                response = await self.client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
-                )
-            except (LocalProtocolError, SendRetryError) as error:  # a room nio does not know
-                raise MatrixSendFailed(f"{type(error).__name__} in {room_id}") from error
-            if isinstance(response, RoomSendResponse):
-                return str(response.event_id)
-            if response.status_code != "M_LIMIT_EXCEEDED":
-                raise MatrixSendFailed(f"{response.status_code} in {room_id}")
-            await self._wait_out(response, "send")
+                return await self.send_once(room_id, content, txn_id=txn_id)
+            except RateLimited as limited:
+                await self._wait_out(limited.response, "send")
         raise MatrixSendFailed(f"still rate-limited in {room_id} after {MAX_RATE_LIMITED_TRIES}")
+
+    async def send_once(self, room_id: str, content: dict[str, Any], *, txn_id: str) -> str:
+        """One try at sending an `m.room.message`; a rate limit is raised (`RateLimited`),
+        for the caller to wait out or to defer. Returns the event id."""
+        try:
+            response = await self.client.room_send(
+                room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
+            )
+        except (LocalProtocolError, SendRetryError) as error:  # a room nio does not know
+            raise MatrixSendFailed(f"{type(error).__name__} in {room_id}") from error
+        if isinstance(response, RoomSendResponse):
+            return str(response.event_id)
+        if response.status_code == "M_LIMIT_EXCEEDED":
+            raise RateLimited(response)
+        raise MatrixSendFailed(f"{response.status_code} in {room_id}")
+
+    def direct_room_with(self, user_id: str) -> str | None:
+        """The chat the bot shares with this person alone (joined, or invited to by the
+        bot); the oldest known first when there are several."""
+        for room_id, room in sorted(self.client.rooms.items()):
+            people = set(room.users) | set(room.invited_users)
+            if people == {self.user_id, user_id}:
+                return str(room_id)
+        return None
+
+    async def open_direct_room(self, user_id: str) -> str:
+        """Invites the person to a new encrypted direct chat (they join it in their app)."""
+        created = await self.client.room_create(
+            is_direct=True, invite=[user_id], initial_state=[ENCRYPTED_ROOM]
+        )
+        if not isinstance(created, RoomCreateResponse):
+            raise MatrixSendFailed(f"{getattr(created, 'status_code', None)} inviting a person")
+        return str(created.room_id)
 
     async def _wait_out(self, response: Any, what: str) -> None:
         """A refused request waits what the homeserver asked (a rate limit) or a moment."""

@@ -34,8 +34,14 @@ log = logging.getLogger(__name__)
 
 DRAIN_BUDGET = 50.0  # seconds one drain may take; the next cron run carries on
 
-#: What a front does with one message: send it, return its id of it (`sent_ref`).
-Deliver = Callable[[Address, Content], Awaitable[str | None]]
+#: What a front does with one message: send it, return its id of it (`sent_ref`). The
+#: third argument is the row's key, the same on every try: a front whose server dedupes
+#: by one (a Matrix transaction id) sends the row once however often it is tried.
+Deliver = Callable[[Address, Content, str], Awaitable[str | None]]
+
+
+def row_key(row: OutboxMessage) -> str:
+    return f"guanai.outbox.{row.id}"
 
 
 class Deferred(Exception):
@@ -108,7 +114,7 @@ class PacedSender:
         to = outbox.address(row)
         async with UnitOfWork(self._sessionmaker) as uow:
             try:
-                sent_ref = await self._deliver(to, outbox.content(row))
+                sent_ref = await self._deliver(to, outbox.content(row), row_key(row))
             except Deferred as error:
                 await self._defer(uow.session, row, error, clock.now(), report)
             except Blocked as error:

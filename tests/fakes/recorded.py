@@ -43,7 +43,7 @@ class RecordingFront:
         """The next deliveries raise these, in turn, instead of recording."""
         self._failures.extend(errors)
 
-    async def deliver(self, to: Address, content: Content) -> str:
+    async def deliver(self, to: Address, content: Content, key: str) -> str:
         if self._failures:
             raise self._failures.pop(0)
         attachment = content.attachment

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -27,6 +26,7 @@ from domain.db import UnitOfWork
 from domain.models import Channel, InvitationRole, Region
 from domain.people import identity, invitations
 from domain.people.identity import Identity
+from domain.people.phones import valid_phone
 from domain.wording import news, texts
 
 MAX_NAME = 100
@@ -126,7 +126,7 @@ async def phone_typed(message: Message, state: FSMContext) -> None:
     if text == str(texts.SKIP):
         await _ask_consent(message, state, phone=None)
         return
-    phone = _valid_phone(text)
+    phone = valid_phone(text)
     if phone is None:
         await message.answer(
             _("Please tap “Share my phone number” or “Skip” below."),
@@ -134,17 +134,6 @@ async def phone_typed(message: Message, state: FSMContext) -> None:
         )
         return
     await _ask_consent(message, state, phone=phone)
-
-
-def _valid_phone(text: str) -> str | None:
-    """A typed number, accepted if it is a real one (mainland China unless +country)."""
-    try:
-        number = phonenumbers.parse(text, "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def _ask_consent(message: Message, state: FSMContext, *, phone: str | None) -> None:
