@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from bot.notices import Notices
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
