@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
+from domain.wording.notices import Notices
 from domain.care import sample
 from domain.models import SampleCheck, SampleOutcome
 from domain.people.identity import Identity, Scope

@@ -9,7 +9,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
+from domain.wording.notices import Notices
 from domain.care import review
 from domain.db import UnitOfWork, make_engine, make_sessionmaker
 from domain.models import Activity, Volunteer

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notices
+from domain.wording.notices import Notices
 from domain.care import review
 from domain.models import Escalation, EscalationKind
 from domain.schedule import ladder

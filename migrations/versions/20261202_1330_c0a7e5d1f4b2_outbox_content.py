@@ -13,7 +13,7 @@ Downgrade turns Telegram rows back into calls; rows of other channels cannot be,
 are dropped.
 
 Revision ID: c0a7e5d1f4b2
-Revises: e3a9c4d17b20
+Revises: c4e1a7d2f816
 Create Date: 2026-12-02 13:30:00.000000
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "c0a7e5d1f4b2"
-down_revision: str | None = "e3a9c4d17b20"
+down_revision: str | None = "c4e1a7d2f816"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
