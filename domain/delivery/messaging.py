@@ -95,17 +95,22 @@ async def queue(
     dedupe_key: str,
     media_dir: Path,
 ) -> OutboxMessage | None:
-    """Queue one message; a file is written under MEDIA_DIR first, named by the dedupe key
-    so a rerun overwrites rather than piles up. None when the key was queued before."""
+    """Queue one message, its file written first (`store`). None when the key was queued
+    before."""
     assert to.address is not None, "only reachable recipients are queued"
     content = message.content
     if message.file is not None:
-        relative = Path("outbox") / (dedupe_key.replace(":", "/") + message.file.extension)
-        target = media_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(message.file.data)
-        attachment = Attachment(message.file.kind, relative.as_posix(), message.file.name)
-        content = replace(content, attachment=attachment)
+        content = replace(content, attachment=store(message.file, dedupe_key, media_dir))
     return await outbox.enqueue(
         session, to=to.address, content=content, not_before=not_before, dedupe_key=dedupe_key
     )
+
+
+def store(file: File, dedupe_key: str, media_dir: Path) -> Attachment:
+    """Write a message's file under MEDIA_DIR, named by its dedupe key, so a rerun
+    overwrites rather than piles up."""
+    relative = Path("outbox") / (dedupe_key.replace(":", "/") + file.extension)
+    target = media_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(file.data)
+    return Attachment(file.kind, relative.as_posix(), file.name)
