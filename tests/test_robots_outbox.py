@@ -246,3 +246,6 @@ async def test_an_invalid_key_breaks_the_robot_and_its_coordinators_hear_of_it(
     told = [m.text or "" for m in fake_telegram.sent if "robots test" in (m.text or "")]
     assert len(told) == 1 and f"robots test {found[RobotKind.wecom][0]}" in told[0]
     assert tokens[RobotKind.wecom] not in told[0]  # the key is never shown
+    async with UnitOfWork(sessionmaker) as uow:  # and the overview lists it
+        listed = await robots.broken_robots(uow.session, p.district.path)
+        assert [robot.id for robot, _ in listed] == [found[RobotKind.wecom][0]]
