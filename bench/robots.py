@@ -121,7 +121,7 @@ async def bench(
                     actor_id=None,
                     at=clock.now(),
                 )
-                expected[token] = [f"提醒 {index}-{n}" for n in range(args.per_robot)]
+                expected[token] = [f"提醒（{index}-{n}）" for n in range(args.per_robot)]
                 for title in expected[token]:  # through the real outbox, as the jobs queue
                     await outbox.enqueue(
                         uow.session,

@@ -40,6 +40,13 @@ class NotThatPlatform(DomainError):
     message = "This is not a {kind} robot's webhook URL; it looks like {example}"
 
 
+class NotARobot(DomainError):
+    message = (
+        "This is not a WeCom, DingTalk or Feishu robot's webhook URL; copy it whole from "
+        "the group's robot settings."
+    )
+
+
 class NeedsSecret(DomainError):
     message = (
         "A {kind} robot needs its secret: turn on signing ({where}) and give it with --secret."
