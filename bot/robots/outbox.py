@@ -38,6 +38,8 @@ from domain.ports import DrainReport
 
 log = logging.getLogger(__name__)
 
+_Robots = dict[int, tuple[Robot | None, tuple[str, ...]]]  # a drain's robots, by id
+
 
 def _(msgid: str) -> str:
     """Marks a message id for the catalogue; translated where it is said."""
@@ -130,13 +132,19 @@ class RobotOutboxSender:
         async with self._draining:
             sender = self._sender()
             deadline = asyncio.get_running_loop().time() + budget
+            cache: _Robots = {}
             await asyncio.gather(
-                *(self._lane(sender, clock, report, deadline) for _ in range(self._lanes))
+                *(self._lane(sender, clock, report, deadline, cache) for _ in range(self._lanes))
             )
         return report
 
     async def _lane(
-        self, sender: RobotSender, clock: Clock, report: DrainReport, deadline: float
+        self,
+        sender: RobotSender,
+        clock: Clock,
+        report: DrainReport,
+        deadline: float,
+        cache: _Robots,
     ) -> None:
         loop = asyncio.get_running_loop()
         while loop.time() < deadline:
@@ -151,23 +159,36 @@ class RobotOutboxSender:
                 )
                 await uow.commit()
             if claim.row is not None:
-                await self._send(sender, claim.row, clock, report)
+                await self._send(sender, claim.row, clock, report, cache)
             elif claim.wait is None:
                 return
             else:
                 await asyncio.sleep(min(claim.wait, max(deadline - loop.time(), 0.0)))
 
+    async def _robot(self, robot_id: int, cache: _Robots) -> tuple[Robot | None, tuple[str, ...]]:
+        """The robot and the children's names to mask for it, read once a drain (a drain
+        is under a minute: a robot removed meanwhile answers "unknown" and breaks)."""
+        if robot_id not in cache:
+            async with UnitOfWork(self._sessionmaker) as uow:
+                robot = await uow.session.get(Robot, robot_id)
+                names = await _child_names(uow.session, robot) if robot is not None else ()
+                if robot is not None:
+                    uow.session.expunge(robot)  # read after the unit of work: a plain row
+            cache[robot_id] = (robot, names)
+        return cache[robot_id]
+
     async def _send(
-        self, sender: RobotSender, row: OutboxMessage, clock: Clock, report: DrainReport
+        self,
+        sender: RobotSender,
+        row: OutboxMessage,
+        clock: Clock,
+        report: DrainReport,
+        cache: _Robots,
     ) -> None:
         robot_id = robots.robot_id_of(outbox.address(row))
         front = outbox.front_data(row)
         start = int(front.get("sent", 0))
-        async with UnitOfWork(self._sessionmaker) as uow:
-            robot = await uow.session.get(Robot, robot_id)
-            names = await _child_names(uow.session, robot) if robot is not None else ()
-            if robot is not None:
-                uow.session.expunge(robot)  # read after the unit of work: a plain row
+        robot, names = await self._robot(robot_id, cache)
         if robot is None or robot.broken_at is not None:
             async with UnitOfWork(self._sessionmaker) as uow:
                 report.failed += 1
@@ -202,6 +223,7 @@ class RobotOutboxSender:
                 report.failed += 1
                 reason = f"{answer.code} {answer.words}"
                 await outbox.mark_failed(session, row.id, error=reason)
+                cache[robot.id] = (None, ())  # nothing more to it in this drain
                 await robots.report_broken(
                     session,
                     robot.id,
