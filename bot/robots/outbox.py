@@ -157,23 +157,51 @@ class RobotOutboxSender:
                     private_interval=0.0,
                     group_interval=0.0,
                 )
+                row = claim.row
+                if row is not None:
+                    row = await self._first_slot(uow.session, row, clock, report, cache)
                 await uow.commit()
-            if claim.row is not None:
-                await self._send(sender, claim.row, clock, report, cache)
-            elif claim.wait is None:
+            if row is not None:
+                await self._send(sender, row, clock, report, cache)
+            elif claim.row is None and claim.wait is None:
                 return
-            else:
-                await asyncio.sleep(min(claim.wait, max(deadline - loop.time(), 0.0)))
+            elif claim.row is None:
+                await asyncio.sleep(min(claim.wait or 0.0, max(deadline - loop.time(), 0.0)))
 
-    async def _robot(self, robot_id: int, cache: _Robots) -> tuple[Robot | None, tuple[str, ...]]:
+    async def _first_slot(
+        self,
+        session: AsyncSession,
+        row: OutboxMessage,
+        clock: Clock,
+        report: DrainReport,
+        cache: _Robots,
+    ) -> OutboxMessage | None:
+        """In the claim's transaction: the robot's pace slot for the row's next request,
+        or the row deferred to when the robot may be written to again (None)."""
+        robot, _names = await self._robot(session, robots.robot_id_of(outbox.address(row)), cache)
+        if robot is None or robot.broken_at is not None:
+            return row  # `_send` fails it
+        try:
+            wait = await robots.take_slot(session, robot.id, robots.LIMITS[robot.kind])
+        except robots.UnknownRobot:  # removed since this drain read it
+            cache[robot.id] = (None, ())
+            return row
+        if wait == dt.timedelta(0):
+            return row
+        report.deferred += 1
+        await outbox.defer(session, row.id, until=clock.now() + wait, error="robot pace")
+        return None
+
+    async def _robot(
+        self, session: AsyncSession, robot_id: int, cache: _Robots
+    ) -> tuple[Robot | None, tuple[str, ...]]:
         """The robot and the children's names to mask for it, read once a drain (a drain
         is under a minute: a robot removed meanwhile answers "unknown" and breaks)."""
         if robot_id not in cache:
-            async with UnitOfWork(self._sessionmaker) as uow:
-                robot = await uow.session.get(Robot, robot_id)
-                names = await _child_names(uow.session, robot) if robot is not None else ()
-                if robot is not None:
-                    uow.session.expunge(robot)  # read after the unit of work: a plain row
+            robot = await session.get(Robot, robot_id)
+            names = await _child_names(session, robot) if robot is not None else ()
+            if robot is not None:
+                session.expunge(robot)  # read after the unit of work: a plain row
             cache[robot_id] = (robot, names)
         return cache[robot_id]
 
@@ -188,7 +216,7 @@ class RobotOutboxSender:
         robot_id = robots.robot_id_of(outbox.address(row))
         front = outbox.front_data(row)
         start = int(front.get("sent", 0))
-        robot, names = await self._robot(robot_id, cache)
+        robot, names = cache[robot_id]  # read with the claim
         if robot is None or robot.broken_at is not None:
             async with UnitOfWork(self._sessionmaker) as uow:
                 report.failed += 1
@@ -197,7 +225,7 @@ class RobotOutboxSender:
             return
         try:
             notice = notice_of(outbox.content(row), front, self._media_dir, names)
-            delivery = await sender.send(robot, notice, start=start)
+            delivery = await sender.send(robot, notice, start=start, slot_taken=True)
         except Exception as error:  # a request may have left: never resent by itself
             log.warning("robot row %d may or may not have arrived: %s", row.id, type(error))
             async with UnitOfWork(self._sessionmaker) as uow:
