@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.robots.deliver import RobotSender
 from bot.robots.platforms import Outcome
 from bot.robots.render import Notice
+from bot.telegram.filters import When
 from domain.clock import Clock
 from domain.db import UnitOfWork
 from domain.delivery import robots
@@ -129,5 +130,5 @@ def make_router() -> Router:
     router = Router(name="robots")
     router.message.filter(MagicData(F.me.is_coordinator))
     router.message.register(start, Command("robot"))
-    router.message.register(pasted, StateFilter(RobotStates.waiting_url), F.text)
+    router.message.register(pasted, StateFilter(RobotStates.waiting_url), When(F.text))
     return router
