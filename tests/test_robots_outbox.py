@@ -21,9 +21,10 @@ from domain.delivery import robots
 from domain.delivery.content import Content
 from domain.delivery.messaging import Outgoing
 from domain.kinds import RobotKind
-from domain.models import OutboxMessage, OutboxStatus, Region, Robot, RobotPace
+from domain.models import Escalation, OutboxMessage, OutboxStatus, Region, Robot, RobotPace
 from domain.reports import rosters
 from domain.schedule import ladder
+from domain.wording import news
 from domain.wording.notices import Notices
 from guanai.settings import Settings
 from tests.conftest import SHANGHAI
@@ -141,6 +142,25 @@ async def test_each_step_of_an_overdue_visit_reaches_every_robot_of_its_level_an
     assert "王校长" in wecom and "13912345678" in wecom
     assert "13800000001" in wecom  # the group's own mobiles are called
     assert len(set(chats["district"])) == 3  # Telegram had each level's coordinator too
+
+    # taken: a robot cannot edit its message, so each group hears it in a line more
+    async with UnitOfWork(sessionmaker) as uow:
+        escalation_id = await uow.session.scalar(select(Escalation.id))
+        assert escalation_id is not None
+        await news.escalation_settled(
+            uow.session,
+            escalation_id=escalation_id,
+            by="镇负责人",
+            closed=False,
+            at=at(12, 8, 10),
+            tz=SHANGHAI,
+        )
+        await uow.commit()
+    await send_outbox(settings, sessionmaker, FixedClock(at(12, 8, 10)), fake, tmp_path)
+    for kinds in tokens.values():
+        for token in kinds.values():
+            [_, taken] = fake.received(token)
+            assert "镇负责人" in said(taken) and "小明" in said(taken)
 
 
 async def test_a_roster_reaches_wecom_as_markdown_file_and_image_and_dingtalk_as_markdown(
