@@ -46,7 +46,7 @@ def _(msgid: str) -> str:
     return msgid
 
 
-LANES = 8  # rows in flight at once, each to a different robot
+LANES = 4  # rows in flight at once, each to a different robot (8 contended more, bench)
 RATE = 50.0  # claims a second across the channel: far above 50 robots' 20 a minute
 ACT_IN = _("In Telegram: {actions}")
 BROKEN = _(
