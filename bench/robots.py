@@ -4,18 +4,18 @@
 
 The Telegram outbox drains through the real sender against the fake Bot API enforcing 30
 messages a second (as `bench.notifier`), while 50 robots (WeCom, DingTalk and Feishu in
-turn) each get `--per-robot` messages through `bot.robots.deliver` and the pace shared in
-PostgreSQL, by two senders with connections of their own, against the robot fakes (their
-own process) that enforce the platforms' limits. More than 20 a robot means waiting for
-the minute to turn, so the run lasts over a minute.
+turn) each get `--per-robot` outbox rows, drained by the robots' sender under the pace
+shared in PostgreSQL, against the robot fakes (their own process) that enforce the
+platforms' limits. More than 20 a robot means waiting for the minute to turn, so the
+run lasts over a minute.
 
 Prints Telegram's sustained rate (target ≥ 27/s, 90 % of 30), each platform's busiest
 minute per robot (≤ 20 for WeCom and DingTalk, ≤ 100 and ≤ 5 a second for Feishu), the
 throttle answers the fakes gave (target 0: the pace keeps within), and messages lost and
 sent twice on both sides (target 0 and 0).
 
-Until the outbox carries robot messages (issue 11), the robots are driven here directly;
-the figure this shows is that neither side slows the other.
+Both go through the real outbox and the senders the workers run (`guanai.wiring`): the
+Telegram front's and the robots' (`bot.robots.outbox`), at the same time.
 """
 
 from __future__ import annotations
@@ -23,27 +23,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import time
 from collections import Counter, defaultdict
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession
+from sqlalchemy import func, select
 
-from bench.notifier import against_the_fake, unsettled
-from bot.robots.client import RobotClient
-from bot.robots.deliver import SharedPace, address, deliver, group
-from bot.robots.platforms import Outcome
-from bot.robots.render import Notice, requests
+from bench.notifier import against_the_fake
 from domain.clock import SystemClock
-from domain.db import make_engine, make_sessionmaker
 from domain.delivery import outbox, robots
+from domain.delivery.addresses import TELEGRAM, Address
+from domain.delivery.content import Content
 from domain.kinds import RegionKind, RobotKind
+from domain.models import OutboxMessage, OutboxStatus
 from domain.people import regions
+from domain.ports import OutboxSender
 from guanai.settings import Settings
 from guanai.wiring import open_deps
 from tests.fakes.robots import FakeRobots
+from workers.context import Deps
 
 KINDS = list(RobotKind)
 SECRETS = {RobotKind.wecom: None, RobotKind.dingtalk: "SECbench", RobotKind.feishu: "bench"}
@@ -66,8 +67,13 @@ def serve_robots(connection: Connection, count: int) -> None:
     asyncio.run(main())
 
 
-def same(text: str) -> str:
-    return text
+async def unsettled(deps: Deps, channel: str) -> int:
+    async with deps.unit_of_work() as uow:
+        unsettled = select(func.count()).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.sending]),
+        )
+        return int(await uow.session.scalar(unsettled) or 0)
 
 
 async def bench(
@@ -78,17 +84,20 @@ async def bench(
         BOT_API_URL=api_url,
         DATABASE_URL=database_url,
         MEDIA_DIR=str(Path.cwd()),
+        WECOM_API_URL=fake_url,
+        DINGTALK_API_URL=fake_url,
+        FEISHU_API_URL=fake_url,
     )
     clock = SystemClock()
     telegram = [(1000 + n % 600, f"message {n}") for n in range(args.telegram)]
+    expected: dict[str, list[str]] = {}
     async with open_deps(settings, clock) as deps:
         async with deps.unit_of_work() as uow:
             for chat_id, text in telegram:
                 await outbox.enqueue(
                     uow.session,
-                    chat_id=chat_id,
-                    method=outbox.Method.send_message,
-                    payload={"text": text},
+                    to=Address(TELEGRAM, str(chat_id)),
+                    content=Content.lines([text]),
                     not_before=clock.now(),
                 )
             await regions.add_region(
@@ -100,73 +109,50 @@ async def bench(
                 at=clock.now(),
                 whole_tree=True,
             )
-            added = [
-                await robots.add_robot(
+            for index, (url, token) in enumerate(hooks):
+                robot = await robots.add_robot(
                     uow.session,
                     region_code="BENCH",
-                    kind=KINDS[n % 3],
+                    kind=KINDS[index % 3],
                     url=url,
-                    secret=SECRETS[KINDS[n % 3]],
+                    secret=SECRETS[KINDS[index % 3]],
                     mobiles=[],
                     mask_child_names=False,
                     actor_id=None,
                     at=clock.now(),
                 )
-                for n, (url, _) in enumerate(hooks)
-            ]
+                expected[token] = [f"提醒（{index}-{n}）" for n in range(args.per_robot)]
+                for title in expected[token]:  # through the real outbox, as the jobs queue
+                    await outbox.enqueue(
+                        uow.session,
+                        to=robots.address(robot.id),
+                        content=Content.lines([title, "第 1 条"]),
+                        not_before=clock.now(),
+                        front={"files": [], "mention": False},
+                    )
             await uow.commit()
 
-        async def drain_telegram() -> float:
+        async def drain(sender: OutboxSender, channel: str) -> float:
+            """Drain one channel's rows as `send-outbox` does, run after run."""
             started = time.perf_counter()
-            while await unsettled(deps):
-                if (await deps.sender.drain(clock)).sent == 0:
-                    await asyncio.sleep(0.1)
+            while await unsettled(deps, channel):
+                if (await sender.drain(clock)).sent == 0:
+                    await asyncio.sleep(0.2)
             return time.perf_counter() - started
 
-        engines = [make_engine(database_url, pool_size=10) for _ in range(2)]
-        paces = [SharedPace(make_sessionmaker(engine)) for engine in engines]
-        expected: dict[str, list[str]] = {}
-        uncertain = 0
-
-        async def one_robot(index: int, http: ClientSession) -> None:
-            nonlocal uncertain
-            robot, token = added[index], hooks[index][1]
-            client = RobotClient(http, bases=dict.fromkeys(RobotKind, fake_url))
-            expected[token] = []
-            for n in range(args.per_robot):
-                sent = requests(Notice(f"提醒 {index}-{n}", (f"第 {n} 条",)), group(robot), same)
-                expected[token] += [str(r.body) for r in sent]  # type: ignore[union-attr]
-                done = 0
-                while done < len(sent):
-                    pace = paces[(index + n) % 2]  # the two senders take turns
-                    delivery = await deliver(
-                        client, pace, robot.id, address(robot), sent, start=done
-                    )
-                    done = delivery.sent
-                    if delivery.answer is not None and delivery.answer.outcome is Outcome.uncertain:
-                        uncertain += 1
-                        done += 1  # an uncertain send is not repeated by itself
-                    elif delivery.wait:
-                        await asyncio.sleep(delivery.wait.total_seconds())
-
-        async def drain_robots() -> float:
-            started = time.perf_counter()
-            async with ClientSession() as http:
-                await asyncio.gather(*(one_robot(n, http) for n in range(len(added))))
-            return time.perf_counter() - started
-
-        try:
-            telegram_s, robots_s = await asyncio.gather(drain_telegram(), drain_robots())
-        finally:
-            for engine in engines:
-                await engine.dispose()
+        [robot_sender] = deps.channels
+        telegram_s, robots_s = await asyncio.gather(
+            drain(deps.sender, TELEGRAM), drain(robot_sender, robots.CHANNEL)
+        )
+        async with deps.unit_of_work() as uow:
+            statuses = await outbox.count_by_status(uow.session)
     return {
         "telegram": telegram,
         "telegram_s": telegram_s,
         "robots_s": robots_s,
         "expected": expected,
         "kinds": {hooks[n][1]: KINDS[n % 3] for n in range(len(hooks))},
-        "uncertain": uncertain,
+        "uncertain": statuses.get(OutboxStatus.uncertain, 0),
     }
 
 
@@ -215,9 +201,9 @@ def main() -> None:
     lost = twice = 0
     minute: dict[RobotKind, int] = defaultdict(int)
     second: dict[RobotKind, int] = defaultdict(int)
-    for token, bodies in result["expected"].items():
-        got = Counter(body for body, _ in by_robot[token])
-        lost += sum((Counter(bodies) - got).values())
+    for token, titles in result["expected"].items():
+        got = Counter(title for body, _ in by_robot[token] for title in titles if title in body)
+        lost += sum((Counter(titles) - got).values())
         twice += sum(count - 1 for count in got.values() if count > 1)
         kind = result["kinds"][token]
         moments = [at for _, at in by_robot[token]]
@@ -235,6 +221,7 @@ def main() -> None:
         )
     print(f"  lost / sent twice:       {lost} / {twice}; uncertain {result['uncertain']}")
     print(f"  refusals by code:        {dict(throttled) or 'none'} (target none)")
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ from guanai.settings import Settings
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
     from arq.worker import Worker
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from domain.ports import LadderQueue, PhotoQueue
+    from domain.ports import LadderQueue, OutboxSender, PhotoQueue
     from workers.context import Deps, SenderFactory
 
 
@@ -35,8 +36,19 @@ def make_worker(settings: Settings, **options: Any) -> Worker:
 def channels() -> list[SenderFactory]:
     """The senders of the channels beside Telegram (a front that only sends, as group
     robots do, is a `SenderFactory`: it drains its channel's outbox rows, rendering their
-    content its own way); none yet."""
-    return []
+    content its own way): the group robots'."""
+    return [robot_sender]
+
+
+def robot_sender(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> OutboxSender:
+    """The WeCom, DingTalk and Feishu robots' sender, each robot under its own pace."""
+    from bot.robots.outbox import RobotOutboxSender
+
+    return RobotOutboxSender(
+        sessionmaker, media_dir=settings.media_dir, bases=settings.robot_api_urls
+    )
 
 
 @contextlib.asynccontextmanager

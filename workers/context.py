@@ -70,6 +70,10 @@ class Deps:
 
     async def close(self) -> None:
         await self.front.close()
+        for channel in self.channels:  # a sender holding connections (the robots') closes
+            closing = getattr(channel, "close", None)
+            if closing is not None:
+                await closing()
 
 
 def freeze_loaded_modules() -> None:

@@ -176,7 +176,12 @@ async def send_rosters(deps: Deps, now: dt.datetime, scope: str | None) -> dict[
     drawn = rosters.draw_rosters(plan, deps.texts)
     async with deps.unit_of_work() as uow:
         queued = await rosters.queue_rosters(
-            uow.session, plan, drawn, tz=deps.settings.tz, media_dir=deps.settings.media_dir
+            uow.session,
+            plan,
+            drawn,
+            tz=deps.settings.tz,
+            media_dir=deps.settings.media_dir,
+            text=deps.texts,
         )
         await uow.commit()
     return {"queued": queued}

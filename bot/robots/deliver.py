@@ -112,8 +112,29 @@ class RobotSender:
         self._pace = SharedPace(sessionmaker)
         self._gettext = gettext
 
-    async def send(self, robot: Robot, notice: Notice, *, start: int = 0) -> Delivery:
+    async def send(
+        self, robot: Robot, notice: Notice, *, start: int = 0, slot_taken: bool = False
+    ) -> Delivery:
         """`Delivery.sent` is where to start next time; the same notice to the same robot
-        renders to the same requests, so a later call goes on where this one stopped."""
+        renders to the same requests, so a later call goes on where this one stopped.
+        `slot_taken`: the caller took the first request's slot (with its claim)."""
         sent = requests(notice, group(robot), self._gettext)
-        return await deliver(self._client, self._pace, robot.id, address(robot), sent, start=start)
+        pace: Pace = _FirstTaken(self._pace) if slot_taken else self._pace
+        return await deliver(self._client, pace, robot.id, address(robot), sent, start=start)
+
+
+class _FirstTaken:
+    """A pace whose first slot is already taken."""
+
+    def __init__(self, pace: Pace) -> None:
+        self._pace = pace
+        self._taken = True
+
+    async def take(self, robot_id: int, kind: RobotKind) -> dt.timedelta:
+        if self._taken:
+            self._taken = False
+            return dt.timedelta(0)
+        return await self._pace.take(robot_id, kind)
+
+    async def hold(self, robot_id: int, for_: dt.timedelta) -> None:
+        await self._pace.hold(robot_id, for_)

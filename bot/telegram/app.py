@@ -32,6 +32,7 @@ from bot.telegram.routers import (
     overview,
     pairing,
     review,
+    robots,
     sample,
     volunteer,
 )
@@ -92,6 +93,7 @@ def make_dispatcher(
         errors.make_router(),
         checkin.make_guard_router(),
         common.make_router(),
+        robots.make_router(),
         archives.make_router(),
         escalations.make_router(),
         pairing.make_router(),

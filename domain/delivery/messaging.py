@@ -96,8 +96,8 @@ async def queue(
     dedupe_key: str,
     media_dir: Path,
 ) -> OutboxMessage | None:
-    """Queue one message; a file is written under MEDIA_DIR first, named by the dedupe key
-    so a rerun overwrites rather than piles up. None when the key was queued before."""
+    """Queue one message, its file written first (`store`). None when the key was queued
+    before."""
     return await outbox.enqueue(
         session,
         to=_address(to),
@@ -139,9 +139,14 @@ def _stored(message: Outgoing, dedupe_key: str, media_dir: Path) -> Content:
     """The message's content, its file (if any) written under MEDIA_DIR and attached."""
     if message.file is None:
         return message.content
-    relative = Path("outbox") / (dedupe_key.replace(":", "/") + message.file.extension)
+    return replace(message.content, attachment=store(message.file, dedupe_key, media_dir))
+
+
+def store(file: File, dedupe_key: str, media_dir: Path) -> Attachment:
+    """Write a message's file under MEDIA_DIR, named by its dedupe key, so a rerun
+    overwrites rather than piles up."""
+    relative = Path("outbox") / (dedupe_key.replace(":", "/") + file.extension)
     target = media_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(message.file.data)
-    attachment = Attachment(message.file.kind, relative.as_posix(), message.file.name)
-    return replace(message.content, attachment=attachment)
+    target.write_bytes(file.data)
+    return Attachment(file.kind, relative.as_posix(), file.name)

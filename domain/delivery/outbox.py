@@ -35,13 +35,14 @@ copied into the database: a path keeps rows small.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -53,7 +54,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -75,6 +76,7 @@ from domain.people import accounts
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8  # with `backoff`, about eight minutes of retries before giving up
+FRONT = "front"  # the key of a row's front-only data in `content` (a robot's progress)
 CHANNEL_WIDE = ""  # `outbox_pace.target` of a channel's own slot: no target is empty
 # The channel-wide pace: at most `round(rate)` requests in any `WINDOW` seconds (a little
 # over one, for the jitter between our clock and the front's count), and at least
@@ -99,6 +101,23 @@ def address(row: OutboxMessage) -> Address:
 
 def content(row: OutboxMessage) -> Content:
     return Content.from_json(row.content)
+
+
+def front_data(row: OutboxMessage) -> dict[str, Any]:
+    return dict(row.content.get(FRONT) or {})
+
+
+async def set_front_data(session: AsyncSession, message_id: int, data: Mapping[str, Any]) -> None:
+    """Keep what the front needs next time (how many of a message's parts went)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            content=OutboxMessage.content.op("||")(
+                bindparam("front", {FRONT: dict(data)}, type_=JSONB)
+            )
+        )
+    )
 
 
 # Literals, not bound parameters, so the planner can match the partial index `ix_outbox_due`
@@ -153,11 +172,13 @@ async def enqueue(
     content: Content,
     not_before: dt.datetime,
     dedupe_key: str | None = None,
+    front: Mapping[str, Any] | None = None,
 ) -> OutboxMessage | None:
-    """Queue a message; None when a message with this `dedupe_key` is already queued."""
+    """Queue a message; None when a message with this `dedupe_key` is already queued.
+    `front` is what only the address's front reads, kept beside the content (`FRONT`)."""
     statement = (
         insert(OutboxMessage)
-        .values(_row(to, content, not_before, dedupe_key))
+        .values(_row(to, content, not_before, dedupe_key, front=front))
         .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
         .returning(OutboxMessage)
     )
@@ -198,12 +219,17 @@ _MANY = 1_000  # rows per statement: 7 parameters each, PostgreSQL allows 32767
 
 
 def _row(
-    to: Address, content: Content, not_before: dt.datetime, dedupe_key: str | None
+    to: Address,
+    content: Content,
+    not_before: dt.datetime,
+    dedupe_key: str | None,
+    *,
+    front: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "channel": to.channel,
         "target": to.target,
-        "content": content.to_json(),
+        "content": content.to_json() | ({FRONT: dict(front)} if front else {}),
         "not_before": not_before,
         "dedupe_key": dedupe_key,
         "status": OutboxStatus.pending,

@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.delivery import outbox
+from domain.delivery.addresses import Address
+from domain.delivery.content import Action, Block, Content
+from domain.delivery.messaging import Outgoing, Recipient, queue, recipients, store
 from domain.errors import DomainError
 from domain.kinds import RobotKind
-from domain.models import Region, Robot, RobotPace
+from domain.models import Coordinator, Person, Region, Robot, RobotPace
 from domain.people import audit, regions
 
 # --- what a robot's webhook looks like ---------------------------------------------------
@@ -32,6 +38,13 @@ from domain.people import audit, regions
 
 class NotThatPlatform(DomainError):
     message = "This is not a {kind} robot's webhook URL; it looks like {example}"
+
+
+class NotARobot(DomainError):
+    message = (
+        "This is not a WeCom, DingTalk or Feishu robot's webhook URL; copy it whole from "
+        "the group's robot settings."
+    )
 
 
 class NeedsSecret(DomainError):
@@ -356,3 +369,143 @@ async def hold(session: AsyncSession, robot_id: int, for_: dt.timedelta) -> None
         .where(RobotPace.robot_id == robot_id)
         .values(held_until=func.greatest(func.coalesce(RobotPace.held_until, until), until))
     )
+
+
+# --- what reaches a region's robots --------------------------------------------------
+
+CHANNEL = "robot"  # the outbox channel of every group robot; the target is the robot's id
+ROBOT_LANGUAGE = "zh"  # the offices' groups read Chinese
+
+
+def address(robot_id: int) -> Address:
+    return Address(CHANNEL, str(robot_id))
+
+
+def robot_id_of(to: Address) -> int:
+    return int(to.target)
+
+
+@dataclass(frozen=True)
+class Responsible:
+    """Who should act, named with their phone in the group (a robot's reader cannot
+    press a button, so they call or write to that person)."""
+
+    name: str
+    phone: str | None
+
+
+def reader(robot: Robot, region_name: str) -> Recipient:
+    """A robot as the texts see a reader: a group of the region, reading Chinese."""
+    return Recipient(
+        person_id=0,
+        name=region_name,
+        language=ROBOT_LANGUAGE,
+        address=address(robot.id),
+        unreachable=False,
+    )
+
+
+async def tell_robots(
+    session: AsyncSession,
+    *,
+    region_id: int,
+    say: Callable[[Recipient], Sequence[Outgoing]],
+    key: str,
+    not_before: dt.datetime,
+    media_dir: Path,
+    responsible: Responsible | None = None,
+    mention: bool = False,
+) -> int:
+    """Queue for each working robot of the region what `say` tells its coordinators: one
+    row a robot, the messages' texts one after another and their files together (the
+    front sends the files where its platform takes them). `say` is given the robot as a
+    reader and must leave children's phones and addresses out. The dedupe key is `key`
+    and the robot's: a rerun queues nothing twice. How many rows were queued."""
+    found = await working_robots(session, [region_id])
+    if not found:
+        return 0
+    region_name = await session.scalar(select(Region.name).where(Region.id == region_id))
+    queued = 0
+    for robot in found:
+        dedupe_key = f"robot:{robot.id}:{key}"
+        messages = say(reader(robot, region_name or ""))
+        blocks: list[Block] = []
+        actions: list[tuple[Action, ...]] = []
+        files: list[dict[str, str]] = []
+        for number, message in enumerate(messages):
+            if message.content.text:
+                blocks += [*([Block()] if blocks else []), *message.content.blocks]
+            actions += message.content.actions
+            if message.file is not None:
+                stored = store(message.file, f"{dedupe_key}:{number}", media_dir)
+                files.append({"kind": stored.kind.value, "path": stored.path, "name": stored.name})
+        if not blocks:
+            continue
+        front: dict[str, Any] = {"files": files, "mention": mention}
+        if responsible is not None:
+            front |= {"responsible": responsible.name, "phone": responsible.phone}
+        row = await outbox.enqueue(
+            session,
+            to=address(robot.id),
+            content=Content(blocks=tuple(blocks), actions=tuple(actions)),
+            not_before=not_before,
+            dedupe_key=dedupe_key,
+            front=front,
+        )
+        queued += row is not None
+    return queued
+
+
+async def responsible_of(session: AsyncSession, person_id: int) -> Responsible:
+    person = await session.get(Person, person_id)
+    if person is None:
+        raise LookupError(person_id)
+    return Responsible(name=person.name, phone=person.phone)
+
+
+async def report_broken(
+    session: AsyncSession,
+    robot_id: int,
+    *,
+    reason: str,
+    at: dt.datetime,
+    say: Callable[[Recipient, Robot, str], Outgoing],
+    media_dir: Path,
+) -> bool:
+    """Mark the robot broken (`mark_broken`) and, when this call broke it, tell the
+    coordinators of its region in chat (`say`: the words for one of them, the robot and
+    the region's name). True when it broke now."""
+    if not await mark_broken(session, robot_id, reason=reason, at=at):
+        return False
+    found = await robot(session, robot_id)
+    region = await session.get(Region, found.region_id)
+    assert region is not None
+    heads = await session.scalars(
+        select(Coordinator.person_id).where(
+            Coordinator.region_id == region.id, Coordinator.removed_at.is_(None)
+        )
+    )
+    people = await recipients(session, set(heads))
+    for to in people.values():
+        if not to.reachable:
+            continue
+        await queue(
+            session,
+            to=to,
+            message=say(to, found, region.name),
+            not_before=at,
+            dedupe_key=f"robot-broken:{robot_id}:{at.isoformat()}:{to.person_id}",
+            media_dir=media_dir,
+        )
+    return True
+
+
+async def broken_robots(session: AsyncSession, region_path: str) -> list[tuple[Robot, Region]]:
+    """The broken robots within a scope, for the overview."""
+    rows = await session.execute(
+        select(Robot, Region)
+        .join(Region, Region.id == Robot.region_id)
+        .where(Robot.broken_at.is_not(None), Region.path.startswith(region_path, autoescape=True))
+        .order_by(Region.path, Robot.id)
+    )
+    return [(found, region) for found, region in rows]

@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from domain.care import sample
 from domain.care.sample import Figures
+from domain.delivery import robots
 from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
     Activity,
@@ -440,5 +441,21 @@ async def send_care_records(
                     media_dir=media_dir,
                 ):
                     queued += 1
+
+        def words(
+            reader: Recipient, region: Any = region, records: Any = records
+        ) -> list[Outgoing]:
+            """The words only: the workbook names children and their guardians."""
+            made = _render(text, reader, region, month, records)
+            return [dataclasses.replace(message, file=None) for message in made]
+
+        queued += await robots.tell_robots(
+            session,
+            region_id=region.id,
+            say=words,
+            key=f"care-record:{month}:{region.id}",
+            not_before=outside_quiet_hours(now, tz),
+            media_dir=media_dir,
+        )
     log.info("care records of %s: %d messages queued", month, queued)
     return queued

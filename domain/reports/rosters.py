@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.care import duty, review
+from domain.delivery import robots
 from domain.delivery.messaging import Outgoing, Recipient, queue, recipients
 from domain.models import (
     Account,
@@ -497,11 +498,15 @@ async def queue_rosters(
     *,
     tz: ZoneInfo,
     media_dir: Path,
+    text: RosterText,
 ) -> int:
-    """Queue what was drawn; a coordinator's roster is made once per week (a run that
-    raced this one and made it first wins), a volunteer's week once by its key."""
+    """Queue what was drawn, and the roster for the robots of each region told (drawn
+    here, for a group: only regions with robots pay for it); a coordinator's roster is
+    made once per week (a run that raced this one and made it first wins), a
+    volunteer's week once by its key."""
     queued = 0
     not_before = outside_quiet_hours(plan.now, tz)
+    told: set[int] = set()
     for each in drawn:
         if each.head is not None:
             made = await session.scalar(
@@ -516,6 +521,9 @@ async def queue_rosters(
             )
             if made is None:
                 continue
+            if each.head.region_id not in told:  # the region's groups, once a week
+                told.add(each.head.region_id)
+                queued += await _tell_robots(session, plan, each.head, text, not_before, media_dir)
         for key, message in each.messages:
             if await queue(
                 session,
@@ -544,7 +552,27 @@ async def send_rosters(
     plan = await plan_rosters(session, now=now, tz=tz, scope_path=scope_path)
     if plan is None:
         return 0
-    return await queue_rosters(session, plan, draw_rosters(plan, text), tz=tz, media_dir=media_dir)
+    drawn = draw_rosters(plan, text)
+    return await queue_rosters(session, plan, drawn, tz=tz, media_dir=media_dir, text=text)
+
+
+async def _tell_robots(
+    session: AsyncSession,
+    plan: RosterPlan,
+    head: Head,
+    text: RosterText,
+    not_before: dt.datetime,
+    media_dir: Path,
+) -> int:
+    roster = scope_roster(plan.data, scope_name=head.region_name, scope_path=head.region_path)
+    return await robots.tell_robots(
+        session,
+        region_id=head.region_id,
+        say=lambda reader: text.roster(reader, roster),
+        key=f"roster:{plan.week.iso_week}:{head.region_id}",
+        not_before=not_before,
+        media_dir=media_dir,
+    )
 
 
 def _common_root(paths: Sequence[str]) -> str | None:

@@ -59,6 +59,7 @@ from domain.care.emergencies import (
     round_of,
     urgent_steps_due,
 )
+from domain.delivery import robots
 from domain.delivery.messaging import Outgoing, Recipient, queue_many, recipients
 from domain.models import (
     Activity,
@@ -965,6 +966,7 @@ async def _send_steps(
             )
             .on_conflict_do_nothing()
         )
+    await _tell_robots(session, planned, step_id, now=now, tz=tz, text=text, media_dir=media_dir)
     return len(step_id), sum(1 for _, _, key, _, _ in batches if key in queued)
 
 
@@ -983,3 +985,45 @@ async def _steps_taken(
 def _unnest(name: str, item: type[TypeEngine[Any]], values: Sequence[object]) -> ColumnElement[Any]:
     """A column of `values` sent as one array: many rows in one statement."""
     return func.unnest(bindparam(name, values, type_=ARRAY(item)))
+
+
+async def _tell_robots(
+    session: AsyncSession,
+    planned: Sequence[tuple[_DueStep, int, Recipient, EscalationNotice]],
+    step_id: Mapping[tuple[int, int, int], int],
+    *,
+    now: dt.datetime,
+    tz: ZoneInfo,
+    text: EscalationText,
+    media_dir: Path,
+) -> None:
+    """The run's new steps reach the robots of the regions told, one message (or digest)
+    per region: the first coordinator told is named with their phone and @mentioned. A
+    group is a third party's server: no contacts' phones and no reporter's words."""
+    per_region: dict[int, dict[tuple[int, int], tuple[_DueStep, Recipient, EscalationNotice]]]
+    per_region = defaultdict(dict)
+    for due_step, region_id, to, notice in planned:
+        if (due_step.escalation_id, due_step.step, to.person_id) in step_id:
+            told = replace(notice, contacts=(), note=None)
+            per_region[region_id].setdefault(
+                (due_step.escalation_id, due_step.step), (due_step, to, told)
+            )
+    for region_id, found in per_region.items():
+        entries = list(found.values())
+        notices = [notice for _, _, notice in entries]
+        first, head, _ = entries[0]
+        urgent = any(not LADDER_RULES[s.kind].quiet_hours for s, _, _ in entries)
+        await robots.tell_robots(
+            session,
+            region_id=region_id,
+            say=lambda reader, notices=notices: [  # type: ignore[misc]
+                text.escalation(reader, notices[0])
+                if len(notices) == 1
+                else text.escalation_digest(reader, notices)
+            ],
+            key=f"escalation:{first.escalation_id}:{first.step}",
+            not_before=now if urgent else outside_quiet_hours(now, tz),
+            media_dir=media_dir,
+            responsible=await robots.responsible_of(session, head.person_id),
+            mention=True,
+        )

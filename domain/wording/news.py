@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import language
 from domain.care.concerns import Raised
-from domain.delivery import outbox
+from domain.delivery import outbox, robots
 from domain.delivery.addresses import Address, address_of
 from domain.delivery.content import Content
 from domain.delivery.messaging import reader_at
@@ -192,10 +192,13 @@ async def escalation_settled(
         await session.scalars(
             select(OutboxMessage)
             .where(
-                OutboxMessage.id.in_(
-                    select(EscalationStep.outbox_id).where(
-                        EscalationStep.escalation_id == escalation_id
-                    )
+                or_(
+                    OutboxMessage.id.in_(
+                        select(EscalationStep.outbox_id).where(
+                            EscalationStep.escalation_id == escalation_id
+                        )
+                    ),
+                    OutboxMessage.dedupe_key.like(f"robot:%:escalation:{escalation_id}:%"),
                 ),
                 not_(OutboxMessage.content.has_key("replaces")),
             )
@@ -212,8 +215,13 @@ async def escalation_settled(
             and (except_ref is None or copy.sent_ref == except_ref)
         ):
             continue
-        reader = await reader_at(session, at_address)
-        with language.speaking(reader.language if reader else None):
+        group = at_address.channel == robots.CHANNEL
+        reader = None if group else await reader_at(session, at_address)
+        if group:
+            speaks: str | None = robots.ROBOT_LANGUAGE
+        else:
+            speaks = reader.language if reader else None
+        with language.speaking(speaks):
             if closed and by is None:
                 line = _("✅ {child}: settled, what was due has been recorded ({when}).")
             elif closed:
@@ -225,6 +233,17 @@ async def escalation_settled(
             settled = _settled(outbox.content(copy), line, escalation_id)
             copy.content = settled.to_json()
             queued += 1
+            continue
+        if group and copy.status is OutboxStatus.sent:  # a robot cannot edit: a line more
+            if await outbox.enqueue(
+                session,
+                to=at_address,
+                content=Content.lines([line]),
+                not_before=at,
+                dedupe_key=f"escalation-edit:{escalation_id}:{copy.id}:{state}",
+                front={"files": [], "mention": False},
+            ):
+                queued += 1
             continue
         if copy.status is not OutboxStatus.sent or copy.sent_ref is None:
             continue

@@ -16,6 +16,7 @@ from bot.telegram.callbacks import OverviewOf
 from bot.telegram.filters import When
 from bot.telegram.keyboards import answer_or_edit, page_buttons
 from domain.clock import Clock
+from domain.delivery import robots
 from domain.models import Region
 from domain.people import audit, regions, scopes
 from domain.people.identity import Identity
@@ -115,6 +116,13 @@ async def _render(
         text += "\n" + _("Letter missing: {children}").format(
             children="、".join(f"{child}（{site}）" for child, site in missing)
             + ("…" if figures.letters_missing > len(missing) else "")
+        )
+    broken = await robots.broken_robots(session, region.path)
+    if broken:
+        text += "\n" + _("⚠️ Group robots refused by their platform: {robots}").format(
+            robots="、".join(
+                f"{place.name} {robot.kind.value} {robot.id}" for robot, place in broken
+            )
         )
     below = await overview.sub_regions(session, region)
     builder = InlineKeyboardBuilder()
