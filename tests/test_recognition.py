@@ -102,7 +102,7 @@ async def test_the_commendation_list_is_written_per_township(
         "序号",
         "姓名",
         "学校/村",
-        "月度优秀（次）",
+        "月度优秀次数",
         "家访次数",
         "打卡次数",
         "关爱儿童数",
