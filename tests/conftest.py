@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from guanai.settings import Settings
     from tests.cli_support import Guanai
     from tests.fakes import FakeTelegram
-    from tests.synapse_server import Synapse
+    from tests.matrix_people import Person
+    from tests.synapse_server import MatrixUser, Synapse
 
 SERVER_URL = os.environ.get("TEST_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -216,6 +218,26 @@ async def synapse() -> AsyncIterator[Synapse]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def person(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Person]:
+    """Someone on Matrix, with a client of their own, as the Matrix tests' user."""
+    from tests.matrix_people import Person
+
+    user = await synapse.register(f"person-{secrets.token_hex(4)}")
+    someone = Person(synapse, user, tmp_path / "person")
+    await someone.open()
+    try:
+        yield someone
+    finally:
+        await someone.close()
+
+
+@pytest.fixture
+async def bot_user(synapse: Synapse) -> MatrixUser:
+    """The bot's own account on the test homeserver."""
+    return await synapse.register(f"guanai-{secrets.token_hex(4)}")
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@ device and keys, talking to the bot through the real Synapse."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
 )
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.matrix.client import Answer, MatrixFront
+from guanai.settings import MatrixAccount
 from tests.synapse_server import MatrixUser, Synapse
 
 ENCRYPTION = {
@@ -121,3 +126,23 @@ class Person:
                 break
             start = page.end
         return count
+
+
+@contextlib.asynccontextmanager
+async def running(
+    account: MatrixAccount,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    answer: Answer,
+    **options: Any,
+) -> AsyncIterator[MatrixFront]:
+    """The front started and syncing, as `guanai matrix` runs it; stopped on the way out."""
+    front = MatrixFront(account, sessionmaker, answer, **options)
+    await front.start()
+    task = asyncio.create_task(front.run())
+    try:
+        yield front
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await front.close()

@@ -8,9 +8,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.locales import load_translations
 from bot.matrix import state
-from bot.matrix.client import Answer, MatrixFront, MatrixLoginFailed
+from bot.matrix.client import MatrixFront, MatrixLoginFailed
 from bot.matrix.conversation import Conversation, IncomingText
 from bot.matrix.rooms import Rooms
 from domain.clock import FixedClock
@@ -30,7 +28,7 @@ from guanai.settings import MatrixAccount, Settings
 from tests.cli_support import Guanai, deployment, guanai_process
 from tests.conftest import REDIS_URL, SHANGHAI
 from tests.fakes import FakeTelegram
-from tests.matrix_people import ENCRYPTION, Person
+from tests.matrix_people import ENCRYPTION, Person, running
 from tests.servers import free_port
 from tests.synapse_server import MatrixUser, Synapse
 
@@ -60,42 +58,6 @@ def _account(synapse: Synapse, bot: MatrixUser, store: Path, *, token: bool) -> 
 @pytest.fixture
 def conversation(redis: Redis, redis_prefix: str, clock: FixedClock) -> Conversation:
     return Conversation(Rooms(redis, redis_prefix), clock, SHANGHAI)
-
-
-@contextlib.asynccontextmanager
-async def running(
-    account: MatrixAccount,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    answer: Answer,
-    **options: int,
-) -> AsyncIterator[MatrixFront]:
-    """The front started and syncing, as `guanai matrix` runs it; stopped on the way out."""
-    front = MatrixFront(account, sessionmaker, answer, **options)
-    await front.start()
-    task = asyncio.create_task(front.run())
-    try:
-        yield front
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await front.close()
-
-
-@pytest.fixture
-async def person(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Person]:
-    user = await synapse.register(f"volunteer-{secrets.token_hex(4)}")
-    someone = Person(synapse, user, tmp_path / "person")
-    await someone.open()
-    try:
-        yield someone
-    finally:
-        await someone.close()
-
-
-@pytest.fixture
-async def bot_user(synapse: Synapse) -> MatrixUser:
-    return await synapse.register(f"guanai-{secrets.token_hex(4)}")
 
 
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])

@@ -4,11 +4,9 @@ escalation that a coordinator on Telegram then sees taken."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import io
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -55,7 +53,7 @@ from domain.wording.notices import Notices
 from guanai.settings import MatrixAccount
 from tests.conftest import SHANGHAI, RunningBot
 from tests.factories import make_child, make_pairing, make_person, make_site, make_volunteer
-from tests.matrix_people import Person
+from tests.matrix_people import Person, running
 from tests.synapse_server import MatrixUser, Synapse
 from tests.volunteering import latin_words
 
@@ -81,32 +79,8 @@ async def matrix_front(
         password=bot.password,
         store_dir=store,
     )
-    front = MatrixFront(account, sessionmaker, conversation.answer, media_dir=media_dir)
-    await front.start()
-    task = asyncio.create_task(front.run())
-    try:
+    async with running(account, sessionmaker, conversation.answer, media_dir=media_dir) as front:
         yield front
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await front.close()
-
-
-@pytest.fixture
-async def person(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Person]:
-    user = await synapse.register(f"person-{secrets.token_hex(4)}")
-    someone = Person(synapse, user, tmp_path / "person")
-    await someone.open()
-    try:
-        yield someone
-    finally:
-        await someone.close()
-
-
-@pytest.fixture
-async def bot_user(synapse: Synapse) -> MatrixUser:
-    return await synapse.register(f"guanai-{secrets.token_hex(4)}")
 
 
 @pytest.fixture
